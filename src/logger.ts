@@ -1,0 +1,43 @@
+// One logger, on stderr (fd 2): stdout is the MCP JSON-RPC channel. The bearer token
+// is scrubbed from every line, wherever it appears (message, error, nested field),
+// not only from the fields we thought of.
+import pino from "pino";
+
+export type Logger = pino.Logger;
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Secrets to scrub from every log line (the bearer token). */
+  secrets?: readonly string[];
+  /** Where lines go; defaults to stderr. Tests pass a stream to capture lines. */
+  destination?: pino.DestinationStream;
+}
+
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) {
+    if (s.length >= 4) out = out.split(s).join("[REDACTED]");
+  }
+  return out;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const secrets = (opts.secrets ?? []).filter((s) => s.length >= 4);
+  const dest = opts.destination ?? pino.destination({ fd: 2, sync: true });
+  const scrubbing: pino.DestinationStream =
+    secrets.length === 0 ? dest : { write: (line: string) => dest.write(redactSecrets(line, secrets)) };
+  return pino(
+    {
+      level: opts.level ?? "info",
+      base: { name: "loomcycle-mcp-bridge" },
+      redact: { paths: ["authorization", "headers.authorization", "*.authorization", "token", "*.token"], censor: "[REDACTED]" },
+    },
+    scrubbing,
+  );
+}
+
+/** A logger that drops everything (tests, library use). */
+export function silentLogger(): Logger {
+  return pino({ level: "silent" });
+}
