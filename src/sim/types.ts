@@ -1,0 +1,106 @@
+// Public, programmatic face of the loomcycle simulator (src/sim). Tests, the demo and
+// `--sandbox` use only this. The simulator itself speaks loomcycle's HTTP+SSE API as
+// ../shared/loomcycle-wire-contract.md describes it; this interface is the test-side
+// control panel (fault hooks, request log, persisted rows).
+
+export interface SimTokenSpec {
+  token: string;
+  /** e.g. ["substrate:admin"] or ["runs:create","runs:read"]. */
+  scopes: string[];
+  tenant_id?: string;
+  subject?: string;
+  /** Legacy shared secret semantics (body user_id honoured). Default: true for the admin token. */
+  legacy?: boolean;
+}
+
+export interface SimOptions {
+  /** 0 (default) = any free port. */
+  port?: number;
+  host?: string;
+  /** Admin bearer (legacy shared secret semantics). Default: random. */
+  token?: string;
+  /** Further tokens, e.g. a non-admin one to exercise 403 on snapshots. */
+  extraTokens?: SimTokenSpec[];
+  /** DB-tail poll interval of interactive / re-attach streams. loomcycle: 250 ms. Default 250. */
+  tailPollMs?: number;
+  /** `: keepalive` comment interval on run streams. loomcycle: 20000. <= 0 disables. Default 20000. */
+  keepaliveMs?: number;
+  /** Multiplies every scripted delay (0 = as fast as possible). Default 1. */
+  speed?: number;
+  /** Seed for the pseudo-random parts (seq gaps, ids). */
+  seed?: number;
+}
+
+/** One persisted row, as `GET /v1/sessions/{id}/transcript` returns it. */
+export interface SimRow {
+  seq: number;
+  run_id: string;
+  ts_ns: number;
+  type: string;
+  event: Record<string, unknown>;
+  payload?: unknown;
+}
+
+export interface SimRequestRecord {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  query: Record<string, string>;
+  /** Lower-cased header names. */
+  headers: Record<string, string>;
+  /** Raw request body text ("" when none). */
+  body: string;
+  at: number;
+}
+
+export interface CutStreamFault {
+  /** Only streams of this run (POST /v1/runs streams match once the run id is known). Default: any run stream. */
+  runId?: string;
+  /** Cut after this many complete frames were written on the connection (the `session`/`agent` frames count). */
+  afterFrames?: number;
+  /** Or cut once this many bytes of the response body were written (may land inside a UTF-8 character). */
+  atByte?: number;
+  /** How many subsequent matching connections to cut. Default 1. */
+  connections?: number;
+  /** "destroy" (TCP reset, default) or "end" (clean close: looks like a normal EOF). */
+  mode?: "destroy" | "end";
+}
+
+export interface SimFaults {
+  cutStream(f: CutStreamFault): void;
+  /** Hold response headers of the next `count` requests (default 1, optionally only matching `pathPrefix`) for `ms`. */
+  delayHeaders(ms: number, opts?: { count?: number; pathPrefix?: string; method?: string }): void;
+  /** Answer the next `count` requests (optionally only matching `pathPrefix`) with a 502 HTML proxy page. */
+  html502(count: number, opts?: { pathPrefix?: string; method?: string }): void;
+  /** Refuse TCP connections for `ms` (listener closed, open sockets destroyed); state is kept; same port after. */
+  refuseConnections(ms: number): Promise<void>;
+  /** Remove every pending fault. */
+  clear(): void;
+}
+
+export interface Simulator {
+  /** Base URL, e.g. http://127.0.0.1:41234 (no trailing slash). */
+  readonly url: string;
+  readonly port: number;
+  /** The admin bearer token. */
+  readonly token: string;
+  readonly faults: SimFaults;
+  /** Every request received, in arrival order. */
+  readonly requests: SimRequestRecord[];
+  /** Persisted rows of one run, in seq order (includes user_input and system_prompt rows). */
+  rowsOfRun(runId: string): SimRow[];
+  /**
+   * The frames a from-zero re-attach of this run would replay, after the `agent` frame,
+   * as [eventName, dataJson] pairs: system_prompt rows dropped, user_input rows as steer.
+   */
+  expectedTailFrames(runId: string): Array<[string, Record<string, unknown>]>;
+  /** Run status as GET /v1/agents reports it. */
+  runStatus(runId: string): "running" | "completed" | "failed" | "cancelled" | undefined;
+  /** Resolve when the run is parked (awaiting_input), awaiting an interrupt, or terminal. */
+  waitForStopPoint(runId: string, timeoutMs?: number): Promise<void>;
+  /** Seed snapshot entries (already seeded with a few by default). */
+  addSnapshot(s: { label?: string; byte_size?: number; created_at?: string }): string;
+  close(): Promise<void>;
+}
+
+export type StartSimulator = (opts?: SimOptions) => Promise<Simulator>;
