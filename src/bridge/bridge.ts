@@ -1,0 +1,49 @@
+// Everything a tool needs, built once per process: config, logger, the loomcycle
+// client and the run tracker. Tools receive it as an argument (no module globals).
+import type { BridgeConfig } from "../config.js";
+import type { Logger } from "../logger.js";
+import { LoomcycleClient } from "./http.js";
+import { RunTracker } from "./tracker.js";
+
+export interface BridgeOptions {
+  config: Pick<BridgeConfig, "baseUrl" | "token" | "userId">;
+  logger: Logger;
+  /** Inject a fetch (tests). */
+  fetch?: typeof fetch;
+  /** Re-attach delays (tests shorten them). */
+  backoffMs?: readonly number[];
+  /** Label results as coming from the built-in simulator (`--sandbox`). */
+  sandbox?: boolean;
+}
+
+export class Bridge {
+  readonly client: LoomcycleClient;
+  readonly tracker: RunTracker;
+  readonly logger: Logger;
+  readonly config: BridgeOptions["config"];
+  readonly sandbox: boolean;
+
+  constructor(opts: BridgeOptions) {
+    this.config = opts.config;
+    this.logger = opts.logger;
+    this.sandbox = opts.sandbox ?? false;
+    const clientOpts: ConstructorParameters<typeof LoomcycleClient>[0] = {
+      baseUrl: opts.config.baseUrl,
+      logger: opts.logger.child({ module: "http" }),
+    };
+    if (opts.config.token) clientOpts.token = opts.config.token;
+    if (opts.fetch) clientOpts.fetch = opts.fetch;
+    this.client = new LoomcycleClient(clientOpts);
+    const trackerOpts: ConstructorParameters<typeof RunTracker>[0] = {
+      client: this.client,
+      logger: opts.logger.child({ module: "tracker" }),
+    };
+    if (opts.backoffMs) trackerOpts.backoffMs = opts.backoffMs;
+    this.tracker = new RunTracker(trackerOpts);
+  }
+
+  /** Stop every background stream and timer. Remote runs are left running. */
+  close(): void {
+    this.tracker.closeAll();
+  }
+}

@@ -1,0 +1,468 @@
+// One run's background subscription and its append-only event log (SPEC §2).
+//
+// The log holds the run's frames in arrival order, `session`/`agent` excluded. Its
+// positions are stable: loomcycle's tail streams replay a run's persisted rows in
+// seq order, so position i is the i-th streamable row of the run whichever stream
+// delivered it. When a stream drops before the run is terminal we re-attach with
+// `GET /v1/runs/{id}/stream` and continue exactly after the last complete frame:
+//  - fast path: map "frames we have" to a transcript `seq` and pass it as
+//    `from_seq` (checked against the frame names we hold, because loomcycle
+//    versions differ in which rows the tail streams);
+//  - fallback: `from_seq=0` and skip the frames we already have.
+// The POST that started the run is never repeated.
+import type { LoomEvent, StreamFrame } from "./events.js";
+import {
+  LoomcycleError,
+  NotFoundError,
+  UnauthorizedError,
+  ForbiddenError,
+} from "./errors.js";
+import type { Logger } from "../logger.js";
+
+export interface SseStreamLike {
+  frames: AsyncIterable<StreamFrame>;
+  close(): void;
+}
+
+export interface AgentStatusLike {
+  status: string;
+  run_id?: string;
+  session_id?: string;
+  agent_id?: string;
+  stop_reason?: string | undefined;
+  error?: string | undefined;
+  last_heartbeat_at?: string | undefined;
+}
+
+export interface TranscriptRowLike {
+  seq: number;
+  run_id: string;
+  type: string;
+  payload?: unknown;
+}
+
+/** The slice of LoomcycleClient a run stream needs (kept narrow so it is easy to fake). */
+export interface RunStreamClient {
+  startInteractiveRun(
+    body: { agent: string; prompt: string; user_id?: string; agent_id?: string; session_id?: string; metadata?: Record<string, string> },
+    opts?: { signal?: AbortSignal },
+  ): Promise<SseStreamLike>;
+  streamRun(runId: string, fromSeq: number, opts?: { signal?: AbortSignal }): Promise<SseStreamLike>;
+  getAgent(agentId: string, opts?: { signal?: AbortSignal }): Promise<AgentStatusLike>;
+  transcript(sessionId: string, opts?: { signal?: AbortSignal }): Promise<{ events: TranscriptRowLike[] }>;
+}
+
+export type StreamPhase = "connecting" | "live" | "reconnecting" | "ended";
+
+export interface TerminalInfo {
+  status: "completed" | "failed" | "cancelled";
+  stopReason?: string;
+  error?: string;
+}
+
+export interface RunStreamOptions {
+  logger: Logger;
+  /** Delays before re-attach attempts; the last one repeats. SPEC: at once, 0.5, 1, 2, 4 s, then every 4 s. */
+  backoffMs?: readonly number[];
+  /** Use the transcript to compute `from_seq` on re-attach (default true). */
+  useTranscriptResume?: boolean;
+  now?: () => number;
+}
+
+export const DEFAULT_BACKOFF_MS = [0, 500, 1000, 2000, 4000] as const;
+const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+/** How many recent frame names we keep to check a transcript-based resume point. */
+const NAME_RING = 64;
+
+type StartBody = Parameters<RunStreamClient["startInteractiveRun"]>[0];
+
+export class RunStream {
+  runId: string | undefined;
+  agentId: string | undefined;
+  sessionId: string | undefined;
+  /** The event log. Position = index. */
+  readonly events: LoomEvent[] = [];
+  phase: StreamPhase = "connecting";
+  terminal: TerminalInfo | undefined;
+  /** Set when the stream cannot go on (unknown run, start failed, auth refused). */
+  fatal: LoomcycleError | undefined;
+  /** Last transport/upstream problem while (re)connecting; cleared when a stream is live. */
+  lastError: LoomcycleError | undefined;
+  /** Consecutive failed re-attach attempts. */
+  reconnectFailures = 0;
+  /** Total re-attaches that succeeded (for diagnostics and tests). */
+  reattaches = 0;
+  lastActivityAt: number;
+  /** The POST that created the run got its `agent` frame (or the run was found by agent_id). */
+  created = false;
+
+  /** Frames received after the `agent` frame, usable or not: the resume skip count. */
+  private framesSeen = 0;
+  private readonly names: string[] = new Array<string>(NAME_RING);
+  private readonly listeners = new Set<() => void>();
+  private readonly abort = new AbortController();
+  private current: SseStreamLike | undefined;
+  private sawDone = false;
+  private readonly backoff: readonly number[];
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly useTranscript: boolean;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private wakeSleep: (() => void) | undefined;
+
+  private constructor(
+    private readonly client: RunStreamClient,
+    opts: RunStreamOptions,
+  ) {
+    this.backoff = opts.backoffMs ?? DEFAULT_BACKOFF_MS;
+    this.log = opts.logger;
+    this.now = opts.now ?? Date.now;
+    this.useTranscript = opts.useTranscriptResume ?? true;
+    this.lastActivityAt = this.now();
+  }
+
+  /** Start a new interactive run. `body.agent_id` should be set by the caller so a lost
+   * start response can be looked up instead of re-posted. */
+  static start(client: RunStreamClient, body: StartBody, opts: RunStreamOptions): RunStream {
+    const rs = new RunStream(client, opts);
+    rs.agentId = body.agent_id;
+    void rs.run(() => client.startInteractiveRun(body, { signal: rs.abort.signal }), true);
+    return rs;
+  }
+
+  /** Follow a run that already exists (started elsewhere, or by an earlier process). */
+  static attach(client: RunStreamClient, runId: string, opts: RunStreamOptions): RunStream {
+    const rs = new RunStream(client, opts);
+    rs.runId = runId;
+    rs.created = true;
+    void rs.run(() => client.streamRun(runId, 0, { signal: rs.abort.signal }), false);
+    return rs;
+  }
+
+  /** Number of frames received after the agent frame (log entries plus unusable frames). */
+  get frameCount(): number {
+    return this.framesSeen;
+  }
+
+  get closed(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Stop following the run locally. Never affects the remote run. */
+  close(): void {
+    if (this.abort.signal.aborted) return;
+    this.abort.abort(new Error("run stream closed"));
+    this.current?.close();
+    if (this.sleepTimer) clearTimeout(this.sleepTimer);
+    this.wakeSleep?.();
+    if (this.phase !== "ended") this.setPhase("ended");
+  }
+
+  /** Ask a reconnecting stream to try again now (e.g. a tool call is waiting on it). */
+  nudge(): void {
+    if (this.phase === "reconnecting") this.wakeSleep?.();
+  }
+
+  private emit(): void {
+    for (const fn of this.listeners) {
+      try {
+        fn();
+      } catch (err) {
+        this.log.error({ err }, "run stream listener failed");
+      }
+    }
+  }
+
+  private setPhase(p: StreamPhase): void {
+    if (this.phase === p) return;
+    this.phase = p;
+    this.emit();
+  }
+
+  private async run(open: () => Promise<SseStreamLike>, isStart: boolean): Promise<void> {
+    let opener: () => Promise<{ stream: SseStreamLike; skip: number }> = async () => ({ stream: await open(), skip: 0 });
+    try {
+      while (!this.closed) {
+        const connectedAt = this.now();
+        const before = this.framesSeen;
+        let failure: LoomcycleError | undefined;
+        try {
+          const { stream, skip } = await opener();
+          if (this.closed) {
+            stream.close();
+            return;
+          }
+          this.current = stream;
+          this.lastError = undefined;
+          this.setPhase("live");
+          await this.consume(stream, skip);
+        } catch (err) {
+          if (this.closed) return;
+          failure = asLoomError(err);
+          this.lastError = failure;
+        } finally {
+          this.current = undefined;
+        }
+        if (this.closed) return;
+
+        if (isStart && !this.created) {
+          // The POST failed or dropped before the `agent` frame. Never re-post: find out
+          // whether loomcycle created the run under the agent_id we chose.
+          if (!(await this.findStartedRun())) {
+            if (this.closed) return;
+            this.fatal = failure ?? new LoomcycleError("protocol", "the start stream closed before loomcycle announced the run");
+            this.setPhase("ended");
+            return;
+          }
+        } else if (failure && isFatalForStream(failure, this.events.length)) {
+          this.fatal = failure;
+          this.setPhase("ended");
+          return;
+        }
+        isStart = false;
+        if (this.framesSeen > before || this.now() - connectedAt > 2000) this.reconnectFailures = 0;
+
+        // The stream ended. Decide: finished, or re-attach.
+        if (this.sawDone) {
+          this.finish({ status: "completed", stopReason: lastStopReason(this.events) });
+          return;
+        }
+        if ((await this.checkStatus()) === "terminal-drained" || this.closed) return;
+        // Running, or unknown because loomcycle is unreachable: re-attach after backoff.
+        // reconnectFailures counts attempts since the last one that made progress.
+        this.setPhase("reconnecting");
+        await this.sleep(this.backoff[Math.min(this.reconnectFailures, this.backoff.length - 1)] ?? 4000);
+        this.reconnectFailures += 1;
+        opener = () => this.reattach();
+      }
+    } catch (err) {
+      if (!this.closed) {
+        this.log.error({ err: errSummary(err), runId: this.runId }, "run stream loop crashed");
+        this.fatal = asLoomError(err);
+        this.setPhase("ended");
+      }
+    }
+  }
+
+  /** After a lost start response: look the run up by the agent_id we chose. */
+  private async findStartedRun(): Promise<boolean> {
+    if (!this.agentId) return false;
+    for (let i = 0; i < 3 && !this.closed; i++) {
+      try {
+        const st = await this.client.getAgent(this.agentId, { signal: this.abort.signal });
+        if (st.run_id) {
+          this.runId = st.run_id;
+          if (st.session_id) this.sessionId = st.session_id;
+          this.created = true;
+          this.log.info({ runId: this.runId, agentId: this.agentId }, "start response lost; found the run by agent_id");
+          this.emit();
+          return true;
+        }
+        return false;
+      } catch (err) {
+        if (err instanceof NotFoundError) return false;
+        await this.sleep(this.backoff[Math.min(i + 1, this.backoff.length - 1)] ?? 1000);
+      }
+    }
+    return false;
+  }
+
+  /** EOF without `done`: ask loomcycle whether the run ended. Returns "terminal-drained"
+   * when the run is over and the log is complete. */
+  private async checkStatus(): Promise<"running" | "unknown" | "terminal-drained"> {
+    if (!this.agentId) return this.runId ? "running" : "unknown";
+    let st: AgentStatusLike;
+    try {
+      st = await this.client.getAgent(this.agentId, { signal: this.abort.signal });
+    } catch (err) {
+      if (this.closed) return "unknown";
+      this.lastError = asLoomError(err);
+      this.log.debug({ err: errSummary(err), runId: this.runId }, "status lookup failed");
+      return "unknown";
+    }
+    if (!TERMINAL.has(st.status)) return "running";
+    // Terminal: frames persisted before the end may not have reached us (the cut may
+    // have come first). A re-attach of a terminal run replays and closes at once, so
+    // drain it before declaring the log complete.
+    try {
+      const { stream, skip } = await this.reattach();
+      this.current = stream;
+      await this.consume(stream, skip);
+    } catch (err) {
+      if (this.closed) return "unknown";
+      this.lastError = asLoomError(err);
+      return "unknown";
+    } finally {
+      this.current = undefined;
+    }
+    const terminal: TerminalInfo = { status: st.status as TerminalInfo["status"] };
+    if (st.stop_reason) terminal.stopReason = st.stop_reason;
+    if (st.error) terminal.error = st.error;
+    if (this.sawDone) terminal.status = "completed";
+    this.finish(terminal);
+    return "terminal-drained";
+  }
+
+  private finish(t: TerminalInfo): void {
+    this.terminal = t;
+    this.lastError = undefined;
+    this.log.debug({ runId: this.runId, status: t.status, frames: this.framesSeen }, "run ended");
+    this.setPhase("ended");
+    this.emit();
+  }
+
+  private async reattach(): Promise<{ stream: SseStreamLike; skip: number }> {
+    const runId = this.runId;
+    if (!runId) throw new NotFoundError("run id unknown; cannot re-attach");
+    let fromSeq = 0;
+    let skip = this.framesSeen;
+    if (this.useTranscript && this.sessionId && this.framesSeen > 0) {
+      const seq = await this.resumeSeq(runId, this.sessionId).catch((err: unknown) => {
+        this.log.debug({ err: errSummary(err) }, "transcript resume point unavailable; replaying from 0");
+        return undefined;
+      });
+      if (seq !== undefined) {
+        fromSeq = seq;
+        skip = 0;
+      }
+    }
+    const stream = await this.client.streamRun(runId, fromSeq, { signal: this.abort.signal });
+    this.reattaches += 1;
+    this.log.debug({ runId, fromSeq, skip }, "re-attached");
+    return { stream, skip };
+  }
+
+  /**
+   * The transcript `seq` of the last frame we hold, or undefined when it cannot be
+   * established with certainty. Streamable rows of this run, in seq order, map 1:1 to
+   * frames; which rows stream differs across loomcycle versions (some turn user_input
+   * rows into `steer` frames, some skip them), so the mapping is checked against the
+   * names of the last frames we received before it is trusted.
+   */
+  private async resumeSeq(runId: string, sessionId: string): Promise<number | undefined> {
+    const { events: rows } = await this.client.transcript(sessionId, { signal: this.abort.signal });
+    const mine = rows.filter((r) => r.run_id === runId);
+    for (const userInputAsSteer of [true, false]) {
+      const streamable: Array<{ seq: number; name: string }> = [];
+      for (const r of mine) {
+        if (r.type === "system_prompt") continue;
+        if (r.type === "user_input") {
+          if (userInputAsSteer && segmentsText(r.payload) !== "") streamable.push({ seq: r.seq, name: "steer" });
+          continue;
+        }
+        streamable.push({ seq: r.seq, name: r.type });
+      }
+      const n = this.framesSeen;
+      if (streamable.length < n) continue;
+      let ok = true;
+      for (let i = Math.max(0, n - NAME_RING); i < n; i++) {
+        const have = this.names[i % NAME_RING];
+        if (have !== streamable[i]?.name) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) return streamable[n - 1]?.seq;
+    }
+    return undefined;
+  }
+
+  private async consume(stream: SseStreamLike, skip: number): Promise<void> {
+    let index = 0;
+    for await (const f of stream.frames) {
+      if (this.closed) break;
+      if (f.kind === "session") {
+        if (!this.sessionId) this.sessionId = f.sessionId;
+        continue;
+      }
+      if (f.kind === "agent") {
+        this.runId ??= f.agent.run_id;
+        this.agentId ??= f.agent.agent_id;
+        this.sessionId ??= f.agent.session_id;
+        if (!this.created) {
+          this.created = true;
+          this.emit();
+        }
+        continue;
+      }
+      index += 1;
+      const name = f.kind === "event" ? f.event.type : f.name;
+      if (index <= skip) {
+        // Already in the log: a from-zero replay. Check it is the frame we hold.
+        const have = this.names[(index - 1) % NAME_RING];
+        if (index > this.framesSeen - NAME_RING && have !== undefined && have !== name) {
+          this.log.warn({ runId: this.runId, position: index - 1, have, got: name }, "replayed frame differs from the one held");
+        }
+        continue;
+      }
+      this.names[this.framesSeen % NAME_RING] = name;
+      this.framesSeen += 1;
+      this.lastActivityAt = this.now();
+      if (f.kind === "event") {
+        this.events.push(f.event);
+        if (f.event.type === "done") this.sawDone = true;
+      }
+      this.emit();
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (ms <= 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        if (this.sleepTimer) clearTimeout(this.sleepTimer);
+        this.sleepTimer = undefined;
+        this.wakeSleep = undefined;
+        resolve();
+      };
+      this.wakeSleep = done;
+      this.sleepTimer = setTimeout(done, ms);
+      this.sleepTimer.unref?.();
+    });
+  }
+}
+
+/** Errors after which re-attaching cannot help: the run is unknown to loomcycle (or to
+ * this token), or the token is refused before we ever read the run. */
+function isFatalForStream(e: LoomcycleError, eventsHeld: number): boolean {
+  if (e instanceof NotFoundError) return true;
+  return (e instanceof UnauthorizedError || e instanceof ForbiddenError) && eventsHeld === 0;
+}
+
+function lastStopReason(events: readonly LoomEvent[]): string | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e?.type === "done") return e.stop_reason;
+  }
+  return undefined;
+}
+
+/** Text of a user_input payload as the tail joins it: every segment's text blocks, joined by "\n". */
+export function segmentsText(payload: unknown): string {
+  if (!Array.isArray(payload)) return "";
+  const parts: string[] = [];
+  for (const seg of payload) {
+    const content = (seg as { content?: unknown })?.content;
+    if (!Array.isArray(content)) continue;
+    for (const b of content) {
+      const t = (b as { text?: unknown })?.text;
+      if (typeof t === "string" && t !== "") parts.push(t);
+    }
+  }
+  return parts.join("\n");
+}
+
+export function asLoomError(err: unknown): LoomcycleError {
+  if (err instanceof LoomcycleError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new LoomcycleError("unreachable", msg, { cause: err });
+}
+
+function errSummary(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

@@ -1,0 +1,313 @@
+// The run tracker: every run the bridge started or was asked about, with its event
+// log (RunStream), derived state (SPEC §2), pending interrupts, summed usage, the
+// host's read position, and waits that end at a stop point, at a deadline, or when
+// the host cancels the call.
+import { randomBytes } from "node:crypto";
+import type { LoomEvent } from "./events.js";
+import { RunStream, segmentsText, type RunStreamClient, type TerminalInfo } from "./run-stream.js";
+import { BadRequestError } from "./errors.js";
+import type { Logger } from "../logger.js";
+
+export type RunState =
+  | "starting"
+  | "running"
+  | "awaiting_input"
+  | "awaiting_answer"
+  | "completed"
+  | "failed"
+  | "cancelled"
+  | "unreachable";
+
+export const STOP_STATES: ReadonlySet<RunState> = new Set(["awaiting_input", "awaiting_answer", "completed", "failed", "cancelled"]);
+export const TERMINAL_STATES: ReadonlySet<RunState> = new Set(["completed", "failed", "cancelled"]);
+
+export interface PendingInterrupt {
+  interrupt_id: string;
+  question: string;
+  options?: string[];
+  expires_at?: string;
+}
+
+export interface UsageTotals {
+  input_tokens: number;
+  output_tokens: number;
+}
+
+export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function newAgentId(): string {
+  return "a_" + randomBytes(8).toString("hex");
+}
+
+type Base = "running" | "awaiting_input" | "awaiting_answer";
+
+export class TrackedRun {
+  /** Where the host last read to (SPEC §2 per-run read position). */
+  readPos = 0;
+  /** The first replay after attaching has been waited for (tools wait once). */
+  settled = false;
+  /** The user's prompt when this bridge started the run (to strip the system prompt). */
+  prompt: string | undefined;
+  readonly pending = new Map<string, PendingInterrupt>();
+  readonly usage: UsageTotals = { input_tokens: 0, output_tokens: 0 };
+  /** Interrupts answered through this bridge whose tool_result has not arrived yet. */
+  readonly answered = new Set<string>();
+  private base: Base = "running";
+  private processed = 0;
+  private interruptToolCalls = new Map<string, string>(); // tool_use id → interrupt_id
+  private lastInterruptToolUse: string | undefined;
+  private openingText: string | undefined;
+  private openingLookup: Promise<void> | undefined;
+
+  constructor(
+    readonly stream: RunStream,
+    private readonly client: RunStreamClient,
+    private readonly log: Logger,
+  ) {
+    stream.onChange(() => this.catchUp());
+  }
+
+  get runId(): string | undefined {
+    return this.stream.runId;
+  }
+  get agentId(): string | undefined {
+    return this.stream.agentId;
+  }
+  get sessionId(): string | undefined {
+    return this.stream.sessionId;
+  }
+  get events(): readonly LoomEvent[] {
+    return this.stream.events;
+  }
+
+  get state(): RunState {
+    this.catchUp();
+    const s = this.stream;
+    if (s.terminal) return s.terminal.status;
+    if (s.fatal) return s.created ? "unreachable" : "failed";
+    if (s.phase === "reconnecting" && s.lastError) return "unreachable";
+    if (!s.created) return "starting";
+    if (this.pending.size > 0) return "awaiting_answer";
+    return this.base;
+  }
+
+  get terminal(): TerminalInfo | undefined {
+    return this.stream.terminal;
+  }
+
+  /** Fold new log entries into the derived state. Idempotent and incremental. */
+  catchUp(): void {
+    const ev = this.stream.events;
+    while (this.processed < ev.length) {
+      this.apply(ev[this.processed]!);
+      this.processed += 1;
+    }
+  }
+
+  private apply(e: LoomEvent): void {
+    switch (e.type) {
+      case "usage":
+        this.usage.input_tokens += e.usage?.input_tokens ?? 0;
+        this.usage.output_tokens += e.usage?.output_tokens ?? 0;
+        return;
+      case "awaiting_input":
+        this.base = "awaiting_input";
+        return;
+      case "interruption_pending": {
+        const i = e.interruption;
+        if (!i) return;
+        const p: PendingInterrupt = { interrupt_id: i.interrupt_id, question: i.question ?? "" };
+        if (i.options && i.options.length > 0) p.options = [...i.options];
+        if (i.expires_at && !i.expires_at.startsWith("0001-01-01")) p.expires_at = i.expires_at;
+        this.pending.set(i.interrupt_id, p);
+        if (this.lastInterruptToolUse) this.interruptToolCalls.set(this.lastInterruptToolUse, i.interrupt_id);
+        this.base = "running";
+        return;
+      }
+      case "tool_call":
+        if (e.tool_use?.name === "Interruption") this.lastInterruptToolUse = e.tool_use.id;
+        this.base = "running";
+        return;
+      case "tool_result": {
+        const id = e.tool_use?.id;
+        let intr = id ? this.interruptToolCalls.get(id) : undefined;
+        if (!intr && e.tool_use?.name === "Interruption") intr = interruptIdInResult(e.text) ?? [...this.pending.keys()][0];
+        if (intr) {
+          this.pending.delete(intr);
+          this.answered.delete(intr);
+        }
+        this.base = "running";
+        return;
+      }
+      case "steer":
+      case "started":
+      case "text":
+      case "thinking":
+      case "turn_cancelled":
+        this.base = "running";
+        return;
+      default:
+        // usage-like, notices, compaction (a parked run stays parked), errors (the
+        // stream's end decides whether they were terminal).
+        return;
+    }
+  }
+
+  /** The position and user-visible text of the opening prompt, when known. */
+  opening(): { position: number; text: string } | undefined {
+    const ev = this.stream.events;
+    const pos = ev.findIndex((e) => e.type === "steer");
+    if (pos < 0) return undefined;
+    const raw = ev[pos]!.user_input?.text ?? "";
+    if (this.prompt !== undefined) {
+      const p = this.prompt.trim();
+      if (raw === p || raw.endsWith("\n" + p)) return { position: pos, text: p };
+    }
+    if (this.openingText !== undefined) return { position: pos, text: this.openingText };
+    return { position: pos, text: "[opening prompt: could not be separated from the agent's system prompt]" };
+  }
+
+  /** For runs started elsewhere: learn the user's opening prompt from the transcript
+   * (the user segments of the run's first user_input row), so the system prompt that
+   * loomcycle prepends to the replayed opening turn is never shown. */
+  async resolveOpening(signal?: AbortSignal): Promise<void> {
+    if (this.prompt !== undefined || this.openingText !== undefined || !this.sessionId || !this.runId) return;
+    this.openingLookup ??= (async () => {
+      try {
+        const opts = signal ? { signal } : {};
+        const { events } = await this.client.transcript(this.sessionId!, opts);
+        const row = events.find((r) => r.run_id === this.runId && r.type === "user_input");
+        if (!row || !Array.isArray(row.payload)) return;
+        const userSegs = row.payload.filter((s) => (s as { role?: unknown })?.role === "user");
+        this.openingText = segmentsText(userSegs);
+      } catch (err) {
+        this.log.debug({ err: String(err), runId: this.runId }, "could not read the opening prompt from the transcript");
+      } finally {
+        this.openingLookup = undefined;
+      }
+    })();
+    await this.openingLookup;
+  }
+
+  /**
+   * Wait until `done()` holds, the deadline passes, or `signal` aborts. `done` is
+   * re-checked whenever the run's log or connection changes. Sends `onTick` at least
+   * every `tickMs` while waiting.
+   */
+  waitUntil(
+    done: () => boolean,
+    opts: { deadline: number; signal?: AbortSignal; onTick?: () => void; tickMs?: number; now?: () => number },
+  ): Promise<"done" | "timeout" | "aborted"> {
+    const now = opts.now ?? Date.now;
+    if (done()) return Promise.resolve("done");
+    if (opts.signal?.aborted) return Promise.resolve("aborted");
+    if (now() >= opts.deadline) return Promise.resolve("timeout");
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (r: "done" | "timeout" | "aborted") => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (tick) clearInterval(tick);
+        off();
+        opts.signal?.removeEventListener("abort", onAbort);
+        resolve(r);
+      };
+      const off = this.stream.onChange(() => {
+        if (done()) finish("done");
+      });
+      const onAbort = () => finish("aborted");
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      const timer = setTimeout(() => finish(done() ? "done" : "timeout"), Math.max(0, opts.deadline - now()));
+      const tick = opts.onTick ? setInterval(() => opts.onTick?.(), opts.tickMs ?? 5000) : undefined;
+      // A waiting host is a good reason to retry a lost stream now.
+      this.stream.nudge();
+    });
+  }
+}
+
+function interruptIdInResult(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as { interrupt_id?: unknown };
+    return typeof v.interrupt_id === "string" ? v.interrupt_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface TrackerOptions {
+  client: RunStreamClient;
+  logger: Logger;
+  backoffMs?: readonly number[];
+}
+
+export class RunTracker {
+  private readonly runs = new Map<string, TrackedRun>();
+  /** Runs whose start has not produced a run_id yet, by the agent_id we chose. */
+  private readonly startingRuns = new Map<string, TrackedRun>();
+
+  constructor(private readonly opts: TrackerOptions) {}
+
+  private streamOpts() {
+    const o: { logger: Logger; backoffMs?: readonly number[] } = { logger: this.opts.logger };
+    if (this.opts.backoffMs) o.backoffMs = this.opts.backoffMs;
+    return o;
+  }
+
+  /** Start an interactive run. Returns at once; ids arrive on the stream. */
+  start(body: { agent: string; prompt: string; user_id?: string; session_id?: string; metadata?: Record<string, string> }): TrackedRun {
+    const agentId = newAgentId();
+    const stream = RunStream.start(this.opts.client, { ...body, agent_id: agentId }, this.streamOpts());
+    const run = new TrackedRun(stream, this.opts.client, this.opts.logger);
+    run.prompt = body.prompt;
+    run.settled = true; // a new run has nothing to replay
+    this.startingRuns.set(agentId, run);
+    const off = stream.onChange(() => {
+      if (stream.runId && !this.runs.has(stream.runId)) {
+        this.runs.set(stream.runId, run);
+        this.startingRuns.delete(agentId);
+        off();
+      } else if (stream.fatal && !stream.created) {
+        this.startingRuns.delete(agentId);
+        off();
+      }
+    });
+    return run;
+  }
+
+  get(runId: string): TrackedRun | undefined {
+    return this.runs.get(runId);
+  }
+
+  /** The tracked run, attaching to it first when the bridge has never seen it. */
+  getOrAttach(runId: string): TrackedRun {
+    if (!RUN_ID_PATTERN.test(runId)) {
+      throw new BadRequestError(`run_id must match [A-Za-z0-9_-]{1,128} (got ${JSON.stringify(runId.slice(0, 40))})`);
+    }
+    let run = this.runs.get(runId);
+    if (run && run.stream.fatal && !run.stream.terminal) {
+      // A failed earlier attach (e.g. unknown run): try again rather than caching the failure.
+      run.stream.close();
+      this.runs.delete(runId);
+      run = undefined;
+    }
+    if (!run) {
+      const stream = RunStream.attach(this.opts.client, runId, this.streamOpts());
+      run = new TrackedRun(stream, this.opts.client, this.opts.logger);
+      this.runs.set(runId, run);
+    }
+    return run;
+  }
+
+  list(): TrackedRun[] {
+    return [...this.runs.values(), ...this.startingRuns.values()];
+  }
+
+  /** Stop following every run locally (shutdown). Remote runs are never cancelled. */
+  closeAll(): void {
+    for (const r of this.list()) r.stream.close();
+    this.runs.clear();
+    this.startingRuns.clear();
+  }
+}

@@ -1,0 +1,101 @@
+// `loomcycle-mcp-bridge demo`: start the built-in loomcycle simulator, spawn this
+// bridge over stdio as a host would, and drive a short session with the MCP SDK
+// client, printing it as a transcript a newcomer can follow.
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { startSimulator } from "../sim/index.js";
+import { printLine } from "./terminal.js";
+
+type Structured = Record<string, unknown> & { events?: Array<Record<string, unknown>> };
+
+function short(s: string, n = 110): string {
+  const one = s.replace(/\s+/g, " ");
+  return one.length <= n ? one : `${one.slice(0, n)}… (${one.length} chars)`;
+}
+
+function showEvents(sc: Structured): void {
+  for (const e of sc.events ?? []) {
+    const k = String(e.kind);
+    const body =
+      k === "text" ? `${short(String(e.text))}${e.partial ? "  [partial: still streaming]" : ""}`
+      : k === "input" ? `"${short(String(e.text))}"`
+      : k === "interrupt" ? `${String(e.question)} options=${JSON.stringify(e.options)} id=${String(e.interrupt_id)}`
+      : k === "tool_call" ? `${String(e.tool)} ${short(String(e.input), 60)}`
+      : k === "tool_result" ? `${String(e.tool)} ok=${String(e.ok)} ${short(String(e.output), 60)}`
+      : "";
+    printLine(`      [${String(e.cursor)}] ${k}${body ? ": " + body : ""}`);
+  }
+}
+
+export async function runDemo(): Promise<number> {
+  const sim = await startSimulator({ tailPollMs: 50, speed: 1 });
+  const bin = fileURLToPath(new URL("./main.js", import.meta.url));
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [bin],
+    env: { ...(process.env as Record<string, string>), LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_USER_ID: "demo-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn" },
+    stderr: "inherit",
+  });
+  const client = new Client({ name: "demo-host", version: "1.0.0" });
+  let step = 0;
+  const call = async (what: string, name: string, args: Record<string, unknown>): Promise<Structured> => {
+    step += 1;
+    printLine("");
+    printLine(`${step}. ${what}`);
+    printLine(`   → ${name} ${JSON.stringify(args)}`);
+    const t0 = Date.now();
+    const res = (await client.callTool({ name, arguments: args })) as CallToolResult;
+    const ms = Date.now() - t0;
+    if (res.isError) {
+      const first = res.content[0];
+      printLine(`   ← error (${ms} ms): ${first && first.type === "text" ? first.text : "?"}`);
+      return {};
+    }
+    const sc = (res.structuredContent ?? {}) as Structured;
+    const head = ["state", "next_cursor", "has_more", "delivered", "status", "count"]
+      .filter((k) => sc[k] !== undefined)
+      .map((k) => `${k}=${JSON.stringify(sc[k])}`)
+      .join(" ");
+    printLine(`   ← (${ms} ms) ${head}`);
+    showEvents(sc);
+    return sc;
+  };
+
+  try {
+    await client.connect(transport);
+    const tools = await client.listTools();
+    printLine(`loomcycle-mcp-bridge demo — simulator at ${sim.url}, bridge spawned over stdio`);
+    printLine(`tools: ${tools.tools.map((t) => t.name).join(", ")}`);
+
+    const started = await call("Start a run with the slow-talking agent; return after 1 s even though it is mid-turn", "start_interactive_run", {
+      agent: "slow",
+      prompt: "Tell me about the weather on Mars.",
+      wait_ms: 1000,
+    });
+    const runId = String(started.run_id);
+    printLine(`   run_id=${runId} agent_id=${String(started.agent_id)} session_id=${String(started.session_id)}`);
+    await call("Read what it wrote since, without waiting (mid-turn: text is partial)", "read_run_events", { run_id: runId });
+    await call("Wait until it parks at the end of its turn", "read_run_events", { run_id: runId, wait_ms: 25000 });
+    await call("Steer it: send the next instruction and wait for the answer", "send_steer", { run_id: runId, text: "Now in one sentence, please.", wait_ms: 25000 });
+
+    const asked = await call("Start an agent that asks a question before going on", "start_interactive_run", { agent: "asker", prompt: "Deploy the new build.", wait_ms: 25000 });
+    const pending = (asked.pending_interrupts as Array<{ interrupt_id: string }> | undefined)?.[0];
+    if (pending) {
+      await call("Answer with something that is not one of its options (the bridge checks first)", "resolve_interrupt", {
+        run_id: String(asked.run_id),
+        interrupt_id: pending.interrupt_id,
+        answer: "maybe",
+      });
+      await call("Answer properly", "resolve_interrupt", { run_id: String(asked.run_id), interrupt_id: pending.interrupt_id, answer: "yes", wait_ms: 25000 });
+    }
+    await call("List loomcycle's snapshots", "list_snapshots", { limit: 5 });
+    printLine("");
+    printLine("Done. The runs are still parked in the simulator; a real loomcycle keeps them until cancelled.");
+    return 0;
+  } finally {
+    await client.close().catch(() => {});
+    await sim.close();
+  }
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Entry point: argv/env → config → logger → bridge → server → stdio transport, and a
+// clean shutdown. Only JSON-RPC goes to stdout while serving; logs go to stderr.
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { ConfigError, parseConfig, type BridgeConfig } from "../config.js";
+import { createLogger, type Logger } from "../logger.js";
+import { Bridge } from "../bridge/bridge.js";
+import { createServer } from "../server.js";
+import { version } from "../version.js";
+import { printLine } from "./terminal.js";
+
+export const HELP = `loomcycle-mcp-bridge ${"{version}"} — drive interactive loomcycle runs from any MCP host
+
+Usage:
+  loomcycle-mcp-bridge              serve MCP over stdio (what hosts run)
+  loomcycle-mcp-bridge --sandbox    serve against a built-in loomcycle simulator (no loomcycle needed)
+  loomcycle-mcp-bridge demo         run a scripted session against the simulator and print it
+  loomcycle-mcp-bridge --help | --version
+
+Options (override the environment variables of the same meaning):
+  --base-url URL       LOOMCYCLE_BASE_URL       loomcycle's URL (default http://127.0.0.1:8787)
+  --token-file PATH    LOOMCYCLE_AUTH_TOKEN_FILE read the bearer token from a file
+                       LOOMCYCLE_AUTH_TOKEN     the bearer token (there is deliberately no --token flag:
+                                                command lines are visible to other users)
+  --user-id ID         LOOMCYCLE_USER_ID        user_id for new runs and user-scoped lists
+  --log-level LEVEL    LOOMCYCLE_MCP_LOG_LEVEL  fatal|error|warn|info|debug|trace|silent (default info)
+
+Logs go to stderr; stdout carries JSON-RPC only.`;
+
+async function serve(cfg: BridgeConfig, logger: Logger): Promise<void> {
+  let baseUrl = cfg.baseUrl;
+  let token = cfg.token;
+  let closeSim: (() => Promise<void>) | undefined;
+  if (cfg.sandbox) {
+    const { startSimulator } = await import("../sim/index.js");
+    const sim = await startSimulator({ tailPollMs: 50, speed: 0.5 });
+    baseUrl = sim.url;
+    token = sim.token;
+    closeSim = () => sim.close();
+    logger.info({ url: sim.url }, "sandbox: serving against the built-in loomcycle simulator");
+  }
+  const secrets = token ? [token] : [];
+  const log = secrets.length ? createLogger({ level: cfg.logLevel, secrets }) : logger;
+  const bridge = new Bridge({ config: { baseUrl, token, userId: cfg.userId }, logger: log, sandbox: cfg.sandbox });
+  const { server, close } = createServer({ bridge });
+  const transport = new StdioServerTransport();
+
+  let stopping = false;
+  const shutdown = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, "shutting down");
+    // Hard stop after 1 s whatever happens; remote runs are left running (they are detached).
+    setTimeout(() => process.exit(0), 900).unref();
+    bridge.close();
+    void Promise.allSettled([close(), closeSim?.()]).then(() => process.exit(0));
+  };
+  process.stdin.on("end", () => shutdown("stdin ended"));
+  process.stdin.on("close", () => shutdown("stdin closed"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.stdout.on("error", () => shutdown("stdout closed"));
+
+  await server.connect(transport);
+  log.info({ baseUrl, version: version(), auth: token ? "bearer" : "none" }, "loomcycle-mcp-bridge ready on stdio");
+  if (!token && !cfg.sandbox) log.warn("LOOMCYCLE_AUTH_TOKEN is not set: calls will fail if loomcycle requires a token (`loomcycle-mcp-bridge doctor` checks)");
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
+  let cfg: BridgeConfig;
+  try {
+    cfg = parseConfig(argv, env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`loomcycle-mcp-bridge: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  switch (cfg.command) {
+    case "help":
+      printLine(HELP.replace("{version}", version()));
+      return 0;
+    case "version":
+      printLine(version());
+      return 0;
+    case "demo": {
+      const { runDemo } = await import("./demo.js");
+      return runDemo();
+    }
+    case "doctor":
+    case "config":
+      process.stderr.write(`loomcycle-mcp-bridge: '${cfg.command}' is not available yet\n`);
+      return 2;
+    case "serve": {
+      const logger = createLogger({ level: cfg.logLevel, secrets: cfg.token ? [cfg.token] : [] });
+      await serve(cfg, logger);
+      return undefined; // keep running
+    }
+  }
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`loomcycle-mcp-bridge: fatal: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

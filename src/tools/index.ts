@@ -1,0 +1,18 @@
+// The tool registry: one module per tool, registered here in one place.
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Bridge } from "../bridge/bridge.js";
+import type { ToolDef } from "./types.js";
+import { startInteractiveRun } from "./start-interactive-run.js";
+import { sendSteer } from "./send-steer.js";
+import { readRunEvents } from "./read-run-events.js";
+import { listSnapshots } from "./list-snapshots.js";
+import { resolveInterrupt } from "./resolve-interrupt.js";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- heterogeneous registry; each def is checked where it is defined
+export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [startInteractiveRun, sendSteer, readRunEvents, resolveInterrupt, listSnapshots];
+
+export function registerTools(server: McpServer, bridge: Bridge): void {
+  for (const t of TOOLS) {
+    server.registerTool(t.name, t.config, (args: unknown, extra) => t.handler(args as never, bridge, extra));
+  }
+}

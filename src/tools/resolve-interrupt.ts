@@ -1,0 +1,115 @@
+import { z } from "zod";
+import { defineTool } from "./types.js";
+import { STOP_STATES, type PendingInterrupt } from "../bridge/tracker.js";
+import {
+  ToolError,
+  callSignal,
+  clock,
+  errorResult,
+  isTerminal,
+  okResult,
+  pendingInterruptSchema,
+  readRun,
+  renderResult,
+  runIdField,
+  runOutputShape,
+  stateSchema,
+  eventItemSchema,
+  waitAttached,
+  waitMsField,
+  waitOnRun,
+} from "./common.js";
+
+export const resolveInterrupt = defineTool({
+  name: "resolve_interrupt",
+  config: {
+    title: "Answer a loomcycle agent's question",
+    description: [
+      "Answer (or decline) a question that a loomcycle run's agent asked, so the run can go on.",
+      "Use it when a run's state is awaiting_answer: take interrupt_id and the allowed options from pending_interrupts (read_run_events shows them). Give exactly one of a non-empty answer or decline: true. When the question lists options, the answer must be one of them.",
+      "Returns status (resolved | declined), the run's state and its events up to the next stop point or wait_ms.",
+      "Next: read_run_events or send_steer as the state says.",
+    ].join(" "),
+    inputSchema: {
+      run_id: runIdField,
+      interrupt_id: z
+        .string({ error: "interrupt_id must be a string such as \"intr_18a2b3c4d5e6f708a1b2c3d4\"" })
+        .regex(/^[A-Za-z0-9_-]{1,128}$/, "interrupt_id must match [A-Za-z0-9_-]{1,128}, e.g. \"intr_18a2b3c4d5e6f708a1b2c3d4\"")
+        .describe("The question's id from pending_interrupts. Example: \"intr_18a2b3c4d5e6f708a1b2c3d4\"."),
+      answer: z
+        .string({ error: "answer must be a string" })
+        .optional()
+        .describe("Your answer; when the question lists options it must be one of them. Example: \"yes\"."),
+      decline: z
+        .boolean({ error: "decline must be true or false" })
+        .default(false)
+        .describe("true to decline the question without answering (then omit answer). Default false."),
+      wait_ms: waitMsField(25_000),
+    },
+    outputSchema: {
+      run_id: z.string(),
+      interrupt_id: z.string(),
+      status: z.enum(["resolved", "declined"]),
+      state: stateSchema,
+      events: z.array(eventItemSchema),
+      next_cursor: runOutputShape.next_cursor,
+      has_more: runOutputShape.has_more,
+      pending_interrupts: z.array(pendingInterruptSchema),
+      usage: runOutputShape.usage,
+    },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  },
+  async handler(args, bridge, extra) {
+    const c = clock(args.wait_ms);
+    try {
+      const answer = args.answer?.trim() ?? "";
+      if (args.decline && answer !== "") throw new ToolError("Give either answer or decline: true, not both.");
+      if (!args.decline && answer === "") throw new ToolError("Give a non-empty answer, or decline: true to decline the question.");
+      const run = bridge.tracker.getOrAttach(args.run_id);
+      await waitAttached(run, c.hardUntil - 2000, extra);
+
+      // Check the question before calling loomcycle: it must be pending, and the
+      // answer must be one of its options when it declared some.
+      let q: (PendingInterrupt & { status?: string }) | undefined = run.pending.get(args.interrupt_id);
+      if (!q) {
+        const list = await bridge.client.listRunInterrupts(args.run_id, { status: "all" }, { signal: callSignal(extra, c) });
+        const row = list.interrupts.find((r) => r.interrupt_id === args.interrupt_id);
+        if (!row) {
+          const pend = [...run.pending.keys()];
+          throw new ToolError(
+            `Run ${args.run_id} has no interrupt ${args.interrupt_id}. ${pend.length ? `Pending: ${pend.join(", ")}.` : "It has no pending question."} Call read_run_events to see pending_interrupts.`,
+          );
+        }
+        if (row.status !== "pending") {
+          throw new ToolError(`Interrupt ${args.interrupt_id} is already ${row.status}; it cannot be answered again. Call read_run_events to see what the run did next.`);
+        }
+        q = { interrupt_id: row.interrupt_id, question: row.question ?? "", status: row.status };
+        if (row.options && row.options.length > 0) q.options = [...row.options];
+      }
+      if (!args.decline && q.options && q.options.length > 0 && !q.options.includes(answer)) {
+        throw new ToolError(
+          `The answer must be one of the question's options: ${q.options.map((o) => JSON.stringify(o)).join(", ")} (got ${JSON.stringify(answer)}). Or pass decline: true.`,
+        );
+      }
+      const res = await bridge.client.resolveInterrupt(
+        args.run_id,
+        args.interrupt_id,
+        args.decline ? { kind: "question", disposition: "declined", resolved_by: "mcp" } : { kind: "question", answer, resolved_by: "mcp" },
+        { signal: callSignal(extra, c) },
+      );
+      run.answered.add(args.interrupt_id);
+      await waitOnRun(
+        run,
+        () => isTerminal(run.state) || (!run.pending.has(args.interrupt_id) && STOP_STATES.has(run.state)),
+        c.waitUntil,
+        extra,
+      );
+      const snap = await readRun(run, {}, extra.signal);
+      const status: "resolved" | "declined" = res.status === "declined" || args.decline ? "declined" : "resolved";
+      const head = { run_id: args.run_id, interrupt_id: args.interrupt_id, status };
+      return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
+    } catch (err) {
+      return errorResult(err, "resolve", bridge, { runId: args.run_id });
+    }
+  },
+});

@@ -1,0 +1,87 @@
+import { z } from "zod";
+import { defineTool } from "./types.js";
+import { RateLimitedError } from "../bridge/errors.js";
+import { STOP_STATES } from "../bridge/tracker.js";
+import {
+  ToolError,
+  callSignal,
+  clock,
+  errorResult,
+  isTerminal,
+  okResult,
+  readRun,
+  renderResult,
+  runIdField,
+  runOutputShape,
+  waitAttached,
+  waitMsField,
+  waitOnRun,
+} from "./common.js";
+
+export const sendSteer = defineTool({
+  name: "send_steer",
+  config: {
+    title: "Send a message to a running loomcycle run",
+    description: [
+      "Send the next operator message to an interactive loomcycle run and wait for the agent's answer.",
+      "Use it when the run is parked (awaiting_input) to give it its next instruction; sent while the agent is mid-turn, the message is queued and the agent reads it at its next step.",
+      "Returns delivered, the run's state, and every event after your read position (including the echo of this message), up to the next stop point or wait_ms.",
+      "Next: read_run_events with wait_ms if it is still running; resolve_interrupt if it asks a question.",
+      "Limits: loomcycle queues at most 16 unread messages per run. A message is never sent twice by the bridge: if the call reports a timeout, read_run_events first to see whether it arrived.",
+    ].join(" "),
+    inputSchema: {
+      run_id: runIdField,
+      text: z
+        .string({ error: "text must be a string" })
+        .refine((s) => s.trim().length > 0, "text must not be empty")
+        .describe("The message for the agent. Example: \"Now add a unit test for the parser.\""),
+      wait_ms: waitMsField(25_000),
+    },
+    outputSchema: { ...runOutputShape, delivered: z.boolean().describe("loomcycle accepted the message into the run's queue") },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  },
+  async handler(args, bridge, extra) {
+    const c = clock(args.wait_ms);
+    try {
+      const run = bridge.tracker.getOrAttach(args.run_id);
+      await waitAttached(run, c.hardUntil - 2000, extra);
+      const before = run.state;
+      if (isTerminal(before)) {
+        throw new ToolError(`Run ${args.run_id} has ended (state ${before}); it cannot take more input. Start a new run with start_interactive_run.`);
+      }
+      const mark = run.events.length;
+      const text = args.text.trim();
+      let delivered = false;
+      for (let attempt = 0; !delivered; attempt++) {
+        try {
+          const res = await bridge.client.sendInput(args.run_id, text, { signal: callSignal(extra, c) });
+          delivered = res.delivered;
+          if (!delivered) throw new ToolError(`loomcycle did not accept the message for run ${args.run_id} (delivered: false). Call read_run_events to check the run's state.`);
+        } catch (err) {
+          // 429 means "not queued": one retry after the stated delay is safe, if it fits.
+          const wait = err instanceof RateLimitedError ? (err.retryAfterMs ?? 1000) : undefined;
+          if (attempt === 0 && wait !== undefined && Date.now() + wait < c.hardUntil - 1500) {
+            await new Promise((r) => setTimeout(r, wait));
+            continue;
+          }
+          throw err;
+        }
+      }
+      // Wait for the next stop point after loomcycle echoes this message.
+      const echoed = () => {
+        const ev = run.events;
+        for (let i = mark; i < ev.length; i++) {
+          const e = ev[i]!;
+          if (e.type === "steer" && (e.user_input?.text ?? "").trim() === text) return i;
+        }
+        return -1;
+      };
+      await waitOnRun(run, () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)), c.waitUntil, extra);
+      const snap = await readRun(run, {}, extra.signal);
+      const head = { run_id: args.run_id, delivered };
+      return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
+    } catch (err) {
+      return errorResult(err, "steer", bridge, { runId: args.run_id });
+    }
+  },
+});

@@ -1,0 +1,17 @@
+// The version comes from package.json, so there is one source of truth. Read lazily:
+// nothing runs at import time.
+import { readFileSync } from "node:fs";
+
+let cached: string | undefined;
+
+export function version(): string {
+  if (cached === undefined) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
+      cached = pkg.version ?? "0.0.0";
+    } catch {
+      cached = "0.0.0";
+    }
+  }
+  return cached;
+}
