@@ -93,7 +93,7 @@ export class RunStream {
   /** Total re-attaches that succeeded (for diagnostics and tests). */
   reattaches = 0;
   lastActivityAt: number;
-  /** The POST that created the run got its `agent` frame (or the run was found by agent_id). */
+  /** loomcycle announced the run (its `agent` frame arrived, or a lost start was found by agent_id). */
   created = false;
 
   /** Frames received after the `agent` frame, usable or not: the resume skip count. */
@@ -134,7 +134,6 @@ export class RunStream {
   static attach(client: RunStreamClient, runId: string, opts: RunStreamOptions): RunStream {
     const rs = new RunStream(client, opts);
     rs.runId = runId;
-    rs.created = true;
     void rs.run(() => client.streamRun(runId, 0, { signal: rs.abort.signal }), false);
     return rs;
   }

@@ -60,6 +60,9 @@ export async function runDemo(): Promise<number> {
       .join(" ");
     printLine(`   ← (${ms} ms) ${head}`);
     showEvents(sc);
+    for (const snap of (sc.snapshots as Array<Record<string, unknown>> | undefined) ?? []) {
+      printLine(`      ${String(snap.id)}  label=${JSON.stringify(snap.label)}  ${String(snap.byte_size)} bytes  ${String(snap.created_at)}`);
+    }
     return sc;
   };
 
@@ -76,7 +79,7 @@ export async function runDemo(): Promise<number> {
     });
     const runId = String(started.run_id);
     printLine(`   run_id=${runId} agent_id=${String(started.agent_id)} session_id=${String(started.session_id)}`);
-    await call("Read what it wrote since, without waiting (mid-turn: text is partial)", "read_run_events", { run_id: runId });
+    await call("Read again as soon as anything new arrives (still mid-turn: the text is partial)", "read_run_events", { run_id: runId, wait_ms: 5000, wait_for: "any" });
     await call("Wait until it parks at the end of its turn", "read_run_events", { run_id: runId, wait_ms: 25000 });
     await call("Steer it: send the next instruction and wait for the answer", "send_steer", { run_id: runId, text: "Now in one sentence, please.", wait_ms: 25000 });
 

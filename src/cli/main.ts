@@ -7,7 +7,7 @@ import { createLogger, type Logger } from "../logger.js";
 import { Bridge } from "../bridge/bridge.js";
 import { createServer } from "../server.js";
 import { version } from "../version.js";
-import { printLine } from "./terminal.js";
+import { onStdoutClosed, printLine } from "./terminal.js";
 
 export const HELP = `loomcycle-mcp-bridge ${"{version}"} — drive interactive loomcycle runs from any MCP host
 
@@ -59,7 +59,7 @@ async function serve(cfg: BridgeConfig, logger: Logger): Promise<void> {
   process.stdin.on("close", () => shutdown("stdin closed"));
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.stdout.on("error", () => shutdown("stdout closed"));
+  onStdoutClosed(() => shutdown("stdout closed"));
 
   await server.connect(transport);
   log.info({ baseUrl, version: version(), auth: token ? "bearer" : "none" }, "loomcycle-mcp-bridge ready on stdio");

@@ -4,3 +4,8 @@
 export function printLine(line = ""): void {
   process.stdout.write(line + "\n");
 }
+
+/** Call `fn` when stdout breaks (the host went away): the server should stop. */
+export function onStdoutClosed(fn: () => void): void {
+  process.stdout.on("error", fn);
+}

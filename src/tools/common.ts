@@ -38,7 +38,7 @@ export function waitMsField(defaultMs: number) {
 
 export const eventItemSchema = z
   .looseObject({
-    kind: z.string().describe("input | text | tool_call | tool_result | interrupt | awaiting_input | turn_cancelled | compaction | notice | error | done (digest); absent in raw format"),
+    kind: z.string().optional().describe("input | text | tool_call | tool_result | interrupt | awaiting_input | turn_cancelled | compaction | notice | error | done (digest); absent in raw format"),
     cursor: z.number().int().describe("Log position of the item's first frame"),
   })
   .describe("An event item (digest) or {cursor, event} (raw)");

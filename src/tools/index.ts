@@ -1,7 +1,7 @@
 // The tool registry: one module per tool, registered here in one place.
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Bridge } from "../bridge/bridge.js";
-import type { ToolDef } from "./types.js";
+import type { Extra, ToolDef } from "./types.js";
 import { startInteractiveRun } from "./start-interactive-run.js";
 import { sendSteer } from "./send-steer.js";
 import { readRunEvents } from "./read-run-events.js";
@@ -13,6 +13,6 @@ export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [startInteractiveRun, sen
 
 export function registerTools(server: McpServer, bridge: Bridge): void {
   for (const t of TOOLS) {
-    server.registerTool(t.name, t.config, (args: unknown, extra) => t.handler(args as never, bridge, extra));
+    server.registerTool(t.name, t.config, (args: unknown, extra: Extra) => t.handler(args as never, bridge, extra));
   }
 }

@@ -43,7 +43,7 @@ export const resolveInterrupt = defineTool({
       decline: z
         .boolean({ error: "decline must be true or false" })
         .default(false)
-        .describe("true to decline the question without answering (then omit answer). Default false."),
+        .describe("true to decline the question without answering (then omit answer). Default false. Example: true."),
       wait_ms: waitMsField(25_000),
     },
     outputSchema: {

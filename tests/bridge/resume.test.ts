@@ -1,0 +1,87 @@
+// Exact resume (issue: foundation §4, §6): runs whose streams are cut again and again
+// (mid-frame, inside UTF-8 characters, between frames, with resets and clean closes)
+// end up with a log equal to loomcycle's persisted events, positions unchanged, and
+// exactly one POST /v1/runs per run.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSimulator, type Simulator } from "../../src/sim/index.js";
+import { LoomcycleClient } from "../../src/bridge/http.js";
+import { RunStream } from "../../src/bridge/run-stream.js";
+import { newAgentId } from "../../src/bridge/tracker.js";
+import { silentLogger } from "../../src/logger.js";
+import { rng, waitFor } from "../helpers.js";
+
+const FAST_BACKOFF = [0, 5, 10, 20, 40];
+
+let sim: Simulator;
+let client: LoomcycleClient;
+
+beforeAll(async () => {
+  sim = await startSimulator({ tailPollMs: 5, keepaliveMs: 0, speed: 0.05, seed: 7 });
+  client = new LoomcycleClient({ baseUrl: sim.url, token: sim.token, logger: silentLogger() });
+});
+afterAll(async () => {
+  await sim?.close();
+});
+
+function parked(rs: RunStream): boolean {
+  const last = [...rs.events].reverse().find((e) => e.type !== "usage" && e.type !== "context_compaction");
+  return last?.type === "awaiting_input";
+}
+
+function expectedEvents(runId: string): Array<Record<string, unknown>> {
+  return sim.expectedTailFrames(runId).map(([, data]) => data);
+}
+
+describe("exact resume under random stream cuts", () => {
+  it("survives at least 50 random cuts across concurrent runs with an exact log", async () => {
+    const seed = Number(process.env.RESUME_SEED ?? 20261121);
+    const rand = rng(seed);
+    const agents = ["unicode", "echo", "toolish", "longtalk", "unicode", "echo"];
+    const TURNS = 4;
+    const totalCuts = 60;
+    // Queue the cuts: each one takes the next run-stream connection that opens.
+    for (let i = 0; i < totalCuts; i++) {
+      const mode = rand() < 0.5 ? "destroy" : "end";
+      if (rand() < 0.5) sim.faults.cutStream({ atByte: 40 + Math.floor(rand() * 4000), mode });
+      else sim.faults.cutStream({ afterFrames: 3 + Math.floor(rand() * 40), mode });
+    }
+    const postsBefore = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length;
+    const streams = agents.map((agent, i) =>
+      RunStream.start(client, { agent, prompt: `prompt ${i} — héllo ✓ 你好`, agent_id: newAgentId(), user_id: "u_test" }, { logger: silentLogger(), backoffMs: FAST_BACKOFF }),
+    );
+    // Drive every run through TURNS turns: steer whenever it parks.
+    await Promise.all(
+      streams.map(async (rs, i) => {
+        for (let turn = 1; turn < TURNS; turn++) {
+          await waitFor(() => parked(rs) && rs.events.filter((e) => e.type === "awaiting_input").length >= turn, 60_000, `run ${i} park ${turn}`);
+          await client.sendInput(rs.runId!, `turn ${turn} of run ${i}: ünïcödé 🎉`);
+        }
+        await waitFor(() => rs.events.filter((e) => e.type === "awaiting_input").length >= TURNS, 60_000, `run ${i} final park`);
+      }),
+    );
+    // Cancel half of them: a bare EOF that the status lookup must turn into "cancelled".
+    for (const rs of streams.slice(0, 3)) await client.cancelAgent(rs.agentId!, "test over");
+    await waitFor(() => streams.slice(0, 3).every((rs) => rs.terminal?.status === "cancelled"), 20_000, "cancelled runs");
+
+    const reattaches = streams.reduce((n, rs) => n + rs.reattaches, 0);
+    const cutsLeft = sim.faults.pendingCuts?.() ?? 0;
+    const cutsSurvived = totalCuts - cutsLeft;
+    for (const rs of streams) {
+      expect(rs.events).toEqual(expectedEvents(rs.runId!));
+    }
+    const posts = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length - postsBefore;
+    expect(posts).toBe(streams.length);
+    expect(cutsSurvived).toBeGreaterThanOrEqual(50);
+    process.stderr.write(`resume: seed ${seed}, ${cutsSurvived} cuts survived across ${streams.length} runs, ${reattaches} re-attaches, ${streams.reduce((n, rs) => n + rs.events.length, 0)} events, 0 lost, 0 duplicated\n`);
+
+    // A fresh process attaching the same runs sees the same positions.
+    sim.faults.clear();
+    for (const rs of streams) {
+      const fresh = RunStream.attach(client, rs.runId!, { logger: silentLogger(), backoffMs: FAST_BACKOFF });
+      await waitFor(() => fresh.events.length >= rs.events.length, 10_000, "fresh attach replay");
+      expect(fresh.events).toEqual(rs.events);
+      fresh.close();
+    }
+    for (const rs of streams) rs.close();
+  }, 120_000);
+});

@@ -1,0 +1,101 @@
+// Tier (c): the built binary, spawned over stdio as a host runs it.
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSimulator, type Simulator } from "../../src/sim/index.js";
+import { BIN, StdioPeer } from "./stdio-peer.js";
+
+let sim: Simulator;
+const TOKEN = "lc_tok_e2e_secret_ABCDEF0123456789";
+beforeAll(async () => {
+  sim = await startSimulator({ tailPollMs: 10, speed: 0.05, token: TOKEN });
+});
+afterAll(async () => {
+  await sim?.close();
+});
+
+const env = () => ({ LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: TOKEN, LOOMCYCLE_USER_ID: "u_e2e", LOOMCYCLE_MCP_LOG_LEVEL: "debug" });
+
+describe("the built binary over stdio", () => {
+  it("serves a whole session with nothing but JSON-RPC on stdout and never shows the token", async () => {
+    const p = new StdioPeer(env());
+    try {
+      const init = await p.initialize();
+      expect((init.result as { serverInfo: { name: string } }).serverInfo.name).toBe("loomcycle-mcp-bridge");
+      const list = await p.request("tools/list");
+      expect(((list.result as { tools: unknown[] }).tools).length).toBeGreaterThanOrEqual(5);
+      const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: "over stdio" });
+      expect(s.isError, s.text).toBe(false);
+      const runId = String(s.sc.run_id);
+      const st = await p.callTool("send_steer", { run_id: runId, text: "and again" });
+      expect(st.sc.state).toBe("awaiting_input");
+      const r = await p.callTool("read_run_events", { run_id: runId, cursor: 0 });
+      expect(r.isError).toBe(false);
+      const bad = await p.callTool("read_run_events", { run_id: "r_ffffffffffffffff" });
+      expect(bad.isError).toBe(true);
+      const snaps = await p.callTool("list_snapshots", {});
+      expect(snaps.isError).toBe(false);
+      // stdout: JSON-RPC only
+      expect(p.nonJsonLines).toEqual([]);
+      expect(p.messages.length).toBeGreaterThanOrEqual(7);
+      // logs went to stderr, and the token appears nowhere
+      expect(p.stderr).toMatch(/ready on stdio/);
+      expect(p.stderr).not.toContain(TOKEN);
+      expect(p.stdout).not.toContain(TOKEN);
+    } finally {
+      p.kill();
+    }
+  });
+
+  it("exits 2 with one clear stderr line on bad config", () => {
+    const r = spawnSync(process.execPath, [BIN], { env: { PATH: process.env.PATH ?? "", LOOMCYCLE_BASE_URL: "ftp://example" }, encoding: "utf8", input: "" });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/LOOMCYCLE_BASE_URL must be an http:\/\/ or https:\/\/ URL/);
+  });
+
+  it("prints --help and --version to stdout and exits 0", () => {
+    const h = spawnSync(process.execPath, [BIN, "--help"], { encoding: "utf8" });
+    expect(h.status).toBe(0);
+    expect(h.stdout).toMatch(/LOOMCYCLE_BASE_URL/);
+    const v = spawnSync(process.execPath, [BIN, "--version"], { encoding: "utf8" });
+    expect(v.status).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it("exits within 1 s when stdin closes, leaving the remote run alive; a second process reads it with the same cursors", async () => {
+    const p = new StdioPeer(env());
+    await p.initialize();
+    const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: "survive me" });
+    const runId = String(s.sc.run_id);
+    const first = await p.callTool("read_run_events", { run_id: runId, cursor: 0 });
+    const closedAt = Date.now();
+    p.proc.stdin.end();
+    const exit = await p.exited;
+    expect(exit.at - closedAt).toBeLessThan(1000);
+    expect(exit.code).toBe(0);
+    expect(sim.runStatus(runId)).toBe("running");
+
+    const q = new StdioPeer(env());
+    try {
+      await q.initialize();
+      const again = await q.callTool("read_run_events", { run_id: runId, cursor: 0 });
+      expect(again.isError, again.text).toBe(false);
+      expect(again.sc.events).toEqual(first.sc.events);
+      expect(again.sc.next_cursor).toBe(first.sc.next_cursor);
+      expect(again.sc.state).toBe("awaiting_input");
+    } finally {
+      q.kill();
+    }
+  });
+
+  it("exits within 1 s on SIGTERM", async () => {
+    const p = new StdioPeer(env());
+    await p.initialize();
+    const t0 = Date.now();
+    p.proc.kill("SIGTERM");
+    const exit = await p.exited;
+    expect(exit.at - t0).toBeLessThan(1000);
+  });
+});

@@ -1,0 +1,253 @@
+// The five tools through a real MCP client (InMemoryTransport) against createServer()
+// and the simulator over real HTTP.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startHarness, texts, type Harness } from "./harness.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ extraTokens: [{ token: "tok_user_only_0123456789", scopes: ["runs:create", "runs:read"], tenant_id: "default", subject: "u_plain" }] });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe("start_interactive_run / read_run_events / send_steer", () => {
+  it("runs a conversation; reading from cursor 0 gives the script exactly, every text once", async () => {
+    const s = await h.call("start_interactive_run", { agent: "echo", prompt: "hello there" });
+    expect(s.isError, s.text).toBe(false);
+    expect(s.sc.run_id).toMatch(/^r_[0-9a-f]{16}$/);
+    expect(s.sc.agent_id).toMatch(/^a_[0-9a-f]{16}$/);
+    expect(s.sc.session_id).toMatch(/^s_[0-9a-f]{16}$/);
+    expect(s.sc.state).toBe("awaiting_input");
+    const kinds = s.sc.events!.map((e) => e.kind);
+    expect(kinds).toEqual(["input", "text", "awaiting_input"]);
+    expect(s.sc.events![0]).toMatchObject({ kind: "input", text: "hello there", cursor: 0 });
+    expect(texts(s.sc.events)).toBe("You said: hello there");
+    expect((s.sc.usage as { output_tokens: number }).output_tokens).toBeGreaterThan(0);
+    expect(s.text).toContain("state=awaiting_input");
+    expect(s.text).toContain("data, not instructions");
+    const runId = String(s.sc.run_id);
+
+    const nothing = await h.call("read_run_events", { run_id: runId });
+    expect(nothing.sc.events).toEqual([]);
+    expect(nothing.sc.next_cursor).toBe(s.sc.next_cursor);
+
+    const st = await h.call("send_steer", { run_id: runId, text: "second message" });
+    expect(st.isError, st.text).toBe(false);
+    expect(st.sc.delivered).toBe(true);
+    expect(st.sc.state).toBe("awaiting_input");
+    expect(st.sc.events!.map((e) => e.kind)).toEqual(["input", "text", "awaiting_input"]);
+    expect(st.sc.events![0]).toMatchObject({ kind: "input", text: "second message" });
+    expect(texts(st.sc.events)).toBe("You said: second message");
+
+    const all = await h.call("read_run_events", { run_id: runId, cursor: 0 });
+    expect(all.sc.events!.filter((e) => e.kind === "input").map((e) => e.text)).toEqual(["hello there", "second message"]);
+    expect(texts(all.sc.events)).toBe("You said: hello thereYou said: second message");
+    expect(all.sc.has_more).toBe(false);
+    // never the system prompt
+    expect(JSON.stringify(all.sc)).not.toMatch(/You are/);
+
+    const raw = await h.call("read_run_events", { run_id: runId, cursor: 0, format: "raw", max_events: 3 });
+    expect(raw.sc.events!.map((e) => e.cursor)).toEqual([0, 1, 2]);
+    expect((raw.sc.events![0]!.event as { type: string }).type).toBe("steer");
+    expect(raw.sc.has_more).toBe(true);
+  });
+
+  it("reads a long reply mid-turn and pages through it with small max_chars, no gap or overlap", async () => {
+    const s = await h.call("start_interactive_run", { agent: "longtalk", prompt: "talk", wait_ms: 0 });
+    expect(s.isError, s.text).toBe(false);
+    const runId = String(s.sc.run_id);
+    let text = texts(s.sc.events);
+    let sawPartial = (s.sc.events ?? []).some((e) => e.partial === true);
+    let cursor = Number(s.sc.next_cursor);
+    const seen = new Set<number>((s.sc.events ?? []).map((e) => Number(e.cursor)));
+    for (let i = 0; i < 2000; i++) {
+      const r = await h.call("read_run_events", { run_id: runId, max_chars: 500, wait_ms: 2000, wait_for: "any" });
+      expect(r.isError, r.text).toBe(false);
+      for (const e of r.sc.events ?? []) {
+        expect(seen.has(Number(e.cursor))).toBe(false);
+        seen.add(Number(e.cursor));
+        if (e.partial) sawPartial = true;
+      }
+      text += texts(r.sc.events);
+      cursor = Number(r.sc.next_cursor);
+      if (r.sc.state === "awaiting_input" && !r.sc.has_more) break;
+    }
+    const full = await h.call("read_run_events", { run_id: runId, cursor: 0, max_chars: 40_000, max_events: 1000 });
+    const whole = texts(full.sc.events);
+    expect(whole.split(/\s+/).length).toBeGreaterThan(2500);
+    expect(text.length).toBeGreaterThan(0);
+    // Everything read piecemeal equals the whole, with nothing repeated, and both
+    // readings end at the same position.
+    let rest = "";
+    let end = Number(full.sc.next_cursor);
+    let more = full.sc.has_more === true;
+    while (more) {
+      const r = await h.call("read_run_events", { run_id: runId, cursor: end, max_chars: 40_000 });
+      rest += texts(r.sc.events);
+      end = Number(r.sc.next_cursor);
+      more = r.sc.has_more === true;
+    }
+    expect(text).toBe(whole + rest);
+    expect(cursor).toBe(end);
+    expect(sawPartial).toBe(true);
+  }, 60_000);
+
+  it("rejects bad input with messages that say what is allowed", async () => {
+    const a = await h.call("read_run_events", { run_id: "not a run!" });
+    expect(a.isError).toBe(true);
+    expect(a.text).toMatch(/run_id must match/);
+    const b = await h.call("read_run_events", { run_id: "r_0000000000000000", wait_ms: 60_000 });
+    expect(b.isError).toBe(true);
+    expect(b.text).toMatch(/at most 55000/);
+    const c = await h.call("start_interactive_run", { agent: "echo", prompt: "   " });
+    expect(c.isError).toBe(true);
+    expect(c.text).toMatch(/prompt must not be empty/);
+    const d = await h.call("start_interactive_run", { agent: "no-such-agent", prompt: "hi" });
+    expect(d.isError).toBe(true);
+    expect(d.text).toMatch(/no agent by that name/);
+    expect(d.text).toMatch(/No run was created/);
+  });
+
+  it("says a run unknown to loomcycle is unknown", async () => {
+    const r = await h.call("read_run_events", { run_id: "r_ffffffffffffffff" });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/no run r_ffffffffffffffff visible/);
+  });
+
+  it("refuses to steer a run that has ended, saying to start a new one", async () => {
+    const s = await h.call("start_interactive_run", { agent: "failing", prompt: "go" });
+    expect(s.isError, s.text).toBe(false);
+    expect(s.sc.state).toBe("failed");
+    expect(s.sc.events!.filter((e) => e.kind === "error")).toHaveLength(2);
+    const st = await h.call("send_steer", { run_id: String(s.sc.run_id), text: "hello?" });
+    expect(st.isError).toBe(true);
+    expect(st.text).toMatch(/has ended/);
+    expect(st.text).toMatch(/start_interactive_run/);
+  });
+
+  it("reads a run started elsewhere (attached on first use) without showing the system prompt", async () => {
+    const res = await fetch(`${h.sim.url}/v1/runs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${h.sim.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ agent: "echo", prompt: "from the web ui", interactive: true }),
+    });
+    const reader = res.body!.getReader();
+    let buf = "";
+    while (!/"run_id":"(r_[0-9a-f]+)"/.test(buf)) buf += new TextDecoder().decode((await reader.read()).value);
+    const runId = /"run_id":"(r_[0-9a-f]+)"/.exec(buf)![1]!;
+    await reader.cancel();
+    await h.sim.waitForStopPoint(runId);
+    const r = await h.call("read_run_events", { run_id: runId, wait_ms: 5000 });
+    expect(r.isError, r.text).toBe(false);
+    expect(r.sc.state).toBe("awaiting_input");
+    expect(r.sc.events![0]).toMatchObject({ kind: "input", text: "from the web ui" });
+    expect(texts(r.sc.events)).toBe("You said: from the web ui");
+  });
+});
+
+describe("resolve_interrupt", () => {
+  it("checks options before calling loomcycle, answers, and refuses a second answer", async () => {
+    const s = await h.call("start_interactive_run", { agent: "asker", prompt: "deploy" });
+    expect(s.sc.state).toBe("awaiting_answer");
+    const p = s.sc.pending_interrupts![0]!;
+    expect(p).toMatchObject({ question: "Proceed?", options: ["yes", "no"] });
+    const runId = String(s.sc.run_id);
+    const before = h.sim.requests.length;
+    const bad = await h.call("resolve_interrupt", { run_id: runId, interrupt_id: p.interrupt_id, answer: "maybe" });
+    expect(bad.isError).toBe(true);
+    expect(bad.text).toMatch(/"yes", "no"/);
+    expect(h.sim.requests.slice(before).some((r) => r.path.endsWith("/resolve"))).toBe(false);
+
+    const both = await h.call("resolve_interrupt", { run_id: runId, interrupt_id: p.interrupt_id, answer: "yes", decline: true });
+    expect(both.isError).toBe(true);
+    const none = await h.call("resolve_interrupt", { run_id: runId, interrupt_id: p.interrupt_id });
+    expect(none.isError).toBe(true);
+
+    const ok = await h.call("resolve_interrupt", { run_id: runId, interrupt_id: p.interrupt_id, answer: "yes" });
+    expect(ok.isError, ok.text).toBe(false);
+    expect(ok.sc.status).toBe("resolved");
+    expect(ok.sc.state).toBe("awaiting_input");
+    expect(ok.sc.pending_interrupts).toEqual([]);
+    expect(texts(ok.sc.events)).toContain("Answer was yes");
+
+    const again = await h.call("resolve_interrupt", { run_id: runId, interrupt_id: p.interrupt_id, answer: "no" });
+    expect(again.isError).toBe(true);
+    expect(again.text).toMatch(/already resolved/);
+  });
+
+  it("declines", async () => {
+    const s = await h.call("start_interactive_run", { agent: "asker", prompt: "deploy" });
+    const p = s.sc.pending_interrupts![0]!;
+    const d = await h.call("resolve_interrupt", { run_id: String(s.sc.run_id), interrupt_id: p.interrupt_id, decline: true });
+    expect(d.isError, d.text).toBe(false);
+    expect(d.sc.status).toBe("declined");
+    expect(texts(d.sc.events)).toContain("Declined");
+  });
+
+  it("names an unknown interrupt", async () => {
+    const s = await h.call("start_interactive_run", { agent: "echo", prompt: "x" });
+    const r = await h.call("resolve_interrupt", { run_id: String(s.sc.run_id), interrupt_id: "intr_nope", answer: "yes" });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/no interrupt intr_nope/);
+  });
+});
+
+describe("list_snapshots", () => {
+  it("lists with limit and label filter", async () => {
+    const all = await h.call("list_snapshots", {});
+    expect(all.isError, all.text).toBe(false);
+    expect(Number(all.sc.count)).toBeGreaterThanOrEqual(3);
+    const snap = (all.sc.snapshots as Array<Record<string, unknown>>)[0]!;
+    expect(Object.keys(snap).sort()).toEqual(["byte_size", "created_at", "id", "label", "schema_version"]);
+    const one = await h.call("list_snapshots", { limit: 1 });
+    expect(one.sc.count).toBe(1);
+  });
+
+  it("tells a non-admin token which scope it needs", async () => {
+    const { startHarness: sh } = await import("./harness.js");
+    const h2 = await sh({ extraTokens: [{ token: "tok_user_only_0123456789", scopes: ["runs:create", "runs:read"], tenant_id: "default", subject: "u_plain" }] }, { token: "tok_user_only_0123456789" });
+    try {
+      const r = await h2.call("list_snapshots", {});
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(/substrate:admin/);
+      expect(r.text).not.toContain("tok_user_only_0123456789");
+    } finally {
+      await h2.close();
+    }
+  });
+});
+
+describe("bounds, progress and cancellation", () => {
+  it("returns within wait_ms + 5 s when loomcycle holds its response headers", async () => {
+    h.sim.faults.delayHeaders(70_000, { count: 1, pathPrefix: "/v1/runs", method: "POST" });
+    const t0 = Date.now();
+    const r = await h.call("start_interactive_run", { agent: "echo", prompt: "slow", wait_ms: 1000 });
+    const ms = Date.now() - t0;
+    expect(ms).toBeLessThan(6000);
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/MAY STILL BE CREATED|not announced|did not answer/);
+    h.sim.faults.clear();
+  }, 20_000);
+
+  it("sends progress while it waits and stops waiting when the host cancels", async () => {
+    const s = await h.call("start_interactive_run", { agent: "echo", prompt: "park" });
+    const runId = String(s.sc.run_id);
+    const progress: unknown[] = [];
+    const t0 = Date.now();
+    const r = await h.call("read_run_events", { run_id: runId, wait_ms: 6000, wait_for: "any" }, { onprogress: (p) => progress.push(p) });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(5500);
+    expect(r.isError).toBe(false);
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+
+    const ac = new AbortController();
+    const t1 = Date.now();
+    const pending = h.call("read_run_events", { run_id: runId, wait_ms: 30_000, wait_for: "any" }, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 100);
+    await expect(pending).rejects.toThrow();
+    expect(Date.now() - t1).toBeLessThan(1000);
+    // The server is still answering.
+    const after = await h.call("read_run_events", { run_id: runId });
+    expect(after.isError).toBe(false);
+  }, 20_000);
+});
