@@ -92,6 +92,8 @@ export class RunStream {
   reconnectFailures = 0;
   /** Total re-attaches that succeeded (for diagnostics and tests). */
   reattaches = 0;
+  /** Of those, how many resumed with a transcript `from_seq` (the rest replayed from 0). */
+  reattachesFromSeq = 0;
   lastActivityAt: number;
   /** loomcycle announced the run (its `agent` frame arrived, or a lost start was found by agent_id). */
   created = false;
@@ -332,6 +334,7 @@ export class RunStream {
     }
     const stream = await this.client.streamRun(runId, fromSeq, { signal: this.abort.signal });
     this.reattaches += 1;
+    if (fromSeq > 0) this.reattachesFromSeq += 1;
     this.log.debug({ runId, fromSeq, skip }, "re-attached");
     return { stream, skip };
   }

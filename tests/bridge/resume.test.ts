@@ -33,8 +33,12 @@ function expectedEvents(runId: string): Array<Record<string, unknown>> {
 }
 
 describe("exact resume under random stream cuts", () => {
-  it("survives at least 50 random cuts across concurrent runs with an exact log", async () => {
-    const seed = Number(process.env.RESUME_SEED ?? 20261121);
+  it.each([
+    ["transcript from_seq", true],
+    ["replay from 0 and skip", false],
+  ] as const)("survives at least 50 random cuts across concurrent runs with an exact log (%s)", async (_label, useTranscriptResume) => {
+    sim.faults.clear();
+    const seed = Number(process.env.RESUME_SEED ?? 20261121) + (useTranscriptResume ? 0 : 1);
     const rand = rng(seed);
     const agents = ["unicode", "echo", "toolish", "longtalk", "unicode", "echo"];
     const TURNS = 4;
@@ -47,7 +51,7 @@ describe("exact resume under random stream cuts", () => {
     }
     const postsBefore = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length;
     const streams = agents.map((agent, i) =>
-      RunStream.start(client, { agent, prompt: `prompt ${i} — héllo ✓ 你好`, agent_id: newAgentId(), user_id: "u_test" }, { logger: silentLogger(), backoffMs: FAST_BACKOFF }),
+      RunStream.start(client, { agent, prompt: `prompt ${i} — héllo ✓ 你好`, agent_id: newAgentId(), user_id: "u_test" }, { logger: silentLogger(), backoffMs: FAST_BACKOFF, useTranscriptResume }),
     );
     // Drive every run through TURNS turns: steer whenever it parks.
     await Promise.all(
@@ -64,7 +68,8 @@ describe("exact resume under random stream cuts", () => {
     await waitFor(() => streams.slice(0, 3).every((rs) => rs.terminal?.status === "cancelled"), 20_000, "cancelled runs");
 
     const reattaches = streams.reduce((n, rs) => n + rs.reattaches, 0);
-    const cutsLeft = sim.faults.pendingCuts?.() ?? 0;
+    const fromSeq = streams.reduce((n, rs) => n + rs.reattachesFromSeq, 0);
+    const cutsLeft = sim.faults.pendingCuts();
     const cutsSurvived = totalCuts - cutsLeft;
     for (const rs of streams) {
       expect(rs.events).toEqual(expectedEvents(rs.runId!));
@@ -72,7 +77,10 @@ describe("exact resume under random stream cuts", () => {
     const posts = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length - postsBefore;
     expect(posts).toBe(streams.length);
     expect(cutsSurvived).toBeGreaterThanOrEqual(50);
-    process.stderr.write(`resume: seed ${seed}, ${cutsSurvived} cuts survived across ${streams.length} runs, ${reattaches} re-attaches, ${streams.reduce((n, rs) => n + rs.events.length, 0)} events, 0 lost, 0 duplicated\n`);
+    // The strategy under test is the one that ran.
+    if (useTranscriptResume) expect(fromSeq).toBeGreaterThan(0);
+    else expect(fromSeq).toBe(0);
+    process.stderr.write(`resume (${_label}): seed ${seed}, ${cutsSurvived} cuts survived across ${streams.length} runs, ${reattaches} re-attaches (${fromSeq} with a transcript from_seq), ${streams.reduce((n, rs) => n + rs.events.length, 0)} events, 0 lost, 0 duplicated\n`);
 
     // A fresh process attaching the same runs sees the same positions.
     sim.faults.clear();
