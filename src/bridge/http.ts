@@ -699,7 +699,14 @@ function parseErrorBody(contentType: string, raw: string, secrets: readonly stri
         return out;
       }
     } catch {
-      // not JSON after all: fall through to plain text
+      // loomcycle writes some envelopes with fmt's %q inside a JSON string
+      // (`{"code":"unknown_agent_id","error":"no run found for agent_id "a_x""}`), which
+      // is not valid JSON: recover the code and the message by their position.
+      const code = /^\{\s*"code"\s*:\s*"([A-Za-z0-9_.-]+)"/.exec(trimmed)?.[1];
+      if (code) {
+        const err = /"error"\s*:\s*"([\s\S]*)"\s*\}\s*$/.exec(trimmed)?.[1] ?? "";
+        return { message: truncate(oneLine(err), MESSAGE_MAX_CHARS), code, html: false };
+      }
     }
   }
   return { message: truncate(oneLine(trimmed), MESSAGE_MAX_CHARS), html: false };

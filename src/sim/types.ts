@@ -29,6 +29,10 @@ export interface SimOptions {
   speed?: number;
   /** Seed for the pseudo-random parts (seq gaps, ids). */
   seed?: number;
+  /** Interruption `ask` timeout (expires_at), wall-clock, not scaled by speed. <= 0 = never. Default 30 min. */
+  interruptTimeoutMs?: number;
+  /** Run heartbeat interval (last_heartbeat_at), besides the per-iteration one. loomcycle: 30000. Default 30000. */
+  heartbeatMs?: number;
 }
 
 /** One persisted row, as `GET /v1/sessions/{id}/transcript` returns it. */
@@ -72,10 +76,15 @@ export interface SimFaults {
   delayHeaders(ms: number, opts?: { count?: number; pathPrefix?: string; method?: string }): void;
   /** Answer the next `count` requests (optionally only matching `pathPrefix`) with a 502 HTML proxy page. */
   html502(count: number, opts?: { pathPrefix?: string; method?: string }): void;
-  /** Refuse TCP connections for `ms` (listener closed, open sockets destroyed); state is kept; same port after. */
+  /**
+   * Refuse TCP connections for `ms` (listener closed, open sockets destroyed); state is kept; same port after.
+   * Resolves once refusal is in effect; `Simulator.whenAccepting()` resolves when it listens again.
+   */
   refuseConnections(ms: number): Promise<void>;
   /** Remove every pending fault. */
   clear(): void;
+  /** How many cut-stream connections are still pending (not yet applied). */
+  pendingCuts(): number;
 }
 
 export interface Simulator {
@@ -100,6 +109,8 @@ export interface Simulator {
   waitForStopPoint(runId: string, timeoutMs?: number): Promise<void>;
   /** Seed snapshot entries (already seeded with a few by default). */
   addSnapshot(s: { label?: string; byte_size?: number; created_at?: string }): string;
+  /** Resolves once the listener accepts connections again after faults.refuseConnections. */
+  whenAccepting?(): Promise<void>;
   close(): Promise<void>;
 }
 

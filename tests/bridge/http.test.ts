@@ -114,6 +114,29 @@ const NGINX_502 = `<html>
 
 // ---- status mapping ----------------------------------------------------------------------
 
+describe("errorFromResponse on loomcycle's not-quite-JSON envelopes", () => {
+  it("recovers code and message when %q left raw quotes inside the JSON string", () => {
+    const res = new Response(null, { status: 404, headers: { "content-type": "application/json" } });
+    const e = errorFromResponse(res, '{"code":"unknown_agent_id","error":"no run found for agent_id "a_x""}', [], "GET /v1/agents/a_x");
+    expect(e).toBeInstanceOf(NotFoundError);
+    expect(e.code).toBe("unknown_agent_id");
+    expect(e.detail).toBe('no run found for agent_id "a_x"');
+  });
+
+  it("gets the same from the simulator's real 404", async () => {
+    const { startSimulator } = await import("../../src/sim/index.js");
+    const sim = await startSimulator();
+    try {
+      const c = new LoomcycleClient({ baseUrl: sim.url, token: sim.token });
+      const e = await c.getAgent("a_0000000000000000").catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(NotFoundError);
+      expect((e as LoomcycleError).code).toBe("unknown_agent_id");
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
 describe("errorFromResponse via real responses", () => {
   const table: Array<[number, new (...a: never[]) => LoomcycleError]> = [
     [400, BadRequestError],
