@@ -1,8 +1,10 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
+    // The fault suite is slow (minutes) and has its own config: `npm run test:faults`.
+    exclude: [...configDefaults.exclude, "tests/faults/**"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // The machine has 2 cores; the resume and end-to-end tests spawn processes.

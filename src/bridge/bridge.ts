@@ -4,6 +4,8 @@ import type { BridgeConfig } from "../config.js";
 import type { Logger } from "../logger.js";
 import { LoomcycleClient } from "./http.js";
 import { RunTracker } from "./tracker.js";
+import { StateFile } from "./state-file.js";
+import { DEFAULT_STUCK_AFTER_MS } from "./run-info.js";
 
 export interface BridgeOptions {
   config: Pick<BridgeConfig, "baseUrl" | "token" | "userId">;
@@ -14,6 +16,10 @@ export interface BridgeOptions {
   backoffMs?: readonly number[];
   /** Label results as coming from the built-in simulator (`--sandbox`). */
   sandbox?: boolean;
+  /** Keep read positions in this file across restarts (off when absent). */
+  stateFilePath?: string;
+  /** A running run silent for this long is checked for being stuck. Default 120 s. */
+  stuckAfterMs?: number;
 }
 
 export class Bridge {
@@ -22,11 +28,18 @@ export class Bridge {
   readonly logger: Logger;
   readonly config: BridgeOptions["config"];
   readonly sandbox: boolean;
+  readonly stuckAfterMs: number;
+  readonly stateFile: StateFile | undefined;
 
   constructor(opts: BridgeOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
     this.sandbox = opts.sandbox ?? false;
+    this.stuckAfterMs = opts.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
+    if (opts.stateFilePath) {
+      this.stateFile = new StateFile(opts.stateFilePath, { baseUrl: opts.config.baseUrl, userId: opts.config.userId }, opts.logger.child({ module: "state" }));
+      this.stateFile.load();
+    }
     const clientOpts: ConstructorParameters<typeof LoomcycleClient>[0] = {
       baseUrl: opts.config.baseUrl,
       logger: opts.logger.child({ module: "http" }),
@@ -39,6 +52,7 @@ export class Bridge {
       logger: opts.logger.child({ module: "tracker" }),
     };
     if (opts.backoffMs) trackerOpts.backoffMs = opts.backoffMs;
+    if (this.stateFile) trackerOpts.stateFile = this.stateFile;
     this.tracker = new RunTracker(trackerOpts);
   }
 

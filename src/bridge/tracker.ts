@@ -7,6 +7,7 @@ import type { LoomEvent } from "./events.js";
 import { RunStream, segmentsText, type RunStreamClient, type TerminalInfo } from "./run-stream.js";
 import { BadRequestError } from "./errors.js";
 import type { Logger } from "../logger.js";
+import type { StateFile } from "./state-file.js";
 
 export type RunState =
   | "starting"
@@ -48,6 +49,8 @@ export class TrackedRun {
   settled = false;
   /** The user's prompt when this bridge started the run (to strip the system prompt). */
   prompt: string | undefined;
+  /** The loomcycle agent's name, when known (start body, or a status lookup). */
+  agentName: string | undefined;
   readonly pending = new Map<string, PendingInterrupt>();
   readonly usage: UsageTotals = { input_tokens: 0, output_tokens: 0 };
   /** Interrupts answered through this bridge whose tool_result has not arrived yet. */
@@ -240,6 +243,8 @@ export interface TrackerOptions {
   client: RunStreamClient;
   logger: Logger;
   backoffMs?: readonly number[];
+  /** Where read positions and followed runs are kept across restarts (optional). */
+  stateFile?: StateFile;
 }
 
 export class RunTracker {
@@ -248,6 +253,41 @@ export class RunTracker {
   private readonly startingRuns = new Map<string, TrackedRun>();
 
   constructor(private readonly opts: TrackerOptions) {}
+
+  /** Remember where the host read to (and the run's ids and state) across restarts. */
+  noteRead(run: TrackedRun): void {
+    if (!this.opts.stateFile || !run.runId) return;
+    const e: Parameters<StateFile["set"]>[1] = { read_pos: run.readPos, state: run.state };
+    if (run.agentId) e.agent_id = run.agentId;
+    if (run.sessionId) e.session_id = run.sessionId;
+    if (run.agentName) e.agent = run.agentName;
+    this.opts.stateFile.set(run.runId, e);
+  }
+
+  /** After a restart: follow again the runs the host was following that had not ended. */
+  restore(max = 50): number {
+    const sf = this.opts.stateFile;
+    if (!sf) return 0;
+    let n = 0;
+    for (const [runId, e] of sf.entries()) {
+      if (n >= max) break;
+      if (e.state && TERMINAL_STATES.has(e.state as RunState)) continue;
+      this.getOrAttach(runId);
+      n += 1;
+    }
+    return n;
+  }
+
+  /** Runs the host followed in an earlier process, not attached in this one. */
+  savedOnly(): Array<[string, NonNullable<ReturnType<StateFile["get"]>>]> {
+    const sf = this.opts.stateFile;
+    if (!sf) return [];
+    return sf.entries().filter(([id]) => !this.runs.has(id));
+  }
+
+  flush(): void {
+    this.opts.stateFile?.flush();
+  }
 
   private streamOpts() {
     const o: { logger: Logger; backoffMs?: readonly number[] } = { logger: this.opts.logger };
@@ -261,12 +301,14 @@ export class RunTracker {
     const stream = RunStream.start(this.opts.client, { ...body, agent_id: agentId }, this.streamOpts());
     const run = new TrackedRun(stream, this.opts.client, this.opts.logger);
     run.prompt = body.prompt;
+    run.agentName = body.agent;
     run.settled = true; // a new run has nothing to replay
     this.startingRuns.set(agentId, run);
     const off = stream.onChange(() => {
       if (stream.runId && !this.runs.has(stream.runId)) {
         this.runs.set(stream.runId, run);
         this.startingRuns.delete(agentId);
+        this.noteRead(run);
         off();
       } else if (stream.fatal && !stream.created) {
         this.startingRuns.delete(agentId);
@@ -295,6 +337,11 @@ export class RunTracker {
     if (!run) {
       const stream = RunStream.attach(this.opts.client, runId, this.streamOpts());
       run = new TrackedRun(stream, this.opts.client, this.opts.logger);
+      const saved = this.opts.stateFile?.get(runId);
+      if (saved) {
+        run.readPos = saved.read_pos;
+        if (saved.agent) run.agentName = saved.agent;
+      }
       this.runs.set(runId, run);
     }
     return run;
@@ -306,6 +353,7 @@ export class RunTracker {
 
   /** Stop following every run locally (shutdown). Remote runs are never cancelled. */
   closeAll(): void {
+    this.flush();
     for (const r of this.list()) r.stream.close();
     this.runs.clear();
     this.startingRuns.clear();

@@ -5,6 +5,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { ConfigError, parseConfig, type BridgeConfig } from "../config.js";
 import { createLogger, type Logger } from "../logger.js";
 import { Bridge } from "../bridge/bridge.js";
+import { stateDir, stateFilePath } from "../bridge/state-file.js";
 import { createServer } from "../server.js";
 import { version } from "../version.js";
 import { onStdoutClosed, printLine } from "./terminal.js";
@@ -14,6 +15,10 @@ export const HELP = `loomcycle-mcp-bridge ${"{version}"} — drive interactive l
 Usage:
   loomcycle-mcp-bridge              serve MCP over stdio (what hosts run)
   loomcycle-mcp-bridge --sandbox    serve against a built-in loomcycle simulator (no loomcycle needed)
+  loomcycle-mcp-bridge doctor       check the setup: loomcycle reachable, token accepted (whoami), runnable agents,
+                                    user id; prints a fix under each problem; exit 0 = the bridge would work, 1 = not
+  loomcycle-mcp-bridge config HOST  print a ready-to-paste config entry for HOST (claude-desktop, claude-code or
+                                    opencode): absolute paths, current base URL / user id, never a token value
   loomcycle-mcp-bridge demo         run a scripted session against the simulator and print it
   loomcycle-mcp-bridge --help | --version
 
@@ -27,7 +32,7 @@ Options (override the environment variables of the same meaning):
 
 Logs go to stderr; stdout carries JSON-RPC only.`;
 
-async function serve(cfg: BridgeConfig, logger: Logger): Promise<void> {
+async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv): Promise<void> {
   let baseUrl = cfg.baseUrl;
   let token = cfg.token;
   let closeSim: (() => Promise<void>) | undefined;
@@ -41,7 +46,13 @@ async function serve(cfg: BridgeConfig, logger: Logger): Promise<void> {
   }
   const secrets = token ? [token] : [];
   const log = secrets.length ? createLogger({ level: cfg.logLevel, secrets }) : logger;
-  const bridge = new Bridge({ config: { baseUrl, token, userId: cfg.userId }, logger: log, sandbox: cfg.sandbox });
+  const bridge = new Bridge({
+    config: { baseUrl, token, userId: cfg.userId },
+    logger: log,
+    sandbox: cfg.sandbox,
+    // Read positions survive restarts (not in the sandbox: its simulator is new each time).
+    ...(cfg.sandbox ? {} : { stateFilePath: stateFilePath(stateDir(env), baseUrl, cfg.userId) }),
+  });
   const { server, close } = createServer({ bridge });
   const transport = new StdioServerTransport();
 
@@ -62,7 +73,9 @@ async function serve(cfg: BridgeConfig, logger: Logger): Promise<void> {
   onStdoutClosed(() => shutdown("stdout closed"));
 
   await server.connect(transport);
+  const restored = bridge.tracker.restore();
   log.info({ baseUrl, version: version(), auth: token ? "bearer" : "none" }, "loomcycle-mcp-bridge ready on stdio");
+  if (restored > 0) log.info({ restored, stateFile: bridge.stateFile?.path }, "following runs again from the state file");
   if (!token && !cfg.sandbox) log.warn("LOOMCYCLE_AUTH_TOKEN is not set: calls will fail if loomcycle requires a token (`loomcycle-mcp-bridge doctor` checks)");
 }
 
@@ -88,13 +101,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       const { runDemo } = await import("./demo.js");
       return runDemo();
     }
-    case "doctor":
-    case "config":
-      process.stderr.write(`loomcycle-mcp-bridge: '${cfg.command}' is not available yet\n`);
-      return 2;
+    case "doctor": {
+      const { runDoctor } = await import("./doctor.js");
+      return runDoctor(cfg, argv, env);
+    }
+    case "config": {
+      const { runConfig } = await import("./config-snippet.js");
+      return runConfig(cfg, argv, env);
+    }
     case "serve": {
       const logger = createLogger({ level: cfg.logLevel, secrets: cfg.token ? [cfg.token] : [] });
-      await serve(cfg, logger);
+      await serve(cfg, logger, env);
       return undefined; // keep running
     }
   }

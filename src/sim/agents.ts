@@ -199,6 +199,17 @@ const slow: AgentDef = {
   },
 };
 
+const hang: AgentDef = {
+  name: "hang",
+  systemPrompt: "You are hang, a test agent whose turn stalls (a tool or model call that never returns).",
+  async *call(ctx) {
+    yield* say(ctx, wordDeltas("Let me think about that..."));
+    await ctx.sleep(3_600_000); // silent, while the loop stays alive (heartbeat fresh)
+    yield* say(ctx, wordDeltas("Done thinking."));
+    yield { type: "done", stop_reason: "end_turn" };
+  },
+};
+
 const UNICODE_TEXT = "Ünïcödé ✓ — 日本語のテキスト 🚀🎉 café naïve 😀 中文字符 ✨ Ελληνικά 👩‍💻";
 
 const unicode: AgentDef = {
@@ -221,7 +232,7 @@ const oneshot: AgentDef = {
 };
 
 export const AGENTS: ReadonlyMap<string, AgentDef> = new Map(
-  [echo, asker, questioner, toolish, longtalk, failing, compactfail, slow, unicode, oneshot].map((a) => [a.name, a]),
+  [echo, asker, questioner, toolish, longtalk, failing, compactfail, slow, unicode, oneshot, hang].map((a) => [a.name, a]),
 );
 
 export const UNICODE_REPLY = UNICODE_TEXT;

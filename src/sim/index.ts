@@ -162,6 +162,9 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
       }
       return out;
     },
+    freezeHeartbeat(runId: string, ageMs: number) {
+      store.freezeHeartbeat(runId, ageMs);
+    },
     runStatus(runId: string) {
       return store.runs.get(runId)?.status;
     },

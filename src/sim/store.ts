@@ -165,9 +165,20 @@ export class Store {
     if (usage) r.usage = { ...usage };
   }
 
+  /** Runs whose heartbeat a test froze (a dead loop on another replica). */
+  readonly frozenHeartbeats = new Set<string>();
+
   heartbeat(runId: string): void {
     const r = this.runs.get(runId);
-    if (r) r.last_heartbeat_ns = nowNs();
+    if (r && !this.frozenHeartbeats.has(runId)) r.last_heartbeat_ns = nowNs();
+  }
+
+  /** Test control: pretend the run's loop died `ageMs` ago (no more heartbeats). */
+  freezeHeartbeat(runId: string, ageMs: number): void {
+    const r = this.runs.get(runId);
+    if (!r) return;
+    this.frozenHeartbeats.add(runId);
+    r.last_heartbeat_ns = nowNs() - BigInt(Math.round(ageMs)) * 1_000_000n;
   }
 
   /** AppendEvent: the next global seq, advancing by a small random gap. */

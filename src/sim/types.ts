@@ -103,6 +103,8 @@ export interface Simulator {
    * as [eventName, dataJson] pairs: system_prompt rows dropped, user_input rows as steer.
    */
   expectedTailFrames(runId: string): Array<[string, Record<string, unknown>]>;
+  /** Test control: stop the run's heartbeat and backdate it by `ageMs` (its loop died elsewhere). */
+  freezeHeartbeat(runId: string, ageMs: number): void;
   /** Run status as GET /v1/agents reports it. */
   runStatus(runId: string): "running" | "completed" | "failed" | "cancelled" | undefined;
   /** Resolve when the run is parked (awaiting_input), awaiting an interrupt, or terminal. */

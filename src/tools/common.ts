@@ -9,6 +9,7 @@ import { STOP_STATES, TERMINAL_STATES, type RunState, type TrackedRun } from "..
 import type { Bridge } from "../bridge/bridge.js";
 import type { Extra } from "./types.js";
 import { redactSecrets } from "../logger.js";
+import { assessStuck, type StuckInfo } from "../bridge/run-info.js";
 
 export const MAX_WAIT_MS = 55_000;
 /** Everything a call does beyond its wait must fit in this (SPEC: wait_ms + 5 s). */
@@ -58,6 +59,15 @@ export const stateSchema = z
   .enum(["starting", "running", "awaiting_input", "awaiting_answer", "completed", "failed", "cancelled", "unreachable"])
   .describe("Run state; see the server instructions for what to do next in each");
 
+export const stuckSchema = z
+  .object({
+    verdict: z.enum(["stuck", "likely_dead"]),
+    idle_seconds: z.number(),
+    heartbeat_age_seconds: z.number().optional(),
+    remedy: z.string(),
+  })
+  .describe("Present when a running run has been silent for a long time: stuck (alive, silent) or likely_dead (no heartbeat for 10+ minutes)");
+
 export const runOutputShape = {
   run_id: z.string(),
   state: stateSchema,
@@ -66,6 +76,7 @@ export const runOutputShape = {
   has_more: z.boolean().optional().describe("More events are already buffered after next_cursor"),
   pending_interrupts: z.array(pendingInterruptSchema),
   usage: usageSchema.optional(),
+  stuck: stuckSchema.optional(),
 };
 
 // ---- deadlines, waits, progress -------------------------------------------
@@ -144,6 +155,7 @@ export interface ReadOptions {
 }
 
 export interface RunSnapshot {
+  stuck?: StuckInfo;
   run_id: string;
   state: RunState;
   events: Array<DigestItem | RawItem>;
@@ -154,7 +166,7 @@ export interface RunSnapshot {
 }
 
 /** Read the run's log from `from` (default: the read position) and move the read position. */
-export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: AbortSignal): Promise<RunSnapshot> {
+export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: AbortSignal, bridge?: Bridge): Promise<RunSnapshot> {
   // A cursor past the end of the log (e.g. held across a bridge restart while the
   // replay is still arriving) returns nothing and keeps the position.
   const from = opts.from ?? run.readPos;
@@ -173,7 +185,8 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
     page = buildDigest(run.events, { from, maxEvents, maxChars, streaming: state === "running" || state === "unreachable", ...(opening ? { opening } : {}) });
   }
   run.readPos = page.next;
-  return {
+  bridge?.tracker.noteRead(run);
+  const snap: RunSnapshot = {
     run_id: run.runId ?? "",
     state,
     events: page.items,
@@ -182,6 +195,11 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
     pending_interrupts: [...run.pending.values()].map((p) => ({ ...p })),
     usage: { ...run.usage },
   };
+  if (bridge && state === "running") {
+    const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) });
+    if (stuck) snap.stuck = stuck;
+  }
+  return snap;
 }
 
 const NEXT_STEP: Record<RunState, string> = {
@@ -253,7 +271,10 @@ export function renderResult(head: Record<string, unknown>, snap: Partial<RunSna
       lines.push(`- ${p.interrupt_id}: ${p.question}${p.options ? ` options=${JSON.stringify(p.options)}` : ""}${p.expires_at ? ` expires_at=${p.expires_at}` : ""}`);
     }
   } else if (snap.pending_interrupts) lines.push("pending_interrupts: none");
-  if (snap.state) lines.push(`next: ${nextStep(snap.state)}`);
+  if (snap.stuck) {
+    lines.push(`stuck: ${snap.stuck.verdict}, no event for ${snap.stuck.idle_seconds} s${snap.stuck.heartbeat_age_seconds !== undefined ? `, last heartbeat ${snap.stuck.heartbeat_age_seconds} s ago` : ""}`);
+    lines.push(`next: ${snap.stuck.remedy}`);
+  } else if (snap.state) lines.push(`next: ${nextStep(snap.state)}`);
   return lines.join("\n");
 }
 
@@ -266,7 +287,7 @@ export function okResult(structured: Record<string, unknown>, text: string): Cal
 export class ToolError extends Error {}
 
 /** What the tool was doing, to phrase the recovery step. */
-export type Action = "start" | "steer" | "read" | "resolve" | "snapshots" | "attach";
+export type Action = "start" | "steer" | "read" | "resolve" | "snapshots" | "attach" | "control" | "list";
 
 /** The one mapper: any failure → an isError result that says what to do next. */
 export function errorResult(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: string } = {}): CallToolResult {

@@ -7,9 +7,25 @@ import { sendSteer } from "./send-steer.js";
 import { readRunEvents } from "./read-run-events.js";
 import { listSnapshots } from "./list-snapshots.js";
 import { resolveInterrupt } from "./resolve-interrupt.js";
+import { attachRun, cancelRun, cancelTurn, compactRun } from "./run-control.js";
+import { listAgents, listInterrupts, listRuns, waitForRuns } from "./lists.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- heterogeneous registry; each def is checked where it is defined
-export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [startInteractiveRun, sendSteer, readRunEvents, resolveInterrupt, listSnapshots];
+export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [
+  startInteractiveRun,
+  sendSteer,
+  readRunEvents,
+  resolveInterrupt,
+  listSnapshots,
+  listRuns,
+  attachRun,
+  cancelTurn,
+  cancelRun,
+  listInterrupts,
+  compactRun,
+  listAgents,
+  waitForRuns,
+];
 
 export function registerTools(server: McpServer, bridge: Bridge): void {
   for (const t of TOOLS) {

@@ -57,7 +57,7 @@ export const readRunEvents = defineTool({
         const done = args.wait_for === "any" ? () => run.events.length > from || isTerminal(run.state) : atStopPoint(run);
         await waitOnRun(run, done, c.waitUntil, extra);
       }
-      const snap = await readRun(run, { from, maxEvents: args.max_events, maxChars: args.max_chars, format: args.format }, extra.signal);
+      const snap = await readRun(run, { from, maxEvents: args.max_events, maxChars: args.max_chars, format: args.format }, extra.signal, bridge);
       const head = { run_id: args.run_id };
       return okResult({ ...snap }, renderResult(head, snap, bridge));
     } catch (err) {

@@ -104,7 +104,7 @@ export const resolveInterrupt = defineTool({
         c.waitUntil,
         extra,
       );
-      const snap = await readRun(run, {}, extra.signal);
+      const snap = await readRun(run, {}, extra.signal, bridge);
       const status: "resolved" | "declined" = res.status === "declined" || args.decline ? "declined" : "resolved";
       const head = { run_id: args.run_id, interrupt_id: args.interrupt_id, status };
       return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));

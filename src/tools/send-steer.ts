@@ -77,7 +77,7 @@ export const sendSteer = defineTool({
         return -1;
       };
       await waitOnRun(run, () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)), c.waitUntil, extra);
-      const snap = await readRun(run, {}, extra.signal);
+      const snap = await readRun(run, {}, extra.signal, bridge);
       const head = { run_id: args.run_id, delivered };
       return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
     } catch (err) {

@@ -67,7 +67,7 @@ export const startInteractiveRun = defineTool({
         );
       }
       await waitOnRun(run, atStopPoint(run), c.waitUntil, extra);
-      const snap = await readRun(run, { from: 0 }, extra.signal);
+      const snap = await readRun(run, { from: 0 }, extra.signal, bridge);
       const head = { run_id: snap.run_id, agent_id: run.agentId ?? "", session_id: run.sessionId ?? "" };
       const structured = { ...head, ...snap };
       return okResult(structured, renderResult(head, snap, bridge));

@@ -1,5 +1,8 @@
 // Tier (c): the built binary, spawned over stdio as a host runs it.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { BIN, StdioPeer } from "./stdio-peer.js";
@@ -13,7 +16,8 @@ afterAll(async () => {
   await sim?.close();
 });
 
-const env = () => ({ LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: TOKEN, LOOMCYCLE_USER_ID: "u_e2e", LOOMCYCLE_MCP_LOG_LEVEL: "debug" });
+const stateHome = mkdtempSync(join(tmpdir(), "lcb-e2e-state-"));
+const env = () => ({ XDG_STATE_HOME: stateHome, LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: TOKEN, LOOMCYCLE_USER_ID: "u_e2e", LOOMCYCLE_MCP_LOG_LEVEL: "debug" });
 
 describe("the built binary over stdio", () => {
   it("serves a whole session with nothing but JSON-RPC on stdout and never shows the token", async () => {

@@ -23,12 +23,24 @@ export interface ToolOutcome {
   raw: CallToolResult;
 }
 
-export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: { token?: string; userId?: string } = {}): Promise<Harness> {
-  const sim = await startSimulator({ tailPollMs: 10, speed: 0.05, ...simOpts });
+export interface HarnessBridgeOptions {
+  token?: string;
+  userId?: string;
+  stuckAfterMs?: number;
+  stateFilePath?: string;
+  /** Reuse a running simulator (the harness then does not close it). */
+  sim?: Simulator;
+}
+
+export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: HarnessBridgeOptions = {}): Promise<Harness> {
+  const ownSim = !bridgeOpts.sim;
+  const sim = bridgeOpts.sim ?? (await startSimulator({ tailPollMs: 10, speed: 0.05, ...simOpts }));
   const bridge = new Bridge({
     config: { baseUrl: sim.url, token: bridgeOpts.token ?? sim.token, userId: bridgeOpts.userId ?? "u_test" },
     logger: silentLogger(),
     backoffMs: [0, 20, 50, 100],
+    ...(bridgeOpts.stuckAfterMs !== undefined ? { stuckAfterMs: bridgeOpts.stuckAfterMs } : {}),
+    ...(bridgeOpts.stateFilePath ? { stateFilePath: bridgeOpts.stateFilePath } : {}),
   });
   const { server, close } = createServer({ bridge });
   const [a, b] = InMemoryTransport.createLinkedPair();
@@ -50,7 +62,7 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: { token
       await client.close();
       await close();
       bridge.close();
-      await sim.close();
+      if (ownSim) await sim.close();
     },
   };
 }

@@ -1,0 +1,131 @@
+// Read positions and followed runs survive a restart (issue: restart-proof read
+// positions). One small JSON file per base URL + user under the user's state
+// directory ($XDG_STATE_HOME or ~/.local/state/loomcycle-mcp-bridge/), written
+// atomically (temp file + rename). A corrupt or unreadable file is a warning and a
+// fresh start, never a crash.
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import type { Logger } from "../logger.js";
+
+const Entry = z.object({
+  read_pos: z.number().int().min(0),
+  agent_id: z.string().optional(),
+  session_id: z.string().optional(),
+  agent: z.string().optional(),
+  state: z.string().optional(),
+  updated_at: z.string(),
+});
+export type SavedRun = z.infer<typeof Entry>;
+
+const FileSchema = z.object({
+  version: z.literal(1),
+  base_url: z.string(),
+  user_id: z.string(),
+  runs: z.record(z.string(), Entry),
+});
+
+/** Entries untouched for this long are dropped on load. */
+const MAX_AGE_MS = 14 * 24 * 3600_000;
+const MAX_RUNS = 2000;
+
+export function stateDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith("/") ? env.XDG_STATE_HOME : join(env.HOME || homedir(), ".local", "state");
+  return join(base, "loomcycle-mcp-bridge");
+}
+
+export function stateFilePath(dir: string, baseUrl: string, userId: string | undefined): string {
+  const key = createHash("sha256").update(`${baseUrl}\n${userId ?? ""}`).digest("hex").slice(0, 16);
+  const host = (() => {
+    try {
+      return new URL(baseUrl).host.replace(/[^A-Za-z0-9.-]/g, "_");
+    } catch {
+      return "loomcycle";
+    }
+  })();
+  return join(dir, `${host}-${key}.json`);
+}
+
+export class StateFile {
+  private runs = new Map<string, SavedRun>();
+  private timer: NodeJS.Timeout | undefined;
+  private dirty = false;
+
+  constructor(
+    readonly path: string,
+    private readonly meta: { baseUrl: string; userId: string | undefined },
+    private readonly log: Logger,
+    private readonly debounceMs = 250,
+  ) {}
+
+  /** Load the file; anything wrong with it means a warning and an empty state. */
+  load(): Map<string, SavedRun> {
+    let text: string;
+    try {
+      text = readFileSync(this.path, "utf8");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT") this.log.warn({ path: this.path, code }, "cannot read the state file; starting with fresh read positions");
+      return this.runs;
+    }
+    try {
+      const parsed = FileSchema.parse(JSON.parse(text));
+      const cutoff = Date.now() - MAX_AGE_MS;
+      for (const [id, e] of Object.entries(parsed.runs)) {
+        if (!/^[A-Za-z0-9_-]{1,128}$/.test(id)) continue;
+        if (Date.parse(e.updated_at) >= cutoff) this.runs.set(id, e);
+      }
+    } catch (err) {
+      this.log.warn({ path: this.path, err: err instanceof Error ? err.message.slice(0, 200) : String(err) }, "the state file is corrupt; starting with fresh read positions");
+      this.runs.clear();
+    }
+    return this.runs;
+  }
+
+  get(runId: string): SavedRun | undefined {
+    return this.runs.get(runId);
+  }
+
+  entries(): Array<[string, SavedRun]> {
+    return [...this.runs.entries()];
+  }
+
+  set(runId: string, e: Omit<SavedRun, "updated_at">): void {
+    const prev = this.runs.get(runId);
+    if (prev && prev.read_pos === e.read_pos && prev.state === e.state && prev.agent_id === e.agent_id && prev.session_id === e.session_id) return;
+    this.runs.set(runId, { ...e, updated_at: new Date().toISOString() });
+    if (this.runs.size > MAX_RUNS) {
+      const oldest = [...this.runs.entries()].sort((a, b) => a[1].updated_at.localeCompare(b[1].updated_at))[0];
+      if (oldest) this.runs.delete(oldest[0]);
+    }
+    this.dirty = true;
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.debounceMs);
+      this.timer.unref?.();
+    }
+  }
+
+  /** Write now if anything changed (also called on shutdown). Never throws. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.dirty) return;
+    this.dirty = false;
+    const body = {
+      version: 1 as const,
+      base_url: this.meta.baseUrl,
+      user_id: this.meta.userId ?? "",
+      runs: Object.fromEntries(this.runs),
+    };
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    try {
+      mkdirSync(join(this.path, ".."), { recursive: true, mode: 0o700 });
+      writeFileSync(tmp, JSON.stringify(body, null, 1) + "\n", { mode: 0o600 });
+      renameSync(tmp, this.path);
+    } catch (err) {
+      this.log.warn({ path: this.path, code: (err as NodeJS.ErrnoException).code }, "cannot write the state file; read positions will not survive a restart");
+    }
+  }
+}

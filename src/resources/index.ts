@@ -1,0 +1,146 @@
+// MCP resources: loomcycle://runs, loomcycle://runs/{run_id} (subscribable),
+// loomcycle://snapshots, loomcycle://agents. Each is returned twice, as readable text
+// and as JSON, because OpenCode and Claude Code let models read resources directly.
+// Reading a resource never moves the host's read position.
+import { ResourceTemplate, type McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { SubscribeRequestSchema, UnsubscribeRequestSchema, type ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
+import type { Bridge } from "../bridge/bridge.js";
+import { buildDigest } from "../bridge/digest.js";
+import { assessStuck, summarize } from "../bridge/run-info.js";
+import { RUN_ID_PATTERN, type RunState } from "../bridge/tracker.js";
+import { collectRuns, renderRuns } from "../tools/lists.js";
+import { nextStep, renderResult } from "../tools/common.js";
+
+const RECENT_EVENTS = 50;
+const RUN_URI = /^loomcycle:\/\/runs\/([^/?#]+)$/;
+
+function both(uri: string, text: string, json: unknown): ReadResourceResult {
+  return {
+    contents: [
+      { uri, mimeType: "text/plain", text },
+      { uri, mimeType: "application/json", text: JSON.stringify(json) },
+    ],
+  };
+}
+
+function deadline(ms: number): AbortSignal {
+  return AbortSignal.timeout(ms);
+}
+
+export interface ResourceHandle {
+  close(): void;
+}
+
+export function registerResources(server: McpServer, bridge: Bridge): ResourceHandle {
+  server.registerResource(
+    "runs",
+    "loomcycle://runs",
+    { title: "loomcycle runs", description: "The interactive runs this bridge follows plus the user's running interactive runs on loomcycle, grouped by state, with what to do next.", mimeType: "text/plain" },
+    async (uri) => {
+      const { runs, remoteError } = await collectRuns(bridge, deadline(8000));
+      return both(uri.href, renderRuns(runs, bridge, remoteError), { runs, count: runs.length });
+    },
+  );
+
+  server.registerResource(
+    "run",
+    new ResourceTemplate("loomcycle://runs/{run_id}", {
+      list: async () => ({
+        resources: bridge.tracker
+          .list()
+          .filter((r) => r.runId)
+          .map((r) => ({ uri: `loomcycle://runs/${r.runId}`, name: `run ${r.runId}`, description: `${r.agentName ?? "run"}: ${r.state}`, mimeType: "text/plain" })),
+      }),
+      complete: {
+        run_id: (value) =>
+          bridge.tracker
+            .list()
+            .map((r) => r.runId ?? "")
+            .filter((id) => id && id.startsWith(value))
+            .slice(0, 100),
+      },
+    }),
+    { title: "loomcycle run", description: "One run: its ids, state, next step and its most recent events (digest). Subscribe to be told when its state changes.", mimeType: "text/plain" },
+    async (uri, vars) => {
+      const runId = String(vars.run_id ?? "");
+      if (!RUN_ID_PATTERN.test(runId)) throw new Error(`run_id must match [A-Za-z0-9_-]{1,128} (got ${JSON.stringify(runId.slice(0, 40))})`);
+      const run = bridge.tracker.getOrAttach(runId);
+      await run.waitUntil(() => run.stream.created || run.stream.fatal !== undefined, { deadline: Date.now() + 5000 });
+      if (run.stream.fatal && !run.stream.created) throw new Error(`loomcycle has no run ${runId} visible to this token`);
+      const from = Math.max(0, run.events.length - RECENT_EVENTS);
+      const state: RunState = run.state;
+      const page = buildDigest(run.events, { from, maxEvents: 200, maxChars: 20_000, streaming: state === "running", ...(run.opening() ? { opening: run.opening()! } : {}) });
+      const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, signal: deadline(5000) });
+      const summary = summarize(run, stuck);
+      const snap = {
+        state,
+        events: page.items,
+        next_cursor: page.next,
+        has_more: page.hasMore,
+        pending_interrupts: [...run.pending.values()],
+        usage: { ...run.usage },
+        ...(stuck ? { stuck } : {}),
+      };
+      const head = { run_id: runId, agent_id: summary.agent_id, session_id: summary.session_id, last_activity_at: summary.last_activity_at, read_position: run.readPos };
+      const text = `Run ${runId} — the last ${page.items.length} events (from cursor ${from}); read_run_events reads more.\n` + renderResult(head, snap, bridge);
+      return both(uri.href, text, { ...summary, recent_events: page.items, from_cursor: from, next_cursor: page.next, pending: snap.pending_interrupts, usage: snap.usage, next: stuck ? stuck.remedy : nextStep(state) });
+    },
+  );
+
+  server.registerResource(
+    "snapshots",
+    "loomcycle://snapshots",
+    { title: "loomcycle snapshots", description: "loomcycle's operator snapshots, newest first (admin token needed).", mimeType: "text/plain" },
+    async (uri) => {
+      const res = await bridge.client.listSnapshots({ limit: 200 }, { signal: deadline(8000) });
+      const snapshots = res.entries.map((e) => ({ id: e.id, label: e.label ?? "", created_at: e.created_at, byte_size: e.byte_size ?? 0, schema_version: e.schema_version ?? 0 }));
+      const text = [`${snapshots.length} snapshots (newest first):`, ...snapshots.map((s) => `- ${s.id} label=${JSON.stringify(s.label)} created_at=${s.created_at} byte_size=${s.byte_size}`)].join("\n");
+      return both(uri.href, text, { snapshots, count: snapshots.length });
+    },
+  );
+
+  server.registerResource(
+    "agents",
+    "loomcycle://agents",
+    { title: "loomcycle agents", description: "The loomcycle agents this token may start (names for start_interactive_run).", mimeType: "text/plain" },
+    async (uri) => {
+      const res = await bridge.client.runnableAgents({ signal: deadline(8000) });
+      const agents = res.agents.map((a) => ({ name: a.name, source: a.source ?? "" }));
+      const text = [`${agents.length} runnable agents (use the name with start_interactive_run):`, ...agents.map((a) => `- ${a.name} (${a.source})`)].join("\n");
+      return both(uri.href, text, { agents, count: agents.length });
+    },
+  );
+
+  // Subscriptions: loomcycle://runs/{run_id} tells the host when the run's state changes.
+  const subs = new Map<string, () => void>();
+  server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
+  server.server.setRequestHandler(SubscribeRequestSchema, async (req) => {
+    const uri = req.params.uri;
+    const m = RUN_URI.exec(uri);
+    if (!m) return {}; // other resources change too often or never; nothing to notify
+    const runId = decodeURIComponent(m[1]!);
+    if (!RUN_ID_PATTERN.test(runId)) throw new Error(`run_id must match [A-Za-z0-9_-]{1,128}`);
+    if (subs.has(uri)) return {};
+    const run = bridge.tracker.getOrAttach(runId);
+    let last = run.state;
+    const off = run.stream.onChange(() => {
+      const now = run.state;
+      if (now === last) return;
+      last = now;
+      server.server.sendResourceUpdated({ uri }).catch(() => {});
+    });
+    subs.set(uri, off);
+    return {};
+  });
+  server.server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
+    subs.get(req.params.uri)?.();
+    subs.delete(req.params.uri);
+    return {};
+  });
+  return {
+    close() {
+      for (const off of subs.values()) off();
+      subs.clear();
+    },
+  };
+}

@@ -1,0 +1,177 @@
+// Run control beyond the five: attach_run, cancel_turn, cancel_run, compact_run.
+import { z } from "zod";
+import { defineTool } from "./types.js";
+import { ConflictError, NotFoundError } from "../bridge/errors.js";
+import { STOP_STATES, TERMINAL_STATES } from "../bridge/tracker.js";
+import {
+  ToolError,
+  callSignal,
+  clock,
+  errorResult,
+  okResult,
+  readRun,
+  renderResult,
+  runIdField,
+  runOutputShape,
+  stateSchema,
+  waitAttached,
+  waitMsField,
+  waitOnRun,
+} from "./common.js";
+
+const reasonField = z
+  .string({ error: "reason must be a string" })
+  .max(500, "reason must be at most 500 characters")
+  .optional()
+  .describe("Why, recorded by loomcycle. Example: \"wrong direction, stopping\".");
+
+export const attachRun = defineTool({
+  name: "attach_run",
+  config: {
+    title: "Follow a loomcycle run started elsewhere",
+    description: [
+      "Make the bridge follow an existing loomcycle run (started in loomcycle's Web UI, by another host or an earlier session) and return its current state and its most recent events.",
+      "Use it when you have a run_id from list_runs or from a person. Afterwards read_run_events continues from the end of what this call returned.",
+      "Returns state, the recent events (digest, up to the last 30 frames), next_cursor, pending_interrupts, usage. wait_ms (default 0) waits for a stop point first.",
+    ].join(" "),
+    inputSchema: { run_id: runIdField, wait_ms: waitMsField(0) },
+    outputSchema: { ...runOutputShape, agent_id: z.string(), session_id: z.string() },
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  },
+  async handler(args, bridge, extra) {
+    const c = clock(args.wait_ms);
+    try {
+      const run = bridge.tracker.getOrAttach(args.run_id);
+      await waitAttached(run, Math.max(c.waitUntil, c.started + 3000), extra);
+      if (args.wait_ms > 0) await waitOnRun(run, () => STOP_STATES.has(run.state), c.waitUntil, extra);
+      const from = Math.max(0, run.events.length - 30);
+      const snap = await readRun(run, { from }, extra.signal, bridge);
+      const head = { run_id: args.run_id, agent_id: run.agentId ?? "", session_id: run.sessionId ?? "" };
+      return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
+    } catch (err) {
+      return errorResult(err, "attach", bridge, { runId: args.run_id });
+    }
+  },
+});
+
+export const cancelTurn = defineTool({
+  name: "cancel_turn",
+  config: {
+    title: "Stop a run's current turn",
+    description: [
+      "Stop what a loomcycle run's agent is doing right now (its current model call and tools) and park the run again, without ending it.",
+      "Use it when a turn goes the wrong way or takes too long; then send_steer with a better instruction. Text already produced stays in the run's history.",
+      "Returns the run's state (awaiting_input once loomcycle has parked it) and the events up to the park. Fails clearly when the run is not mid-turn.",
+    ].join(" "),
+    inputSchema: { run_id: runIdField, reason: reasonField },
+    outputSchema: { ...runOutputShape, stopped: z.boolean() },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  },
+  async handler(args, bridge, extra) {
+    const c = clock(10_000);
+    try {
+      const run = bridge.tracker.getOrAttach(args.run_id);
+      await waitAttached(run, c.started + 3000, extra);
+      if (TERMINAL_STATES.has(run.state)) throw new ToolError(`Run ${args.run_id} has ended (state ${run.state}); there is no turn to stop.`);
+      const mark = run.events.length;
+      try {
+        await bridge.client.cancelTurn(args.run_id, args.reason, { signal: callSignal(extra, c) });
+      } catch (err) {
+        if (err instanceof ConflictError && err.code === "not_mid_turn") {
+          throw new ToolError(`Run ${args.run_id} is not mid-turn (it is parked or between turns); nothing to stop. send_steer gives it its next instruction.`);
+        }
+        if (err instanceof ConflictError && err.code === "not_interactive") {
+          throw new ToolError(`Run ${args.run_id} is not interactive, so its turn cannot be stopped on its own; cancel_run ends the whole run.`);
+        }
+        throw err;
+      }
+      const parkedAfter = () => run.events.slice(mark).some((e) => e.type === "awaiting_input") || TERMINAL_STATES.has(run.state);
+      await waitOnRun(run, parkedAfter, c.waitUntil, extra);
+      const snap = await readRun(run, {}, extra.signal, bridge);
+      const head = { run_id: args.run_id, stopped: true };
+      return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
+    } catch (err) {
+      return errorResult(err, "control", bridge, { runId: args.run_id });
+    }
+  },
+});
+
+export const cancelRun = defineTool({
+  name: "cancel_run",
+  config: {
+    title: "End a loomcycle run",
+    description: [
+      "End a whole loomcycle run for good (loomcycle cancels it and its sub-agents). It cannot be resumed afterwards.",
+      "Use it when the run is no longer wanted. To stop only the current turn and keep the conversation, use cancel_turn instead.",
+      "Returns cancelled (false when the run had already ended), the run's confirmed final state, and its last events.",
+    ].join(" "),
+    inputSchema: { run_id: runIdField, reason: reasonField },
+    outputSchema: { ...runOutputShape, cancelled: z.boolean(), final_state: stateSchema.describe("The state loomcycle confirmed") },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  },
+  async handler(args, bridge, extra) {
+    const c = clock(10_000);
+    try {
+      const run = bridge.tracker.getOrAttach(args.run_id);
+      await waitAttached(run, c.started + 3000, extra);
+      if (!run.agentId) throw new ToolError(`loomcycle has not told the bridge run ${args.run_id}'s agent_id yet; try again in a moment.`);
+      let res;
+      try {
+        res = await bridge.client.cancelAgent(run.agentId, args.reason ?? "cancelled via loomcycle-mcp-bridge", { signal: callSignal(extra, c) });
+      } catch (err) {
+        if (err instanceof NotFoundError) throw new ToolError(`loomcycle has no run for agent_id ${run.agentId} any more; nothing to cancel.`);
+        throw err;
+      }
+      // The stream ends with a bare EOF; the bridge confirms the outcome with a status lookup.
+      run.stream.nudge();
+      await waitOnRun(run, () => TERMINAL_STATES.has(run.state), c.waitUntil, extra);
+      const snap = await readRun(run, {}, extra.signal, bridge);
+      const head = { run_id: args.run_id, cancelled: res.cancelled, final_state: snap.state };
+      return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
+    } catch (err) {
+      return errorResult(err, "control", bridge, { runId: args.run_id });
+    }
+  },
+});
+
+export const compactRun = defineTool({
+  name: "compact_run",
+  config: {
+    title: "Compact a parked run's context",
+    description: [
+      "Ask loomcycle to summarize a parked run's conversation so far and continue from the summary, freeing context.",
+      "Use it when usage shows the run's context filling up and the run is parked (awaiting_input). It fails clearly while the agent is mid-turn.",
+      "Returns compacted, before_tokens, after_tokens and applied (live: the parked run now uses the summary; marker: the run had ended; noop: too little to compact).",
+    ].join(" "),
+    inputSchema: { run_id: runIdField },
+    outputSchema: {
+      run_id: z.string(),
+      compacted: z.boolean(),
+      before_tokens: z.number().optional(),
+      after_tokens: z.number().optional(),
+      applied: z.string().optional(),
+    },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  },
+  async handler(args, bridge, extra) {
+    const c = clock(30_000);
+    try {
+      const res = await bridge.client.compactRun(args.run_id, { signal: callSignal(extra, c) });
+      const out: Record<string, unknown> = { run_id: args.run_id, compacted: res.compacted };
+      if (res.before_tokens !== undefined) out.before_tokens = res.before_tokens;
+      if (res.after_tokens !== undefined) out.after_tokens = res.after_tokens;
+      if (res.applied !== undefined) out.applied = res.applied;
+      const text = [
+        ...(bridge.sandbox ? ["[sandbox: from the built-in loomcycle simulator]"] : []),
+        `run_id=${args.run_id} compacted=${res.compacted} before_tokens=${res.before_tokens ?? "?"} after_tokens=${res.after_tokens ?? "?"} applied=${res.applied ?? "?"}`,
+        res.applied === "noop" ? "next: nothing to do; the conversation is too short to compact" : "next: send_steer as usual; the run continues from the summary",
+      ].join("\n");
+      return okResult(out, text);
+    } catch (err) {
+      if (err instanceof ConflictError && err.code === "run_busy") {
+        return errorResult(new ToolError(`Run ${args.run_id} is mid-turn; it can only be compacted while parked. Wait for awaiting_input (read_run_events with wait_ms) or cancel_turn first.`), "control", bridge);
+      }
+      return errorResult(err, "control", bridge, { runId: args.run_id });
+    }
+  },
+});
