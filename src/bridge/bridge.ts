@@ -20,6 +20,8 @@ export interface BridgeOptions {
   stateFilePath?: string;
   /** A running run silent for this long is checked for being stuck. Default 120 s. */
   stuckAfterMs?: number;
+  /** Events kept in memory per run; older positions are re-read from loomcycle. Default 100,000. */
+  eventWindow?: number;
 }
 
 export class Bridge {
@@ -53,6 +55,7 @@ export class Bridge {
     };
     if (opts.backoffMs) trackerOpts.backoffMs = opts.backoffMs;
     if (this.stateFile) trackerOpts.stateFile = this.stateFile;
+    if (opts.eventWindow) trackerOpts.eventWindow = opts.eventWindow;
     this.tracker = new RunTracker(trackerOpts);
   }
 

@@ -4,6 +4,7 @@
 // a text run cut by a limit is marked `partial` so the next read carries on after it
 // without repeating a character.
 import type { LoomEvent } from "./events.js";
+import type { EventSource } from "./event-log.js";
 
 export type DigestItem =
   | { kind: "input"; cursor: number; text: string; source: string; truncated?: true }
@@ -180,7 +181,7 @@ function truncateItem(item: DigestItem, max: number): DigestItem {
   }
 }
 
-export function buildDigest(events: readonly LoomEvent[], opts: DigestOptions): DigestResult<DigestItem> {
+export function buildDigest(events: EventSource, opts: DigestOptions): DigestResult<DigestItem> {
   const items: DigestItem[] = [];
   let chars = 0;
   let i = Math.max(0, opts.from);
@@ -189,7 +190,8 @@ export function buildDigest(events: readonly LoomEvent[], opts: DigestOptions): 
   let framesTaken = 0;
 
   while (i < events.length) {
-    const e = events[i]!;
+    const e = events.at(i);
+    if (!e) break; // not held (evicted): the caller re-fetches and reads again
     if (isSilent(e)) {
       // Makes no item: consumed silently (does not break a text run).
       i += 1;
@@ -244,24 +246,29 @@ export function buildDigest(events: readonly LoomEvent[], opts: DigestOptions): 
   const last = items[items.length - 1];
   if (last && last.kind === "text" && !last.partial) {
     const following = nextItemFrame(events, next);
-    if (following === undefined ? opts.streaming : events[following]!.type === "text") last.partial = true;
+    if (following === undefined ? opts.streaming : events.at(following)?.type === "text") last.partial = true;
   }
   const hasMore = nextItemFrame(events, next) !== undefined;
   return { items, next, hasMore };
 }
 
 /** Position of the next frame at or after `from` that makes an item. */
-function nextItemFrame(events: readonly LoomEvent[], from: number): number | undefined {
-  for (let j = from; j < events.length; j++) if (!isSilent(events[j]!)) return j;
+function nextItemFrame(events: EventSource, from: number): number | undefined {
+  for (let j = from; j < events.length; j++) {
+    const e = events.at(j);
+    if (!e || !isSilent(e)) return j;
+  }
   return undefined;
 }
 
-export function buildRaw(events: readonly LoomEvent[], opts: Pick<DigestOptions, "from" | "maxEvents" | "maxChars">): DigestResult<RawItem> {
+export function buildRaw(events: EventSource, opts: Pick<DigestOptions, "from" | "maxEvents" | "maxChars">): DigestResult<RawItem> {
   const items: RawItem[] = [];
   let chars = 0;
   let i = Math.max(0, opts.from);
   while (i < events.length && items.length < opts.maxEvents) {
-    const e = events[i]! as Record<string, unknown>;
+    const at = events.at(i);
+    if (!at) break;
+    const e = at as Record<string, unknown>;
     const size = JSON.stringify(e).length;
     if (chars + size > opts.maxChars && items.length > 0) break;
     if (size > opts.maxChars) {

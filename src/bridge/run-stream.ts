@@ -18,6 +18,7 @@ import {
   ForbiddenError,
 } from "./errors.js";
 import type { Logger } from "../logger.js";
+import { EventLog } from "./event-log.js";
 
 export interface SseStreamLike {
   frames: AsyncIterable<StreamFrame>;
@@ -66,11 +67,15 @@ export interface RunStreamOptions {
   backoffMs?: readonly number[];
   /** Use the transcript to compute `from_seq` on re-attach (default true). */
   useTranscriptResume?: boolean;
+  /** Events kept in memory per run (older ones are re-fetched on demand). */
+  window?: number;
   now?: () => number;
 }
 
 export const DEFAULT_BACKOFF_MS = [0, 500, 1000, 2000, 4000] as const;
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+/** Above this many frames a re-attach replays from 0 instead of reading the transcript. */
+const TRANSCRIPT_RESUME_MAX_FRAMES = 50_000;
 /** How many recent frame names we keep to check a transcript-based resume point. */
 const NAME_RING = 64;
 
@@ -80,8 +85,8 @@ export class RunStream {
   runId: string | undefined;
   agentId: string | undefined;
   sessionId: string | undefined;
-  /** The event log. Position = index. */
-  readonly events: LoomEvent[] = [];
+  /** The event log. Position = index; old positions may be evicted (see fetchRange). */
+  readonly events: EventLog;
   phase: StreamPhase = "connecting";
   terminal: TerminalInfo | undefined;
   /** Set when the stream cannot go on (unknown run, start failed, auth refused). */
@@ -120,6 +125,7 @@ export class RunStream {
     this.log = opts.logger;
     this.now = opts.now ?? Date.now;
     this.useTranscript = opts.useTranscriptResume ?? true;
+    this.events = new EventLog(opts.window);
     this.lastActivityAt = this.now();
   }
 
@@ -322,7 +328,9 @@ export class RunStream {
     if (!runId) throw new NotFoundError("run id unknown; cannot re-attach");
     let fromSeq = 0;
     let skip = this.framesSeen;
-    if (this.useTranscript && this.sessionId && this.framesSeen > 0) {
+    // The transcript is one unpaginated document: worth it for ordinary runs, not for
+    // huge ones, which replay from 0 (streamed, bounded memory) instead.
+    if (this.useTranscript && this.sessionId && this.framesSeen > 0 && this.framesSeen <= TRANSCRIPT_RESUME_MAX_FRAMES) {
       const seq = await this.resumeSeq(runId, this.sessionId).catch((err: unknown) => {
         this.log.debug({ err: errSummary(err) }, "transcript resume point unavailable; replaying from 0");
         return undefined;
@@ -372,6 +380,33 @@ export class RunStream {
       if (ok) return streamable[n - 1]?.seq;
     }
     return undefined;
+  }
+
+  /**
+   * Re-read log positions [from, from + count) from loomcycle (for positions evicted
+   * from memory): a replay of the run, counting positions exactly as the live log
+   * does, closed as soon as the range is read. Bounded by `signal`.
+   */
+  async fetchRange(from: number, count: number, signal?: AbortSignal): Promise<LoomEvent[]> {
+    const runId = this.runId;
+    if (!runId) throw new NotFoundError("run id unknown; cannot re-read");
+    const sig = signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal;
+    const stream = await this.client.streamRun(runId, 0, { signal: sig });
+    const out: LoomEvent[] = [];
+    let pos = 0;
+    try {
+      for await (const f of stream.frames) {
+        if (f.kind !== "event") continue;
+        if (pos >= from) {
+          out.push(f.event);
+          if (out.length >= count) break;
+        }
+        pos += 1;
+      }
+    } finally {
+      stream.close();
+    }
+    return out;
   }
 
   private async consume(stream: SseStreamLike, skip: number): Promise<void> {
@@ -436,9 +471,9 @@ function isFatalForStream(e: LoomcycleError, eventsHeld: number): boolean {
   return (e instanceof UnauthorizedError || e instanceof ForbiddenError) && eventsHeld === 0;
 }
 
-function lastStopReason(events: readonly LoomEvent[]): string | undefined {
-  for (let i = events.length - 1; i >= 0; i--) {
-    const e = events[i];
+function lastStopReason(events: EventLog): string | undefined {
+  for (let i = events.length - 1; i >= Math.max(0, events.length - 64); i--) {
+    const e = events.at(i);
     if (e?.type === "done") return e.stop_reason;
   }
   return undefined;

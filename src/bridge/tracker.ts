@@ -4,6 +4,7 @@
 // the host cancels the call.
 import { randomBytes } from "node:crypto";
 import type { LoomEvent } from "./events.js";
+import type { EventLog } from "./event-log.js";
 import { RunStream, segmentsText, type RunStreamClient, type TerminalInfo } from "./run-stream.js";
 import { BadRequestError } from "./errors.js";
 import type { Logger } from "../logger.js";
@@ -60,6 +61,9 @@ export class TrackedRun {
   private interruptToolCalls = new Map<string, string>(); // tool_use id → interrupt_id
   private lastInterruptToolUse: string | undefined;
   private openingText: string | undefined;
+  /** Position and raw text of the run's first steer (the opening prompt, maybe with the system prompt). */
+  private openingPos: number | undefined;
+  private openingRaw = "";
   private openingLookup: Promise<void> | undefined;
 
   constructor(
@@ -79,7 +83,7 @@ export class TrackedRun {
   get sessionId(): string | undefined {
     return this.stream.sessionId;
   }
-  get events(): readonly LoomEvent[] {
+  get events(): EventLog {
     return this.stream.events;
   }
 
@@ -102,12 +106,17 @@ export class TrackedRun {
   catchUp(): void {
     const ev = this.stream.events;
     while (this.processed < ev.length) {
-      this.apply(ev[this.processed]!);
+      const e = ev.at(this.processed);
+      if (e) this.apply(e, this.processed);
       this.processed += 1;
     }
   }
 
-  private apply(e: LoomEvent): void {
+  private apply(e: LoomEvent, position: number): void {
+    if (e.type === "steer" && this.openingPos === undefined) {
+      this.openingPos = position;
+      this.openingRaw = e.user_input?.text ?? "";
+    }
     switch (e.type) {
       case "usage":
         this.usage.input_tokens += e.usage?.input_tokens ?? 0;
@@ -158,10 +167,10 @@ export class TrackedRun {
 
   /** The position and user-visible text of the opening prompt, when known. */
   opening(): { position: number; text: string } | undefined {
-    const ev = this.stream.events;
-    const pos = ev.findIndex((e) => e.type === "steer");
-    if (pos < 0) return undefined;
-    const raw = ev[pos]!.user_input?.text ?? "";
+    this.catchUp();
+    const pos = this.openingPos;
+    if (pos === undefined) return undefined;
+    const raw = this.openingRaw;
     if (this.prompt !== undefined) {
       const p = this.prompt.trim();
       if (raw === p || raw.endsWith("\n" + p)) return { position: pos, text: p };
@@ -245,6 +254,8 @@ export interface TrackerOptions {
   backoffMs?: readonly number[];
   /** Where read positions and followed runs are kept across restarts (optional). */
   stateFile?: StateFile;
+  /** Events kept in memory per run. */
+  eventWindow?: number;
 }
 
 export class RunTracker {
@@ -290,8 +301,9 @@ export class RunTracker {
   }
 
   private streamOpts() {
-    const o: { logger: Logger; backoffMs?: readonly number[] } = { logger: this.opts.logger };
+    const o: { logger: Logger; backoffMs?: readonly number[]; window?: number } = { logger: this.opts.logger };
     if (this.opts.backoffMs) o.backoffMs = this.opts.backoffMs;
+    if (this.opts.eventWindow) o.window = this.opts.eventWindow;
     return o;
   }
 

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { buildDigest, buildRaw, type DigestItem, type RawItem } from "../bridge/digest.js";
+import { PatchedSource, type EventSource } from "../bridge/event-log.js";
 import { LoomcycleError } from "../bridge/errors.js";
 import { STOP_STATES, TERMINAL_STATES, type RunState, type TrackedRun } from "../bridge/tracker.js";
 import type { Bridge } from "../bridge/bridge.js";
@@ -15,6 +16,8 @@ export const MAX_WAIT_MS = 55_000;
 /** Everything a call does beyond its wait must fit in this (SPEC: wait_ms + 5 s). */
 export const SLACK_MS = 4_000;
 export const PROGRESS_EVERY_MS = 5_000;
+/** Most events re-read from loomcycle in one call when a read starts before what memory holds. */
+const REFETCH_MAX_EVENTS = 20_000;
 
 // ---- input fields ---------------------------------------------------------
 
@@ -173,17 +176,25 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
   const state = run.state;
   const maxEvents = opts.maxEvents ?? 200;
   const maxChars = opts.maxChars ?? 20_000;
+  // Positions evicted from memory are re-read from loomcycle (a replay of the run).
+  let source: EventSource = run.events;
+  if (from < run.events.firstHeld) {
+    const count = Math.min(run.events.firstHeld - from, REFETCH_MAX_EVENTS);
+    source = new PatchedSource(run.events, from, await run.stream.fetchRange(from, count, signal));
+  }
+  const cut = source.length < run.events.length; // the view stops before the log's end
   let page: { items: Array<DigestItem | RawItem>; next: number; hasMore: boolean };
   if (opts.format === "raw") {
-    page = buildRaw(run.events, { from, maxEvents, maxChars });
+    page = buildRaw(source, { from, maxEvents, maxChars });
   } else {
     let opening = run.opening();
     if (opening && opening.position >= from && run.prompt === undefined) {
       await run.resolveOpening(signal);
       opening = run.opening();
     }
-    page = buildDigest(run.events, { from, maxEvents, maxChars, streaming: state === "running" || state === "unreachable", ...(opening ? { opening } : {}) });
+    page = buildDigest(source, { from, maxEvents, maxChars, streaming: cut || state === "running" || state === "unreachable", ...(opening ? { opening } : {}) });
   }
+  if (cut && page.next < run.events.length) page.hasMore = true;
   run.readPos = page.next;
   bridge?.tracker.noteRead(run);
   const snap: RunSnapshot = {

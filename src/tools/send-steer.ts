@@ -71,8 +71,8 @@ export const sendSteer = defineTool({
       const echoed = () => {
         const ev = run.events;
         for (let i = mark; i < ev.length; i++) {
-          const e = ev[i]!;
-          if (e.type === "steer" && (e.user_input?.text ?? "").trim() === text) return i;
+          const e = ev.at(i);
+          if (e?.type === "steer" && (e.user_input?.text ?? "").trim() === text) return i;
         }
         return -1;
       };

@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 function parked(rs: RunStream): boolean {
-  const last = [...rs.events].reverse().find((e) => e.type !== "usage" && e.type !== "context_compaction");
+  const last = rs.events.slice().reverse().find((e) => e.type !== "usage" && e.type !== "context_compaction");
   return last?.type === "awaiting_input";
 }
 
@@ -57,10 +57,10 @@ describe("exact resume under random stream cuts", () => {
     await Promise.all(
       streams.map(async (rs, i) => {
         for (let turn = 1; turn < TURNS; turn++) {
-          await waitFor(() => parked(rs) && rs.events.filter((e) => e.type === "awaiting_input").length >= turn, 60_000, `run ${i} park ${turn}`);
+          await waitFor(() => parked(rs) && rs.events.slice().filter((e) => e.type === "awaiting_input").length >= turn, 60_000, `run ${i} park ${turn}`);
           await client.sendInput(rs.runId!, `turn ${turn} of run ${i}: ünïcödé 🎉`);
         }
-        await waitFor(() => rs.events.filter((e) => e.type === "awaiting_input").length >= TURNS, 60_000, `run ${i} final park`);
+        await waitFor(() => rs.events.slice().filter((e) => e.type === "awaiting_input").length >= TURNS, 60_000, `run ${i} final park`);
       }),
     );
     // Cancel half of them: a bare EOF that the status lookup must turn into "cancelled".
@@ -72,7 +72,7 @@ describe("exact resume under random stream cuts", () => {
     const cutsLeft = sim.faults.pendingCuts();
     const cutsSurvived = totalCuts - cutsLeft;
     for (const rs of streams) {
-      expect(rs.events).toEqual(expectedEvents(rs.runId!));
+      expect(rs.events.slice()).toEqual(expectedEvents(rs.runId!));
     }
     const posts = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length - postsBefore;
     expect(posts).toBe(streams.length);
@@ -87,7 +87,7 @@ describe("exact resume under random stream cuts", () => {
     for (const rs of streams) {
       const fresh = RunStream.attach(client, rs.runId!, { logger: silentLogger(), backoffMs: FAST_BACKOFF });
       await waitFor(() => fresh.events.length >= rs.events.length, 10_000, "fresh attach replay");
-      expect(fresh.events).toEqual(rs.events);
+      expect(fresh.events.slice()).toEqual(rs.events.slice());
       fresh.close();
     }
     for (const rs of streams) rs.close();

@@ -28,6 +28,7 @@ export interface HarnessBridgeOptions {
   userId?: string;
   stuckAfterMs?: number;
   stateFilePath?: string;
+  eventWindow?: number;
   /** Reuse a running simulator (the harness then does not close it). */
   sim?: Simulator;
 }
@@ -41,6 +42,7 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
     backoffMs: [0, 20, 50, 100],
     ...(bridgeOpts.stuckAfterMs !== undefined ? { stuckAfterMs: bridgeOpts.stuckAfterMs } : {}),
     ...(bridgeOpts.stateFilePath ? { stateFilePath: bridgeOpts.stateFilePath } : {}),
+    ...(bridgeOpts.eventWindow ? { eventWindow: bridgeOpts.eventWindow } : {}),
   });
   const { server, close } = createServer({ bridge });
   const [a, b] = InMemoryTransport.createLinkedPair();

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { EventLog, PatchedSource } from "../../src/bridge/event-log.js";
+import type { LoomEvent } from "../../src/bridge/events.js";
+
+const ev = (i: number): LoomEvent =>
+  i % 10 === 9
+    ? { type: "usage", usage: { input_tokens: i, output_tokens: 1 } }
+    : i % 7 === 0
+      ? { type: "tool_call", tool_use: { id: `t${i}`, name: "Read", input: { n: i } } }
+      : { type: "text", text: `w${i} ✓ ` };
+
+describe("EventLog", () => {
+  it("returns every event it holds exactly, compact or recent", () => {
+    const log = new EventLog(10_000);
+    const all: LoomEvent[] = [];
+    for (let i = 0; i < 3000; i++) {
+      all.push(ev(i));
+      log.push(ev(i));
+    }
+    expect(log.length).toBe(3000);
+    for (let i = 0; i < 3000; i++) expect(log.at(i)).toEqual(all[i]);
+    expect(log.typeAt(7)).toBe("tool_call");
+    expect(log.at(3000)).toBeUndefined();
+    expect(log.at(-1)).toBeUndefined();
+  });
+
+  it("keeps positions stable when it evicts, and reports what it no longer holds", () => {
+    const log = new EventLog(1000);
+    for (let i = 0; i < 5000; i++) log.push(ev(i));
+    expect(log.length).toBe(5000);
+    expect(log.firstHeld).toBeGreaterThanOrEqual(5000 - 1125);
+    expect(log.firstHeld).toBeLessThanOrEqual(4000);
+    expect(log.at(log.firstHeld - 1)).toBeUndefined();
+    expect(log.at(4999)).toEqual(ev(4999));
+    expect(log.at(log.firstHeld)).toEqual(ev(log.firstHeld));
+    const view = new PatchedSource(log, 10, [ev(10), ev(11), ev(12)]);
+    expect(view.at(11)).toEqual(ev(11));
+    expect(view.length).toBe(13); // a gap remains before what the log holds
+    expect(view.at(13)).toBeUndefined();
+  });
+
+  it("stores text deltas far smaller than parsed objects", () => {
+    const n = 200_000;
+    const before = process.memoryUsage().heapUsed;
+    const log = new EventLog(n);
+    for (let i = 0; i < n; i++) log.push({ type: "text", text: `word${i % 1000} ` });
+    global.gc?.();
+    const perEvent = (process.memoryUsage().heapUsed - before) / n;
+    expect(log.length).toBe(n);
+    // Parsed {type, text} objects cost well over 100 bytes each in V8; bare strings + a kind code far less.
+    expect(perEvent).toBeLessThan(90);
+  });
+});

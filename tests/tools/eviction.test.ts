@@ -1,0 +1,45 @@
+// A run longer than the bridge's in-memory window: reads of evicted positions are
+// re-fetched from loomcycle by replay and return exactly what an unbounded log would.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startHarness, texts, type Harness } from "./harness.js";
+
+let small: Harness;
+let big: Harness;
+beforeAll(async () => {
+  small = await startHarness({}, { eventWindow: 100 });
+  big = await startHarness({}, { sim: small.sim });
+});
+afterAll(async () => {
+  await big?.close();
+  await small?.close();
+});
+
+describe("bounded event log", () => {
+  it("re-reads evicted positions by replay with the same items and cursors", async () => {
+    const s = await small.call("start_interactive_run", { agent: "longtalk", prompt: "a long one", wait_ms: 30_000 });
+    expect(s.isError, s.text).toBe(false);
+    const runId = String(s.sc.run_id);
+    await small.call("read_run_events", { run_id: runId, wait_ms: 30_000 });
+    expect(small.bridge.tracker.get(runId)!.events.firstHeld).toBeGreaterThan(500);
+
+    let cursor = 0;
+    const pagesSmall: unknown[] = [];
+    const pagesBig: unknown[] = [];
+    for (let i = 0; i < 200; i++) {
+      const a = await small.call("read_run_events", { run_id: runId, cursor, max_chars: 3000 });
+      const b = await big.call("read_run_events", { run_id: runId, cursor, max_chars: 3000 });
+      expect(a.isError, a.text).toBe(false);
+      pagesSmall.push(a.sc.events);
+      pagesBig.push(b.sc.events);
+      expect(a.sc.next_cursor).toBe(b.sc.next_cursor);
+      cursor = Number(a.sc.next_cursor);
+      if (!a.sc.has_more) break;
+    }
+    expect(pagesSmall).toEqual(pagesBig);
+    const words = texts((pagesSmall as Array<Array<Record<string, unknown>>>).flat()).split(/\s+/).length;
+    expect(words).toBeGreaterThan(2500);
+    const raw = await small.call("read_run_events", { run_id: runId, cursor: 3, format: "raw", max_events: 5 });
+    const rawBig = await big.call("read_run_events", { run_id: runId, cursor: 3, format: "raw", max_events: 5 });
+    expect(raw.sc.events).toEqual(rawBig.sc.events);
+  }, 60_000);
+});
