@@ -199,6 +199,20 @@ const slow: AgentDef = {
   },
 };
 
+/** `flood N`: N one-word text deltas as fast as the loop can write them, then park. */
+const flood: AgentDef = {
+  name: "flood",
+  systemPrompt: "You are flood, a test agent that writes a very long reply very fast.",
+  async *call(ctx) {
+    const n = Math.min(5_000_000, Math.max(1, Number.parseInt(lastUserText(ctx.messages).replace(/\D+/g, ""), 10) || 1000));
+    for (let i = 0; i < n; i++) {
+      yield { type: "text", text: `w${i} ` };
+      if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
+    }
+    yield { type: "done", stop_reason: "end_turn" };
+  },
+};
+
 const hang: AgentDef = {
   name: "hang",
   systemPrompt: "You are hang, a test agent whose turn stalls (a tool or model call that never returns).",
@@ -232,7 +246,7 @@ const oneshot: AgentDef = {
 };
 
 export const AGENTS: ReadonlyMap<string, AgentDef> = new Map(
-  [echo, asker, questioner, toolish, longtalk, failing, compactfail, slow, unicode, oneshot, hang].map((a) => [a.name, a]),
+  [echo, asker, questioner, toolish, longtalk, failing, compactfail, slow, unicode, oneshot, hang, flood].map((a) => [a.name, a]),
 );
 
 export const UNICODE_REPLY = UNICODE_TEXT;

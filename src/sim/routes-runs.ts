@@ -74,13 +74,24 @@ function visibleSession(c: RequestCtx, id: string): SessionRec | undefined {
  * streamRunEvents: drain this run's rows past the cursor, stop when the run is
  * terminal and drained, otherwise poll every tailPollMs until the client goes.
  */
+/** loomcycle's page size for a run's events since a seq (run_stream.go). */
+const TAIL_PAGE = 500;
+
 export async function tailRun(sim: SimContext, stream: SseStream, runId: string, fromSeq: number): Promise<void> {
   let cursor = fromSeq;
   for (;;) {
-    for (const row of sim.store.rowsOfRun(runId, cursor)) {
-      cursor = row.seq;
-      const frame = rowToFrame(row);
-      if (frame) stream.send(frame[0], frame[1]);
+    // Drain everything past the cursor in pages of 500 rows (GetRunEventsSince),
+    // waiting for the socket like a blocking Go write, before deciding to stop.
+    for (;;) {
+      const page = sim.store.rowsOfRun(runId, cursor, TAIL_PAGE);
+      for (const row of page) {
+        cursor = row.seq;
+        const frame = rowToFrame(row);
+        if (frame) stream.send(frame[0], frame[1]);
+      }
+      if (stream.isClosed || sim.shutdown.aborted) return;
+      await stream.drained();
+      if (page.length < TAIL_PAGE) break;
     }
     const run = sim.store.runs.get(runId);
     if (!run || run.status !== "running") return;

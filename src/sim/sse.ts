@@ -60,6 +60,20 @@ export class SseStream {
     this.write(`event: ${name}\ndata: ${goJSON(data)}\n\n`, true);
   }
 
+  /** Resolves when the socket can take more (a Go writer blocks on a full socket too). */
+  drained(): Promise<void> {
+    if (this.closed || !this.res.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.res.off("drain", done);
+        this.res.off("close", done);
+        resolve();
+      };
+      this.res.on("drain", done);
+      this.res.on("close", done);
+    });
+  }
+
   end(): void {
     if (this.closed) return;
     this.closed = true;

@@ -194,9 +194,9 @@ export class Store {
   }
 
   /** Rows of one run with seq > afterSeq, ascending (GetRunEventsSince). */
-  rowsOfRun(runId: string, afterSeq = 0): RowRec[] {
+  rowsOfRun(runId: string, afterSeq = 0, limit = Infinity): RowRec[] {
     const list = this.rowsByRun.get(runId) ?? [];
-    if (afterSeq <= 0) return list.slice();
+    if (afterSeq <= 0) return list.slice(0, limit);
     let lo = 0;
     let hi = list.length;
     while (lo < hi) {
@@ -204,7 +204,7 @@ export class Store {
       if ((list[mid] as RowRec).seq <= afterSeq) lo = mid + 1;
       else hi = mid;
     }
-    return list.slice(lo);
+    return list.slice(lo, lo + limit);
   }
 
   /** Every row of every run in the session, by seq. */

@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { buildDigest, buildRaw, type DigestItem, type RawItem } from "../bridge/digest.js";
 import { PatchedSource, type EventSource } from "../bridge/event-log.js";
-import { LoomcycleError } from "../bridge/errors.js";
+import { LoomcycleError, TimeoutError } from "../bridge/errors.js";
 import { STOP_STATES, TERMINAL_STATES, type RunState, type TrackedRun } from "../bridge/tracker.js";
 import type { Bridge } from "../bridge/bridge.js";
 import type { Extra } from "./types.js";
@@ -97,10 +97,31 @@ export function clock(waitMs: number): CallClock {
   return { started, waitUntil: started + waitMs, hardUntil: started + waitMs + SLACK_MS };
 }
 
-/** A signal that aborts when the host cancels or when the call's hard deadline passes. */
+/**
+ * A signal that aborts when the host cancels, or when the call's hard deadline passes
+ * (then with a TimeoutError that says so, which the error mapper turns into a clear
+ * message). Built on one AbortController whose timer holds it: Node 20's
+ * `AbortSignal.any([…, AbortSignal.timeout(ms)])` loses the timeout once the garbage
+ * collector frees the unreferenced timeout signal, and the call then outlives its bound.
+ */
 export function callSignal(extra: Extra, c: CallClock): AbortSignal {
-  const remaining = Math.max(1, c.hardUntil - Date.now());
-  return AbortSignal.any([extra.signal, AbortSignal.timeout(remaining)]);
+  const ctrl = new AbortController();
+  if (extra.signal.aborted) {
+    ctrl.abort(extra.signal.reason);
+    return ctrl.signal;
+  }
+  const onHostCancel = (): void => {
+    clearTimeout(timer);
+    ctrl.abort(extra.signal.reason);
+  };
+  extra.signal.addEventListener("abort", onHostCancel, { once: true });
+  const limitS = Math.round((c.hardUntil - c.started) / 1000);
+  const timer = setTimeout(() => {
+    extra.signal.removeEventListener("abort", onHostCancel);
+    ctrl.abort(new TimeoutError(`loomcycle did not answer within this call's ${limitS} s limit`, { code: "call_deadline", detail: `no answer within this call's ${limitS} s limit` }));
+  }, Math.max(1, c.hardUntil - Date.now()));
+  timer.unref?.();
+  return ctrl.signal;
 }
 
 /** Progress sender: a no-op unless the host sent a progressToken. */
@@ -180,7 +201,17 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
   let source: EventSource = run.events;
   if (from < run.events.firstHeld) {
     const count = Math.min(run.events.firstHeld - from, REFETCH_MAX_EVENTS);
-    source = new PatchedSource(run.events, from, await run.stream.fetchRange(from, count, signal));
+    const held = run.events.firstHeld;
+    let fetched;
+    try {
+      fetched = await run.stream.fetchRange(from, count, signal);
+    } catch (err) {
+      if (err instanceof LoomcycleError && err.kind !== "timeout") throw err;
+      throw new ToolError(
+        `Positions before ${held} are no longer held in memory, and re-reading them from loomcycle did not finish within this call's bound. Call again with a larger wait_ms (up to ${MAX_WAIT_MS}) to give the re-read more time, or read from cursor ${held} or later.`,
+      );
+    }
+    source = new PatchedSource(run.events, from, fetched);
   }
   const cut = source.length < run.events.length; // the view stops before the log's end
   let page: { items: Array<DigestItem | RawItem>; next: number; hasMore: boolean };

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
-import { isTerminal, atStopPoint, clock, errorResult, okResult, readRun, renderResult, runIdField, runOutputShape, waitAttached, waitMsField, waitOnRun } from "./common.js";
+import { isTerminal, atStopPoint, callSignal, clock, errorResult, okResult, readRun, renderResult, runIdField, runOutputShape, waitAttached, waitMsField, waitOnRun } from "./common.js";
 
 export const readRunEvents = defineTool({
   name: "read_run_events",
@@ -57,7 +57,8 @@ export const readRunEvents = defineTool({
         const done = args.wait_for === "any" ? () => run.events.length > from || isTerminal(run.state) : atStopPoint(run);
         await waitOnRun(run, done, c.waitUntil, extra);
       }
-      const snap = await readRun(run, { from, maxEvents: args.max_events, maxChars: args.max_chars, format: args.format }, extra.signal, bridge);
+      // Re-reading evicted positions from loomcycle must also fit in the call's bound.
+      const snap = await readRun(run, { from, maxEvents: args.max_events, maxChars: args.max_chars, format: args.format }, callSignal(extra, c), bridge);
       const head = { run_id: args.run_id };
       return okResult({ ...snap }, renderResult(head, snap, bridge));
     } catch (err) {
