@@ -15,6 +15,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts (not TypeScript): Node's globals.
+    files: ["scripts/**/*.mjs", "*.mjs"],
+    languageOptions: { globals: { process: "readonly", console: "readonly" } },
+  },
+  {
     files: ["src/**/*.ts"],
     ignores: ["src/cli/terminal.ts"],
     rules: {
