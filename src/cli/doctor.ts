@@ -7,7 +7,17 @@
 import type { BridgeConfig } from "../config.js";
 import { LoomcycleClient } from "../bridge/http.js";
 import type { Me, RunnableAgents } from "../bridge/api-types.js";
-import { LoomcycleError, ForbiddenError, ProtocolError, TimeoutError, UnauthorizedError, UnreachableError } from "../bridge/errors.js";
+import {
+  ForbiddenError,
+  LoomcycleError,
+  ProtocolError,
+  RateLimitedError,
+  TimeoutError,
+  UnauthorizedError,
+  UnavailableError,
+  UnreachableError,
+  UpstreamError,
+} from "../bridge/errors.js";
 import { redactSecrets } from "../logger.js";
 import { version } from "../version.js";
 import { printLine } from "./terminal.js";
@@ -134,6 +144,9 @@ export async function runDoctor(cfg: BridgeConfig, argv: readonly string[], env:
     } else if (isTimeout(err)) {
       add("fail", "reach", `cannot reach loomcycle at ${cfg.baseUrl}: no answer within ${seconds}`,
         "fix: check that loomcycle runs and that LOOMCYCLE_BASE_URL (or --base-url) is its address; a firewall or a wrong host can swallow requests");
+    } else if (err instanceof UnavailableError || err instanceof UpstreamError || err instanceof RateLimitedError) {
+      add("fail", "reach", `loomcycle at ${cfg.baseUrl} is not healthy: ${describe(err, secrets)}`,
+        "fix: wait until loomcycle is up (it may be starting or overloaded), or check its logs and the proxy in front of it");
     } else if (err instanceof ProtocolError || err instanceof LoomcycleError) {
       add("fail", "reach", `something answers at ${cfg.baseUrl} but not like loomcycle: ${describe(err, secrets)}`,
         "fix: point LOOMCYCLE_BASE_URL (or --base-url) at loomcycle itself (scheme, host and port; no path)");
@@ -172,7 +185,8 @@ export async function runDoctor(cfg: BridgeConfig, argv: readonly string[], env:
         authOk = true;
       } else {
         const who = `tenant ${JSON.stringify(me.tenant_id ?? "?")}, subject ${JSON.stringify(me.subject ?? "?")}, scopes ${scopes}, admin: ${admin ? "yes" : "no"}${me.legacy ? " (legacy shared secret)" : ""}`;
-        const missing = ["runs:create", "runs:read"].filter((s) => !scopeAllows(me!.scopes, s));
+        const granted = me.scopes;
+        const missing = ["runs:create", "runs:read"].filter((s) => !scopeAllows(granted, s));
         if (missing.length) {
           add("fail", "auth", `token accepted (${who}) but it lacks ${missing.join(" and ")}: it cannot ${missing.includes("runs:create") ? "start or steer" : "read"} runs`,
             "fix: use a token with runs:create and runs:read (substrate:user, substrate:tenant and substrate:admin include both)");
