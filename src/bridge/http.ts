@@ -400,7 +400,8 @@ export class LoomcycleClient {
         const text = await this.readText(res, attempt, ERROR_BODY_MAX_BYTES, endpoint, "cut");
         throw errorFromResponse(res, text, this.secrets, endpoint);
       }
-      const text = await this.readText(res, attempt, JSON_BODY_MAX_BYTES, endpoint, "refuse");
+      // Scrubbed like error bodies: a status or transcript echoing the token must not carry it on.
+      const text = redactSecrets(await this.readText(res, attempt, JSON_BODY_MAX_BYTES, endpoint, "refuse"), this.secrets);
       attempt.disarm();
       let data: unknown;
       try {
@@ -453,6 +454,7 @@ export class LoomcycleClient {
       idleTimeoutMs: this.streamIdleMs,
       ...(this.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.maxFrameBytes }),
       logger: this.log,
+      secrets: this.secrets,
     });
     async function* frames(): AsyncGenerator<StreamFrame> {
       try {
@@ -539,7 +541,8 @@ export class LoomcycleClient {
         this.log.debug({ method: spec.method, path: spec.path, ms, aborted: true }, "loomcycle request aborted by the caller");
         throw err;
       }
-      const retry = n < max && isRetryable(err);
+      // A caller whose signal aborted (its own deadline, as a TimeoutError) wants no retry.
+      const retry = n < max && isRetryable(err) && !opts.signal?.aborted;
       this.log.debug(
         { method: spec.method, path: spec.path, status: err.status, ms, error: err.kind, code: err.code, attempt: n, retry },
         "loomcycle request failed",

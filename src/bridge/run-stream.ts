@@ -216,11 +216,15 @@ export class RunStream {
           this.current = undefined;
         }
         if (this.closed) return;
+        // A stream that failed (rather than ended) leaves the run unreachable until a
+        // re-attach succeeds, including while its status is looked up.
+        if (failure && this.created) this.setPhase("reconnecting");
 
         if (isStart && !this.created) {
-          // The POST failed or dropped before the `agent` frame. Never re-post: find out
-          // whether loomcycle created the run under the agent_id we chose.
-          if (!(await this.findStartedRun())) {
+          // The POST failed or dropped before the `agent` frame. Never re-post: unless
+          // loomcycle refused it or never got it, find out whether it created the run
+          // under the agent_id we chose.
+          if ((failure && startNotCreated(failure)) || !(await this.findStartedRun())) {
             if (this.closed) return;
             this.fatal = failure ?? new LoomcycleError("protocol", "the start stream closed before loomcycle announced the run");
             this.setPhase("ended");
@@ -256,10 +260,12 @@ export class RunStream {
     }
   }
 
-  /** After a lost start response: look the run up by the agent_id we chose. */
+  /** After a lost start response: look the run up by the agent_id we chose. False only
+   * when loomcycle says there is no such run; while it cannot say (unreachable, 5xx),
+   * the run may exist, so keep asking (as for a lost stream) rather than give up on it. */
   private async findStartedRun(): Promise<boolean> {
     if (!this.agentId) return false;
-    for (let i = 0; i < 3 && !this.closed; i++) {
+    for (let i = 0; !this.closed; i++) {
       try {
         const st = await this.client.getAgent(this.agentId, { signal: this.abort.signal });
         if (st.run_id) {
@@ -272,8 +278,11 @@ export class RunStream {
         }
         return false;
       } catch (err) {
-        if (err instanceof NotFoundError) return false;
-        await this.sleep(this.backoff[Math.min(i + 1, this.backoff.length - 1)] ?? 1000);
+        if (err instanceof NotFoundError || this.closed) return false;
+        this.lastError = asLoomError(err);
+        this.setPhase("reconnecting");
+        if (i === 0) this.log.warn({ agentId: this.agentId, err: errSummary(err) }, "start response lost and the run cannot be looked up yet; still looking by agent_id");
+        await this.sleep(this.backoff[Math.min(i + 1, this.backoff.length - 1)] ?? 4000);
       }
     }
     return false;
@@ -462,6 +471,16 @@ export class RunStream {
       this.sleepTimer.unref?.();
     });
   }
+}
+
+/** Transport failures that mean the request never reached loomcycle (see http.ts networkError). */
+const NOT_REACHED = new Set(["connect_refused", "dns_failed", "connect_timeout", "host_unreachable"]);
+
+/** A failed start that certainly created no run: loomcycle (or a proxy) refused it with a
+ * 4xx, or it never reached loomcycle. 5xx, resets and timeouts leave it open. */
+function startNotCreated(e: LoomcycleError): boolean {
+  if (e.code !== undefined && NOT_REACHED.has(e.code)) return true;
+  return e.status !== undefined && e.status >= 400 && e.status < 500;
 }
 
 /** Errors after which re-attaching cannot help: the run is unknown to loomcycle (or to

@@ -1,5 +1,6 @@
 // SSE reader for loomcycle run streams (wire contract §2): bytes in, validated
-// StreamFrames out, as an abortable async generator.
+// StreamFrames out, as an abortable async iterator with generator semantics (and a
+// `batches` view for consumers that can take every frame of a read at once).
 //
 // Field parsing is eventsource-parser's. Around it, a small byte scanner finds frame
 // boundaries (blank lines, with LF, CRLF or CR endings) so that we can
@@ -12,11 +13,13 @@
 //    completed with a synthetic LF at once (and a real LF that follows is skipped), so
 //    a frame ending in CR is dispatched without waiting for the next chunk.
 // A frame not finished at EOF is discarded: loomcycle writes whole frames, so a partial
-// one means the connection was cut, and a re-attach replays it.
+// one means the connection was cut, and a re-attach replays it. (A last frame missing
+// only its blank line, with complete JSON data, is whole and kept: see flushAtEof.)
+import { isAscii } from "node:buffer";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { AgentFrame, LoomEvent, type StreamFrame } from "./events.js";
+import { agentFrameIssue, loomEventIssue, type AgentFrame, type LoomEvent, type StreamFrame } from "./events.js";
 import { TimeoutError, UnreachableError } from "./errors.js";
-import { silentLogger, type Logger } from "../logger.js";
+import { redactSecrets, silentLogger, type Logger } from "../logger.js";
 
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_STREAM_IDLE_MS = 60_000;
@@ -32,7 +35,21 @@ export interface ReadSseOptions {
   /** No bytes at all (not even a keep-alive comment) for this long → TimeoutError. Default 60000; 0 disables. */
   idleTimeoutMs?: number;
   logger?: Logger;
+  /** Called once when the iteration ends, with the error that ends it (undefined at EOF
+   * or after return()). What it returns is what the consumer gets: undefined ends the
+   * iteration normally, anything else is thrown. Lets a caller map errors and clean up
+   * without wrapping the iterator in a generator of its own (a promise per frame more). */
+  onEnd?: (err: unknown) => unknown;
+  /** Strings (the bearer token) replaced by "[REDACTED]" in every frame's data before
+   * it is parsed: an upstream that echoes request headers must not carry the token
+   * into the event log, and from there into tool results. */
+  secrets?: readonly string[];
 }
+
+/** Frames one at a time (`for await`), or — the same stream, for a consumer that can
+ * take several at once — `batches`: every frame that one read of the body completed, at
+ * least one per step. Use one view or the other, not both. */
+export type SseFrames = AsyncGenerator<StreamFrame, void, unknown> & { readonly batches: AsyncIterable<StreamFrame[]> };
 
 type Body = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
@@ -54,7 +71,14 @@ export function isAbortError(err: unknown): boolean {
   return err instanceof Error && err.name === "AbortError";
 }
 
-export async function* readSseFrames(body: Body, opts: ReadSseOptions = {}): AsyncGenerator<StreamFrame> {
+/**
+ * Validated frames from an SSE body, as an async iterator with generator semantics:
+ * `return()` (a consumer's `break`) and `throw()` release the body, an error ends it.
+ * It is a hand-written iterator rather than an `async function*` because it sits on
+ * every frame of every run: a frame already parsed is handed out with one resolved
+ * promise, without a generator's suspend/resume machinery per frame.
+ */
+export function readSseFrames(body: Body, opts: ReadSseOptions = {}): SseFrames {
   const { signal } = opts;
   const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const idleMs = opts.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_MS;
@@ -75,57 +99,79 @@ export async function* readSseFrames(body: Body, opts: ReadSseOptions = {}): Asy
     return { kind: "invalid", name, reason, bytes };
   };
 
+  const secrets = (opts.secrets ?? []).filter((x) => x.length >= 4);
   const toFrame = (m: EventSourceMessage): StreamFrame => {
     const name = m.event ?? "message";
-    const bytes = wireBytes(m);
+    const bytes = feedAscii ? asciiWireBytes(m) : wireBytes(m);
     let data: unknown;
     try {
-      data = JSON.parse(m.data);
+      data = JSON.parse(secrets.length === 0 || !secrets.some((x) => m.data.includes(x)) ? m.data : redactSecrets(m.data, secrets));
     } catch (err) {
       return invalid(name, "malformed_json", bytes, err instanceof Error ? err.message : String(err));
     }
     if (name === "agent") {
-      const r = AgentFrame.safeParse(data);
-      return r.success ? { kind: "agent", agent: r.data, bytes } : invalid(name, "schema_mismatch", bytes, issues(r.error));
+      const issue = agentFrameIssue(data);
+      return issue === undefined ? { kind: "agent", agent: data as AgentFrame, bytes } : invalid(name, "schema_mismatch", bytes, issue);
     }
     // Every frame but `agent` carries `type` = event name; back-fill it if missing.
     if (isRecord(data) && data["type"] === undefined) data = { type: name, ...data };
-    const r = LoomEvent.safeParse(data);
-    if (!r.success) return invalid(name, "schema_mismatch", bytes, issues(r.error));
+    const issue = loomEventIssue(data);
+    if (issue !== undefined) return invalid(name, "schema_mismatch", bytes, issue);
+    const event = data as LoomEvent;
     if (name === "session") {
-      const id = r.data.text;
+      const id = event.text;
       if (typeof id !== "string" || id === "") return invalid(name, "schema_mismatch", bytes, "session frame without a session id in `text`");
       return { kind: "session", sessionId: id, bytes };
     }
-    return { kind: "event", event: r.data, bytes };
+    return { kind: "event", event, bytes };
   };
 
+  let atEof = false; // the parser is being flushed at EOF (see flushAtEof)
   const parser = createParser({
-    onEvent: (m) => ready.push(toFrame(m)),
+    onEvent: (m) => {
+      if (atEof && !isJson(m.data)) {
+        log.debug({ event: m.event ?? "message" }, "SSE stream ended inside a frame; the partial frame is discarded");
+        return;
+      }
+      ready.push(toFrame(m));
+    },
     onError: (err) => log.debug({ err: err.message }, "ignored an SSE line"),
   });
 
-  // Scanner state. A "block" is everything since the previous blank line.
+  // Scanner state. A "block" is everything since the previous blank line. The scanner
+  // only tracks block sizes and line ends; the parser is fed whole chunks (one decode
+  // and one feed per chunk, not per frame), split only around a frame being discarded.
   let decoder = new TextDecoder();
   let blockBytes = 0;
   let lineHasContent = false;
   let afterCR = false; // the previous byte was a CR line end: a following LF belongs to it
   let skipLF = false; // ...and that LF must not reach the parser (it got a synthetic one)
   let discarding = false;
+  // The first bytes of the current block (to name an oversized frame), copied only when
+  // the block outlives a chunk or turns out oversized.
   const head = new Uint8Array(HEAD_BYTES);
   let headLen = 0;
+  let blockStart = 0; // where the current block starts in the chunk being scanned (0: in an earlier one)
 
-  const count = (chunk: Uint8Array, from: number, to: number): void => {
-    blockBytes += to - from;
-    if (headLen < HEAD_BYTES && to > from) {
-      const take = Math.min(HEAD_BYTES - headLen, to - from);
-      head.set(chunk.subarray(from, from + take), headLen);
-      headLen += take;
-    }
+  const captureHead = (chunk: Uint8Array, from: number, to: number): void => {
+    if (headLen >= HEAD_BYTES || to <= from) return;
+    const take = Math.min(HEAD_BYTES - headLen, to - from);
+    head.set(chunk.subarray(from, from + take), headLen);
+    headLen += take;
   };
 
-  const feed = (seg: Uint8Array): void => {
+  // Frame sizes: every byte of the frames the parser completes during a feed is ASCII
+  // when the fed bytes and the block carried into them are (then size = length).
+  let carryAscii = true;
+  let feedAscii = false;
+
+  /** Feed bytes to the parser. `tailFrom`: where the block still open after them starts
+   * in `seg` (-1: the whole of `seg` continues the block carried in). */
+  const feed = (seg: Uint8Array, tailFrom: number): void => {
     if (seg.length === 0) return;
+    const segAscii = isAscii(seg);
+    feedAscii = segAscii && carryAscii;
+    carryAscii = tailFrom < 0 ? feedAscii : segAscii;
     parser.feed(decoder.decode(seg, { stream: true }));
     if (seg[seg.length - 1] === CR) {
       // CR ends a line on its own; don't let the parser wait to see whether LF follows.
@@ -136,7 +182,12 @@ export async function* readSseFrames(body: Body, opts: ReadSseOptions = {}): Asy
     }
   };
 
-  const startDiscard = (): void => {
+  /** The block being scanned (from `blockStart`, up to `at`) is over the bound: hand the
+   * complete frames before it to the parser, then drop the block's bytes until its end. */
+  const startDiscard = (chunk: Uint8Array, segStart: number, at: number): void => {
+    if (blockStart > segStart) feed(chunk.subarray(segStart, blockStart), blockStart - segStart);
+    captureHead(chunk, blockStart, at);
+    carryAscii = true; // what follows the discarded frame starts a new block
     discarding = true;
     parser.reset();
     decoder = new TextDecoder();
@@ -149,18 +200,49 @@ export async function* readSseFrames(body: Body, opts: ReadSseOptions = {}): Asy
     ready.push(invalid(headEventName(head, headLen), "oversized", blockBytes, `frame of ${blockBytes} bytes exceeds maxFrameBytes ${maxFrameBytes}`));
   };
 
+  /** Common case: LF line ends only, and no block in the chunk can reach the bound. Then
+   * only the chunk's last blank line matters for the state carried to the next chunk. */
+  const scanFast = (chunk: Uint8Array): boolean => {
+    const n = chunk.length;
+    if (discarding || afterCR || blockBytes + n > maxFrameBytes || chunk.indexOf(CR) !== -1) return false;
+    // End of the last blank line: the last LF that follows an LF (or the chunk's first
+    // byte when the previous chunk ended at the start of a line).
+    let lastBlankEnd = -1;
+    for (let k = chunk.lastIndexOf(LF); k >= 0; k = k > 0 ? chunk.lastIndexOf(LF, k - 1) : -1) {
+      if (k > 0 ? chunk[k - 1] === LF : !lineHasContent) {
+        lastBlankEnd = k + 1;
+        break;
+      }
+    }
+    if (lastBlankEnd >= 0) {
+      blockBytes = n - lastBlankEnd;
+      headLen = 0;
+      blockStart = lastBlankEnd;
+    } else {
+      blockBytes += n;
+      blockStart = 0;
+    }
+    lineHasContent = chunk[n - 1] !== LF;
+    feed(chunk, lastBlankEnd);
+    captureHead(chunk, blockStart, n);
+    return true;
+  };
+
   const scan = (chunk: Uint8Array): void => {
+    if (scanFast(chunk)) return;
     const n = chunk.length;
     let i = 0;
     let segStart = 0;
+    blockStart = 0;
     let nextCR = -2; // -2: not searched yet; -1: none left in this chunk
     let nextLF = -2;
     while (i < n) {
       if (afterCR) {
         afterCR = false;
         if (chunk[i] === LF) {
-          count(chunk, i, i + 1);
+          blockBytes += 1;
           if (skipLF && segStart === i) segStart = i + 1;
+          if (blockStart === i) blockStart = i + 1;
           skipLF = false;
           i += 1;
           continue;
@@ -170,33 +252,35 @@ export async function* readSseFrames(body: Body, opts: ReadSseOptions = {}): Asy
       if (nextLF !== -1 && nextLF < i) nextLF = chunk.indexOf(LF, i);
       const t = nextCR === -1 ? nextLF : nextLF === -1 ? nextCR : Math.min(nextCR, nextLF);
       if (t === -1) {
-        count(chunk, i, n);
+        blockBytes += n - i;
         lineHasContent = true;
         i = n;
-        if (!discarding && blockBytes > maxFrameBytes) startDiscard();
+        if (!discarding && blockBytes > maxFrameBytes) startDiscard(chunk, segStart, n);
         break;
       }
       const blank = !lineHasContent && t === i;
-      count(chunk, i, t + 1);
+      blockBytes += t + 1 - i;
       lineHasContent = false;
       afterCR = chunk[t] === CR;
       i = t + 1;
       if (blank) {
-        if (!discarding && blockBytes > maxFrameBytes) startDiscard();
+        if (!discarding && blockBytes > maxFrameBytes) startDiscard(chunk, segStart, i);
         if (discarding) {
           endDiscard();
           skipLF = afterCR;
-        } else {
-          feed(chunk.subarray(segStart, i));
+          segStart = i;
         }
-        segStart = i;
+        blockStart = i;
         blockBytes = 0;
         headLen = 0;
       } else if (!discarding && blockBytes > maxFrameBytes) {
-        startDiscard();
+        startDiscard(chunk, segStart, i);
       }
     }
-    if (!discarding && segStart < n) feed(chunk.subarray(segStart, n));
+    if (!discarding) {
+      if (segStart < n) feed(chunk.subarray(segStart, n), blockStart >= segStart && blockStart > 0 ? blockStart - segStart : -1);
+      captureHead(chunk, blockStart, n);
+    }
   };
 
   const nextChunk = (): Promise<{ done?: boolean; value?: Uint8Array }> =>
@@ -237,22 +321,131 @@ export async function* readSseFrames(body: Body, opts: ReadSseOptions = {}): Asy
       );
     });
 
-  try {
+  // ---- the iterator ----------------------------------------------------------------
+  const DONE: IteratorReturnResult<void> = { value: undefined, done: true };
+  let readPos = 0; // next frame of `ready` to hand out
+  let finished = false;
+  let busy: Promise<IteratorResult<StreamFrame, void>> | undefined;
+
+  /** End the iteration (idempotent); returns what the consumer should see for `err`. */
+  const finish = (err?: unknown): unknown => {
+    if (finished) return err;
+    finished = true;
+    ready.length = 0;
+    source.release();
+    return opts.onEnd ? opts.onEnd(err) : err;
+  };
+
+  const take = (): IteratorResult<StreamFrame, void> => {
+    if (signal?.aborted) throw abortError(signal);
+    const value = ready[readPos++]!;
+    if (readPos === ready.length) {
+      ready.length = 0;
+      readPos = 0;
+    }
+    return { value, done: false };
+  };
+
+  /**
+   * At EOF inside a block: a last frame that lacks only its terminating blank line (or
+   * its final newline) is whole when its data line is complete JSON, so it is kept, as
+   * the blank line would have completed it. A frame cut anywhere earlier never parses
+   * (loomcycle's data is one JSON object, and no proper prefix of an object is valid
+   * JSON), so a cut frame is still discarded, and a re-attach replays it.
+   */
+  const flushAtEof = (): boolean => {
+    blockBytes = 0;
+    lineHasContent = false;
+    const before = ready.length;
+    atEof = true;
+    try {
+      parser.feed(decoder.decode() + "\n\n");
+    } finally {
+      atEof = false;
+    }
+    return ready.length > before;
+  };
+
+  /** Nothing is buffered: read chunks until a frame is complete or the body ends. */
+  const pull = async (): Promise<IteratorResult<StreamFrame, void>> => {
     for (;;) {
       const r = await nextChunk();
-      if (r.done) break;
+      if (finished) return DONE;
+      if (r.done) {
+        if (!discarding && (blockBytes > 1 || lineHasContent) && flushAtEof()) return take();
+        finish();
+        return DONE;
+      }
       if (r.value && r.value.length > 0) scan(r.value);
-      for (const frame of ready.splice(0)) {
-        if (signal?.aborted) throw abortError(signal);
-        yield frame;
+      if (readPos < ready.length) return take();
+    }
+  };
+
+  const next = (): Promise<IteratorResult<StreamFrame, void>> => {
+    if (finished) return Promise.resolve(DONE);
+    if (busy) return busy.then(next, next); // one step at a time, like a generator
+    if (readPos < ready.length) {
+      try {
+        return Promise.resolve(take());
+      } catch (err) {
+        const out = finish(err);
+        return out === undefined ? Promise.resolve(DONE) : Promise.reject(out as Error);
       }
     }
-    if (blockBytes > 1 || lineHasContent) {
-      log.debug({ bytes: blockBytes }, "SSE stream ended inside a frame; the partial frame is discarded");
+    const step = pull().then(
+      (r) => {
+        busy = undefined;
+        return r;
+      },
+      (err: unknown) => {
+        busy = undefined;
+        const out = finish(err);
+        if (out === undefined) return DONE;
+        throw out;
+      },
+    );
+    busy = step;
+    return step;
+  };
+
+  /** The next frame and every other one already complete. */
+  const nextBatch = async (): Promise<IteratorResult<StreamFrame[], void>> => {
+    const first = await next();
+    if (first.done) return DONE;
+    const batch = [first.value];
+    try {
+      while (readPos < ready.length) batch.push(take().value as StreamFrame);
+    } catch (err) {
+      const out = finish(err);
+      if (out !== undefined) throw out;
     }
-  } finally {
-    source.release();
-  }
+    return { value: batch, done: false };
+  };
+
+  const it: SseFrames = {
+    next,
+    return: () => {
+      finish();
+      return Promise.resolve(DONE);
+    },
+    throw: (err: unknown) => {
+      const out = finish(err);
+      return out === undefined ? Promise.resolve(DONE) : Promise.reject(out instanceof Error ? out : new Error(String(out)));
+    },
+    [Symbol.asyncIterator]() {
+      return it;
+    },
+    batches: {
+      [Symbol.asyncIterator]: () => ({
+        next: nextBatch,
+        return: () => {
+          finish();
+          return Promise.resolve(DONE);
+        },
+      }),
+    },
+  };
+  return it;
 }
 
 interface ChunkSource {
@@ -311,6 +504,10 @@ export function describeError(err: unknown): string {
   return truncate(parts.filter((p) => p !== "").join(": ") || "unknown error", 300);
 }
 
+function asciiWireBytes(m: EventSourceMessage): number {
+  return m.data.length + 8 + (m.event === undefined ? 0 : m.event.length + 8);
+}
+
 function wireBytes(m: EventSourceMessage): number {
   // "event: <name>\n" + "data: <data>\n" + "\n": exact for loomcycle's one-data-line frames.
   let n = Buffer.byteLength(m.data, "utf8") + 8;
@@ -329,15 +526,17 @@ function headEventName(head: Uint8Array, len: number): string {
   return "unknown";
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-function issues(err: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }): string {
-  return err.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`)
-    .join("; ");
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function truncate(s: string, max: number): string {

@@ -6,6 +6,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { buildDigest, buildRaw, type DigestItem, type RawItem } from "../bridge/digest.js";
 import { PatchedSource, type EventSource } from "../bridge/event-log.js";
 import { LoomcycleError, TimeoutError } from "../bridge/errors.js";
+import { isAbortError } from "../bridge/sse.js";
 import { STOP_STATES, TERMINAL_STATES, type RunState, type TrackedRun } from "../bridge/tracker.js";
 import type { Bridge } from "../bridge/bridge.js";
 import type { Extra } from "./types.js";
@@ -163,10 +164,25 @@ export async function waitAttached(run: TrackedRun, until: number, extra: Extra)
   const quietMs = 120;
   while (Date.now() < until && !extra.signal.aborted && !run.stream.terminal) {
     const before = run.stream.frameCount;
-    await new Promise((r) => setTimeout(r, quietMs));
+    await pause(quietMs, extra.signal);
     if (run.stream.frameCount === before && run.stream.phase === "live") break;
   }
-  run.settled = true;
+  // A call the host cancelled leaves the replay to settle for the next one.
+  if (!extra.signal.aborted) run.settled = true;
+}
+
+/** Sleep `ms`, or less: resolves as soon as `signal` aborts (the host cancelled the call). */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted || ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 // ---- results -----------------------------------------------------------------
@@ -335,7 +351,7 @@ export type Action = "start" | "steer" | "read" | "resolve" | "snapshots" | "att
 export function errorResult(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: string } = {}): CallToolResult {
   const secrets = bridge.config.token ? [bridge.config.token] : [];
   const text = redactSecrets(describeError(err, action, bridge, ctx), secrets);
-  if (!(err instanceof ToolError) && !(err instanceof LoomcycleError)) {
+  if (!(err instanceof ToolError) && !(err instanceof LoomcycleError) && !isAbortError(err)) {
     bridge.logger.error({ err: err instanceof Error ? err.stack : String(err), action }, "unexpected tool failure");
   }
   return { isError: true, content: [{ type: "text", text: bridge.sandbox ? `[sandbox] ${text}` : text }] };
@@ -343,6 +359,11 @@ export function errorResult(err: unknown, action: Action, bridge: Bridge, ctx: {
 
 function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: string }): string {
   if (err instanceof ToolError) return err.message;
+  // The host cancelled the call (its request to loomcycle was aborted): not a failure.
+  if (isAbortError(err)) {
+    if (action === "steer") return "Cancelled by the host while the message was being sent: it may or may not have been delivered. Call read_run_events to check before sending it again.";
+    return "Cancelled by the host before the call finished.";
+  }
   if (!(err instanceof LoomcycleError)) return `Internal error in the bridge (${err instanceof Error ? err.message : String(err)}). Retry once; if it persists, check the bridge's stderr log.`;
   const run = ctx.runId ? `run ${ctx.runId}` : "the run";
   const up = err.detail ? ` loomcycle said: ${err.detail}` : "";
@@ -380,6 +401,9 @@ function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runI
     case "unavailable":
       return `loomcycle is temporarily unable to do this.${up} Retry in a few seconds; if it persists, check loomcycle's status.`;
     case "upstream":
+      // A 5xx (or a proxy's 502/504) may come after the request reached loomcycle: never advise a blind resend.
+      if (action === "steer") return `loomcycle (or a proxy in front of it) failed.${up} The message may or may not have been delivered: call read_run_events to check before sending it again.`;
+      if (action === "resolve") return `loomcycle (or a proxy in front of it) failed.${up} The answer may or may not have been recorded: call read_run_events to check pending_interrupts before answering again.`;
       return `loomcycle (or a proxy in front of it) failed.${up} Retry in a few seconds.`;
     case "unreachable":
       if (action === "steer") return `Cannot reach loomcycle at ${bridge.config.baseUrl} (${err.detail}). The message may not have been delivered: call read_run_events to check before sending it again.`;

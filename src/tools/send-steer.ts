@@ -9,6 +9,7 @@ import {
   errorResult,
   isTerminal,
   okResult,
+  pause,
   readRun,
   renderResult,
   runIdField,
@@ -61,7 +62,8 @@ export const sendSteer = defineTool({
           // 429 means "not queued": one retry after the stated delay is safe, if it fits.
           const wait = err instanceof RateLimitedError ? (err.retryAfterMs ?? 1000) : undefined;
           if (attempt === 0 && wait !== undefined && Date.now() + wait < c.hardUntil - 1500) {
-            await new Promise((r) => setTimeout(r, wait));
+            await pause(wait, extra.signal);
+            if (extra.signal.aborted) throw new ToolError("Cancelled by the host before the retry: the message was NOT delivered.");
             continue;
           }
           throw err;

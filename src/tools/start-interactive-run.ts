@@ -62,8 +62,12 @@ export const startInteractiveRun = defineTool({
       if (run.stream.fatal && !run.stream.created) throw run.stream.fatal;
       if (!run.runId) {
         if (extra.signal.aborted) throw new ToolError("Cancelled by the host before loomcycle announced the run. The run may still be created; it is not tracked under a run_id yet.");
+        const secs = Math.round((c.hardUntil - c.started) / 1000);
+        const lost = run.stream.lastError;
         throw new ToolError(
-          `loomcycle has not announced the run within ${Math.round((c.hardUntil - c.started) / 1000)} s (it may be queueing it). The run MAY STILL BE CREATED: the bridge keeps listening for it under agent_id ${run.agentId}. Do not start it again; check loomcycle's run list for agent_id ${run.agentId} later.`,
+          lost
+            ? `The start request was sent, but its answer was lost and loomcycle could not be asked about the run within ${secs} s (last error: ${lost.detail}). The run MAY STILL BE CREATED: the bridge keeps looking it up by agent_id ${run.agentId} and follows it once found. Do not start it again; once loomcycle answers, list_runs shows it with agent_id ${run.agentId}.`
+            : `loomcycle has not announced the run within ${secs} s (it may be queueing it). The run MAY STILL BE CREATED: the bridge keeps listening for it under agent_id ${run.agentId}. Do not start it again; check loomcycle's run list for agent_id ${run.agentId} later.`,
         );
       }
       await waitOnRun(run, atStopPoint(run), c.waitUntil, extra);

@@ -179,13 +179,20 @@ describe("readSseFrames: framing", () => {
     expect(rest.map((f) => (f.kind === "event" ? f.event.type : f.kind))).toEqual(["started"]);
   });
 
-  it("discards only the partial frame at EOF (no final blank line) and returns normally", async () => {
-    const frames = await collect(readSseFrames(chunks(STARTED, text("complete"), 'event: text\ndata: {"type":"text","text":"cut"}\n')));
-    expect(frames.map((f) => (f.kind === "event" ? f.event.text ?? f.event.type : f.kind))).toEqual(["started", "complete"]);
-    const noNewline = await collect(readSseFrames(chunks(STARTED, 'event: text\ndata: {"type":"text","text":"cut"}')));
-    expect(noNewline).toHaveLength(1);
+  it("at EOF keeps a last frame missing only its blank line or final newline (complete JSON), discards a cut one, and returns normally", async () => {
+    const frames = await collect(readSseFrames(chunks(STARTED, text("complete"), 'event: text\ndata: {"type":"text","text":"last"}\n')));
+    expect(frames.map((f) => (f.kind === "event" ? f.event.text ?? f.event.type : f.kind))).toEqual(["started", "complete", "last"]);
+    const noNewline = await collect(readSseFrames(chunks(STARTED, 'event: done\ndata: {"type":"done","stop_reason":"end_turn"}')));
+    expect(noNewline.map((f) => (f.kind === "event" ? f.event.type : f.kind))).toEqual(["started", "done"]);
+    const crlf = await collect(readSseFrames(chunks(STARTED, 'event: done\r\ndata: {"type":"done"}\r')));
+    expect(crlf.map((f) => (f.kind === "event" ? f.event.type : f.kind))).toEqual(["started", "done"]);
+    // Cut anywhere before the end of its JSON: never a frame (a re-attach replays it).
     const midLine = await collect(readSseFrames(chunks(STARTED, 'event: text\ndata: {"type":"te')));
     expect(midLine).toHaveLength(1);
+    const midUtf8 = await collect(readSseFrames(chunks(STARTED, Buffer.from('event: text\ndata: {"type":"text","text":"é"}').subarray(0, 42))));
+    expect(midUtf8).toHaveLength(1);
+    const nameOnly = await collect(readSseFrames(chunks(STARTED, "event: text\n")));
+    expect(nameOnly).toHaveLength(1);
   });
 
   it("reports `bytes` as the frame's size on the wire", async () => {

@@ -1,0 +1,131 @@
+// The fault suite's in-process set-up: the simulator, optionally the fault proxy in
+// front of it, a Bridge pointed at one of them, and a real MCP client talking to
+// createServer() over the SDK's in-memory transport (as tests/tools/harness.ts does).
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { startSimulator, type SimOptions, type Simulator } from "../../src/sim/index.js";
+import { Bridge } from "../../src/bridge/bridge.js";
+import { createServer } from "../../src/server.js";
+import { silentLogger, type Logger } from "../../src/logger.js";
+import { FaultProxy } from "./proxy.js";
+
+export interface ToolOutcome {
+  isError: boolean;
+  text: string;
+  sc: Record<string, unknown> & { events?: Array<Record<string, unknown>>; pending_interrupts?: Array<Record<string, unknown>> };
+  raw: CallToolResult;
+  /** Wall time of the call as the host saw it. */
+  ms: number;
+}
+
+export interface FaultEnv {
+  sim: Simulator;
+  proxy: FaultProxy | undefined;
+  bridge: Bridge;
+  client: Client;
+  call(name: string, args: Record<string, unknown>, opts?: { signal?: AbortSignal; timeout?: number }): Promise<ToolOutcome>;
+  /** A second, fault-free bridge on the same simulator (a fresh process, as far as loomcycle can tell). */
+  freshBridge(via?: "sim" | "proxy"): Promise<{ bridge: Bridge; call: FaultEnv["call"]; close(): Promise<void> }>;
+  close(): Promise<void>;
+}
+
+export interface FaultEnvOptions {
+  sim?: SimOptions;
+  /** Put the fault proxy between the bridge and the simulator. */
+  proxy?: boolean;
+  logger?: Logger;
+  /** Re-attach delays; default: the bridge's own (production) schedule. */
+  backoffMs?: readonly number[];
+  userId?: string;
+}
+
+async function connect(bridge: Bridge): Promise<{ client: Client; close: () => Promise<void> }> {
+  const { server, close } = createServer({ bridge });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  const client = new Client({ name: "fault-host", version: "1.0.0" });
+  await Promise.all([server.connect(a), client.connect(b)]);
+  return {
+    client,
+    close: async () => {
+      await client.close();
+      await close();
+    },
+  };
+}
+
+export function caller(client: Client): FaultEnv["call"] {
+  return async (name, args, opts = {}) => {
+    const reqOpts: Record<string, unknown> = { timeout: opts.timeout ?? 120_000 };
+    if (opts.signal) reqOpts.signal = opts.signal;
+    const t0 = Date.now();
+    const raw = (await client.callTool({ name, arguments: args }, undefined, reqOpts)) as CallToolResult;
+    const first = raw.content[0];
+    return {
+      isError: raw.isError === true,
+      text: first && first.type === "text" ? first.text : "",
+      sc: (raw.structuredContent ?? {}) as ToolOutcome["sc"],
+      raw,
+      ms: Date.now() - t0,
+    };
+  };
+}
+
+export async function startFaultEnv(opts: FaultEnvOptions = {}): Promise<FaultEnv> {
+  const sim = await startSimulator({ tailPollMs: 10, speed: 0.05, keepaliveMs: 0, ...opts.sim });
+  let proxy: FaultProxy | undefined;
+  if (opts.proxy) {
+    proxy = new FaultProxy(sim.url);
+    await proxy.start();
+  }
+  const bridge = new Bridge({
+    config: { baseUrl: proxy ? proxy.url : sim.url, token: sim.token, userId: opts.userId ?? "u_faults" },
+    logger: opts.logger ?? silentLogger(),
+    ...(opts.backoffMs ? { backoffMs: opts.backoffMs } : {}),
+  });
+  const { client, close } = await connect(bridge);
+  const extras: Array<() => Promise<void>> = [];
+  return {
+    sim,
+    proxy,
+    bridge,
+    client,
+    call: caller(client),
+    async freshBridge(via = "sim") {
+      const baseUrl = via === "proxy" && proxy ? proxy.url : sim.url;
+      const b2 = new Bridge({ config: { baseUrl, token: sim.token, userId: opts.userId ?? "u_faults" }, logger: silentLogger(), backoffMs: [0, 20, 50, 100] });
+      const c2 = await connect(b2);
+      const closeIt = async () => {
+        await c2.close();
+        b2.close();
+      };
+      extras.push(closeIt);
+      return { bridge: b2, call: caller(c2.client), close: closeIt };
+    },
+    async close() {
+      for (const e of extras) await e().catch(() => undefined);
+      await close().catch(() => undefined);
+      bridge.close();
+      await proxy?.close();
+      await sim.close();
+    },
+  };
+}
+
+/** Read a run's whole log as raw `{cursor, event}` items, paging with explicit cursors. */
+export async function readAllRaw(call: FaultEnv["call"], runId: string, from = 0): Promise<Array<{ cursor: number; event: Record<string, unknown> }>> {
+  const out: Array<{ cursor: number; event: Record<string, unknown> }> = [];
+  let cursor = from;
+  for (let i = 0; i < 10_000; i++) {
+    const r = await call("read_run_events", { run_id: runId, cursor, format: "raw", max_events: 1000, max_chars: 40_000 });
+    if (r.isError) throw new Error(`read_run_events failed: ${r.text}`);
+    for (const e of r.sc.events ?? []) out.push(e as { cursor: number; event: Record<string, unknown> });
+    cursor = Number(r.sc.next_cursor);
+    if (r.sc.has_more !== true) break;
+  }
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
