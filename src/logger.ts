@@ -37,7 +37,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   );
 }
 
-/** A logger that drops everything (tests, library use). */
+let silent: Logger | undefined;
+
+/** A logger that drops everything (tests, library use). One shared instance: building
+ * a pino logger costs about a millisecond, and readers of every stream ask for one. */
 export function silentLogger(): Logger {
-  return pino({ level: "silent" });
+  silent ??= pino({ level: "silent" });
+  return silent;
 }
