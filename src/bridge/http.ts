@@ -87,6 +87,8 @@ export interface SseStream {
   /** Validated frames until EOF. Throws UnreachableError on a reset, TimeoutError when idle,
    * the abort reason when the caller's signal aborts; returns normally after `close()`. */
   frames: AsyncGenerator<StreamFrame>;
+  /** The same frames, every frame one read of the body completed at a time (use one view, not both). */
+  batches: AsyncIterable<StreamFrame[]>;
   /** Abort the request (idempotent). Closing never affects the run itself (interactive runs are detached). */
   close(): void;
   status: number;
@@ -455,19 +457,16 @@ export class LoomcycleClient {
       ...(this.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.maxFrameBytes }),
       logger: this.log,
       secrets: this.secrets,
+      // Map how the stream ended without wrapping every frame in a generator of ours.
+      onEnd: (err: unknown) => {
+        let out: unknown = err;
+        if (err === undefined || attempt.cause === "closed") out = undefined; // close() is a normal end for the consumer
+        else if (attempt.cause === "caller" && attempt.callerSignal) out = abortError(attempt.callerSignal);
+        close(); // after reading attempt.cause: closing sets it
+        return out;
+      },
     });
-    async function* frames(): AsyncGenerator<StreamFrame> {
-      try {
-        yield* inner;
-      } catch (err) {
-        if (attempt.cause === "closed") return; // close() is a normal end for the consumer
-        if (attempt.cause === "caller" && attempt.callerSignal) throw abortError(attempt.callerSignal);
-        throw err;
-      } finally {
-        close();
-      }
-    }
-    return { frames: frames(), close, status: res.status };
+    return { frames: inner, batches: inner.batches, close, status: res.status };
   }
 
   /** Send the request and wait for response headers (bounded by the header deadline). */

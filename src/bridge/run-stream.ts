@@ -22,6 +22,8 @@ import { EventLog } from "./event-log.js";
 
 export interface SseStreamLike {
   frames: AsyncIterable<StreamFrame>;
+  /** Optional: the same frames, grouped by the read that completed them (fewer wake-ups). */
+  batches?: AsyncIterable<StreamFrame[]>;
   close(): void;
 }
 
@@ -419,42 +421,55 @@ export class RunStream {
   }
 
   private async consume(stream: SseStreamLike, skip: number): Promise<void> {
-    let index = 0;
+    const state = { index: 0, skip };
+    if (stream.batches) {
+      // One wake-up and one change notification per read of the body, not per frame.
+      for await (const batch of stream.batches) {
+        if (this.closed) break;
+        let changed = false;
+        for (const f of batch) if (this.take(f, state)) changed = true;
+        if (changed) this.emit();
+      }
+      return;
+    }
     for await (const f of stream.frames) {
       if (this.closed) break;
-      if (f.kind === "session") {
-        if (!this.sessionId) this.sessionId = f.sessionId;
-        continue;
-      }
-      if (f.kind === "agent") {
-        this.runId ??= f.agent.run_id;
-        this.agentId ??= f.agent.agent_id;
-        this.sessionId ??= f.agent.session_id;
-        if (!this.created) {
-          this.created = true;
-          this.emit();
-        }
-        continue;
-      }
-      index += 1;
-      const name = f.kind === "event" ? f.event.type : f.name;
-      if (index <= skip) {
-        // Already in the log: a from-zero replay. Check it is the frame we hold.
-        const have = this.names[(index - 1) % NAME_RING];
-        if (index > this.framesSeen - NAME_RING && have !== undefined && have !== name) {
-          this.log.warn({ runId: this.runId, position: index - 1, have, got: name }, "replayed frame differs from the one held");
-        }
-        continue;
-      }
-      this.names[this.framesSeen % NAME_RING] = name;
-      this.framesSeen += 1;
-      this.lastActivityAt = this.now();
-      if (f.kind === "event") {
-        this.events.push(f.event);
-        if (f.event.type === "done") this.sawDone = true;
-      }
-      this.emit();
+      if (this.take(f, state)) this.emit();
     }
+  }
+
+  /** Fold one frame into the run: ids, or the next log entry. Returns whether anything changed. */
+  private take(f: StreamFrame, st: { index: number; skip: number }): boolean {
+    if (f.kind === "session") {
+      if (!this.sessionId) this.sessionId = f.sessionId;
+      return false;
+    }
+    if (f.kind === "agent") {
+      this.runId ??= f.agent.run_id;
+      this.agentId ??= f.agent.agent_id;
+      this.sessionId ??= f.agent.session_id;
+      if (this.created) return false;
+      this.created = true;
+      return true;
+    }
+    st.index += 1;
+    const name = f.kind === "event" ? f.event.type : f.name;
+    if (st.index <= st.skip) {
+      // Already in the log: a from-zero replay. Check it is the frame we hold.
+      const have = this.names[(st.index - 1) % NAME_RING];
+      if (st.index > this.framesSeen - NAME_RING && have !== undefined && have !== name) {
+        this.log.warn({ runId: this.runId, position: st.index - 1, have, got: name }, "replayed frame differs from the one held");
+      }
+      return false;
+    }
+    this.names[this.framesSeen % NAME_RING] = name;
+    this.framesSeen += 1;
+    this.lastActivityAt = this.now();
+    if (f.kind === "event") {
+      this.events.push(f.event);
+      if (f.event.type === "done") this.sawDone = true;
+    }
+    return true;
   }
 
   private sleep(ms: number): Promise<void> {

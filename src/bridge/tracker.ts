@@ -355,6 +355,16 @@ export class RunTracker {
         if (saved.agent) run.agentName = saved.agent;
       }
       this.runs.set(runId, run);
+      // A run loomcycle does not know (or this token may not see) is not kept: random
+      // or mistyped ids must not grow memory. The caller still gets the failure.
+      const tracked = run;
+      const off = stream.onChange(() => {
+        if (stream.created) off();
+        else if (stream.fatal) {
+          off();
+          if (this.runs.get(runId) === tracked) this.runs.delete(runId);
+        }
+      });
     }
     return run;
   }

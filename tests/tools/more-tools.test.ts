@@ -242,3 +242,14 @@ describe("read positions survive a restart", () => {
     }
   });
 });
+
+describe("unknown run ids", () => {
+  it("are not kept by the tracker after loomcycle says they do not exist", async () => {
+    const before = h.bridge.tracker.list().length;
+    for (let i = 0; i < 20; i++) {
+      const r = await h.call("read_run_events", { run_id: `r_unknown${i}` });
+      expect(r.isError).toBe(true);
+    }
+    expect(h.bridge.tracker.list().length).toBe(before);
+  });
+});
