@@ -1,6 +1,7 @@
 // The loomcycle simulator: a loomcycle-compatible HTTP+SSE server for demos
 // and tests (SPEC §6). startSimulator() builds the pieces, listens, and
 // returns the control panel described in ./types.ts. Nothing runs at import.
+import { setMaxListeners } from "node:events";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -77,6 +78,8 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
     tokens.set(t.token, { tenant_id: t.tenant_id ?? "default", subject: t.subject ?? "sim-user", scopes: [...t.scopes], legacy: t.legacy ?? false });
   }
   const shutdown = new AbortController();
+  // Every open tail and scripted turn sleeps on this one signal: many listeners is normal.
+  setMaxListeners(0, shutdown.signal);
   const engine = new Engine({
     store,
     rng,

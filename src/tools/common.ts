@@ -304,10 +304,14 @@ function renderItem(it: DigestItem | RawItem): string {
   }
 }
 
+/** First line of every text result in `--sandbox`, so nobody mistakes simulator output for loomcycle's. */
+export function sandboxLines(bridge: Bridge): string[] {
+  return bridge.sandbox ? ["[sandbox: these results come from the built-in loomcycle simulator, not a real loomcycle]"] : [];
+}
+
 /** The text block: every field of structuredContent, compact and readable. */
 export function renderResult(head: Record<string, unknown>, snap: Partial<RunSnapshot>, bridge: Bridge): string {
-  const lines: string[] = [];
-  if (bridge.sandbox) lines.push("[sandbox: these results come from the built-in loomcycle simulator, not a real loomcycle]");
+  const lines: string[] = sandboxLines(bridge);
   const fields = Object.entries(head)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);

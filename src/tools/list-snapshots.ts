@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
-import { clock, callSignal, errorResult, okResult } from "./common.js";
+import { clock, callSignal, errorResult, okResult, sandboxLines } from "./common.js";
 
 export const listSnapshots = defineTool({
   name: "list_snapshots",
@@ -53,7 +53,7 @@ export const listSnapshots = defineTool({
         schema_version: e.schema_version ?? 0,
       }));
       const lines = [
-        ...(bridge.sandbox ? ["[sandbox: these results come from the built-in loomcycle simulator, not a real loomcycle]"] : []),
+        ...sandboxLines(bridge),
         `count=${snapshots.length}`,
         ...snapshots.map((s) => `- ${s.id} label=${JSON.stringify(s.label)} created_at=${s.created_at} byte_size=${s.byte_size} schema_version=${s.schema_version}`),
       ];

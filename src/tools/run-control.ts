@@ -17,6 +17,7 @@ import {
   waitAttached,
   waitMsField,
   waitOnRun,
+  sandboxLines,
 } from "./common.js";
 
 const reasonField = z
@@ -162,7 +163,7 @@ export const compactRun = defineTool({
       if (res.after_tokens !== undefined) out.after_tokens = res.after_tokens;
       if (res.applied !== undefined) out.applied = res.applied;
       const text = [
-        ...(bridge.sandbox ? ["[sandbox: from the built-in loomcycle simulator]"] : []),
+        ...sandboxLines(bridge),
         `run_id=${args.run_id} compacted=${res.compacted} before_tokens=${res.before_tokens ?? "?"} after_tokens=${res.after_tokens ?? "?"} applied=${res.applied ?? "?"}`,
         res.applied === "noop" ? "next: nothing to do; the conversation is too short to compact" : "next: send_steer as usual; the run continues from the summary",
       ].join("\n");

@@ -94,6 +94,26 @@ describe("the built binary over stdio", () => {
     }
   });
 
+  it("--sandbox serves against a built-in simulator and labels every result as such", async () => {
+    const p = new StdioPeer({ XDG_STATE_HOME: stateHome, LOOMCYCLE_MCP_LOG_LEVEL: "info" }, ["--sandbox"]);
+    try {
+      await p.initialize();
+      const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: "sandboxed" });
+      expect(s.isError, s.text).toBe(false);
+      expect(s.text.split("\n")[0]).toMatch(/^\[sandbox: these results come from the built-in loomcycle simulator/);
+      expect(s.sc.state).toBe("awaiting_input");
+      const agents = await p.callTool("list_agents", {});
+      expect(agents.text).toMatch(/^\[sandbox/);
+      const bad = await p.callTool("send_steer", { run_id: "r_0000000000000000", text: "x" });
+      expect(bad.isError).toBe(true);
+      expect(bad.text).toMatch(/^\[sandbox\]/);
+      expect(p.nonJsonLines).toEqual([]);
+      expect(p.stderr).toMatch(/sandbox/);
+    } finally {
+      p.kill();
+    }
+  });
+
   it("exits within 1 s on SIGTERM", async () => {
     const p = new StdioPeer(env());
     await p.initialize();
