@@ -190,16 +190,26 @@ export function buildDigest(events: EventSource, opts: DigestOptions): DigestRes
   let framesTaken = 0;
 
   while (i < events.length) {
-    const e = events.at(i);
-    if (!e) break; // not held (evicted): the caller re-fetches and reads again
-    if (isSilent(e)) {
+    // Fast paths on a compact log: plain text deltas and silent frames need no object.
+    let t = events.textAt?.(i);
+    if (t === undefined) {
+      const type = events.typeAt?.(i);
+      if (type !== undefined && SILENT.has(type)) {
+        i += 1;
+        next = i;
+        continue;
+      }
+    }
+    const e = t === undefined ? events.at(i) : undefined;
+    if (t === undefined && !e) break; // not held (evicted): the caller re-fetches and reads again
+    if (e && isSilent(e)) {
       // Makes no item: consumed silently (does not break a text run).
       i += 1;
       next = i;
       continue;
     }
-    if (e.type === "text") {
-      const t = e.text ?? "";
+    if (t !== undefined || e!.type === "text") {
+      t ??= e!.text ?? "";
       const budget = opts.maxChars - chars;
       if (open) {
         if (t.length > budget) {
@@ -223,7 +233,7 @@ export function buildDigest(events: EventSource, opts: DigestOptions): DigestRes
     // Any other item-making frame ends a text run.
     open = undefined;
     if (items.length >= opts.maxEvents) break;
-    let item = itemFor(e, i, opts);
+    let item = itemFor(e!, i, opts);
     if (!item) {
       i += 1;
       next = i;
@@ -246,7 +256,7 @@ export function buildDigest(events: EventSource, opts: DigestOptions): DigestRes
   const last = items[items.length - 1];
   if (last && last.kind === "text" && !last.partial) {
     const following = nextItemFrame(events, next);
-    if (following === undefined ? opts.streaming : events.at(following)?.type === "text") last.partial = true;
+    if (following === undefined ? opts.streaming : (events.typeAt?.(following) ?? events.at(following)?.type) === "text") last.partial = true;
   }
   const hasMore = nextItemFrame(events, next) !== undefined;
   return { items, next, hasMore };
@@ -255,8 +265,8 @@ export function buildDigest(events: EventSource, opts: DigestOptions): DigestRes
 /** Position of the next frame at or after `from` that makes an item. */
 function nextItemFrame(events: EventSource, from: number): number | undefined {
   for (let j = from; j < events.length; j++) {
-    const e = events.at(j);
-    if (!e || !isSilent(e)) return j;
+    const type = events.typeAt?.(j) ?? events.at(j)?.type;
+    if (type === undefined || !SILENT.has(type)) return j;
   }
   return undefined;
 }

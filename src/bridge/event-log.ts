@@ -16,6 +16,9 @@ export interface EventSource {
   readonly length: number;
   /** The event at `position`, or undefined when it is not held (evicted or beyond the end). */
   at(position: number): LoomEvent | undefined;
+  /** Optional fast paths (no object built): the bare text of a plain text delta, and an event's type. */
+  textAt?(position: number): string | undefined;
+  typeAt?(position: number): string | undefined;
 }
 
 export const DEFAULT_WINDOW = 100_000;
@@ -87,7 +90,8 @@ export class EventLog implements EventSource {
   private readonly blocks: Block[] = [];
   private count = 0;
   private readonly recent: Array<LoomEvent | undefined> = new Array<LoomEvent | undefined>(RECENT);
-  private readonly codes = new Map<string, number>([["text", TEXT]]);
+  /** Codes of events stored as JSON, by type (a `text` event with extra fields gets one too). */
+  private readonly codes = new Map<string, number>();
   /** Every event type seen, by code (code 0 = text stored bare). */
   private readonly names: string[] = ["text"];
 
@@ -141,6 +145,15 @@ export class EventLog implements EventSource {
     const b = this.blocks[Math.floor(rel / BLOCK)]!;
     const i = rel % BLOCK;
     return b.kinds[i] === TEXT ? { type: "text", text: b.textAt(i) } : (JSON.parse(b.json[b.aux[i]!]!) as LoomEvent);
+  }
+
+  /** The text of a plain `{type:"text", text}` event without building it; undefined for any other event. */
+  textAt(position: number): string | undefined {
+    if (position < this.base || position >= this.count) return undefined;
+    const rel = position - this.base;
+    const b = this.blocks[Math.floor(rel / BLOCK)]!;
+    const i = rel % BLOCK;
+    return b.kinds[i] === TEXT ? b.textAt(i) : undefined;
   }
 
   /** The event type at a position without parsing it (undefined when not held). */

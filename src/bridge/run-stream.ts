@@ -109,6 +109,7 @@ export class RunStream {
   private framesSeen = 0;
   private readonly names: string[] = new Array<string>(NAME_RING);
   private readonly listeners = new Set<() => void>();
+  private eventSink: ((e: LoomEvent, position: number) => void) | undefined;
   private readonly abort = new AbortController();
   private current: SseStreamLike | undefined;
   private sawDone = false;
@@ -160,6 +161,12 @@ export class RunStream {
   onChange(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Called with every new log entry as it is appended (before onChange fires), so a
+   * consumer can fold it without reading it back from the compact log. One consumer. */
+  onEvent(fn: ((e: LoomEvent, position: number) => void) | undefined): void {
+    this.eventSink = fn;
   }
 
   /** Stop following the run locally. Never affects the remote run. */
@@ -428,13 +435,19 @@ export class RunStream {
         if (this.closed) break;
         let changed = false;
         for (const f of batch) if (this.take(f, state)) changed = true;
-        if (changed) this.emit();
+        if (changed) {
+          this.lastActivityAt = this.now();
+          this.emit();
+        }
       }
       return;
     }
     for await (const f of stream.frames) {
       if (this.closed) break;
-      if (this.take(f, state)) this.emit();
+      if (this.take(f, state)) {
+        this.lastActivityAt = this.now();
+        this.emit();
+      }
     }
   }
 
@@ -464,10 +477,11 @@ export class RunStream {
     }
     this.names[this.framesSeen % NAME_RING] = name;
     this.framesSeen += 1;
-    this.lastActivityAt = this.now();
     if (f.kind === "event") {
+      const position = this.events.length;
       this.events.push(f.event);
       if (f.event.type === "done") this.sawDone = true;
+      this.eventSink?.(f.event, position);
     }
     return true;
   }

@@ -71,6 +71,14 @@ export class TrackedRun {
     private readonly client: RunStreamClient,
     private readonly log: Logger,
   ) {
+    // Fold each event as the stream appends it (no read-back from the compact log).
+    stream.onEvent((e, position) => {
+      if (position !== this.processed) this.catchUp();
+      if (position === this.processed) {
+        this.apply(e, position);
+        this.processed += 1;
+      }
+    });
     stream.onChange(() => this.catchUp());
   }
 

@@ -14,12 +14,24 @@ describe("EventLog", () => {
     const log = new EventLog(1_000_000);
     const all: LoomEvent[] = [];
     for (let i = 0; i < 2000; i++) {
-      const e: LoomEvent = i % 3 === 0 ? ev(i) : i % 3 === 1 ? { type: "text", text: i % 11 === 0 ? "" : `t${i}é🎉` } : { type: `kind_${i % 300}`, n: i };
+      const e: LoomEvent =
+        i % 3 === 0
+          ? ev(i)
+          : i % 3 === 1
+            ? i % 5 === 0
+              ? { type: "text", text: `with extra ${i}`, provider_hint: i } // not a plain delta: kept as JSON
+              : { type: "text", text: i % 11 === 0 ? "" : `t${i}é🎉` }
+            : { type: `kind_${i % 300}`, n: i };
       all.push(e);
       log.push(e);
       if (i % 97 === 0) expect(log.at(Math.floor(i / 2))).toEqual(all[Math.floor(i / 2)]); // reads while the block is open
     }
-    for (let i = 1999; i >= 0; i--) expect(log.at(i)).toEqual(all[i]);
+    for (let i = 1999; i >= 0; i--) {
+      expect(log.at(i)).toEqual(all[i]);
+      expect(log.typeAt(i)).toBe(all[i]!.type);
+      const plain = all[i]!.type === "text" && Object.keys(all[i]!).length === 2;
+      expect(log.textAt(i)).toBe(plain ? all[i]!.text : undefined);
+    }
     expect(log.typeAt(5)).toBe(all[5]!.type);
   });
 
