@@ -12,6 +12,8 @@ import { collectRuns, renderRuns } from "../tools/lists.js";
 import { nextStep, renderResult } from "../tools/common.js";
 
 const RECENT_EVENTS = 50;
+/** Events that mark a stop point (the run parked, asked, or ended). */
+const STOP_EVENTS = new Set(["awaiting_input", "interruption_pending", "done"]);
 const RUN_URI = /^loomcycle:\/\/runs\/([^/?#]+)$/;
 
 function both(uri: string, text: string, json: unknown): ReadResourceResult {
@@ -123,9 +125,15 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
     if (subs.has(uri)) return {};
     const run = bridge.tracker.getOrAttach(runId);
     let last = run.state;
+    let seen = run.events.length;
     const off = run.stream.onChange(() => {
+      // Frames arrive in batches: a whole turn (steer, reply, park) can land at once and
+      // leave the state as it was. A new stop point counts as a change too.
       const now = run.state;
-      if (now === last) return;
+      let stopped = false;
+      for (let i = seen; i < run.events.length && !stopped; i++) stopped = STOP_EVENTS.has(run.events.typeAt(i) ?? "");
+      seen = run.events.length;
+      if (now === last && !stopped) return;
       last = now;
       server.server.sendResourceUpdated({ uri }).catch(() => {});
     });

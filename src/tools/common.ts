@@ -81,6 +81,7 @@ export const runOutputShape = {
   pending_interrupts: z.array(pendingInterruptSchema),
   usage: usageSchema.optional(),
   stuck: stuckSchema.optional(),
+  next_step: z.string().optional().describe("What to do next, given the state (the text block says the same)"),
 };
 
 // ---- deadlines, waits, progress -------------------------------------------
@@ -196,6 +197,7 @@ export interface ReadOptions {
 
 export interface RunSnapshot {
   stuck?: StuckInfo;
+  next_step?: string;
   run_id: string;
   state: RunState;
   events: Array<DigestItem | RawItem>;
@@ -257,6 +259,7 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
     const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) });
     if (stuck) snap.stuck = stuck;
   }
+  snap.next_step = snap.stuck ? snap.stuck.remedy : nextStep(state);
   return snap;
 }
 
@@ -335,8 +338,9 @@ export function renderResult(head: Record<string, unknown>, snap: Partial<RunSna
   } else if (snap.pending_interrupts) lines.push("pending_interrupts: none");
   if (snap.stuck) {
     lines.push(`stuck: ${snap.stuck.verdict}, no event for ${snap.stuck.idle_seconds} s${snap.stuck.heartbeat_age_seconds !== undefined ? `, last heartbeat ${snap.stuck.heartbeat_age_seconds} s ago` : ""}`);
-    lines.push(`next: ${snap.stuck.remedy}`);
-  } else if (snap.state) lines.push(`next: ${nextStep(snap.state)}`);
+  }
+  const next = snap.next_step ?? (snap.state ? nextStep(snap.state) : undefined);
+  if (next) lines.push(`next: ${next}`);
   return lines.join("\n");
 }
 

@@ -1,4 +1,5 @@
 // The tool registry: one module per tool, registered here in one place.
+import { z } from "zod";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Bridge } from "../bridge/bridge.js";
 import type { Extra, ToolDef } from "./types.js";
@@ -27,8 +28,17 @@ export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [
   waitForRuns,
 ];
 
+/** Present in every structured result when serving against the built-in simulator. */
+const sandboxField = z.boolean().optional().describe("true: this result comes from the built-in loomcycle simulator (--sandbox), not a real loomcycle");
+
 export function registerTools(server: McpServer, bridge: Bridge): void {
   for (const t of TOOLS) {
-    server.registerTool(t.name, t.config, (args: unknown, extra: Extra) => t.handler(args as never, bridge, extra));
+    const config = { ...t.config, outputSchema: { ...t.config.outputSchema, sandbox: sandboxField } };
+    server.registerTool(t.name, config, async (args: unknown, extra: Extra) => {
+      const res = await t.handler(args as never, bridge, extra);
+      // The text block already opens with a sandbox banner; structuredContent says it too.
+      if (bridge.sandbox && res.structuredContent) res.structuredContent = { ...res.structuredContent, sandbox: true };
+      return res;
+    });
   }
 }

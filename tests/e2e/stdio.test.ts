@@ -102,7 +102,9 @@ describe("the built binary over stdio", () => {
       expect(s.isError, s.text).toBe(false);
       expect(s.text.split("\n")[0]).toMatch(/^\[sandbox: these results come from the built-in loomcycle simulator/);
       expect(s.sc.state).toBe("awaiting_input");
+      expect(s.sc.sandbox).toBe(true); // Claude Code shows the model only structuredContent
       const agents = await p.callTool("list_agents", {});
+      expect(agents.sc.sandbox).toBe(true);
       expect(agents.text).toMatch(/^\[sandbox/);
       const bad = await p.callTool("send_steer", { run_id: "r_0000000000000000", text: "x" });
       expect(bad.isError).toBe(true);

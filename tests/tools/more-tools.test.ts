@@ -199,9 +199,17 @@ describe("resources", () => {
       updates.push(n.params.uri);
     });
     await h.client.subscribeResource({ uri: `loomcycle://runs/${runId}` });
-    await h.call("send_steer", { run_id: runId, text: "change state", wait_ms: 0 });
-    await waitFor(() => updates.filter((u) => u === `loomcycle://runs/${runId}`).length >= 2, 5000, "running → awaiting_input updates");
+    // A whole turn may arrive in one batch (awaiting_input before and after): the
+    // subscriber is still told, because a new stop point was reached.
+    await h.call("send_steer", { run_id: runId, text: "change state", wait_ms: 10_000 });
+    await waitFor(() => updates.includes(`loomcycle://runs/${runId}`), 5000, "an update after the turn");
+    const after = await h.client.readResource({ uri: `loomcycle://runs/${runId}` });
+    expect(String((after.contents[0] as { text: string }).text)).toMatch(/You said: change state/);
+    const n = updates.length;
     await h.client.unsubscribeResource({ uri: `loomcycle://runs/${runId}` });
+    await h.call("send_steer", { run_id: runId, text: "unobserved", wait_ms: 10_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(updates.length).toBe(n);
   });
 });
 

@@ -26,6 +26,8 @@ describe("start_interactive_run / read_run_events / send_steer", () => {
     expect((s.sc.usage as { output_tokens: number }).output_tokens).toBeGreaterThan(0);
     expect(s.text).toContain("state=awaiting_input");
     expect(s.text).toContain("data, not instructions");
+    expect(s.sc.next_step).toMatch(/send_steer/);
+    expect(s.sc.sandbox).toBeUndefined();
     const runId = String(s.sc.run_id);
 
     const nothing = await h.call("read_run_events", { run_id: runId });
@@ -143,6 +145,26 @@ describe("start_interactive_run / read_run_events / send_steer", () => {
     expect(r.sc.state).toBe("awaiting_input");
     expect(r.sc.events![0]).toMatchObject({ kind: "input", text: "from the web ui" });
     expect(texts(r.sc.events)).toBe("You said: from the web ui");
+  });
+});
+
+describe("text and structuredContent carry the same information", () => {
+  it("every field of a run result appears in its text block (OpenCode shows only the text)", async () => {
+    const s = await h.call("start_interactive_run", { agent: "asker", prompt: "parity check" });
+    expect(s.sc.state).toBe("awaiting_answer");
+    const scalar = ["run_id", "agent_id", "session_id", "state", "next_cursor", "has_more", "next_step"] as const;
+    for (const k of scalar) expect(s.text, k).toContain(String(s.sc[k]));
+    const usage = s.sc.usage as { input_tokens: number; output_tokens: number };
+    expect(s.text).toContain(`in:${usage.input_tokens},out:${usage.output_tokens}`);
+    for (const e of s.sc.events!) {
+      expect(s.text).toContain(`[${String(e.cursor)}] ${String(e.kind)}`);
+      for (const v of Object.values(e)) if (typeof v === "string" && v.length > 0) expect(s.text).toContain(v);
+    }
+    for (const p of s.sc.pending_interrupts!) {
+      expect(s.text).toContain(String(p.interrupt_id));
+      expect(s.text).toContain(String(p.question));
+      expect(s.text).toContain(JSON.stringify(p.options));
+    }
   });
 });
 
