@@ -1,4 +1,5 @@
 // Small shared test helpers.
+import { spawn } from "node:child_process";
 import { Writable } from "node:stream";
 import { createLogger, type Logger } from "../src/logger.js";
 
@@ -32,4 +33,37 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Run a command to completion without blocking the event loop (a simulator it talks to
+ * may run in this process); stdin closed; killed and rejected after `timeoutMs`. */
+export function runProcess(cmd: string, args: readonly string[], opts: { env: Record<string, string>; cwd?: string; timeoutMs?: number }): Promise<ProcessResult> {
+  const timeoutMs = opts.timeoutMs ?? 90_000;
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const p = spawn(cmd, [...args], { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+    const timer = setTimeout(() => {
+      p.kill("SIGKILL");
+      reject(new Error(`${cmd} ${args.join(" ")}: no exit within ${timeoutMs} ms; stdout: ${stdout.slice(-2000)}; stderr: ${stderr.slice(-2000)}`));
+    }, timeoutMs);
+    p.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    p.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
 }

@@ -45,6 +45,7 @@ async function connect(bridge: Bridge): Promise<{ client: Client; close: () => P
   const [a, b] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: "fault-host", version: "1.0.0" });
   await Promise.all([server.connect(a), client.connect(b)]);
+  await client.listTools(); // results are then validated against each tool's outputSchema, as hosts do
   return {
     client,
     close: async () => {

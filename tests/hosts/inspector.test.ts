@@ -4,12 +4,12 @@
 // with example arguments from TOOL_EXAMPLES (a listed tool without an entry fails the
 // test), every listed resource and resource template is read. Entries for tools or
 // resources the bridge does not list (yet) are skipped, and the skips are printed.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runProcess, type ProcessResult } from "../helpers.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 
 const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
@@ -32,12 +32,8 @@ afterAll(async () => {
 
 type Json = Record<string, unknown>;
 
-interface InspectorResult {
-  code: number | null;
+interface InspectorResult extends ProcessResult {
   out: Json | undefined;
-  stdout: string;
-  stderr: string;
-  ms: number;
 }
 
 /** One `mcp-inspector --cli` invocation: it spawns the bridge, does one method, prints one JSON object. */
@@ -62,31 +58,14 @@ function inspector(method: string, extra: string[] = []): Promise<InspectorResul
     process.execPath,
     BIN,
   ];
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const p = spawn(INSPECTOR, args, { env: { PATH: process.env.PATH ?? "", HOME: home }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-    const timer = setTimeout(() => {
-      p.kill("SIGKILL");
-      reject(new Error(`mcp-inspector ${method} ${extra.join(" ")}: no exit within 70 s; stderr: ${stderr.slice(-2000)}`));
-    }, 70_000);
-    p.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    p.on("close", (code) => {
-      clearTimeout(timer);
-      let out: Json | undefined;
-      try {
-        out = JSON.parse(stdout) as Json;
-      } catch {
-        out = undefined;
-      }
-      resolve({ code, out, stdout, stderr, ms: Date.now() - t0 });
-    });
+  return runProcess(INSPECTOR, args, { env: { PATH: process.env.PATH ?? "", HOME: home }, timeoutMs: 70_000 }).then((r) => {
+    let out: Json | undefined;
+    try {
+      out = JSON.parse(r.stdout) as Json;
+    } catch {
+      out = undefined;
+    }
+    return { ...r, out };
   });
 }
 

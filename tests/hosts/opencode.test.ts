@@ -8,7 +8,7 @@
 // @opencode-ai/plugin is kept offline by an .npmrc in that HOME. Every HTTP(S) proxy
 // variable points at a loopback "egress trap" (loopback itself is exempt via NO_PROXY),
 // and the test fails if anything tried to leave 127.0.0.1 through it.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runProcess } from "../helpers.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { contentText, startFakeModel, type FakeModel } from "./fake-openai.js";
 
@@ -60,29 +61,8 @@ let opencodeVersion: string;
 let env: Record<string, string>;
 let snippet: Record<string, unknown>;
 
-function run(cmd: string, args: string[], opts: { cwd?: string; env: Record<string, string>; timeoutMs?: number }): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    // stdin closed: `opencode run` reads piped stdin as part of the message and would wait for it
-    const p = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-    const timer = setTimeout(() => {
-      p.kill("SIGKILL");
-      reject(new Error(`${cmd} ${args.join(" ")}: no exit within ${opts.timeoutMs ?? 90_000} ms; stdout: ${stdout.slice(-2000)}; stderr: ${stderr.slice(-2000)}`));
-    }, opts.timeoutMs ?? 90_000);
-    p.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    p.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
-    });
-  });
-}
+// stdin closed: `opencode run` reads piped stdin as part of the message and would wait for it
+const run = (cmd: string, args: string[], opts: { cwd?: string; env: Record<string, string>; timeoutMs?: number }) => runProcess(cmd, args, opts);
 
 beforeAll(async () => {
   opencode = findOpencode();

@@ -48,6 +48,9 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
   const [a, b] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: "test-host", version: "1.0.0" });
   await Promise.all([server.connect(a), client.connect(b)]);
+  // As hosts do: with the tool list known, the SDK client validates every result's
+  // structuredContent against the tool's outputSchema (strictly: no extra fields).
+  await client.listTools();
   return {
     sim,
     bridge,
