@@ -24,8 +24,9 @@ export const SERVER_NAME = "loomcycle";
  * call is wait_ms (≤ 55 s) + 5 s. Without it OpenCode (1.18) falls back to
  * `experimental.mcp_timeout`, then to the MCP SDK's 60 s; it resets the timer on each
  * progress notification (the bridge sends them while it waits), so this is the bound
- * for a call whose progress never arrives. Scoped to this server, unlike the global
- * `experimental.mcp_timeout`.
+ * for a call whose progress never arrives. Scoped to this server; the snippet also sets
+ * the global `experimental.mcp_timeout` to the same value, for OpenCode versions that
+ * read only that key (it only ever raises the limit for other servers).
  */
 export const OPENCODE_TIMEOUT_MS = 70_000;
 
@@ -79,6 +80,7 @@ export function snippetFor(host: Host, v: SnippetValues): Record<string, unknown
             environment: { LOOMCYCLE_BASE_URL: v.baseUrl, LOOMCYCLE_AUTH_TOKEN: "{env:LOOMCYCLE_AUTH_TOKEN}", LOOMCYCLE_USER_ID: v.userId },
           },
         },
+        experimental: { mcp_timeout: OPENCODE_TIMEOUT_MS },
       };
   }
 }

@@ -85,10 +85,12 @@ describe("config <host>", () => {
     }
   });
 
-  it("opencode: a per-server timeout above the longest wait (55 s + 5 s)", async () => {
+  it("opencode: per-server and experimental.mcp_timeout above the longest wait (55 s + 5 s)", async () => {
     const r = await runBin(["config", "opencode"]);
-    const entry = (JSON.parse(r.stdout) as { mcp: { loomcycle: { timeout: number; type: string; enabled: boolean } } }).mcp.loomcycle;
+    const cfg = JSON.parse(r.stdout) as { mcp: { loomcycle: { timeout: number; type: string; enabled: boolean } }; experimental: { mcp_timeout: number } };
+    const entry = cfg.mcp.loomcycle;
     expect(entry.timeout).toBeGreaterThan(60_000);
+    expect(cfg.experimental.mcp_timeout).toBeGreaterThan(60_000);
     expect(entry).toMatchObject({ type: "local", enabled: true });
   });
 
