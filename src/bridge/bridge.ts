@@ -22,6 +22,8 @@ export interface BridgeOptions {
   stuckAfterMs?: number;
   /** Events kept in memory per run; older positions are re-read from loomcycle. Default 100,000. */
   eventWindow?: number;
+  /** Finished runs unused this long are dropped from memory (re-read on demand). Default 30 min. */
+  retainFinishedMs?: number;
 }
 
 export class Bridge {
@@ -56,6 +58,7 @@ export class Bridge {
     if (opts.backoffMs) trackerOpts.backoffMs = opts.backoffMs;
     if (this.stateFile) trackerOpts.stateFile = this.stateFile;
     if (opts.eventWindow) trackerOpts.eventWindow = opts.eventWindow;
+    if (opts.retainFinishedMs !== undefined) trackerOpts.retainFinishedMs = opts.retainFinishedMs;
     this.tracker = new RunTracker(trackerOpts);
   }
 

@@ -48,6 +48,8 @@ export class TrackedRun {
   readPos = 0;
   /** The first replay after attaching has been waited for (tools wait once). */
   settled = false;
+  /** Last time a tool or resource used this run (finished runs unused for long are dropped). */
+  lastUsedAt = Date.now();
   /** The user's prompt when this bridge started the run (to strip the system prompt). */
   prompt: string | undefined;
   /** The loomcycle agent's name, when known (start body, or a status lookup). */
@@ -264,6 +266,9 @@ export interface TrackerOptions {
   stateFile?: StateFile;
   /** Events kept in memory per run. */
   eventWindow?: number;
+  /** A finished run nobody used for this long is dropped from memory (default 30 min);
+   * reading it again re-attaches it, and its read position is in the state file. */
+  retainFinishedMs?: number;
 }
 
 export class RunTracker {
@@ -271,7 +276,32 @@ export class RunTracker {
   /** Runs whose start has not produced a run_id yet, by the agent_id we chose. */
   private readonly startingRuns = new Map<string, TrackedRun>();
 
-  constructor(private readonly opts: TrackerOptions) {}
+  private readonly sweeper: NodeJS.Timeout;
+  /** Read positions of dropped finished runs, when there is no state file to keep them. */
+  private readonly droppedPositions = new Map<string, number>();
+
+  constructor(private readonly opts: TrackerOptions) {
+    const retain = opts.retainFinishedMs ?? 30 * 60_000;
+    this.sweeper = setInterval(() => this.sweep(retain), Math.min(60_000, Math.max(50, retain / 4)));
+    this.sweeper.unref();
+  }
+
+  /** Drop finished runs nobody has used for `retainMs` (their logs are re-read on demand). */
+  sweep(retainMs: number, now = Date.now()): number {
+    let dropped = 0;
+    for (const [id, run] of this.runs) {
+      if (!run.terminal || now - run.lastUsedAt < retainMs) continue;
+      this.noteRead(run);
+      if (!this.opts.stateFile) {
+        this.droppedPositions.set(id, run.readPos);
+        if (this.droppedPositions.size > 10_000) this.droppedPositions.delete(this.droppedPositions.keys().next().value!);
+      }
+      run.stream.close();
+      this.runs.delete(id);
+      dropped += 1;
+    }
+    return dropped;
+  }
 
   /** Remember where the host read to (and the run's ids and state) across restarts. */
   noteRead(run: TrackedRun): void {
@@ -354,27 +384,30 @@ export class RunTracker {
       this.runs.delete(runId);
       run = undefined;
     }
-    if (!run) {
-      const stream = RunStream.attach(this.opts.client, runId, this.streamOpts());
-      run = new TrackedRun(stream, this.opts.client, this.opts.logger);
-      const saved = this.opts.stateFile?.get(runId);
-      if (saved) {
-        run.readPos = saved.read_pos;
-        if (saved.agent) run.agentName = saved.agent;
-      }
-      this.runs.set(runId, run);
-      // A run loomcycle does not know (or this token may not see) is not kept: random
-      // or mistyped ids must not grow memory. The caller still gets the failure.
-      const tracked = run;
-      const off = stream.onChange(() => {
-        if (stream.created) off();
-        else if (stream.fatal) {
-          off();
-          if (this.runs.get(runId) === tracked) this.runs.delete(runId);
-        }
-      });
+    if (run) {
+      run.lastUsedAt = Date.now();
+      return run;
     }
-    return run;
+    const stream = RunStream.attach(this.opts.client, runId, this.streamOpts());
+    const fresh = new TrackedRun(stream, this.opts.client, this.opts.logger);
+    const saved = this.opts.stateFile?.get(runId);
+    if (saved) {
+      fresh.readPos = saved.read_pos;
+      if (saved.agent) fresh.agentName = saved.agent;
+    } else if (this.droppedPositions.has(runId)) {
+      fresh.readPos = this.droppedPositions.get(runId)!;
+    }
+    this.runs.set(runId, fresh);
+    // A run loomcycle does not know (or this token may not see) is not kept: random
+    // or mistyped ids must not grow memory. The caller still gets the failure.
+    const off = stream.onChange(() => {
+      if (stream.created) off();
+      else if (stream.fatal) {
+        off();
+        if (this.runs.get(runId) === fresh) this.runs.delete(runId);
+      }
+    });
+    return fresh;
   }
 
   list(): TrackedRun[] {
@@ -383,6 +416,7 @@ export class RunTracker {
 
   /** Stop following every run locally (shutdown). Remote runs are never cancelled. */
   closeAll(): void {
+    clearInterval(this.sweeper);
     this.flush();
     for (const r of this.list()) r.stream.close();
     this.runs.clear();

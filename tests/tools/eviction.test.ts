@@ -43,3 +43,31 @@ describe("bounded event log", () => {
     expect(raw.sc.events).toEqual(rawBig.sc.events);
   }, 60_000);
 });
+
+describe("finished runs are not kept forever", () => {
+  it("drops a finished run nobody uses, and reads it again transparently from where the host left off", async () => {
+    const h = await startHarness({}, { sim: small.sim, retainFinishedMs: 200 });
+    try {
+      const s = await h.call("start_interactive_run", { agent: "echo", prompt: "finish me" });
+      const runId = String(s.sc.run_id);
+      const c = await h.call("cancel_run", { run_id: runId });
+      expect(c.sc.final_state).toBe("cancelled");
+      const full = await h.call("read_run_events", { run_id: runId, cursor: 0 });
+      await new Promise((r) => setTimeout(r, 600));
+      expect(h.bridge.tracker.get(runId)).toBeUndefined(); // dropped from memory
+      const cont = await h.call("read_run_events", { run_id: runId });
+      expect(cont.isError, cont.text).toBe(false);
+      expect(cont.sc.state).toBe("cancelled");
+      expect(cont.sc.events).toEqual([]); // continues where the host left off
+      expect(cont.sc.next_cursor).toBe(full.sc.next_cursor);
+      const again = await h.call("read_run_events", { run_id: runId, cursor: 0 });
+      expect(again.sc.events).toEqual(full.sc.events);
+      // a parked (unfinished) run is never dropped
+      const parked = await h.call("start_interactive_run", { agent: "echo", prompt: "stay" });
+      await new Promise((r) => setTimeout(r, 600));
+      expect(h.bridge.tracker.get(String(parked.sc.run_id))).toBeDefined();
+    } finally {
+      await h.close();
+    }
+  });
+});

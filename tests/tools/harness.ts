@@ -29,6 +29,7 @@ export interface HarnessBridgeOptions {
   stuckAfterMs?: number;
   stateFilePath?: string;
   eventWindow?: number;
+  retainFinishedMs?: number;
   /** Reuse a running simulator (the harness then does not close it). */
   sim?: Simulator;
 }
@@ -43,6 +44,7 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
     ...(bridgeOpts.stuckAfterMs !== undefined ? { stuckAfterMs: bridgeOpts.stuckAfterMs } : {}),
     ...(bridgeOpts.stateFilePath ? { stateFilePath: bridgeOpts.stateFilePath } : {}),
     ...(bridgeOpts.eventWindow ? { eventWindow: bridgeOpts.eventWindow } : {}),
+    ...(bridgeOpts.retainFinishedMs !== undefined ? { retainFinishedMs: bridgeOpts.retainFinishedMs } : {}),
   });
   const { server, close } = createServer({ bridge });
   const [a, b] = InMemoryTransport.createLinkedPair();
