@@ -9,6 +9,7 @@
 //   failures, timeouts, 429 and 502/503/504, honouring Retry-After. A POST — starting a
 //   run, delivering a steer, resolving a question — is sent exactly once: a blind
 //   repeat could start a second run or deliver a message twice.
+// - Run streams do not go through fetch: see stream-http.ts for their transport.
 // - The bearer token goes only into the Authorization header. Upstream text is
 //   scrubbed of it before it reaches an error message or a log line.
 import { STATUS_CODES } from "node:http";
@@ -49,6 +50,7 @@ import {
 } from "./errors.js";
 import type { StreamFrame } from "./events.js";
 import { abortError, DEFAULT_STREAM_IDLE_MS, describeError, readSseFrames } from "./sse.js";
+import { openStreamRequest, type StreamRequestOptions, type StreamResponse, type StreamTransport } from "./stream-http.js";
 import { redactSecrets, silentLogger, type Logger } from "../logger.js";
 
 export interface RetryOptions {
@@ -63,7 +65,10 @@ export interface RetryOptions {
 export interface LoomcycleClientOptions {
   baseUrl: string;
   token?: string;
+  /** For JSON requests (tests inject one). Run streams use `streamTransport`. */
   fetch?: typeof fetch;
+  /** Opens run streams. Default: openStreamRequest (src/bridge/stream-http.ts); the ingest benchmark injects one. */
+  streamTransport?: StreamTransport;
   logger?: Logger;
   /** Deadline for response headers. Default 15000. */
   headersTimeoutMs?: number;
@@ -221,6 +226,7 @@ export class LoomcycleClient {
   private readonly token: string | undefined;
   private readonly secrets: readonly string[];
   private readonly fetchImpl: typeof fetch;
+  private readonly streamTransport: StreamTransport;
   private readonly log: Logger;
   private readonly headersTimeoutMs: number;
   private readonly runStartHeadersTimeoutMs: number;
@@ -238,6 +244,7 @@ export class LoomcycleClient {
     this.token = opts.token === "" ? undefined : opts.token;
     this.secrets = this.token ? [this.token] : [];
     this.fetchImpl = opts.fetch ?? globalThis.fetch.bind(globalThis);
+    this.streamTransport = opts.streamTransport ?? openStreamRequest;
     this.log = opts.logger ?? silentLogger();
     this.headersTimeoutMs = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
     this.runStartHeadersTimeoutMs = opts.runStartHeadersTimeoutMs ?? DEFAULT_RUN_START_HEADERS_TIMEOUT_MS;
@@ -428,30 +435,30 @@ export class LoomcycleClient {
   private async openStream(spec: RequestSpec, opts: CallOptions): Promise<SseStream> {
     const endpoint = `${spec.method} ${spec.path}`;
     return this.withRetry(spec, opts, async (attempt) => {
-      const res = await this.send(spec, attempt);
+      const res = await this.sendStream(spec, attempt);
       if (!res.ok) {
         attempt.arm("body_timeout", Math.max(5000, spec.headersTimeoutMs));
-        const text = await this.readText(res, attempt, ERROR_BODY_MAX_BYTES, endpoint, "cut");
+        const text = await attempt.race(res.text(ERROR_BODY_MAX_BYTES));
         throw errorFromResponse(res, text, this.secrets, endpoint);
       }
       const ct = res.headers.get("content-type") ?? "";
-      if (!res.body || (ct !== "" && !ct.toLowerCase().includes("text/event-stream"))) {
-        res.body?.cancel().catch(() => undefined);
-        throw new ProtocolError(`${endpoint}: expected an event stream, loomcycle answered ${res.status} with content-type ${ct || "none"}`, {
+      if (ct !== "" && !ct.toLowerCase().includes("text/event-stream")) {
+        res.close();
+        throw new ProtocolError(`${endpoint}: expected an event stream, loomcycle answered ${res.status} with content-type ${ct}`, {
           status: res.status,
         });
       }
       attempt.kept = true; // the attempt (controller, caller link) now lives as long as the stream
-      return this.makeStream(res, res.body, attempt);
+      return this.makeStream(res, attempt);
     });
   }
 
-  private makeStream(res: Response, body: ReadableStream<Uint8Array>, attempt: Attempt): SseStream {
+  private makeStream(res: StreamResponse, attempt: Attempt): SseStream {
     const close = (): void => {
       attempt.abort("closed");
       attempt.dispose();
     };
-    const inner = readSseFrames(body, {
+    const inner = readSseFrames(res.body, {
       signal: attempt.signal,
       idleTimeoutMs: this.streamIdleMs,
       ...(this.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.maxFrameBytes }),
@@ -469,13 +476,33 @@ export class LoomcycleClient {
     return { frames: inner, batches: inner.batches, close, status: res.status };
   }
 
-  /** Send the request and wait for response headers (bounded by the header deadline). */
-  private async send(spec: RequestSpec, attempt: Attempt): Promise<Response> {
+  private headersFor(spec: RequestSpec): Record<string, string> {
     const headers: Record<string, string> = {
       Accept: spec.stream ? "text/event-stream" : "application/json",
       "User-Agent": this.userAgent,
     };
     if (this.token) headers["Authorization"] = `Bearer ${this.token}`;
+    return headers;
+  }
+
+  /** Open a run stream (stream-http.ts: a connection of its own, not fetch) and wait for its response head. */
+  private async sendStream(spec: RequestSpec, attempt: Attempt): Promise<StreamResponse> {
+    attempt.arm("headers_timeout", spec.headersTimeoutMs);
+    const headers = this.headersFor(spec);
+    const req: StreamRequestOptions = { method: spec.method, headers, signal: attempt.signal };
+    if (spec.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      req.body = JSON.stringify(spec.body);
+    }
+    const res = await attempt.race(this.streamTransport(new URL(this.url(spec)), req), (late) => late.close());
+    attempt.disarm();
+    this.log.debug({ method: spec.method, path: spec.path, status: res.status, ms: Date.now() - attempt.startedAt }, "loomcycle request");
+    return res;
+  }
+
+  /** Send the request and wait for response headers (bounded by the header deadline). */
+  private async send(spec: RequestSpec, attempt: Attempt): Promise<Response> {
+    const headers = this.headersFor(spec);
     const init: RequestInit = { method: spec.method, headers, signal: attempt.signal, redirect: "manual" };
     if (spec.body !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -596,6 +623,15 @@ export class LoomcycleClient {
     if (codes.has("ENOTFOUND") || codes.has("EAI_AGAIN") || codes.has("EAI_NONAME")) return notReached("dns_failed", "DNS lookup failed");
     if (codes.has("UND_ERR_CONNECT_TIMEOUT")) return notReached("connect_timeout", "connect timed out");
     if (codes.has("EHOSTUNREACH") || codes.has("ENETUNREACH") || codes.has("EADDRNOTAVAIL")) return notReached("host_unreachable", "host unreachable");
+    const tls = [...codes].find(isTlsHandshakeCode);
+    if (tls !== undefined) {
+      // The handshake failed, so no request byte was sent. Say what to do about it.
+      const what =
+        tls === "ERR_SSL_WRONG_VERSION_NUMBER"
+          ? "TLS handshake failed: the server does not speak TLS there; check http vs https in the base URL"
+          : `TLS certificate not accepted: ${tls}; for a private CA set NODE_EXTRA_CA_CERTS to its PEM file`;
+      return notReached("tls_failed", what);
+    }
     const reset = codes.has("ECONNRESET") || codes.has("EPIPE") || codes.has("UND_ERR_SOCKET") || codes.has("UND_ERR_CLOSED");
     return new UnreachableError(
       `${endpoint}: the connection to loomcycle at ${origin} failed (${reset ? "connection reset or closed" : detail}); the request may have reached loomcycle${effect}`,
@@ -606,6 +642,14 @@ export class LoomcycleClient {
 
 // ---- status → error (the one place) ---------------------------------------------------
 
+/** What errorFromResponse reads of a response (a fetch Response or a StreamResponse). */
+export interface ResponseLike {
+  readonly status: number;
+  readonly statusText: string;
+  readonly url: string;
+  readonly headers: { get(name: string): string | null };
+}
+
 /**
  * Map a non-2xx response to a typed error. `bodyText` is the (possibly cut) response body;
  * `secrets` are scrubbed from it before anything is kept. Reads plain-text bodies
@@ -613,7 +657,7 @@ export class LoomcycleClient {
  * HTML pages from proxies (summarised, never dumped). `endpoint` (e.g. "POST /v1/runs")
  * names the call in the message; it defaults to the path of `res.url`.
  */
-export function errorFromResponse(res: Response, bodyText: string, secrets: readonly string[], endpoint?: string): LoomcycleError {
+export function errorFromResponse(res: ResponseLike, bodyText: string, secrets: readonly string[], endpoint?: string): LoomcycleError {
   const status = res.status;
   const statusLine = `${status} ${res.statusText || STATUS_CODES[status] || ""}`.trim();
   const where = endpoint ?? endpointFromUrl(res.url);
@@ -764,6 +808,15 @@ function endpointFromUrl(url: string): string {
 }
 
 /** Every `code` in an error's cause chain (undici nests them; happy-eyeballs uses AggregateError). */
+/** Codes of a failed TLS handshake (certificate checks by OpenSSL and Node, or not TLS at all). */
+function isTlsHandshakeCode(code: string): boolean {
+  return (
+    code === "ERR_TLS_CERT_ALTNAME_INVALID" ||
+    code === "ERR_SSL_WRONG_VERSION_NUMBER" ||
+    /^(?:CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(?:GET_ISSUER_CERT|VERIFY_LEAF_SIGNATURE|DECRYPT_CERT_SIGNATURE|DECODE_ISSUER_PUBLIC_KEY)|HOSTNAME_MISMATCH|INVALID_CA|PATH_LENGTH_EXCEEDED)/.test(code)
+  );
+}
+
 function errorCodes(err: unknown): Set<string> {
   const codes = new Set<string>();
   const seen = new Set<unknown>();

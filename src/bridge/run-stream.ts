@@ -503,7 +503,7 @@ export class RunStream {
 }
 
 /** Transport failures that mean the request never reached loomcycle (see http.ts networkError). */
-const NOT_REACHED = new Set(["connect_refused", "dns_failed", "connect_timeout", "host_unreachable"]);
+const NOT_REACHED = new Set(["connect_refused", "dns_failed", "connect_timeout", "host_unreachable", "tls_failed"]);
 
 /** A failed start that certainly created no run: loomcycle (or a proxy) refused it with a
  * 4xx, or it never reached loomcycle. 5xx, resets and timeouts leave it open. */

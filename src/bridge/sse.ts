@@ -51,7 +51,30 @@ export interface ReadSseOptions {
  * least one per step. Use one view or the other, not both. */
 export type SseFrames = AsyncGenerator<StreamFrame, void, unknown> & { readonly batches: AsyncIterable<StreamFrame[]> };
 
-type Body = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+/**
+ * A body that pushes its bytes (src/bridge/stream-http.ts). `data` gets bytes that are
+ * valid only during the call: the source may reuse the buffer for its next read.
+ */
+export interface PushBody {
+  start(sink: PushSink): void;
+  /** Stop delivering soon (backpressure); bytes of a read already under way still arrive. */
+  pause(): void;
+  resume(): void;
+  /** Stop for good and close the connection. */
+  release(): void;
+}
+
+export interface PushSink {
+  data(bytes: Uint8Array): void;
+  end(): void;
+  error(err: unknown): void;
+}
+
+type Body = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | PushBody;
+
+/** Frames parsed but not yet taken at which the source is paused, and resumed. */
+const PAUSE_AT = 2048;
+const RESUME_AT = 256;
 
 const LF = 10;
 const CR = 13;
@@ -105,6 +128,8 @@ export function readSseFrames(body: Body, opts: ReadSseOptions = {}): SseFrames 
     const bytes = feedAscii ? asciiWireBytes(m) : wireBytes(m);
     let data: unknown;
     try {
+      // (JSON.parse copies the strings it returns: a kept event does not pin the text
+      // decoded from its whole read, which `m.data` is a slice of.)
       data = JSON.parse(secrets.length === 0 || !secrets.some((x) => m.data.includes(x)) ? m.data : redactSecrets(m.data, secrets));
     } catch (err) {
       return invalid(name, "malformed_json", bytes, err instanceof Error ? err.message : String(err));
@@ -283,49 +308,92 @@ export function readSseFrames(body: Body, opts: ReadSseOptions = {}): SseFrames 
     }
   };
 
-  const nextChunk = (): Promise<{ done?: boolean; value?: Uint8Array }> =>
-    new Promise((resolve, reject) => {
+  // ---- the iterator ----------------------------------------------------------------
+  const DONE: IteratorReturnResult<void> = { value: undefined, done: true };
+  let readPos = 0; // next frame of `ready` to hand out
+  let finished = false;
+  let busy: Promise<IteratorResult<StreamFrame, void>> | undefined;
+
+  // The source pushes bytes; they are scanned at once (they may live in a buffer the
+  // source reuses), and the frames wait in `ready` for the consumer. Past PAUSE_AT
+  // frames not yet taken the source is paused, and resumed below RESUME_AT.
+  let ended = false;
+  let failure: { err: unknown } | undefined;
+  let lastByteAt = Date.now();
+  let paused = false;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const backlog = (): number => ready.length - readPos;
+  source.start({
+    data: (bytes) => {
+      if (finished || ended || failure) return;
+      lastByteAt = Date.now();
+      try {
+        scan(bytes);
+      } catch (err) {
+        failure = { err };
+      }
+      if (!paused && backlog() >= PAUSE_AT) {
+        paused = true;
+        source.pause();
+      }
+      if (backlog() > 0 || failure) notify();
+    },
+    end: () => {
+      ended = true;
+      notify();
+    },
+    error: (err) => {
+      failure ??= { err };
+      notify();
+    },
+  });
+
+  /** Wait until the source pushes a frame, ends or fails; or the signal aborts; or no byte comes for idleMs. */
+  const waitForSource = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
       if (signal?.aborted) {
         reject(abortError(signal));
         return;
       }
       let timer: NodeJS.Timeout | undefined;
+      const settle = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        wake = undefined;
+      };
       const onAbort = (): void => {
         settle();
         if (signal) reject(abortError(signal));
       };
-      const settle = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
       signal?.addEventListener("abort", onAbort, { once: true });
       if (idleMs > 0) {
-        timer = setTimeout(() => {
+        // Quiet since the last byte or since this wait began, whichever is later.
+        const since = Math.max(lastByteAt, Date.now());
+        const check = (): void => {
+          const quiet = Date.now() - Math.max(lastByteAt, since);
+          if (quiet < idleMs) {
+            timer = setTimeout(check, idleMs - quiet);
+            return;
+          }
           settle();
           reject(
             new TimeoutError(`loomcycle stream idle: no bytes for ${idleMs} ms (not even a keep-alive comment); the connection looks dead`, {
               code: "stream_idle",
             }),
           );
-        }, idleMs);
+        };
+        timer = setTimeout(check, idleMs);
       }
-      source.next().then(
-        (r) => {
-          settle();
-          resolve(r);
-        },
-        (err: unknown) => {
-          settle();
-          reject(signal?.aborted ? abortError(signal) : interrupted(err));
-        },
-      );
+      wake = () => {
+        settle();
+        resolve();
+      };
     });
-
-  // ---- the iterator ----------------------------------------------------------------
-  const DONE: IteratorReturnResult<void> = { value: undefined, done: true };
-  let readPos = 0; // next frame of `ready` to hand out
-  let finished = false;
-  let busy: Promise<IteratorResult<StreamFrame, void>> | undefined;
 
   /** End the iteration (idempotent); returns what the consumer should see for `err`. */
   const finish = (err?: unknown): unknown => {
@@ -342,6 +410,10 @@ export function readSseFrames(body: Body, opts: ReadSseOptions = {}): SseFrames 
     if (readPos === ready.length) {
       ready.length = 0;
       readPos = 0;
+    }
+    if (paused && backlog() <= RESUME_AT) {
+      paused = false;
+      source.resume();
     }
     return { value, done: false };
   };
@@ -366,18 +438,18 @@ export function readSseFrames(body: Body, opts: ReadSseOptions = {}): SseFrames 
     return ready.length > before;
   };
 
-  /** Nothing is buffered: read chunks until a frame is complete or the body ends. */
+  /** Nothing is buffered: wait for the source until a frame is complete or the body ends. */
   const pull = async (): Promise<IteratorResult<StreamFrame, void>> => {
     for (;;) {
-      const r = await nextChunk();
       if (finished) return DONE;
-      if (r.done) {
+      if (readPos < ready.length) return take();
+      if (failure) throw signal?.aborted ? abortError(signal) : interrupted(failure.err);
+      if (ended) {
         if (!discarding && (blockBytes > 1 || lineHasContent) && flushAtEof()) return take();
         finish();
         return DONE;
       }
-      if (r.value && r.value.length > 0) scan(r.value);
-      if (readPos < ready.length) return take();
+      await waitForSource();
     }
   };
 
@@ -448,34 +520,69 @@ export function readSseFrames(body: Body, opts: ReadSseOptions = {}): SseFrames 
   return it;
 }
 
-interface ChunkSource {
-  next(): Promise<{ done?: boolean; value?: Uint8Array }>;
-  /** Stop the source: cancels the body (which closes the connection) and frees the reader. */
-  release(): void;
-}
-
-function openSource(body: Body): ChunkSource {
+/** Adapt a pulled body (a fetch body, an async iterable) to the push interface. */
+function openSource(body: Body): PushBody {
+  if (typeof (body as PushBody).start === "function") return body as PushBody;
+  let next: () => Promise<{ done?: boolean; value?: Uint8Array }>;
+  let cancel: () => void;
   if (typeof (body as ReadableStream<Uint8Array>).getReader === "function") {
     const reader = (body as ReadableStream<Uint8Array>).getReader();
-    return {
-      next: () => reader.read(),
-      release: () => {
-        // Not awaited: a stuck cancel must not hold up return(). cancel() settles any
-        // pending read at once, so releaseLock() is safe right after.
-        reader.cancel().catch(() => undefined);
-        try {
-          reader.releaseLock();
-        } catch {
-          // already released
-        }
-      },
+    next = () => reader.read();
+    cancel = () => {
+      // Not awaited: a stuck cancel must not hold up return(). cancel() settles any
+      // pending read at once, so releaseLock() is safe right after.
+      reader.cancel().catch(() => undefined);
+      try {
+        reader.releaseLock();
+      } catch {
+        // already released
+      }
+    };
+  } else {
+    const it = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    next = () => it.next();
+    cancel = () => {
+      it.return?.()?.catch(() => undefined);
     };
   }
-  const it = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  let released = false;
+  let gate: (() => void) | undefined;
+  let paused = false;
+  const open = (): void => {
+    paused = false;
+    const g = gate;
+    gate = undefined;
+    g?.();
+  };
   return {
-    next: () => it.next(),
-    release: () => {
-      it.return?.()?.catch(() => undefined);
+    start(sink) {
+      void (async () => {
+        try {
+          for (;;) {
+            if (paused) await new Promise<void>((resolve) => (gate = resolve));
+            if (released) return;
+            const r = await next();
+            if (released) return;
+            if (r.done) {
+              sink.end();
+              return;
+            }
+            if (r.value && r.value.length > 0) sink.data(r.value);
+          }
+        } catch (err) {
+          if (!released) sink.error(err);
+        }
+      })();
+    },
+    pause() {
+      paused = true;
+    },
+    resume: open,
+    release() {
+      if (released) return;
+      released = true;
+      open();
+      cancel();
     },
   };
 }

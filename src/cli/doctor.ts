@@ -83,6 +83,8 @@ function unreachableWhy(err: UnreachableError, secrets: readonly string[]): stri
       return "connect timed out";
     case "host_unreachable":
       return "host unreachable";
+    case "tls_failed":
+      return `TLS handshake failed (${redactSecrets(err.detail, secrets)}); for a private CA set NODE_EXTRA_CA_CERTS to its PEM file`;
     case "connection_reset":
       return "the connection was reset or closed";
     default:

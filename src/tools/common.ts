@@ -414,6 +414,8 @@ function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runI
       if (action === "resolve") return `loomcycle (or a proxy in front of it) failed.${up} The answer may or may not have been recorded: call read_run_events to check pending_interrupts before answering again.`;
       return `loomcycle (or a proxy in front of it) failed.${up} Retry in a few seconds.`;
     case "unreachable":
+      if (err.code === "tls_failed")
+        return `Cannot reach loomcycle at ${bridge.config.baseUrl}: the TLS handshake failed (${err.detail}), so nothing was sent. If loomcycle's certificate comes from a private CA, set NODE_EXTRA_CA_CERTS to that CA's PEM file in the bridge's environment; if the base URL should be http, fix it. \`loomcycle-mcp-bridge doctor\` checks the connection.`;
       if (action === "steer") return `Cannot reach loomcycle at ${bridge.config.baseUrl} (${err.detail}). The message may not have been delivered: call read_run_events to check before sending it again.`;
       return `Cannot reach loomcycle at ${bridge.config.baseUrl} (${err.detail}). Check that it is running (\`loomcycle-mcp-bridge doctor\`), then retry.`;
     case "timeout":

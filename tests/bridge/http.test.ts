@@ -328,6 +328,18 @@ describe("deadlines and transport failures", () => {
     expect(err2.message).toContain("did not reach loomcycle");
   });
 
+  it("reports https to a plain-HTTP server as a TLS failure that did not reach loomcycle, for JSON calls and streams alike", async () => {
+    const { url } = await serve((_req, res) => res.end("{}"));
+    const c = client(url.replace(/^http:/, "https:"), { retry: { attempts: 1 } });
+    for (const call of [c.getAgent("a_1"), c.streamRun("r_1", 0), c.startInteractiveRun({ agent: "echo", prompt: "hi" })]) {
+      const err = (await failure(call)) as UnreachableError;
+      expect(err).toBeInstanceOf(UnreachableError);
+      expect(err.code).toBe("tls_failed");
+      expect(err.message).toContain("did not reach loomcycle");
+      expect(err.message).toContain("check http vs https");
+    }
+  });
+
   it("reports a reset before the response as UnreachableError that may have reached loomcycle", async () => {
     const { url } = await serve((req) => req.socket.destroy());
     const err = (await failure(client(url, { retry: { attempts: 1 } }).sendInput("r_1", "hi"))) as UnreachableError;

@@ -15,32 +15,59 @@ async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
 const kinds = (fs: StreamFrame[]) => fs.map((f) => (f.kind === "event" ? `${f.event.type}:${f.event.text ?? ""}` : f.kind));
 
 describe("readSseFrames: batches", () => {
-  it("hands out every frame one read completed, in order, the same frames as one by one", async () => {
+  it("hands out every frame complete so far, in order, the same frames as one by one", async () => {
     const wire = [text("a"), text("b") + text("c"), ": keepalive\n\n", 'event: started\ndata: {"type":"started"}\n\n' + text("d")];
     const one: StreamFrame[] = [];
     for await (const f of readSseFrames(chunks(...wire))) one.push(f);
     const batches: StreamFrame[][] = [];
     for await (const b of readSseFrames(chunks(...wire)).batches) batches.push(b);
-    expect(batches.map((b) => b.length)).toEqual([1, 2, 2]);
+    // The source is read ahead of the consumer, so how frames group into batches
+    // depends on timing; every batch has at least one frame, and none is lost or reordered.
+    expect(batches.every((b) => b.length >= 1)).toBe(true);
     expect(kinds(batches.flat())).toEqual(kinds(one));
     expect(kinds(one)).toEqual(["text:a", "text:b", "text:c", "started:", "text:d"]);
   });
 
-  it("releases the body when the consumer stops early", async () => {
+  it("releases the body when the consumer stops early (an endless body: reading ahead stops at the backlog bound)", async () => {
     let released = false;
-    async function* src(): AsyncGenerator<Uint8Array> {
-      try {
-        yield enc.encode(text("a"));
-        yield enc.encode(text("b"));
-      } finally {
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulls++;
+        c.enqueue(enc.encode(text(`t${pulls}`)));
+      },
+      cancel() {
         released = true;
-      }
-    }
-    for await (const b of readSseFrames(src()).batches) {
-      expect(b).toHaveLength(1);
+      },
+    });
+    for await (const b of readSseFrames(body).batches) {
+      expect(b.length).toBeGreaterThanOrEqual(1);
       break;
     }
     expect(released).toBe(true);
+  });
+
+  it("pauses an endless body while the consumer holds back, and resumes it as frames are taken", async () => {
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulls++;
+        c.enqueue(enc.encode(text(`t${pulls}`)));
+      },
+    });
+    const it = readSseFrames(body)[Symbol.asyncIterator]();
+    await it.next();
+    await new Promise((r) => setTimeout(r, 50));
+    const held = pulls;
+    // Bounded read-ahead: the backlog stops at the pause mark (plus the stream's own queue).
+    expect(held).toBeGreaterThan(100);
+    expect(held).toBeLessThan(2100);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pulls).toBe(held);
+    for (let i = 0; i < held; i++) await it.next();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pulls).toBeGreaterThan(held);
+    await it.return?.();
   });
 });
 
