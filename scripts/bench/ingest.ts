@@ -6,8 +6,9 @@
 // process, alternated.
 //
 // The bytes are a real replay captured from the simulator's wire (2,000 frames of a
-// longtalk run), cut into 16 KiB chunks as a socket delivers a burst. fetch is the only
-// thing replaced: it answers with those chunks as the response body.
+// longtalk run), cut into 16 KiB chunks as a socket delivers a burst. The stream
+// transport (stream-http.ts: socket, HTTP framing) is the only thing replaced: it pushes
+// those chunks as the response body, as the real one pushes each socket read.
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createParser } from "eventsource-parser";
@@ -22,6 +23,8 @@ const { RunTracker } = (await import(dist("bridge/tracker.js"))) as typeof impor
 const { silentLogger } = (await import(dist("logger.js"))) as typeof import("../../src/logger.js");
 import { fmt, fmtInt, median, spread } from "./lib/stats.js";
 import type { BenchContext, Figure, FigureResult } from "./lib/types.js";
+import type { PushSink } from "../../src/bridge/sse.js";
+import type { StreamResponse, StreamTransport } from "../../src/bridge/stream-http.js";
 
 const FRAMES = 2000;
 const CHUNK = 16 * 1024;
@@ -41,23 +44,54 @@ export function baseline(chunks: readonly Uint8Array[]): number {
   return n;
 }
 
-function fakeFetch(body: readonly Uint8Array[]): typeof fetch {
-  return (async () => {
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (const c of body) controller.enqueue(c);
-        // …and stays open, like a parked run's tail.
+/** A stream transport answering 200 with these chunks, pushed as socket reads push them
+ * (synchronously, as fast as the consumer takes them), then staying open like a parked
+ * run's tail. */
+function fakeTransport(body: readonly Uint8Array[]): StreamTransport {
+  return async (url) => {
+    let paused = false;
+    let released = false;
+    let i = 0;
+    let sink: PushSink | undefined;
+    const pump = (): void => {
+      while (sink && !paused && !released && i < body.length) sink.data(body[i++]!);
+    };
+    const res: StreamResponse = {
+      status: 200,
+      statusText: "OK",
+      url: url.toString(),
+      ok: true,
+      headers: { get: (name) => (name.toLowerCase() === "content-type" ? "text/event-stream" : null) },
+      body: {
+        start(s) {
+          sink = s;
+          pump();
+        },
+        pause() {
+          paused = true;
+        },
+        resume() {
+          paused = false;
+          setImmediate(pump);
+        },
+        release() {
+          released = true;
+        },
       },
-    });
-    return new Response(stream, { status: 200, headers: { "content-type": "text/event-stream" } });
-  }) as typeof fetch;
+      text: async () => "",
+      close() {
+        released = true;
+      },
+    };
+    return res;
+  };
 }
 
 let runCounter = 0;
 const logger = silentLogger();
 
 export async function candidate(body: readonly Uint8Array[], expected: number): Promise<number> {
-  const client = new LoomcycleClient({ baseUrl: "http://loomcycle.invalid", token: "bench-token-0123456789", fetch: fakeFetch(body), streamIdleMs: 0, logger });
+  const client = new LoomcycleClient({ baseUrl: "http://loomcycle.invalid", token: "bench-token-0123456789", streamTransport: fakeTransport(body), streamIdleMs: 0, logger });
   const tracker = new RunTracker({ client, logger });
   try {
     const run = tracker.getOrAttach(`r_ingest_${++runCounter}`);
@@ -149,7 +183,7 @@ export const ingestFigure: Figure = {
         `of it, per frame: the SSE scanner's frame bounds (for the oversized-frame limit) and validation, the event log's compact copy ` +
         `(src/bridge/event-log.ts), the tracker folding the event into the run's state, and the digest over the whole log. What was ` +
         `removed on the way (profiled with --cpu-prof): zod validation per frame, the HTTP client's per-frame generator and the run ` +
-        `stream's per-frame wake-up (now one batch per body read), reading every event back out of the log to fold it, and building ` +
+        `stream's per-frame wake-up (now one batch of every frame complete when it wakes), reading every event back out of the log to fold it, and building ` +
         `objects for text deltas in the digest. ${fmt(1e6 / cand, 2)} µs per frame in all, against ${fmt(1e6 / base, 2)} µs for parsing alone.`,
       details: [
         `${ctx.runs} runs × 4 alternated samples of ≥ ${SAMPLE_MS} ms each side; ${FRAMES} frames (${fmt(bytes.length / 1024)} KiB) per pass in ${chunks.length} chunks of ${CHUNK / 1024} KiB.`,

@@ -191,17 +191,18 @@ export const rssFigure: Figure = {
         goal: `≤ +${GOAL_MIB} MiB`,
         pass: delta <= GOAL_MIB * MiB,
         limits:
-          `Steady state is ${fmt(perEvent, 0)} bytes per held event over the bridge's idle RSS. Measured in-process with the loomcycle ` +
-          `stand-in in another process: the event log holds about 23 bytes per event (columnar blocks in src/bridge/event-log.ts; it was ` +
-          `~60 with one string per event and over 150 as parsed objects), of which ~16 are the reply text itself (this workload streams ` +
-          `~16 characters per delta: 16 MB of text for 1M events) and ~7 the blocks' kind/offset arrays; the ${RUNS_TRACKED} open SSE ` +
-          `connections with their runs add ~20 MB ` +
-          `of heap (undici's fetch machinery per connection: request, response, streams, signals, parser) plus native socket memory. ` +
-          `The rest is memory the 1M-frame burst made the process take and that it keeps: closing all ${RUNS_TRACKED} streams afterwards ` +
-          `frees ~15 MB of live heap but returns only ~9 MB of RSS within 10 s (V8 and glibc keep the pages). What would move the ` +
-          `figure: compressing sealed blocks of old text (~3× on prose), 16-bit offsets where a block's text fits, fewer open ` +
-          `connections (closing a parked run's stream after a while and re-attaching on demand, which would also spare loomcycle one ` +
-          `DB poll per stream every 250 ms) and a leaner streaming client than fetch for long-lived SSE.`,
+          `Steady state is ${fmt(perEvent, 0)} bytes per held event over the bridge's idle RSS. Heap snapshots of a bridge holding ` +
+          `the ${RUNS_TRACKED} runs (scripts/bench/rss.ts workload, after GC) put ~37 MB of live heap over idle: ~16 MB is the reply ` +
+          `text itself (this workload streams ~16 characters per delta), ~8 MB the event log's per-block kind/offset arrays ` +
+          `(src/bridge/event-log.ts, ~7 bytes per event), and ~12 MB the ${RUNS_TRACKED} runs' own objects (~25 KB each: stream, ` +
+          `tracker, socket, parser state). The rest is V8's heap slack. The figure was +96..106 MiB with fetch as the stream ` +
+          `client: every socket read allocated a native buffer and after the 1M-frame burst glibc kept ~38 MB of freed chunks ` +
+          `resident (a malloc_trim through gdb returned them), plus ~20 MB of undici/WHATWG-stream objects per 500 connections. Run ` +
+          `streams now have their own HTTP/1.1 client (src/bridge/stream-http.ts) that reads every connection through one shared ` +
+          `buffer and decodes in place; a heap snapshot then found each run's response head pinning its first 64 KiB read (header ` +
+          `values sliced the string decoded from the whole read), fixed by decoding only the head. What would move the figure ` +
+          `further: 16-bit offsets for blocks whose text fits, compressing sealed blocks of old text, and closing a parked run's ` +
+          `stream after a while (re-attaching on demand, which would also spare loomcycle one DB poll per stream every 250 ms).`,
         details: [
           `${ctx.runs} runs side by side (one bridge + one echo server each, started in alternating order); RSS from /proc/<pid>/status (VmRSS); no forced GC (the bin runs as users run it). "Steady": polled every second after the replays until it has come down from the burst and stayed within 1% for ${SETTLE_STABLE_POLLS} polls (at most ${SETTLE_MAX_MS / 1000} s; median wait ${fmt(m((r) => r.settledAfterMs) / 1000)} s).`,
           `frames: ${EVENTS_PER_RUN} per run, ${fmt(template.length / 1024)} KiB of SSE per run captured from the simulator (longtalk, steered once), served over real HTTP by a loomcycle stand-in; every run attached with read_run_events as a run started elsewhere; ${RUNS_TRACKED} concurrent connections per bridge; median attach time ${fmt(m((r) => r.attachMs))} ms.`,
