@@ -448,6 +448,14 @@ export class LoomcycleClient {
           status: res.status,
         });
       }
+      const ce = (res.headers.get("content-encoding") ?? "").trim().toLowerCase();
+      if (ce !== "" && ce !== "identity") {
+        res.close();
+        throw new ProtocolError(
+          `${endpoint}: the event stream came compressed (content-encoding ${ce}) though the bridge asked for none; turn compression off for text/event-stream in the proxy in front of loomcycle`,
+          { status: res.status },
+        );
+      }
       attempt.kept = true; // the attempt (controller, caller link) now lives as long as the stream
       return this.makeStream(res, attempt);
     });
@@ -481,6 +489,7 @@ export class LoomcycleClient {
       Accept: spec.stream ? "text/event-stream" : "application/json",
       "User-Agent": this.userAgent,
     };
+    if (spec.stream) headers["Accept-Encoding"] = "identity"; // the stream transport does not decompress
     if (this.token) headers["Authorization"] = `Bearer ${this.token}`;
     return headers;
   }

@@ -328,6 +328,20 @@ describe("deadlines and transport failures", () => {
     expect(err2.message).toContain("did not reach loomcycle");
   });
 
+  it("asks for an uncompressed event stream, and refuses a compressed one with a message naming the proxy setting", async () => {
+    let seen: string | undefined;
+    const { url } = await serve((req, res) => {
+      seen = req.headers["accept-encoding"];
+      res.writeHead(200, { "Content-Type": "text/event-stream", "Content-Encoding": "gzip" });
+      res.write("\x1f\x8b");
+    });
+    const err = (await failure(client(url, { retry: { attempts: 1 } }).streamRun("r_1", 0))) as ProtocolError;
+    expect(seen).toBe("identity");
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err.message).toContain("content-encoding gzip");
+    expect(err.message).toContain("turn compression off");
+  });
+
   it("reports https to a plain-HTTP server as a TLS failure that did not reach loomcycle, for JSON calls and streams alike", async () => {
     const { url } = await serve((_req, res) => res.end("{}"));
     const c = client(url.replace(/^http:/, "https:"), { retry: { attempts: 1 } });
