@@ -4,7 +4,8 @@
 // The runs are served by a small loomcycle stand-in in this process over real HTTP
 // (one SSE connection per run, as with loomcycle): GET /v1/runs/{id}/stream answers
 // the `agent` frame and 2,000 frames captured from the simulator's wire (a longtalk
-// run steered once, parked at the end), then stays open like a parked run's tail.
+// run steered once, parked at the end), then stays open like a parked run's tail,
+// with loomcycle's keep-alive comment every 20 s.
 // The bridge attaches to each run through read_run_events, exactly as for a run
 // started in loomcycle's Web UI.
 import { createServer, type ServerResponse } from "node:http";
@@ -55,6 +56,12 @@ export async function fakeLoomcycle(template: Buffer, agent: Record<string, unkn
     }
     res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found\n");
   });
+  // loomcycle writes `: keepalive` on every run stream every 20 s (wire contract §2);
+  // without it the bridge's 60 s stream-idle limit would re-attach every run mid-measure.
+  const keepalive = setInterval(() => {
+    for (const r of open) r.write(": keepalive\n\n");
+  }, 20_000);
+  keepalive.unref();
   server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
@@ -62,6 +69,7 @@ export async function fakeLoomcycle(template: Buffer, agent: Record<string, unkn
     url: `http://127.0.0.1:${port}`,
     token,
     async close() {
+      clearInterval(keepalive);
       for (const r of open) r.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -72,7 +80,7 @@ export async function fakeLoomcycle(template: Buffer, agent: Record<string, unkn
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Bounds for the steady-state wait (see settle()). */
-const SETTLE_MAX_MS = 60_000;
+const SETTLE_MAX_MS = 180_000;
 const SETTLE_STABLE_POLLS = 4;
 
 interface RunResult {
