@@ -1,6 +1,6 @@
 // SSE reader for loomcycle run streams (wire contract §2): bytes in, validated
 // StreamFrames out, as an abortable async iterator with generator semantics (and a
-// `batches` view for consumers that can take every frame of a read at once).
+// `batches` view for consumers that can take every frame already parsed at once).
 //
 // Field parsing is eventsource-parser's. Around it, a small byte scanner finds frame
 // boundaries (blank lines, with LF, CRLF or CR endings) so that we can
@@ -47,7 +47,7 @@ export interface ReadSseOptions {
 }
 
 /** Frames one at a time (`for await`), or — the same stream, for a consumer that can
- * take several at once — `batches`: every frame that one read of the body completed, at
+ * take several at once — `batches`: every frame parsed and not yet taken, at
  * least one per step. Use one view or the other, not both. */
 export type SseFrames = AsyncGenerator<StreamFrame, void, unknown> & { readonly batches: AsyncIterable<StreamFrame[]> };
 
@@ -373,7 +373,7 @@ export function readSseFrames(body: Body, opts: ReadSseOptions = {}): SseFrames 
       signal?.addEventListener("abort", onAbort, { once: true });
       if (idleMs > 0) {
         // Quiet since the last byte or since this wait began, whichever is later.
-        const since = Math.max(lastByteAt, Date.now());
+        const since = Date.now();
         const check = (): void => {
           const quiet = Date.now() - Math.max(lastByteAt, since);
           if (quiet < idleMs) {
