@@ -804,7 +804,8 @@ function requiredScope(header: string | null): string | undefined {
 
 /** Is a request that failed this way worth repeating (for idempotent requests only)? */
 export function isRetryable(err: LoomcycleError): boolean {
-  if (err instanceof UnreachableError || err instanceof TimeoutError || err instanceof RateLimitedError) return true;
+  if (err instanceof UnreachableError) return err.code !== "tls_failed"; // a refused certificate is refused again
+  if (err instanceof TimeoutError || err instanceof RateLimitedError) return true;
   return err.status === 502 || err.status === 503 || err.status === 504;
 }
 
@@ -816,7 +817,6 @@ function endpointFromUrl(url: string): string {
   }
 }
 
-/** Every `code` in an error's cause chain (undici nests them; happy-eyeballs uses AggregateError). */
 /** Codes of a failed TLS handshake (certificate checks by OpenSSL and Node, or not TLS at all). */
 function isTlsHandshakeCode(code: string): boolean {
   return (
@@ -826,6 +826,7 @@ function isTlsHandshakeCode(code: string): boolean {
   );
 }
 
+/** Every `code` in an error's cause chain (undici nests them; happy-eyeballs uses AggregateError). */
 function errorCodes(err: unknown): Set<string> {
   const codes = new Set<string>();
   const seen = new Set<unknown>();

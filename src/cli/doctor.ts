@@ -84,7 +84,9 @@ function unreachableWhy(err: UnreachableError, secrets: readonly string[]): stri
     case "host_unreachable":
       return "host unreachable";
     case "tls_failed":
-      return `TLS handshake failed (${redactSecrets(err.detail, secrets)}); for a private CA set NODE_EXTRA_CA_CERTS to its PEM file`;
+      return /WRONG_VERSION_NUMBER/.test(err.detail)
+        ? "TLS handshake failed: the server does not speak TLS at that address"
+        : `TLS certificate not accepted: ${redactSecrets(err.detail, secrets)}`;
     case "connection_reset":
       return "the connection was reset or closed";
     default:
@@ -142,7 +144,9 @@ export async function runDoctor(cfg: BridgeConfig, argv: readonly string[], env:
   } catch (err) {
     if (err instanceof UnreachableError) {
       add("fail", "reach", `cannot reach loomcycle at ${cfg.baseUrl} (${unreachableWhy(err, secrets)})`,
-        "fix: start loomcycle, or set LOOMCYCLE_BASE_URL (or --base-url) to the address it listens on (a load balancer in front of a cluster works too)");
+        err.code === "tls_failed"
+          ? "fix: for a certificate from a private CA, set NODE_EXTRA_CA_CERTS to the CA's PEM file in the bridge's environment; if loomcycle serves plain HTTP, use http:// in LOOMCYCLE_BASE_URL"
+          : "fix: start loomcycle, or set LOOMCYCLE_BASE_URL (or --base-url) to the address it listens on (a load balancer in front of a cluster works too)");
     } else if (isTimeout(err)) {
       add("fail", "reach", `cannot reach loomcycle at ${cfg.baseUrl}: no answer within ${seconds}`,
         "fix: check that loomcycle runs and that LOOMCYCLE_BASE_URL (or --base-url) is its address; a firewall or a wrong host can swallow requests");

@@ -1,7 +1,7 @@
 // LoomcycleClient against real node:http servers on port 0 that record what they were
 // sent and answer byte-exact responses (bodies taken from the wire contract).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { LoomcycleClient, errorFromResponse, parseRetryAfter, type LoomcycleClientOptions } from "../../src/bridge/http.js";
 import { isZeroTime } from "../../src/bridge/api-types.js";
@@ -343,15 +343,26 @@ describe("deadlines and transport failures", () => {
   });
 
   it("reports https to a plain-HTTP server as a TLS failure that did not reach loomcycle, for JSON calls and streams alike", async () => {
-    const { url } = await serve((_req, res) => res.end("{}"));
-    const c = client(url.replace(/^http:/, "https:"), { retry: { attempts: 1 } });
-    for (const call of [c.getAgent("a_1"), c.streamRun("r_1", 0), c.startInteractiveRun({ agent: "echo", prompt: "hi" })]) {
-      const err = (await failure(call)) as UnreachableError;
+    // A plain-HTTP server that counts TCP connections (Node's own answer to a ClientHello: a 400).
+    let connections = 0;
+    const plainServer = createNetServer((sock) => {
+      connections += 1;
+      sock.on("error", () => undefined);
+      sock.once("data", () => sock.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"));
+    });
+    await new Promise<void>((r) => plainServer.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(plainServer.address() as AddressInfo).port}`;
+    // Retries allowed, but a refused handshake is refused again: one connection per call.
+    const c = client(url.replace(/^http:/, "https:"), { retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 1 } });
+    for (const call of [() => c.getAgent("a_1"), () => c.streamRun("r_1", 0), () => c.startInteractiveRun({ agent: "echo", prompt: "hi" })]) {
+      const err = (await failure(call())) as UnreachableError;
       expect(err).toBeInstanceOf(UnreachableError);
       expect(err.code).toBe("tls_failed");
       expect(err.message).toContain("did not reach loomcycle");
       expect(err.message).toContain("check http vs https");
     }
+    expect(connections).toBe(3);
+    plainServer.close();
   });
 
   it("reports a reset before the response as UnreachableError that may have reached loomcycle", async () => {

@@ -116,6 +116,17 @@ describe("doctor", () => {
     expect(r.stdout + r.stderr).not.toContain(ADMIN);
   });
 
+  it("https against a plain-HTTP loomcycle: exit 1 at once (no retries), says the server does not speak TLS and what to change", async () => {
+    const url = sim.url.replace(/^http:/, "https:");
+    const t0 = Date.now();
+    const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: url, LOOMCYCLE_AUTH_TOKEN: ADMIN });
+    expect(r.code, r.stdout).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(r.stdout).toContain(`✗ reach    cannot reach loomcycle at ${url} (TLS handshake failed: the server does not speak TLS at that address)`);
+    expect(r.stdout).toMatch(/fix: for a certificate from a private CA, set NODE_EXTRA_CA_CERTS .* use http:\/\/ in LOOMCYCLE_BASE_URL/);
+    expect(r.stdout + r.stderr).not.toContain(ADMIN);
+  });
+
   it("a server that never answers: each request is bounded (5 s), exit 1", async () => {
     const sockets = new Set<Socket>();
     const hang: Server = createNetServer((s) => sockets.add(s)); // accept, read nothing, answer nothing
