@@ -1,7 +1,7 @@
 // The SSE reader's iteration surface beyond `for await`: the `batches` view and the
 // `onEnd` hook (which lets a caller map errors without wrapping the iterator).
 import { describe, expect, it } from "vitest";
-import { readSseFrames } from "../../src/bridge/sse.js";
+import { readSseFrames, type PushBody, type PushSink } from "../../src/bridge/sse.js";
 import { UnreachableError } from "../../src/bridge/errors.js";
 import type { StreamFrame } from "../../src/bridge/events.js";
 
@@ -26,6 +26,21 @@ describe("readSseFrames: batches", () => {
     expect(batches.every((b) => b.length >= 1)).toBe(true);
     expect(kinds(batches.flat())).toEqual(kinds(one));
     expect(kinds(one)).toEqual(["text:a", "text:b", "text:c", "started:", "text:d"]);
+  });
+
+  it("a batch holds every frame parsed when the consumer asks: three frames pushed in one read come as one batch, the next read's as the next", async () => {
+    let sink: PushSink | undefined;
+    const body: PushBody = { start: (s) => (sink = s), pause: () => undefined, resume: () => undefined, release: () => undefined };
+    const it = readSseFrames(body).batches[Symbol.asyncIterator]();
+    sink!.data(enc.encode(text("a") + text("b") + text("c") + "event: te"));
+    const first = await it.next();
+    expect(first.done).toBe(false);
+    expect(kinds(first.value as StreamFrame[])).toEqual(["text:a", "text:b", "text:c"]);
+    const pending = it.next();
+    sink!.data(enc.encode('xt\ndata: {"type":"text","text":"d"}\n\n'));
+    sink!.end();
+    expect(kinds((await pending).value as StreamFrame[])).toEqual(["text:d"]);
+    expect((await it.next()).done).toBe(true);
   });
 
   it("releases the body when the consumer stops early (an endless body: reading ahead stops at the backlog bound)", async () => {
