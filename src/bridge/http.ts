@@ -632,14 +632,11 @@ export class LoomcycleClient {
     if (codes.has("ENOTFOUND") || codes.has("EAI_AGAIN") || codes.has("EAI_NONAME")) return notReached("dns_failed", "DNS lookup failed");
     if (codes.has("UND_ERR_CONNECT_TIMEOUT")) return notReached("connect_timeout", "connect timed out");
     if (codes.has("EHOSTUNREACH") || codes.has("ENETUNREACH") || codes.has("EADDRNOTAVAIL")) return notReached("host_unreachable", "host unreachable");
-    const tls = [...codes].find(isTlsHandshakeCode);
+    const tls = tlsFailure(raw);
     if (tls !== undefined) {
       // The handshake failed, so no request byte was sent. Say what to do about it.
-      const what =
-        tls === "ERR_SSL_WRONG_VERSION_NUMBER"
-          ? "TLS handshake failed: the server does not speak TLS there; check http vs https in the base URL"
-          : `TLS certificate not accepted: ${tls}; for a private CA set NODE_EXTRA_CA_CERTS to its PEM file`;
-      return notReached("tls_failed", what);
+      const fix = tls.startsWith("the server") ? "check http vs https in the base URL" : "for a private CA set NODE_EXTRA_CA_CERTS to its PEM file";
+      return notReached("tls_failed", `TLS handshake failed: ${tls}; ${fix}`);
     }
     const reset = codes.has("ECONNRESET") || codes.has("EPIPE") || codes.has("UND_ERR_SOCKET") || codes.has("UND_ERR_CLOSED");
     return new UnreachableError(
@@ -815,6 +812,14 @@ function endpointFromUrl(url: string): string {
   } catch {
     return "loomcycle request";
   }
+}
+
+/** What went wrong in a failed TLS handshake, in a few words (undefined: not a handshake failure).
+ * The one place that reads TLS codes: networkError, the tools' messages and doctor use it. */
+export function tlsFailure(err: unknown): string | undefined {
+  const code = [...errorCodes(err)].find(isTlsHandshakeCode);
+  if (code === undefined) return undefined;
+  return code === "ERR_SSL_WRONG_VERSION_NUMBER" ? "the server does not speak TLS at that address" : `certificate not accepted (${code})`;
 }
 
 /** Codes of a failed TLS handshake (certificate checks by OpenSSL and Node, or not TLS at all). */

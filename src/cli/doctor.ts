@@ -5,7 +5,7 @@
 // bridge would work, 1 otherwise. Every request is bounded (5 s), nothing is retried,
 // and the token is never printed (only where it came from).
 import type { BridgeConfig } from "../config.js";
-import { LoomcycleClient } from "../bridge/http.js";
+import { LoomcycleClient, tlsFailure } from "../bridge/http.js";
 import type { Me, RunnableAgents } from "../bridge/api-types.js";
 import {
   ForbiddenError,
@@ -84,9 +84,7 @@ function unreachableWhy(err: UnreachableError, secrets: readonly string[]): stri
     case "host_unreachable":
       return "host unreachable";
     case "tls_failed":
-      return /WRONG_VERSION_NUMBER/.test(err.detail)
-        ? "TLS handshake failed: the server does not speak TLS at that address"
-        : `TLS certificate not accepted: ${redactSecrets(err.detail, secrets)}`;
+      return `TLS handshake failed: ${tlsFailure(err.cause) ?? redactSecrets(err.detail, secrets)}`;
     case "connection_reset":
       return "the connection was reset or closed";
     default:

@@ -6,6 +6,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { buildDigest, buildRaw, type DigestItem, type RawItem } from "../bridge/digest.js";
 import { PatchedSource, type EventSource } from "../bridge/event-log.js";
 import { LoomcycleError, TimeoutError } from "../bridge/errors.js";
+import { tlsFailure } from "../bridge/http.js";
 import { isAbortError } from "../bridge/sse.js";
 import { STOP_STATES, TERMINAL_STATES, type RunState, type TrackedRun } from "../bridge/tracker.js";
 import type { Bridge } from "../bridge/bridge.js";
@@ -415,7 +416,7 @@ function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runI
       return `loomcycle (or a proxy in front of it) failed.${up} Retry in a few seconds.`;
     case "unreachable":
       if (err.code === "tls_failed")
-        return `Cannot reach loomcycle at ${bridge.config.baseUrl}: the TLS handshake failed (${err.detail}), so nothing was sent. If loomcycle's certificate comes from a private CA, set NODE_EXTRA_CA_CERTS to that CA's PEM file in the bridge's environment; if the base URL should be http, fix it. \`loomcycle-mcp-bridge doctor\` checks the connection.`;
+        return `Cannot reach loomcycle at ${bridge.config.baseUrl}: the TLS handshake failed (${tlsFailure(err.cause) ?? err.detail}), so nothing was sent. If loomcycle's certificate comes from a private CA, set NODE_EXTRA_CA_CERTS to that CA's PEM file in the bridge's environment; if the base URL should be http, fix it. \`loomcycle-mcp-bridge doctor\` checks the connection.`;
       if (action === "steer") return `Cannot reach loomcycle at ${bridge.config.baseUrl} (${err.detail}). The message may not have been delivered: call read_run_events to check before sending it again.`;
       return `Cannot reach loomcycle at ${bridge.config.baseUrl} (${err.detail}). Check that it is running (\`loomcycle-mcp-bridge doctor\`), then retry.`;
     case "timeout":

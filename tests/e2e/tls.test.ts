@@ -177,4 +177,20 @@ describe(`the built binary against loomcycle behind TLS${SKIPPED}`, () => {
       p.kill();
     }
   });
+
+  it("https against loomcycle's plain-HTTP port: a one-line error that says so and what to change, nothing sent", async () => {
+    const p = new StdioPeer(env({ LOOMCYCLE_BASE_URL: sim!.url.replace(/^http:/, "https:") }));
+    try {
+      await p.initialize();
+      const before = sim!.requests.length;
+      const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: "should not start" });
+      expect(s.isError).toBe(true);
+      expect(s.text).toContain("the server does not speak TLS at that address");
+      expect(s.text).not.toMatch(/ssl3_get_record|openssl|\n/i);
+      expect(s.text).toMatch(/if the base URL should be http, fix it/);
+      expect(sim!.requests.length).toBe(before);
+    } finally {
+      p.kill();
+    }
+  });
 });
