@@ -20,6 +20,24 @@ export default tseslint.config(
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
   {
+    // loomcycle code-js agents (tests/live/agent_code): a top-level run(input) that loomcycle
+    // calls, with the agent's tools bound as globals by loomcycle.
+    files: ["tests/live/agent_code/**/*.js"],
+    languageOptions: { sourceType: "script", globals: { Interruption: "readonly", JSON: "readonly" } },
+    rules: { "@typescript-eslint/no-unused-vars": ["error", { varsIgnorePattern: "^(run|_)" }], "no-undef": ["error"] },
+  },
+  {
+    files: ["tests/live/agent_code/lc-driver/index.js"],
+    languageOptions: {
+      globals: {
+        mcp__bridge__start_interactive_run: "readonly",
+        mcp__bridge__resolve_interrupt: "readonly",
+        mcp__bridge__send_steer: "readonly",
+        mcp__bridge__read_run_events: "readonly",
+      },
+    },
+  },
+  {
     files: ["src/**/*.ts"],
     ignores: ["src/cli/terminal.ts"],
     rules: {

@@ -5,7 +5,7 @@ export default defineConfig({
     include: ["tests/**/*.test.ts"],
     // The fault suite is slow (minutes) and has its own config: `npm run test:faults`.
     // Real-host tests (MCP Inspector CLI, OpenCode) have theirs too: `npm run test:hosts` (vitest.hosts.config.ts).
-    exclude: [...configDefaults.exclude, "tests/faults/**", "tests/hosts/**"],
+    exclude: [...configDefaults.exclude, "tests/faults/**", "tests/hosts/**", "tests/live/**"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // The machine has 2 cores; the resume and end-to-end tests spawn processes.

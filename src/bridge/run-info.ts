@@ -22,6 +22,20 @@ export interface StuckInfo {
   remedy: string;
 }
 
+/** `p`, or undefined as soon as `signal` aborts. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, () => resolve(undefined)).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+export const LOOP_LOST_REMEDY =
+  "loomcycle no longer runs this run's loop (it restarted, or the replica that ran it is gone), so it cannot take a steer or an answer; loomcycle marks it failed about 10 minutes after its last heartbeat. Start a new run to go on.";
+
 const heartbeatCache = new WeakMap<TrackedRun, { at: number; heartbeat?: string }>();
 
 /** Stuck verdict for a running run that has been silent for `stuckAfterMs`, else undefined. */
@@ -32,6 +46,17 @@ export async function assessStuck(
 ): Promise<StuckInfo | undefined> {
   const now = opts.now ?? Date.now();
   const after = opts.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
+  if (run.stream.loopCheck) await abortable(run.stream.loopCheck, opts.signal);
+  const lost = run.stream.loopLost;
+  if (lost && (run.state === "running" || run.state === "awaiting_input" || run.state === "awaiting_answer")) {
+    const hb = lost.heartbeatAt ? Date.parse(lost.heartbeatAt) : NaN;
+    return {
+      verdict: "likely_dead",
+      idle_seconds: Math.round((now - run.stream.lastActivityAt) / 1000),
+      ...(Number.isFinite(hb) ? { heartbeat_age_seconds: Math.round(Math.max(0, now - hb) / 1000) } : {}),
+      remedy: LOOP_LOST_REMEDY,
+    };
+  }
   if (run.state !== "running") return undefined;
   const idleMs = now - run.stream.lastActivityAt;
   if (idleMs < after || !run.agentId) return undefined;

@@ -35,6 +35,35 @@ export interface AgentStatusLike {
   stop_reason?: string | undefined;
   error?: string | undefined;
   last_heartbeat_at?: string | undefined;
+  /** Cancel handle registered on the answering replica (false for a run no loop drives there). */
+  live?: boolean | undefined;
+  /** Cluster mode: the replica that owns the run. */
+  replica_id?: string | undefined;
+}
+
+/** A run loomcycle lists as `running` whose loop is gone (see RunStream.loopLost). */
+export interface LoopLost {
+  heartbeatAt?: string;
+}
+
+/** loomcycle refreshes a live run's heartbeat every 30 s, parked or not. */
+export const HEARTBEAT_STALE_MS = 90_000;
+
+/**
+ * Whether a status says the run's loop is gone while its row still reads `running`: after
+ * loomcycle restarts, a run that was mid-turn or parked is not resumed (its row stays
+ * `running`, `live: false`, until the heartbeat sweeper fails it ~10 minutes later) and a
+ * steer to it is refused with 404. Single node: `live: false` says it. Cluster (the status
+ * names a replica, and `live` speaks only for the replica that answered): a heartbeat older
+ * than three refresh periods says it.
+ */
+export function loopLostFrom(st: AgentStatusLike, now: number): LoopLost | undefined {
+  if (st.status !== "running") return undefined;
+  const hb = st.last_heartbeat_at ? Date.parse(st.last_heartbeat_at) : NaN;
+  const stale = Number.isFinite(hb) && now - hb > HEARTBEAT_STALE_MS;
+  const lost = st.replica_id ? stale : st.live === false;
+  if (!lost) return undefined;
+  return st.last_heartbeat_at ? { heartbeatAt: st.last_heartbeat_at } : {};
 }
 
 export interface TranscriptRowLike {
@@ -104,6 +133,11 @@ export class RunStream {
   lastActivityAt: number;
   /** loomcycle announced the run (its `agent` frame arrived, or a lost start was found by agent_id). */
   created = false;
+  /** Set when loomcycle reports the run `running` but no loop drives it (loopLostFrom);
+   * checked each time a GET stream goes live, and again when a steer is refused. */
+  loopLost: LoopLost | undefined;
+  /** The liveness lookup in flight, if any (a read waits for it before judging the run). */
+  loopCheck: Promise<LoopLost | undefined> | undefined;
 
   /** Frames received after the `agent` frame, usable or not: the resume skip count. */
   private framesSeen = 0;
@@ -216,6 +250,9 @@ export class RunStream {
           this.current = stream;
           this.lastError = undefined;
           this.setPhase("live");
+          // A GET stream (attach or re-attach) replays whatever is stored, whether or not a
+          // loop still drives the run: ask loomcycle, without holding up the replay.
+          if (!isStart) this.loopCheck = this.checkLoop().finally(() => (this.loopCheck = undefined));
           await this.consume(stream, skip);
         } catch (err) {
           if (this.closed) return;
@@ -295,6 +332,21 @@ export class RunStream {
       }
     }
     return false;
+  }
+
+  /** Ask loomcycle whether a loop still drives this run (sets loopLost); undefined when it cannot say. */
+  async checkLoop(signal?: AbortSignal): Promise<LoopLost | undefined> {
+    if (!this.agentId) return undefined;
+    try {
+      const st = await this.client.getAgent(this.agentId, { signal: signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal });
+      this.loopLost = loopLostFrom(st, this.now());
+      if (this.loopLost) this.log.info({ runId: this.runId, heartbeatAt: this.loopLost.heartbeatAt }, "loomcycle lists the run as running but no loop drives it");
+      this.emit();
+      return this.loopLost;
+    } catch (err) {
+      this.log.debug({ err: errSummary(err), runId: this.runId }, "liveness lookup failed");
+      return undefined;
+    }
   }
 
   /** EOF without `done`: ask loomcycle whether the run ended. Returns "terminal-drained"

@@ -43,7 +43,7 @@ export interface EngineOptions {
 }
 
 type Phase = "starting" | "turn" | "parked" | "interrupt" | "ended";
-type Cause = { kind: "api"; reason: string } | { kind: "disconnect" } | { kind: "shutdown" };
+type Cause = { kind: "api"; reason: string } | { kind: "disconnect" } | { kind: "shutdown" } | { kind: "crash" };
 
 export interface StartRunOptions {
   run: RunRec;
@@ -423,6 +423,14 @@ export class LiveRun {
   private finish(r: { stop: string; error?: string; normal: boolean }): void {
     clearInterval(this.heartbeatTimer);
     this.disarm();
+    if (this.cause?.kind === "crash") {
+      // The process died: nothing more is written, the row stays `running` with its last
+      // heartbeat, and no replica has a loop for it (loomcycle does not resume such runs).
+      this.phase = "ended";
+      this.engine.deregister(this);
+      this.engine.changed(this.run.id);
+      return;
+    }
     const totals = r.normal ? { ...this.totals, model: MODEL, provider: PROVIDER } : { input_tokens: 0, output_tokens: 0 };
     if (r.error !== undefined) {
       // The handler reports the loop's error: persisted for a detached run, live-only otherwise.
@@ -541,6 +549,13 @@ export class Engine {
   /** Wake the tool blocked on this interrupt (bus.Notify). */
   notifyInterrupt(id: string): void {
     this.interruptWaiters.get(id)?.();
+  }
+
+  /** Drop every live loop as a process crash or restart would: rows untouched. */
+  async crash(): Promise<void> {
+    const runs = [...this.byRun.values()];
+    for (const r of runs) r.abort({ kind: "crash" });
+    await Promise.all(runs.map((r) => r.done.catch(() => undefined)));
   }
 
   /** Stop every live run (simulator shutdown). */

@@ -165,6 +165,10 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
       }
       return out;
     },
+    async restart(downMs = 200) {
+      await engine.crash();
+      await faults.refuseConnections(downMs);
+    },
     freezeHeartbeat(runId: string, ageMs: number) {
       store.freezeHeartbeat(runId, ageMs);
     },

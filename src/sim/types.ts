@@ -111,6 +111,12 @@ export interface Simulator {
   waitForStopPoint(runId: string, timeoutMs?: number): Promise<void>;
   /** Seed snapshot entries (already seeded with a few by default). */
   addSnapshot(s: { label?: string; byte_size?: number; created_at?: string }): string;
+  /**
+   * Test control: loomcycle restarts on the same store. Every live loop is gone without a
+   * word (rows stay `running`, `live: false`, heartbeats stop; a steer gets 404), open
+   * connections drop, and connections are refused for `downMs` (as real loomcycle v1.59).
+   */
+  restart(downMs?: number): Promise<void>;
   /** Resolves once the listener accepts connections again after faults.refuseConnections. */
   whenAccepting?(): Promise<void>;
   close(): Promise<void>;

@@ -256,7 +256,7 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
     pending_interrupts: [...run.pending.values()].map((p) => ({ ...p })),
     usage: { ...run.usage },
   };
-  if (bridge && state === "running") {
+  if (bridge && (state === "running" || run.stream.loopLost || run.stream.loopCheck)) {
     const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) });
     if (stuck) snap.stuck = stuck;
   }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
-import { RateLimitedError } from "../bridge/errors.js";
+import { NotFoundError, RateLimitedError } from "../bridge/errors.js";
+import { LOOP_LOST_REMEDY } from "../bridge/run-info.js";
 import { STOP_STATES } from "../bridge/tracker.js";
 import {
   ToolError,
@@ -66,6 +67,8 @@ export const sendSteer = defineTool({
             if (extra.signal.aborted) throw new ToolError("Cancelled by the host before the retry: the message was NOT delivered.");
             continue;
           }
+          // Refused as not in flight while loomcycle still lists it as running: its loop is gone.
+          if (err instanceof NotFoundError && (await run.stream.checkLoop(extra.signal))) throw new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The message was NOT delivered.`);
           throw err;
         }
       }

@@ -1,0 +1,4 @@
+// Live-tier agent: replies "You said: <input>" and parks, every turn.
+function run(input) {
+  return { final_text: "You said: " + input.prompt };
+}

@@ -1,0 +1,445 @@
+// The live tier: the built bridge, spawned over stdio as a host runs it, against a real
+// loomcycle (tests/live/README.md). Every check compares what the bridge returned with what
+// loomcycle itself records: its transcript, its run status, and a tail stream read directly
+// from 0. `npm run test:live` skips the whole tier when LOOMCYCLE_LIVE_URL is unset.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StdioPeer } from "../e2e/stdio-peer.js";
+import {
+  count,
+  digestText,
+  items,
+  liveEnv,
+  Loomcycle,
+  restartLoomcycle,
+  sameText,
+  spawnBridge,
+  textOf,
+  until,
+  type Frame,
+  type LiveEnv,
+  type ToolResult,
+} from "./harness.js";
+
+const env = liveEnv();
+const live = "skip" in env ? undefined : env;
+const d = live ? describe : describe.skip;
+
+let lc: Loomcycle;
+let peer: StdioPeer;
+const peers: StdioPeer[] = [];
+
+function bridge(opts: Parameters<typeof spawnBridge>[1] = {}): { peer: StdioPeer; stateDir: string } {
+  const b = spawnBridge(live as LiveEnv, opts);
+  peers.push(b.peer);
+  return b;
+}
+
+async function call(p: StdioPeer, name: string, args: Record<string, unknown>): Promise<ToolResult> {
+  return p.callTool(name, args);
+}
+
+/** Raw frames the bridge holds for a run, from cursor 0, paged until has_more is false. */
+async function rawAll(p: StdioPeer, runId: string): Promise<Array<{ cursor: number; event: Record<string, unknown> }>> {
+  const out: Array<{ cursor: number; event: Record<string, unknown> }> = [];
+  let cursor = 0;
+  for (;;) {
+    const r = await call(p, "read_run_events", { run_id: runId, cursor, format: "raw", max_events: 1000, max_chars: 40000 });
+    expect(r.isError, r.text).toBe(false);
+    out.push(...(r.sc.events as typeof out));
+    cursor = r.sc.next_cursor as number;
+    if (!r.sc.has_more) return out;
+  }
+}
+
+/** The bridge's raw log for a run equals loomcycle's own replay of it, frame for frame. */
+async function expectSameAsTail(p: StdioPeer, runId: string, done: (frames: Frame[]) => boolean): Promise<Frame[]> {
+  const { frames } = await lc.tail(runId, done);
+  const raw = await rawAll(p, runId);
+  expect(raw.map((r) => r.cursor)).toEqual(raw.map((_, i) => i));
+  expect(raw.map((r) => r.event)).toEqual(frames.map((f) => f.data));
+  return frames;
+}
+
+const parks = (n: number) => (frames: Frame[]) => count(frames, "awaiting_input") >= n;
+
+async function start(p: StdioPeer, agent: string, prompt: string, waitMs = 20_000): Promise<ToolResult & { runId: string; agentId: string; sessionId: string }> {
+  const r = await call(p, "start_interactive_run", { agent, prompt, wait_ms: waitMs });
+  expect(r.isError, r.text).toBe(false);
+  return { ...r, runId: r.sc.run_id as string, agentId: r.sc.agent_id as string, sessionId: r.sc.session_id as string };
+}
+
+/** Start a run directly on loomcycle (as the Web UI or another host would), returning its ids. */
+async function startOutside(agent: string, prompt: string, userId: string): Promise<{ runId: string; agentId: string }> {
+  const ac = new AbortController();
+  const res = await fetch(`${lc.url}/v1/runs`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${(live as LiveEnv).token}`, "content-type": "application/json" },
+    body: JSON.stringify({ agent, prompt, interactive: true, user_id: userId }),
+    signal: ac.signal,
+  });
+  const reader = res.body!.getReader();
+  let text = "";
+  while (!/"run_id":"(r_[0-9a-f]+)"/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  ac.abort(); // an interactive run is detached: closing the stream does not stop it
+  const runId = /"run_id":"(r_[0-9a-f]+)"/.exec(text)![1]!;
+  const agentId = /"agent_id":"(a_[0-9a-f]+)"/.exec(text)![1]!;
+  return { runId, agentId };
+}
+
+d("live loomcycle", () => {
+  beforeAll(async () => {
+    lc = new Loomcycle(live!.url, live!.token);
+    const h = await fetch(`${live!.url}/healthz`);
+    expect(h.status).toBe(200);
+    peer = bridge().peer;
+    await peer.initialize();
+  });
+  afterAll(() => {
+    for (const p of peers) p.kill();
+  });
+
+  it("start: ids, the first turn, the opening prompt without the system prompt, state", async () => {
+    const r = await start(peer, "lc-chat", "hello live loomcycle");
+    const st = await lc.status(r.agentId);
+    expect(st.run_id).toBe(r.runId);
+    expect(st.session_id).toBe(r.sessionId);
+    expect(st.status).toBe("running");
+    expect(r.sc.state).toBe("awaiting_input");
+    const frames = await expectSameAsTail(peer, r.runId, parks(1));
+    const evs = items(r);
+    expect(evs[0]).toMatchObject({ kind: "input", cursor: 0, text: await lc.openingPrompt(r.sessionId, r.runId) });
+    expect(String(evs[0]!.text)).toBe("hello live loomcycle");
+    expect(digestText(evs)).toBe(textOf(frames));
+    // usage is the sum of loomcycle's per-call usage frames
+    const usage = frames.filter((f) => f.event === "usage").map((f) => f.data.usage as { input_tokens: number; output_tokens: number });
+    expect(r.sc.usage).toEqual({
+      input_tokens: usage.reduce((a, u) => a + u.input_tokens, 0),
+      output_tokens: usage.reduce((a, u) => a + u.output_tokens, 0),
+    });
+  });
+
+  it("a long reply read mid-turn (partial) and to its park, exactly once", async () => {
+    const r = await start(peer, "lc-longtalk", "talk at length", 0);
+    expect(["running", "starting"]).toContain(r.sc.state);
+    let text = digestText(items(r));
+    let sawPartial = items(r).some((e) => e.partial === true);
+    let state = r.sc.state;
+    let reads = 0;
+    let more = false;
+    while (state !== "awaiting_input" || more) {
+      const rr = await call(peer, "read_run_events", { run_id: r.runId, wait_ms: 700, wait_for: "any" });
+      more = rr.sc.has_more === true;
+      expect(rr.isError, rr.text).toBe(false);
+      text += digestText(items(rr));
+      if (items(rr).some((e) => e.kind === "text" && e.partial === true)) sawPartial = true;
+      state = rr.sc.state;
+      reads++;
+      expect(reads).toBeLessThan(400);
+    }
+    expect(sawPartial).toBe(true);
+    const frames = await expectSameAsTail(peer, r.runId, parks(1));
+    sameText(text, textOf(frames));
+    expect(text.split(" ").length).toBeGreaterThan(2900);
+  }, 90_000);
+
+  it("steer: delivered, the echo of the steer, the reply, as loomcycle recorded them", async () => {
+    const r = await start(peer, "lc-chat", "first");
+    const s = await call(peer, "send_steer", { run_id: r.runId, text: "second message", wait_ms: 20_000 });
+    expect(s.isError, s.text).toBe(false);
+    expect(s.sc.delivered).toBe(true);
+    expect(s.sc.state).toBe("awaiting_input");
+    const evs = items(s);
+    expect(evs[0]).toMatchObject({ kind: "input", text: "second message" });
+    expect(digestText(evs)).toBe("You said: second message");
+    const frames = await expectSameAsTail(peer, r.runId, parks(2));
+    const steers = frames.filter((f) => f.event === "steer").map((f) => (f.data.user_input as { text: string }).text);
+    expect(steers[1]).toBe("second message");
+    const rows = await lc.transcript(r.sessionId, r.runId);
+    expect(rows.filter((x) => x.type === "user_input")).toHaveLength(2);
+  });
+
+  it("an agent question: a wrong option refused locally, then answered", async () => {
+    const r = await start(peer, "lc-asker", "may I?");
+    expect(r.sc.state).toBe("awaiting_answer");
+    const pending = r.sc.pending_interrupts as Array<{ interrupt_id: string; question: string; options: string[] }>;
+    const listed = (await lc.json("GET", `/v1/runs/${r.runId}/interrupts`)).body as { interrupts: Array<Record<string, unknown>> };
+    expect(pending.map((p) => p.interrupt_id)).toEqual(listed.interrupts.map((i) => i.interrupt_id));
+    expect(pending[0]).toMatchObject({ question: "Proceed?", options: ["yes", "no"] });
+    const iid = pending[0]!.interrupt_id;
+    const wrong = await call(peer, "resolve_interrupt", { run_id: r.runId, interrupt_id: iid, answer: "maybe" });
+    expect(wrong.isError).toBe(true);
+    expect(wrong.text).toMatch(/yes.*no/);
+    const still = (await lc.json("GET", `/v1/runs/${r.runId}/interrupts`)).body as { interrupts: Array<Record<string, unknown>> };
+    expect(still.interrupts[0]!.status).toBe("pending");
+    const ok = await call(peer, "resolve_interrupt", { run_id: r.runId, interrupt_id: iid, answer: "yes", wait_ms: 20_000 });
+    expect(ok.isError, ok.text).toBe(false);
+    expect(ok.sc).toMatchObject({ status: "resolved", state: "awaiting_input", pending_interrupts: [] });
+    expect(digestText(items(ok))).toBe("Answer was yes. You said: may I?");
+    const after = (await lc.json("GET", `/v1/runs/${r.runId}/interrupts`)).body as { interrupts: Array<Record<string, unknown>> };
+    expect(after.interrupts[0]).toMatchObject({ status: "resolved", answer: "yes" });
+    await expectSameAsTail(peer, r.runId, parks(1));
+  });
+
+  it("an agent question declined", async () => {
+    const r = await start(peer, "lc-asker", "decline this");
+    const iid = (r.sc.pending_interrupts as Array<{ interrupt_id: string }>)[0]!.interrupt_id;
+    const dec = await call(peer, "resolve_interrupt", { run_id: r.runId, interrupt_id: iid, decline: true, wait_ms: 20_000 });
+    expect(dec.isError, dec.text).toBe(false);
+    expect(dec.sc).toMatchObject({ status: "declined", state: "awaiting_input" });
+    expect(digestText(items(dec))).toBe("Declined. You said: decline this");
+    const after = (await lc.json("GET", `/v1/runs/${r.runId}/interrupts`)).body as { interrupts: Array<Record<string, unknown>> };
+    expect(after.interrupts[0]!.status).toBe("declined");
+  });
+
+  it("a tool call and its result, as loomcycle recorded them", async () => {
+    const r = await start(peer, "lc-toolish", "use a tool");
+    expect(r.sc.state).toBe("awaiting_input");
+    const frames = await expectSameAsTail(peer, r.runId, parks(1));
+    const call1 = frames.find((f) => f.event === "tool_call")!.data.tool_use as { id: string; name: string };
+    const evs = items(r);
+    expect(evs.find((e) => e.kind === "tool_call")).toMatchObject({ id: call1.id, tool: "Context" });
+    expect(evs.find((e) => e.kind === "tool_result")).toMatchObject({ id: call1.id, tool: "Context", ok: true });
+    expect(digestText(evs)).toBe(textOf(frames));
+  });
+
+  it("turn cancel mid-turn: the run parks again", async () => {
+    const r = await start(peer, "lc-longtalk", "long story", 0);
+    await until("text mid-turn", () => call(peer, "read_run_events", { run_id: r.runId, wait_ms: 500, wait_for: "any" }), (x) => digestText(items(x)).length > 0);
+    const c = await call(peer, "cancel_turn", { run_id: r.runId, reason: "enough now" });
+    expect(c.isError, c.text).toBe(false);
+    const rr = await call(peer, "read_run_events", { run_id: r.runId, wait_ms: 10_000 });
+    expect(rr.sc.state).toBe("awaiting_input");
+    const frames = await expectSameAsTail(peer, r.runId, parks(1));
+    expect(frames.find((f) => f.event === "turn_cancelled")!.data.turn_cancelled).toMatchObject({ reason: "enough now" });
+    const all = await call(peer, "read_run_events", { run_id: r.runId, cursor: 0, max_events: 1000, max_chars: 40000 });
+    expect(items(all).find((e) => e.kind === "turn_cancelled")).toMatchObject({ reason: "enough now" });
+    expect((await lc.status(r.agentId)).status).toBe("running");
+  }, 60_000);
+
+  it("whole-run cancel: cancelled, as loomcycle's status says", async () => {
+    const r = await start(peer, "lc-chat", "to be cancelled");
+    const c = await call(peer, "cancel_run", { run_id: r.runId, reason: "live test done" });
+    expect(c.isError, c.text).toBe(false);
+    expect(c.sc.state).toBe("cancelled");
+    const st = await lc.status(r.agentId);
+    expect(st).toMatchObject({ status: "cancelled", stop_reason: "live test done" });
+    const { ended } = await lc.tail(r.runId, () => false, 10_000);
+    expect(ended).toBe(true);
+    const rr = await call(peer, "read_run_events", { run_id: r.runId, wait_ms: 5000 });
+    expect(rr.sc.state).toBe("cancelled");
+  });
+
+  it("a run that fails (code agent throws): failed, with loomcycle's error frames", async () => {
+    const r = await start(peer, "lc-failing", "fail please");
+    expect(r.sc.state).toBe("failed");
+    const { frames, ended } = await lc.tail(r.runId, () => false, 10_000);
+    expect(ended).toBe(true);
+    const errs = frames.filter((f) => f.event === "error").map((f) => f.data.error);
+    expect(items(r).filter((e) => e.kind === "error").map((e) => e.message)).toEqual(errs);
+    expect((await lc.status(r.agentId)).status).toBe("failed");
+  });
+
+  it("a run whose model call fails: failed", async () => {
+    const r = await start(peer, "lc-model-failing", "fail at the model");
+    expect(r.sc.state).toBe("failed");
+    expect((await lc.status(r.agentId)).status).toBe("failed");
+    expect(items(r).some((e) => e.kind === "error" && /scripted model failure/.test(String(e.message)))).toBe(true);
+  });
+
+  it("a non-terminal error (failed self-compaction): shown, and the run goes on", async () => {
+    const r = await start(peer, "lc-compactfail", "hello");
+    const s = await call(peer, "send_steer", { run_id: r.runId, text: "please compact now", wait_ms: 20_000 });
+    expect(s.isError, s.text).toBe(false);
+    expect(s.sc.state).toBe("awaiting_input");
+    const err = items(s).find((e) => e.kind === "error");
+    expect(String(err?.message)).toMatch(/^compaction summary failed \(self\)/);
+    expect(digestText(items(s))).toContain("Still here after the compaction attempt.");
+    expect((await lc.status(r.agentId)).status).toBe("running");
+    await expectSameAsTail(peer, r.runId, parks(2));
+  });
+
+  it("list_snapshots with the admin token equals loomcycle's list", async () => {
+    await lc.json("POST", "/v1/_snapshots", { label: `live-${Date.now()}` });
+    const direct = (await lc.json("GET", "/v1/_snapshots?limit=5")).body as { entries: Array<Record<string, unknown>> };
+    const r = await call(peer, "list_snapshots", { limit: 5 });
+    expect(r.isError, r.text).toBe(false);
+    expect((r.sc.snapshots as Array<Record<string, unknown>>).map((s) => s.id)).toEqual(direct.entries.map((e) => e.id));
+    const lbl = String(direct.entries[0]!.label);
+    const f = await call(peer, "list_snapshots", { label_contains: lbl.toUpperCase() });
+    expect((f.sc.snapshots as Array<Record<string, unknown>>).map((s) => s.label)).toEqual([lbl]);
+  });
+
+  it.skipIf(!live?.userToken)("a non-admin token: list_snapshots names the scope; runs are forced to its user", async () => {
+    const u = bridge({ token: live!.userToken!, userId: "someone-else" }).peer;
+    await u.initialize();
+    const s = await call(u, "list_snapshots", {});
+    expect(s.isError).toBe(true);
+    expect(s.text).toContain("substrate:admin");
+    const r = await start(u, "lc-echo", "as a user");
+    expect(r.sc.state).toBe("awaiting_input");
+    expect((await lc.status(r.agentId)).user_id).toBe(live!.userTokenSubject);
+    const agents = await call(u, "list_agents", {});
+    expect(agents.isError, agents.text).toBe(false);
+    const lr = await call(u, "list_runs", {});
+    expect(lr.isError, lr.text).toBe(false);
+    expect((lr.sc.runs as Array<{ run_id: string }>).some((x) => x.run_id === r.runId)).toBe(true);
+  });
+
+  it("a second bridge process reads a run from cursor 0: identical items and cursors", async () => {
+    const r = await start(peer, "lc-chat", "shared run");
+    await call(peer, "send_steer", { run_id: r.runId, text: "more", wait_ms: 20_000 });
+    const other = bridge().peer;
+    await other.initialize();
+    const a = await call(peer, "read_run_events", { run_id: r.runId, cursor: 0, max_events: 1000 });
+    const b = await call(other, "read_run_events", { run_id: r.runId, cursor: 0, max_events: 1000, wait_ms: 5000 });
+    expect(b.sc.events).toEqual(a.sc.events);
+    expect(b.sc.next_cursor).toBe(a.sc.next_cursor);
+    expect(await rawAll(other, r.runId)).toEqual(await rawAll(peer, r.runId));
+    other.kill();
+  });
+
+  it("the bridge restarted mid-turn: read position kept, nothing lost or repeated", async () => {
+    const first = bridge();
+    await first.peer.initialize();
+    const r = await start(first.peer, "lc-longtalk", "a long one to survive a restart", 0);
+    let text = digestText(items(r));
+    const mid = await until("text mid-turn", () => call(first.peer, "read_run_events", { run_id: r.runId, wait_ms: 500, wait_for: "any" }), (x) => digestText(items(x)).length > 0);
+    text += digestText(items(mid));
+    expect(mid.sc.state).toBe("running");
+    first.peer.proc.stdin.end();
+    await first.peer.exited;
+    const second = bridge({ stateDir: first.stateDir });
+    await second.peer.initialize();
+    let state = "running";
+    let more = false;
+    while (state !== "awaiting_input" || more) {
+      const rr = await call(second.peer, "read_run_events", { run_id: r.runId, wait_ms: 20_000 });
+      expect(rr.isError, rr.text).toBe(false);
+      text += digestText(items(rr));
+      state = rr.sc.state as string;
+      more = rr.sc.has_more === true;
+    }
+    const { frames } = await lc.tail(r.runId, parks(1));
+    sameText(text, textOf(frames));
+  }, 90_000);
+
+  it("a run started outside the bridge: attached, with its state and digest", async () => {
+    const { runId, agentId } = await startOutside("lc-chat", "from the web ui", live!.userId);
+    const { frames } = await lc.tail(runId, parks(1));
+    const a = await call(peer, "attach_run", { run_id: runId, wait_ms: 10_000 });
+    expect(a.isError, a.text).toBe(false);
+    expect(a.sc).toMatchObject({ run_id: runId, agent_id: agentId, state: "awaiting_input" });
+    expect(digestText(items(a))).toBe(textOf(frames));
+    const lr = await call(peer, "list_runs", {});
+    const row = (lr.sc.runs as Array<Record<string, unknown>>).find((x) => x.run_id === runId);
+    expect(row).toMatchObject({ state: "awaiting_input", agent_id: agentId });
+  });
+
+  it("list_runs shows the user's runs on loomcycle that the bridge does not follow", async () => {
+    const { runId } = await startOutside("lc-echo", "not followed yet", live!.userId);
+    await lc.tail(runId, parks(1));
+    const lr = await call(peer, "list_runs", {});
+    expect(lr.isError, lr.text).toBe(false);
+    const direct = (await lc.json("GET", `/v1/users/${live!.userId}/agents?status=running`)).body as { agents: Array<{ run_id: string }> };
+    const mine = new Set((lr.sc.runs as Array<{ run_id: string }>).map((x) => x.run_id));
+    for (const a of direct.agents) expect(mine.has(a.run_id)).toBe(true);
+  });
+
+  it("list_interrupts: the pending question, as loomcycle lists it", async () => {
+    const r = await start(peer, "lc-asker", "list me");
+    const li = await call(peer, "list_interrupts", { run_id: r.runId });
+    expect(li.isError, li.text).toBe(false);
+    const direct = (await lc.json("GET", `/v1/runs/${r.runId}/interrupts?status=pending`)).body as { interrupts: Array<Record<string, unknown>> };
+    expect((li.sc.interrupts as Array<Record<string, unknown>>).map((i) => i.interrupt_id)).toEqual(direct.interrupts.map((i) => i.interrupt_id));
+    const byUser = await call(peer, "list_interrupts", {});
+    expect((byUser.sc.interrupts as Array<Record<string, unknown>>).some((i) => i.interrupt_id === direct.interrupts[0]!.interrupt_id)).toBe(true);
+  });
+
+  it("list_agents equals loomcycle's runnable agents", async () => {
+    const r = await call(peer, "list_agents", {});
+    const direct = (await lc.json("GET", "/v1/_runnable-agents")).body as { agents: Array<{ name: string }> };
+    expect((r.sc.agents as Array<{ name: string }>).map((a) => a.name)).toEqual(direct.agents.map((a) => a.name));
+  });
+
+  it("compact_run on a parked run: loomcycle compacts, the run stays parked", async () => {
+    const r = await start(peer, "lc-chat", "one");
+    for (const t of ["two", "three"]) await call(peer, "send_steer", { run_id: r.runId, text: t, wait_ms: 20_000 });
+    const c = await call(peer, "compact_run", { run_id: r.runId });
+    expect(c.isError, c.text).toBe(false);
+    expect(c.sc).toMatchObject({ compacted: true, applied: "live" });
+    const { frames } = await lc.tail(r.runId, (f) => count(f, "context_compaction") >= 1);
+    expect(count(frames, "context_compaction")).toBe(1);
+    const rr = await call(peer, "read_run_events", { run_id: r.runId, wait_ms: 3000, wait_for: "any" });
+    expect(rr.sc.state).toBe("awaiting_input");
+    expect(items(rr).some((e) => e.kind === "compaction")).toBe(true);
+  });
+
+  it("wait_for_runs returns the run steered by someone else", async () => {
+    const a = await start(peer, "lc-chat", "watch a");
+    const b = await start(peer, "lc-chat", "watch b");
+    await call(peer, "read_run_events", { run_id: a.runId });
+    await call(peer, "read_run_events", { run_id: b.runId });
+    const waiting = call(peer, "wait_for_runs", { run_ids: [a.runId, b.runId], wait_ms: 20_000 });
+    await new Promise((res) => setTimeout(res, 500));
+    const steer = await lc.json("POST", `/v1/runs/${b.runId}/input`, { text: "from elsewhere" });
+    expect(steer.status).toBe(200);
+    const w = await waiting;
+    expect(w.isError, w.text).toBe(false);
+    expect(w.sc.ready).toEqual([b.runId]);
+  });
+
+  it("resources: runs, one run, agents, snapshots — and a subscription told of a steer from elsewhere", async () => {
+    const r = await start(peer, "lc-chat", "resource run");
+    const one = await peer.request("resources/read", { uri: `loomcycle://runs/${r.runId}` });
+    const contents = (one.result as { contents: Array<{ mimeType?: string; text: string }> }).contents;
+    const json = JSON.parse(contents.find((c) => c.mimeType === "application/json")!.text) as Record<string, unknown>;
+    expect(json).toMatchObject({ run_id: r.runId, state: "awaiting_input" });
+    for (const uri of ["loomcycle://runs", "loomcycle://agents", "loomcycle://snapshots"]) {
+      const rr = await peer.request("resources/read", { uri });
+      expect(rr.error, JSON.stringify(rr.error)).toBeUndefined();
+    }
+    await peer.request("resources/subscribe", { uri: `loomcycle://runs/${r.runId}` });
+    const before = peer.messages.length;
+    expect((await lc.json("POST", `/v1/runs/${r.runId}/input`, { text: "poke" })).status).toBe(200);
+    await until(
+      "resources/updated",
+      async () => peer.messages.slice(before).filter((m) => m.method === "notifications/resources/updated" && (m.params as { uri: string }).uri === `loomcycle://runs/${r.runId}`).length,
+      (n) => n > 0,
+    );
+  });
+
+  it("progress notifications while a call waits on a real turn", async () => {
+    const r = await start(peer, "lc-longtalk", "long for progress", 0);
+    const res = await peer.request("tools/call", { name: "read_run_events", arguments: { run_id: r.runId, wait_ms: 30_000 }, _meta: { progressToken: "live-progress" } });
+    expect((res.result as { isError?: boolean }).isError).not.toBe(true);
+    const progress = peer.messages.filter((m) => m.method === "notifications/progress" && (m.params as { progressToken: string }).progressToken === "live-progress");
+    expect(progress.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  describe.skipIf(!live?.restartCmd)("loomcycle restarted", () => {
+    it("while a run is parked and while one is mid-turn: each reported as loomcycle then has it", async () => {
+      const parked = await start(peer, "lc-chat", "parked across a restart");
+      const mid = await start(peer, "lc-longtalk", "mid-turn across a restart", 0);
+      await until("text mid-turn", () => call(peer, "read_run_events", { run_id: mid.runId, wait_ms: 500, wait_for: "any" }), (x) => digestText(items(x)).length > 0);
+      restartLoomcycle(live!);
+      for (const run of [parked, mid]) {
+        const st = await lc.status(run.agentId);
+        expect(st).toMatchObject({ status: "running", live: false });
+      }
+      // The bridge re-attaches; it must not offer a steer to a run no loop drives any more.
+      const p = await until("re-attached", () => call(peer, "read_run_events", { run_id: parked.runId, wait_ms: 3000 }), (x) => x.sc.state !== "unreachable");
+      expect(p.sc.state).toBe("awaiting_input");
+      expect(p.sc.stuck).toMatchObject({ verdict: "likely_dead" });
+      const m = await call(peer, "read_run_events", { run_id: mid.runId, wait_ms: 3000 });
+      expect(m.sc.state).toBe("running");
+      expect(m.sc.stuck).toMatchObject({ verdict: "likely_dead" });
+      const steer = await call(peer, "send_steer", { run_id: parked.runId, text: "are you there?", wait_ms: 1000 });
+      expect(steer.isError).toBe(true);
+      expect(steer.text).toMatch(/no longer runs|restart/i);
+    }, 120_000);
+  });
+});

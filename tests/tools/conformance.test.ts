@@ -1,0 +1,55 @@
+// Behaviours first seen against a real loomcycle (docs/conformance.md), kept here against the
+// simulator so `npm test` catches a regression without one.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startHarness, type Harness } from "./harness.js";
+import { waitFor } from "../helpers.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+describe("loomcycle restarted under followed runs (conformance: restart)", () => {
+  it("a parked and a mid-turn run: loomcycle still lists them running, but no loop drives them; the bridge says so and a steer is refused with that reason", async () => {
+    const parked = await h.call("start_interactive_run", { agent: "echo", prompt: "park me" });
+    expect(parked.sc.state).toBe("awaiting_input");
+    const mid = await h.call("start_interactive_run", { agent: "longtalk", prompt: "talk", wait_ms: 0 });
+    const parkedId = String(parked.sc.run_id);
+    const midId = String(mid.sc.run_id);
+    await h.sim.restart(100);
+    expect(h.sim.runStatus(parkedId)).toBe("running");
+    expect(h.sim.runStatus(midId)).toBe("running");
+
+    // The bridge re-attaches both streams; each then reads as loomcycle has it.
+    await waitFor(() => [parkedId, midId].every((id) => h.bridge.tracker.get(id)?.stream.loopLost !== undefined), 10_000, "liveness checked after re-attach");
+    const p = await h.call("read_run_events", { run_id: parkedId });
+    expect(p.sc.state).toBe("awaiting_input");
+    expect(p.sc.stuck).toMatchObject({ verdict: "likely_dead" });
+    expect(String(p.sc.next_step)).toMatch(/no longer runs/);
+    const m = await h.call("read_run_events", { run_id: midId });
+    expect(m.sc.state).toBe("running");
+    expect(m.sc.stuck).toMatchObject({ verdict: "likely_dead" });
+    const l = await h.call("list_runs", {});
+    const rows = l.sc.runs as Array<Record<string, unknown>>;
+    for (const id of [parkedId, midId]) expect(rows.find((r) => r.run_id === id)?.stuck).toMatchObject({ verdict: "likely_dead" });
+
+    const s = await h.call("send_steer", { run_id: parkedId, text: "anyone?", wait_ms: 1000 });
+    expect(s.isError).toBe(true);
+    expect(s.text).toMatch(/no longer runs this run's loop/);
+    expect(s.text).toMatch(/NOT delivered/);
+  });
+
+  it("a run that is still live after a stream cut is not flagged", async () => {
+    const r = await h.call("start_interactive_run", { agent: "echo", prompt: "still alive" });
+    const runId = String(r.sc.run_id);
+    h.sim.faults.cutStream({ runId, afterFrames: 0 });
+    const s = await h.call("send_steer", { run_id: runId, text: "after the cut" });
+    expect(s.isError, s.text).toBe(false);
+    const again = await h.call("read_run_events", { run_id: runId });
+    expect(again.sc.stuck).toBeUndefined();
+    expect(h.bridge.tracker.get(runId)?.stream.loopLost).toBeUndefined();
+  });
+});
