@@ -2,7 +2,8 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
 import { STOP_STATES, TERMINAL_STATES, type RunState, type TrackedRun } from "../bridge/tracker.js";
-import { assessStuck, summarize, type RunSummary } from "../bridge/run-info.js";
+import { assessStuck, LOOP_LOST_REMEDY, summarize, type RunSummary } from "../bridge/run-info.js";
+import { loopLostFrom } from "../bridge/run-stream.js";
 import type { Bridge } from "../bridge/bridge.js";
 import { ToolError, callSignal, clock, errorResult, okResult, progressReporter, runIdField, stateSchema, stuckSchema, waitAttached, waitMsField, PROGRESS_EVERY_MS, sandboxLines } from "./common.js";
 import type { Extra } from "./types.js";
@@ -73,6 +74,13 @@ export async function collectRuns(bridge: Bridge, signal: AbortSignal): Promise<
           next_step: "started elsewhere (Web UI or another host): attach_run to follow it and see whether it is parked",
         };
         if (a.agent) r.agent = a.agent;
+        // loomcycle lists a run whose loop it lost (it restarted) as running too.
+        const lost = loopLostFrom(a, Date.now());
+        if (lost) {
+          const hb = lost.heartbeatAt ? Date.parse(lost.heartbeatAt) : NaN;
+          r.stuck = { verdict: "likely_dead", idle_seconds: 0, ...(Number.isFinite(hb) ? { heartbeat_age_seconds: Math.round(Math.max(0, Date.now() - hb) / 1000) } : {}), remedy: LOOP_LOST_REMEDY };
+          r.next_step = LOOP_LOST_REMEDY;
+        }
         out.set(a.run_id, r);
       }
     } catch (err) {

@@ -420,6 +420,22 @@ d("live loomcycle", () => {
     expect(progress.length).toBeGreaterThan(0);
   }, 60_000);
 
+  it("invoked by another agent as tools: a loomcycle agent drives lc-asker through the bridge", async () => {
+    const r = await start(peer, "lc-driver", "drive lc-asker", 55_000);
+    expect(r.sc.state).toBe("awaiting_input");
+    const calls = items(r).filter((e) => e.kind === "tool_call").map((e) => e.tool);
+    expect(calls).toEqual(["mcp__bridge__start_interactive_run", "mcp__bridge__resolve_interrupt", "mcp__bridge__send_steer", "mcp__bridge__read_run_events"]);
+    const report = JSON.parse(digestText(items(r))) as Record<string, unknown>;
+    expect(report).toMatchObject({ asked: true, answered: true, steered: true, log_has_both: true });
+    // What the driven run looks like to loomcycle itself.
+    const runId = String(report.run_id);
+    const interrupts = (await lc.json("GET", `/v1/runs/${runId}/interrupts`)).body as { interrupts: Array<Record<string, unknown>> };
+    expect(interrupts.interrupts[0]).toMatchObject({ interrupt_id: report.interrupt_id, status: "resolved", answer: "yes" });
+    const { frames } = await lc.tail(runId, parks(2));
+    expect(frames.filter((f) => f.event === "steer").map((f) => (f.data.user_input as { text: string }).text).slice(1)).toEqual(["and once more"]);
+    expect(textOf(frames)).toContain("Answer was yes. You said: and once more");
+  }, 90_000);
+
   describe.skipIf(!live?.restartCmd)("loomcycle restarted", () => {
     it("while a run is parked and while one is mid-turn: each reported as loomcycle then has it", async () => {
       const parked = await start(peer, "lc-chat", "parked across a restart");

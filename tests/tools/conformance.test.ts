@@ -42,6 +42,30 @@ describe("loomcycle restarted under followed runs (conformance: restart)", () =>
     expect(s.text).toMatch(/NOT delivered/);
   });
 
+  it("list_runs flags a run started elsewhere whose loop loomcycle lost", async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${h.sim.url}/v1/runs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${h.sim.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ agent: "echo", prompt: "elsewhere", interactive: true, user_id: "u_test" }),
+      signal: ac.signal,
+    });
+    let text = "";
+    const reader = res.body!.getReader();
+    while (!/"run_id":"(r_[0-9a-f]+)"/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    const runId = /"run_id":"(r_[0-9a-f]+)"/.exec(text)![1]!;
+    await h.sim.waitForStopPoint(runId);
+    const before = await h.call("list_runs", {});
+    expect((before.sc.runs as Array<Record<string, unknown>>).find((r) => r.run_id === runId)?.stuck).toBeUndefined();
+    await h.sim.restart(50);
+    await h.sim.whenAccepting?.();
+    const after = await h.call("list_runs", {});
+    const row = (after.sc.runs as Array<Record<string, unknown>>).find((r) => r.run_id === runId);
+    expect(row).toMatchObject({ followed: false, state: "running", stuck: { verdict: "likely_dead" } });
+    expect(String(row?.next_step)).toMatch(/no longer runs/);
+  });
+
   it("a run that is still live after a stream cut is not flagged", async () => {
     const r = await h.call("start_interactive_run", { agent: "echo", prompt: "still alive" });
     const runId = String(r.sc.run_id);
