@@ -137,7 +137,7 @@ export class RunStream {
    * checked each time a GET stream goes live, and again when a steer is refused. */
   loopLost: LoopLost | undefined;
   /** The liveness lookup in flight, if any (a read waits for it before judging the run). */
-  loopCheck: Promise<LoopLost | undefined> | undefined;
+  loopCheck: Promise<AgentStatusLike | undefined> | undefined;
 
   /** Frames received after the `agent` frame, usable or not: the resume skip count. */
   private framesSeen = 0;
@@ -334,15 +334,16 @@ export class RunStream {
     return false;
   }
 
-  /** Ask loomcycle whether a loop still drives this run (sets loopLost); undefined when it cannot say. */
-  async checkLoop(signal?: AbortSignal): Promise<LoopLost | undefined> {
+  /** Ask loomcycle whether a loop still drives this run (sets loopLost); the status read, or
+   * undefined when loomcycle cannot say. */
+  async checkLoop(signal?: AbortSignal): Promise<AgentStatusLike | undefined> {
     if (!this.agentId) return undefined;
     try {
       const st = await this.client.getAgent(this.agentId, { signal: signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal });
       this.loopLost = loopLostFrom(st, this.now());
       if (this.loopLost) this.log.info({ runId: this.runId, heartbeatAt: this.loopLost.heartbeatAt }, "loomcycle lists the run as running but no loop drives it");
       this.emit();
-      return this.loopLost;
+      return st;
     } catch (err) {
       this.log.debug({ err: errSummary(err), runId: this.runId }, "liveness lookup failed");
       return undefined;

@@ -23,6 +23,8 @@ export interface ResolvedOptions {
   tailPollMs: number;
   keepaliveMs: number;
   speed: number;
+  /** Replica ids of a simulated cluster behind a round-robin balancer; empty = one node. */
+  replicas: string[];
 }
 
 /** Everything a handler may touch. */
@@ -37,6 +39,8 @@ export interface SimContext {
   shutdown: AbortSignal;
   /** Session locks held by in-flight requests (trySessionLock). */
   sessionLocks: Set<string>;
+  /** Requests served so far (the simulated balancer's round robin). */
+  served: number;
 }
 
 export interface RequestCtx {
@@ -50,6 +54,8 @@ export interface RequestCtx {
   body: string;
   bodyBytes: number;
   principal: Principal;
+  /** The replica that answers this request ("" on a single node). */
+  replica: string;
 }
 
 export type Handler = (c: RequestCtx) => void | Promise<void>;
@@ -292,5 +298,7 @@ async function dispatch(sim: SimContext, router: Router, requests: SimRequestRec
     }
     principal = p;
   }
-  await found.route.handler({ sim, req, res, method, path: url.pathname, query: url.searchParams, params: found.params, body: body.text, bodyBytes: body.bytes, principal });
+  const replicas = sim.opts.replicas;
+  const replica = replicas.length > 0 ? (replicas[sim.served++ % replicas.length] ?? "") : "";
+  await found.route.handler({ sim, req, res, method, path: url.pathname, query: url.searchParams, params: found.params, body: body.text, bodyBytes: body.bytes, principal, replica });
 }

@@ -64,7 +64,7 @@ export function handleGetAgent(c: RequestCtx): void {
   if (!validIdent(agentId)) return httpError(c.res, 400, "agent_id must match [A-Za-z0-9_-]{1,128}");
   const run = visibleRunByAgent(c, agentId);
   if (!run) return unknownAgent(c, agentId);
-  writeJSON(c.res, 200, agentResponseJSON(run, c.sim.engine.byAgent.has(agentId)));
+  writeJSON(c.res, 200, agentResponseJSON(run, c.sim.engine.byAgent.has(agentId) && (run.replica_id ?? "") === c.replica));
 }
 
 /** POST /v1/agents/{agent_id}/cancel — whole-run cancel. */
@@ -101,7 +101,7 @@ export function handleListUserAgents(c: RequestCtx): void {
   const out = c.sim.store
     .runsByUser(userId, status)
     .filter((r) => (admin && focus === "") || r.tenant_id === focus)
-    .map((r) => agentResponseJSON(r, c.sim.engine.byAgent.has(r.agent_id)));
+    .map((r) => agentResponseJSON(r, c.sim.engine.byAgent.has(r.agent_id) && (r.replica_id ?? "") === c.replica));
   writeJSON(c.res, 200, { agents: out });
 }
 

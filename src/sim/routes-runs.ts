@@ -131,6 +131,7 @@ async function startRun(c: RequestCtx, spec: StartSpec): Promise<void> {
     interactive: spec.interactive,
     parent_context: spec.parentContext,
   });
+  if (c.replica) run.replica_id = c.replica;
   if (sim.engine.agentIdInUse(agentIdValue)) {
     sim.store.finishRun(run.id, "failed", "", undefined, "agent_id collision; run never started");
     spec.releaseLock?.();
@@ -306,7 +307,8 @@ export function handleRunInput(c: RequestCtx): void {
   const text = (dec.value.text ?? "").trim();
   if (text === "") return httpError(c.res, 422, "text is required");
   const live = liveRunFor(c, runId);
-  if (!live) return httpError(c.res, 404, "no in-flight run for that run_id");
+  // loomcycle v1.59 looks the run up in the answering replica's own registry only.
+  if (!live || (live.run.replica_id ?? "") !== c.replica) return httpError(c.res, 404, "no in-flight run for that run_id");
   if (live.push({ kind: "", text, source: steerSource(c) }) === "full") {
     return httpError(c.res, 429, "run input queue full; retry shortly", { "Retry-After": "1" });
   }
@@ -354,8 +356,10 @@ export function handleCompact(c: RequestCtx): void {
   const pinned = firstIdx > 0 ? (msgs[0]?.blocks ?? []).map((b) => (b.type === "text" ? b.text : "")).join("") : "";
   const after = estimateTokens(compactionMessages(pinned, summary, msgs.slice(cut)));
   let applied = "marker";
+  // loomcycle v1.59 cluster: a replica that does not run the run answers "live" and drops it.
+  const elsewhere = live !== undefined && (live.run.replica_id ?? "") !== c.replica;
   if (!terminal && live) {
-    if (live.push({ kind: "compact", text: summary, source: steerSource(c), keepN, keepFirst: firstIdx > 0 }) === "full") {
+    if (!elsewhere && live.push({ kind: "compact", text: summary, source: steerSource(c), keepN, keepFirst: firstIdx > 0 }) === "full") {
       return httpError(c.res, 429, "run input queue full; retry shortly", { "Retry-After": "1" });
     }
     applied = "live";

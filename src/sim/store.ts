@@ -74,6 +74,8 @@ export interface RunRec {
   last_heartbeat_ns?: bigint;
   interactive: boolean;
   parent_context?: Json;
+  /** Cluster mode: the replica running it. */
+  replica_id?: string;
 }
 
 export interface RowRec {
@@ -362,6 +364,7 @@ export function agentResponseJSON(r: RunRec, live: boolean): Json {
   if (r.last_heartbeat_ns !== undefined) out.last_heartbeat_at = rfc3339Nano(r.last_heartbeat_ns);
   out.live = live;
   if (r.interactive) out.interactive = true;
+  if (r.replica_id) out.replica_id = r.replica_id;
   if (r.parent_context) out.parent_context = r.parent_context;
   return out;
 }

@@ -33,6 +33,13 @@ export interface SimOptions {
   interruptTimeoutMs?: number;
   /** Run heartbeat interval (last_heartbeat_at), besides the per-iteration one. loomcycle: 30000. Default 30000. */
   heartbeatMs?: number;
+  /**
+   * Simulate a cluster of these replicas behind a round-robin balancer: a run belongs to the
+   * replica that answered its start, status reads name it (`replica_id`; `live` only from the
+   * owner), and, as in loomcycle v1.59, a steer that lands on another replica is refused with
+   * 404 instead of being passed on. Default: one node.
+   */
+  replicas?: string[];
 }
 
 /** One persisted row, as `GET /v1/sessions/{id}/transcript` returns it. */

@@ -135,6 +135,9 @@ export const cancelRun = defineTool({
   },
 });
 
+/** How long compact_run waits for a live compaction to show on the run's log. */
+const COMPACTION_SEEN_MS = 8_000;
+
 export const compactRun = defineTool({
   name: "compact_run",
   config: {
@@ -157,7 +160,25 @@ export const compactRun = defineTool({
   async handler(args, bridge, extra) {
     const c = clock(30_000);
     try {
+      const run = bridge.tracker.getOrAttach(args.run_id);
+      await waitAttached(run, c.started + 3000, extra);
+      const mark = run.events.length;
       const res = await bridge.client.compactRun(args.run_id, { signal: callSignal(extra, c) });
+      if (res.applied === "live") {
+        // A live compaction shows on the run's log as a context_compaction frame. In a loomcycle
+        // v1.59 cluster, a replica that does not run the run answers "live" without passing the
+        // request on: nothing changes. Say so rather than report a compaction that did not happen.
+        const seen = () => {
+          for (let i = mark; i < run.events.length; i++) if (run.events.at(i)?.type === "context_compaction") return true;
+          return false;
+        };
+        await waitOnRun(run, seen, Math.min(c.waitUntil, Date.now() + COMPACTION_SEEN_MS), extra);
+        if (!seen() && !extra.signal.aborted) {
+          throw new ToolError(
+            `loomcycle answered that run ${args.run_id} was compacted, but no compaction reached the run's log within ${COMPACTION_SEEN_MS / 1000} s. In a loomcycle cluster this happens when the request lands on a replica that does not run the run. Call compact_run again (a second compaction only summarizes once more).`,
+          );
+        }
+      }
       const out: Record<string, unknown> = { run_id: args.run_id, compacted: res.compacted };
       if (res.before_tokens !== undefined) out.before_tokens = res.before_tokens;
       if (res.after_tokens !== undefined) out.after_tokens = res.after_tokens;

@@ -20,6 +20,9 @@ import {
   waitOnRun,
 } from "./common.js";
 
+/** Re-sends after a cluster replica that does not run the run refused a steer (see below). */
+const OTHER_REPLICA_TRIES = 8;
+
 export const sendSteer = defineTool({
   name: "send_steer",
   config: {
@@ -54,7 +57,11 @@ export const sendSteer = defineTool({
       const mark = run.events.length;
       const text = args.text.trim();
       let delivered = false;
-      for (let attempt = 0; !delivered; attempt++) {
+      let otherReplica = 0;
+      /** The replica loomcycle says runs it, once asked ("" = not a cluster's other replica). */
+      let owner: string | undefined;
+      let rateRetried = false;
+      while (!delivered) {
         try {
           const res = await bridge.client.sendInput(args.run_id, text, { signal: callSignal(extra, c) });
           delivered = res.delivered;
@@ -62,13 +69,36 @@ export const sendSteer = defineTool({
         } catch (err) {
           // 429 means "not queued": one retry after the stated delay is safe, if it fits.
           const wait = err instanceof RateLimitedError ? (err.retryAfterMs ?? 1000) : undefined;
-          if (attempt === 0 && wait !== undefined && Date.now() + wait < c.hardUntil - 1500) {
+          if (!rateRetried && wait !== undefined && Date.now() + wait < c.hardUntil - 1500) {
+            rateRetried = true;
             await pause(wait, extra.signal);
             if (extra.signal.aborted) throw new ToolError("Cancelled by the host before the retry: the message was NOT delivered.");
             continue;
           }
-          // Refused as not in flight while loomcycle still lists it as running: its loop is gone.
-          if (err instanceof NotFoundError && (await run.stream.checkLoop(extra.signal))) throw new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The message was NOT delivered.`);
+          // "No in-flight run" refuses before anything is queued. While loomcycle still lists
+          // the run as running, ask why: its loop is gone, or (cluster) the replica that
+          // answered is not the one running it — loomcycle v1.59 does not forward an HTTP steer
+          // between replicas — so sending again, which a load balancer routes anew, is safe.
+          if (err instanceof NotFoundError) {
+            // Looked up once a call: between re-sends, an extra request would keep a
+            // round-robin balancer sending each one to the same wrong replica.
+            if (owner === undefined) {
+              const st = await run.stream.checkLoop(extra.signal);
+              if (run.stream.loopLost) throw new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The message was NOT delivered.`);
+              owner = st?.status === "running" && st.replica_id ? st.replica_id : "";
+            }
+            if (owner) {
+              if (otherReplica++ < OTHER_REPLICA_TRIES && Date.now() < c.hardUntil - 1500) {
+                // A short random pause, so other traffic through the balancer does not keep
+                // this request in step with the same replica.
+                await pause(10 + Math.random() * 50, extra.signal);
+                continue;
+              }
+              throw new ToolError(
+                `The loomcycle replica that answered does not run ${args.run_id} (it runs on replica ${owner}) and did not pass the message on, ${OTHER_REPLICA_TRIES + 1} times: it was NOT delivered. Send it again, or point LOOMCYCLE_BASE_URL at that replica (or a load balancer that routes by run).`,
+              );
+            }
+          }
           throw err;
         }
       }

@@ -17,6 +17,10 @@ export interface LiveEnv {
   userTokenSubject: string;
   /** A shell command that restarts loomcycle and returns once it answers /healthz again. */
   restartCmd: string | undefined;
+  /** Cluster: the replicas' own URLs (LOOMCYCLE_LIVE_URL is then their load balancer). */
+  replicaUrls: string[];
+  /** Cluster: a command taking `stop <replica_id>` or `start <replica_id>`, returning when done. */
+  replicaCmd: string | undefined;
   userId: string;
 }
 
@@ -34,6 +38,8 @@ export function liveEnv(env: NodeJS.ProcessEnv = process.env): LiveEnv | { skip:
     userToken: env.LOOMCYCLE_LIVE_USER_TOKEN?.trim() || undefined,
     userTokenSubject: env.LOOMCYCLE_LIVE_USER_ID?.trim() || "live-user",
     restartCmd: env.LOOMCYCLE_LIVE_RESTART_CMD?.trim() || undefined,
+    replicaUrls: (env.LOOMCYCLE_LIVE_REPLICA_URLS ?? "").split(",").map((u) => u.trim().replace(/\/+$/, "")).filter(Boolean),
+    replicaCmd: env.LOOMCYCLE_LIVE_REPLICA_CMD?.trim() || undefined,
     userId: `live-${Date.now().toString(36)}`,
   };
 }
@@ -179,6 +185,12 @@ export function digestText(evs: Array<Record<string, unknown>>): string {
 export function restartLoomcycle(live: LiveEnv): void {
   if (!live.restartCmd) throw new Error("LOOMCYCLE_LIVE_RESTART_CMD is not set");
   execSync(live.restartCmd, { stdio: "inherit", timeout: 60_000, shell: "/bin/bash" });
+}
+
+/** Stop or start one replica of a cluster with LOOMCYCLE_LIVE_REPLICA_CMD. */
+export function replicaCtl(live: LiveEnv, op: "stop" | "start", replicaId: string): void {
+  if (!live.replicaCmd) throw new Error("LOOMCYCLE_LIVE_REPLICA_CMD is not set");
+  execSync(`${live.replicaCmd} ${op} ${replicaId}`, { stdio: "inherit", timeout: 60_000, shell: "/bin/bash" });
 }
 
 /** Poll until `cond()` resolves true. */

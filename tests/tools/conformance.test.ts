@@ -77,3 +77,50 @@ describe("loomcycle restarted under followed runs (conformance: restart)", () =>
     expect(h.bridge.tracker.get(runId)?.stream.loopLost).toBeUndefined();
   });
 });
+
+describe("a loomcycle cluster behind a round-robin balancer (conformance: cluster steer)", () => {
+  it("a steer that lands on a replica not running the run is sent again, never lost or doubled", async () => {
+    const c = await startHarness({ replicas: ["replica-a", "replica-b"] });
+    try {
+      const s = await c.call("start_interactive_run", { agent: "echo", prompt: "cluster" });
+      const runId = String(s.sc.run_id);
+      for (let i = 0; i < 6; i++) {
+        const r = await c.call("send_steer", { run_id: runId, text: `steer ${i}` });
+        expect(r.isError, r.text).toBe(false);
+        expect(r.sc.state).toBe("awaiting_input");
+      }
+      const rows = c.sim.rowsOfRun(runId).filter((x) => x.type === "user_input");
+      expect(rows).toHaveLength(7); // the opening prompt and each steer exactly once
+      const refused = c.sim.requests.filter((q) => q.path.endsWith("/input")).length;
+      expect(refused).toBeGreaterThan(6); // some landed on the other replica and were sent again
+      const st = await c.call("read_run_events", { run_id: runId });
+      expect(st.sc.stuck).toBeUndefined();
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe("compact_run in a cluster (conformance: cluster compact)", () => {
+  it("a compaction loomcycle reports as live but that never reaches the run is reported as not done", async () => {
+    const c = await startHarness({ replicas: ["replica-a", "replica-b"] });
+    try {
+      const s = await c.call("start_interactive_run", { agent: "echo", prompt: "one" });
+      const runId = String(s.sc.run_id);
+      for (const t of ["two", "three"]) expect((await c.call("send_steer", { run_id: runId, text: t })).isError).toBe(false);
+      const results = [];
+      for (let i = 0; i < 2; i++) results.push(await c.call("compact_run", { run_id: runId }));
+      // Round robin: one of two consecutive compactions lands on the replica that does not run it.
+      const failed = results.filter((r) => r.isError);
+      const done = results.filter((r) => !r.isError);
+      expect(failed).toHaveLength(1);
+      expect(done).toHaveLength(1);
+      for (const f of failed) expect(f.text).toMatch(/no compaction reached the run's log/);
+      for (const d of done) expect(d.sc).toMatchObject({ compacted: true, applied: "live" });
+      const frames = c.sim.rowsOfRun(runId).filter((r) => r.type === "context_compaction");
+      expect(frames).toHaveLength(done.length);
+    } finally {
+      await c.close();
+    }
+  }, 40_000);
+});
