@@ -169,6 +169,11 @@ export async function waitAttached(run: TrackedRun, until: number, extra: Extra)
     await pause(quietMs, extra.signal);
     if (run.stream.frameCount === before && run.stream.phase === "live") break;
   }
+  // A read position kept from an earlier process: let the replay reach it (bounded), so
+  // the next read neither repeats nor has to clamp.
+  if (run.readPos > run.events.length && !run.stream.terminal) {
+    await waitOnRun(run, () => run.events.length >= run.readPos || run.stream.terminal !== undefined, until, extra);
+  }
   // A call the host cancelled leaves the replay to settle for the next one.
   if (!extra.signal.aborted) run.settled = true;
 }
@@ -208,11 +213,25 @@ export interface RunSnapshot {
   usage: { input_tokens: number; output_tokens: number };
 }
 
+/** A cursor past the end of the log is a mistake (or a cursor from another run): say so,
+ * with the log's length, before anything moves the read position there (every later
+ * event would then be hidden). */
+export function assertCursor(run: TrackedRun, cursor: number): void {
+  const length = run.events.length;
+  if (cursor <= length) return;
+  throw new ToolError(
+    `cursor ${cursor} is past the end of run ${run.runId ?? "(starting)"}'s log, which holds ${length} event${length === 1 ? "" : "s"} (cursors 0 … ${length}). Omit cursor to continue from your read position (${Math.min(run.readPos, length)}), or pass a cursor of ${length} or less.`,
+  );
+}
+
 /** Read the run's log from `from` (default: the read position) and move the read position. */
 export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: AbortSignal, bridge?: Bridge): Promise<RunSnapshot> {
-  // A cursor past the end of the log (e.g. held across a bridge restart while the
-  // replay is still arriving) returns nothing and keeps the position.
-  const from = opts.from ?? run.readPos;
+  const length = run.events.length;
+  if (opts.from !== undefined) assertCursor(run, opts.from);
+  // The read position itself is never past the end either (a position restored from an
+  // earlier process whose log has not been replayed that far yet reads from the end of
+  // what is here: at worst a repeat, never a gap).
+  const from = opts.from ?? Math.min(run.readPos, length);
   const state = run.state;
   const maxEvents = opts.maxEvents ?? 200;
   const maxChars = opts.maxChars ?? 20_000;
@@ -245,7 +264,7 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
     page = buildDigest(source, { from, maxEvents, maxChars, streaming: cut || state === "running" || state === "unreachable", ...(opening ? { opening } : {}) });
   }
   if (cut && page.next < run.events.length) page.hasMore = true;
-  run.readPos = page.next;
+  advanceReadPos(run, from, page.next);
   bridge?.tracker.noteRead(run);
   const snap: RunSnapshot = {
     run_id: run.runId ?? "",
@@ -262,6 +281,17 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
   }
   snap.next_step = snap.stuck ? snap.stuck.remedy : nextStep(state);
   return snap;
+}
+
+/**
+ * Move the read position after the host was given [from, next). Only a read that starts
+ * at or before the read position may move it (to `next`, backwards too for a re-read):
+ * the host then holds everything before `next`. A read that starts after it (a cursor
+ * ahead) leaves positions in between that the host was never given, so it stays.
+ * Checked at the moment of the move, so concurrent reads cannot skip anything either.
+ */
+export function advanceReadPos(run: TrackedRun, from: number, next: number): void {
+  if (from <= run.readPos) run.readPos = Math.min(next, run.events.length);
 }
 
 const NEXT_STEP: Record<RunState, string> = {
