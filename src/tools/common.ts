@@ -18,6 +18,8 @@ export const MAX_WAIT_MS = 55_000;
 /** Everything a call does beyond its wait must fit in this (SPEC: wait_ms + 5 s). */
 export const SLACK_MS = 4_000;
 export const PROGRESS_EVERY_MS = 5_000;
+/** The echo of an input the host just sent (start, steer) is cut to this many characters. */
+export const HOST_ECHO_CHARS = 200;
 /** Most events re-read from loomcycle in one call when a read starts before what memory holds. */
 const REFETCH_MAX_EVENTS = 20_000;
 
@@ -199,6 +201,8 @@ export interface ReadOptions {
   maxEvents?: number;
   maxChars?: number;
   format?: "digest" | "raw";
+  /** The call just sent an input (start, steer): echo the host's own inputs shortened. */
+  shortEcho?: boolean;
 }
 
 export interface RunSnapshot {
@@ -261,7 +265,15 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
       await run.resolveOpening(signal);
       opening = run.opening();
     }
-    page = buildDigest(source, { from, maxEvents, maxChars, streaming: cut || state === "running" || state === "unreachable", ...(opening ? { opening } : {}) });
+    page = buildDigest(source, {
+      from,
+      maxEvents,
+      maxChars,
+      streaming: cut || state === "running" || state === "unreachable",
+      hostInputs: run.hostInputs,
+      ...(opts.shortEcho ? { hostEchoChars: HOST_ECHO_CHARS } : {}),
+      ...(opening ? { opening } : {}),
+    });
   }
   if (cut && page.next < run.events.length) page.hasMore = true;
   advanceReadPos(run, from, page.next);
@@ -279,7 +291,7 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
     const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) });
     if (stuck) snap.stuck = stuck;
   }
-  snap.next_step = snap.stuck ? snap.stuck.remedy : nextStep(state);
+  snap.next_step = nextStep(state, { hasMore: page.hasMore, ...(snap.stuck ? { stuck: snap.stuck } : {}) });
   return snap;
 }
 
@@ -305,8 +317,15 @@ const NEXT_STEP: Record<RunState, string> = {
   unreachable: "retry later: the bridge lost loomcycle and keeps trying to re-attach",
 };
 
-export function nextStep(state: RunState): string {
-  return NEXT_STEP[state];
+/**
+ * What the host should do next, from everything it has not seen yet: events left after
+ * this page come first (a parked run's "send_steer" would answer a turn the host has
+ * not read), then a stuck run's remedy, then the state's own step.
+ */
+export function nextStep(state: RunState, unseen: { hasMore?: boolean; stuck?: StuckInfo } = {}): string {
+  const then = unseen.stuck ? unseen.stuck.remedy : NEXT_STEP[state];
+  if (unseen.hasMore) return `call read_run_events again now (no cursor, no wait) for the events after next_cursor that this page left out; then: ${then}`;
+  return then;
 }
 
 function renderItem(it: DigestItem | RawItem): string {
@@ -387,7 +406,7 @@ export class ToolError extends Error {}
 export type Action = "start" | "steer" | "read" | "resolve" | "snapshots" | "attach" | "control" | "list";
 
 /** The one mapper: any failure → an isError result that says what to do next. */
-export function errorResult(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: string } = {}): CallToolResult {
+export function errorResult(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: string; sessionId?: string } = {}): CallToolResult {
   const secrets = bridge.config.token ? [bridge.config.token] : [];
   const text = redactSecrets(describeError(err, action, bridge, ctx), secrets);
   if (!(err instanceof ToolError) && !(err instanceof LoomcycleError) && !isAbortError(err)) {
@@ -396,7 +415,18 @@ export function errorResult(err: unknown, action: Action, bridge: Bridge, ctx: {
   return { isError: true, content: [{ type: "text", text: bridge.sandbox ? `[sandbox] ${text}` : text }] };
 }
 
-function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: string }): string {
+/** loomcycle's own words as one quoted sentence (so the advice after it reads as a new one). */
+export function saidSentence(detail: string | undefined): string {
+  const d = (detail ?? "").trim().replace(/\s+/g, " ");
+  if (!d) return "";
+  return ` loomcycle said: "${shortenDetail(d)}".`;
+}
+
+function shortenDetail(d: string): string {
+  return d.length > 300 ? d.slice(0, 299) + "…" : d;
+}
+
+function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: string; sessionId?: string }): string {
   if (err instanceof ToolError) return err.message;
   // The host cancelled the call (its request to loomcycle was aborted): not a failure.
   if (isAbortError(err)) {
@@ -405,7 +435,7 @@ function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runI
   }
   if (!(err instanceof LoomcycleError)) return `Internal error in the bridge (${err instanceof Error ? err.message : String(err)}). Retry once; if it persists, check the bridge's stderr log.`;
   const run = ctx.runId ? `run ${ctx.runId}` : "the run";
-  const up = err.detail ? ` loomcycle said: ${err.detail}` : "";
+  const up = saidSentence(err.detail);
   switch (err.kind) {
     case "unauthorized":
       return `loomcycle refused the bearer token (401).${up} Set LOOMCYCLE_AUTH_TOKEN (or LOOMCYCLE_AUTH_TOKEN_FILE) to a valid token and restart the bridge; \`loomcycle-mcp-bridge doctor\` checks it.`;
@@ -417,7 +447,9 @@ function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runI
     case "not_found":
       if (action === "steer") return `${run} is not live on loomcycle: it has ended, or it is not visible to this token.${up} Start a new run with start_interactive_run, or read its log with read_run_events.`;
       if (action === "resolve") return `That interrupt was not found on ${run}.${up} Call read_run_events to see pending_interrupts, and use one of those ids.`;
-      if (action === "start") return `loomcycle could not find something the start needs.${up} Check session_id (omit it to start a fresh session).`;
+      if (action === "start" && ctx.sessionId !== undefined) return `loomcycle could not find something the start needs.${up} Check session_id ${JSON.stringify(ctx.sessionId)} (omit it to start a fresh session).`;
+      if (action === "start")
+        return `loomcycle answered "not found" to the start request (POST ${bridge.config.baseUrl}/v1/runs).${up} LOOMCYCLE_BASE_URL (or --base-url) must be loomcycle's root URL, without /v1 or another path; \`loomcycle-mcp-bridge doctor\` checks it.`;
       return `loomcycle has no ${run} visible to this token.${up} Check the run_id (runs of another tenant look the same as unknown ones).`;
     case "conflict":
       if (action === "resolve") return `The interrupt can no longer be answered.${up} Call read_run_events to see the run's current state and pending_interrupts.`;
@@ -434,7 +466,8 @@ function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runI
     case "bad_request":
     case "unprocessable":
       if (action === "start" && /unknown agent/i.test(err.detail)) return `loomcycle has no agent by that name.${up} Use an agent name that loomcycle can run (check its Web UI or \`loomcycle-mcp-bridge doctor\`).`;
-      return `loomcycle rejected the request.${up} Fix the argument it names and call again.`;
+      if (!up) return `loomcycle rejected the request without saying why (HTTP ${err.status ?? 400}). Check the arguments against this tool's description and call again.`;
+      return `loomcycle rejected the request.${up} Correct what that message points at and call again.`;
     case "too_large":
       return `The request is too large for loomcycle.${up} Send a shorter text.`;
     case "unavailable":

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
-import { RateLimitedError } from "../bridge/errors.js";
+import { LoomcycleError, RateLimitedError } from "../bridge/errors.js";
 import { STOP_STATES } from "../bridge/tracker.js";
 import {
   ToolError,
@@ -53,6 +53,8 @@ export const sendSteer = defineTool({
       const mark = run.events.length;
       const text = args.text.trim();
       let delivered = false;
+      // Its echo is the host's input (source "host"); forgotten again if it was not sent.
+      const forget = run.noteSending(text);
       for (let attempt = 0; !delivered; attempt++) {
         try {
           const res = await bridge.client.sendInput(args.run_id, text, { signal: callSignal(extra, c) });
@@ -63,9 +65,14 @@ export const sendSteer = defineTool({
           const wait = err instanceof RateLimitedError ? (err.retryAfterMs ?? 1000) : undefined;
           if (attempt === 0 && wait !== undefined && Date.now() + wait < c.hardUntil - 1500) {
             await pause(wait, extra.signal);
-            if (extra.signal.aborted) throw new ToolError("Cancelled by the host before the retry: the message was NOT delivered.");
+            if (extra.signal.aborted) {
+              forget();
+              throw new ToolError("Cancelled by the host before the retry: the message was NOT delivered.");
+            }
             continue;
           }
+          // Refused outright (not a lost answer): no echo will come.
+          if (err instanceof ToolError || (err instanceof LoomcycleError && err.status !== undefined && err.status < 500)) forget();
           throw err;
         }
       }
@@ -79,7 +86,7 @@ export const sendSteer = defineTool({
         return -1;
       };
       await waitOnRun(run, () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)), c.waitUntil, extra);
-      const snap = await readRun(run, {}, extra.signal, bridge);
+      const snap = await readRun(run, { shortEcho: true }, extra.signal, bridge);
       const head = { run_id: args.run_id, delivered };
       return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
     } catch (err) {
