@@ -291,7 +291,9 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
     const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) });
     if (stuck) snap.stuck = stuck;
   }
-  snap.next_step = nextStep(state, { hasMore: page.hasMore, ...(snap.stuck ? { stuck: snap.stuck } : {}) });
+  // A read that started ahead of the read position left events before it unread.
+  const skipped = run.readPos < from ? { readPos: run.readPos, count: from - run.readPos } : undefined;
+  snap.next_step = nextStep(state, { hasMore: page.hasMore, ...(skipped ? { skipped } : {}), ...(snap.stuck ? { stuck: snap.stuck } : {}) });
   return snap;
 }
 
@@ -322,8 +324,12 @@ const NEXT_STEP: Record<RunState, string> = {
  * this page come first (a parked run's "send_steer" would answer a turn the host has
  * not read), then a stuck run's remedy, then the state's own step.
  */
-export function nextStep(state: RunState, unseen: { hasMore?: boolean; stuck?: StuckInfo } = {}): string {
+export function nextStep(state: RunState, unseen: { hasMore?: boolean; skipped?: { readPos: number; count: number }; stuck?: StuckInfo } = {}): string {
   const then = unseen.stuck ? unseen.stuck.remedy : NEXT_STEP[state];
+  if (unseen.skipped) {
+    const { readPos, count } = unseen.skipped;
+    return `call read_run_events without a cursor for the ${count} earlier event${count === 1 ? "" : "s"} you have not been given (from position ${readPos}; your read position stays there); then: ${then}`;
+  }
   if (unseen.hasMore) return `call read_run_events again now (no cursor, no wait) for the events after next_cursor that this page left out; then: ${then}`;
   return then;
 }
@@ -438,7 +444,8 @@ function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runI
   const up = saidSentence(err.detail);
   switch (err.kind) {
     case "unauthorized":
-      return `loomcycle refused the bearer token (401).${up} Set LOOMCYCLE_AUTH_TOKEN (or LOOMCYCLE_AUTH_TOKEN_FILE) to a valid token and restart the bridge; \`loomcycle-mcp-bridge doctor\` checks it.`;
+      if (!bridge.config.token) return `loomcycle requires a token and the bridge has none (401).${up} Set LOOMCYCLE_AUTH_TOKEN (or LOOMCYCLE_AUTH_TOKEN_FILE) in this server's entry of the MCP host's config and restart it; \`loomcycle-mcp-bridge doctor\` checks it.`;
+      return `loomcycle refused the bearer token${bridge.config.tokenSource ? ` from ${bridge.config.tokenSource}` : ""} (401: unknown, expired or revoked).${up} Put a valid token there (or in LOOMCYCLE_AUTH_TOKEN / LOOMCYCLE_AUTH_TOKEN_FILE) and restart the bridge; \`loomcycle-mcp-bridge doctor\` checks it.`;
     case "forbidden": {
       const scope = (err as { requiredScope?: string }).requiredScope;
       if (action === "snapshots") return `Listing snapshots needs an admin token (scope substrate:admin); this token does not have it.${up} Use an operator/admin token, or skip snapshots.`;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BadRequestError, NotFoundError } from "../../src/bridge/errors.js";
+import { BadRequestError, NotFoundError, UnauthorizedError } from "../../src/bridge/errors.js";
 import { errorResult } from "../../src/tools/common.js";
 import { startHarness, type Harness } from "./harness.js";
 
@@ -36,6 +36,21 @@ describe("the next step", () => {
     const rest = await h.call("read_run_events", { run_id: runId });
     expect(rest.sc.has_more).toBe(false);
     expect(String(rest.sc.next_step)).toMatch(/^send_steer/);
+  });
+
+  it("says to read the events a cursor ahead of the read position left out", async () => {
+    const s = await h.call("start_interactive_run", { agent: "echo", prompt: "two", wait_ms: 10_000 });
+    const runId = String(s.sc.run_id);
+    const other = await startHarness({}, { sim: h.sim }); // a bridge that has given the host nothing yet
+    try {
+      const ahead = await other.call("read_run_events", { run_id: runId, cursor: 3 });
+      expect(ahead.isError, ahead.text).toBe(false);
+      expect(String(ahead.sc.next_step)).toMatch(/^call read_run_events without a cursor for the 3 earlier events you have not been given \(from position 0/);
+      const cont = await other.call("read_run_events", { run_id: runId });
+      expect(cont.sc.events![0]).toMatchObject({ cursor: 0, kind: "input" });
+    } finally {
+      await other.close();
+    }
   });
 });
 
@@ -114,6 +129,13 @@ describe("error wording", () => {
     expect(bare).not.toMatch(/argument it names/);
     const nf = (errorResult(new NotFoundError("x", { status: 404, detail: "not found" }), "start", h.bridge).content[0] as { text: string }).text;
     expect(nf).not.toMatch(/session_id/);
+  });
+  it("a refused token names where the token came from; no token says so", () => {
+    const from = { ...h.bridge, config: { ...h.bridge.config, tokenSource: "--token-file /etc/loom/token" } } as typeof h.bridge;
+    const refused = (errorResult(new UnauthorizedError("x", { status: 401, detail: "" }), "read", from).content[0] as { text: string }).text;
+    expect(refused).toMatch(/^loomcycle refused the bearer token from --token-file \/etc\/loom\/token \(401/);
+    const none = { ...h.bridge, config: { ...h.bridge.config, token: undefined } } as typeof h.bridge;
+    expect((errorResult(new UnauthorizedError("x", { status: 401, detail: "" }), "read", none).content[0] as { text: string }).text).toMatch(/^loomcycle requires a token and the bridge has none/);
   });
   it("a base URL with a path makes a start error that names the base URL, not session_id", async () => {
     const w = await startHarness({}, { sim: h.sim, baseUrl: `${h.sim.url}/v1` });
