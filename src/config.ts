@@ -177,6 +177,16 @@ function parseCommandLine(argv: readonly string[]): Parsed {
   return { command, arg, flags };
 }
 
+/** A token goes into an HTTP header: no spaces, line breaks or control characters. */
+function headerSafe(token: string): boolean {
+  if (/\s/.test(token)) return false;
+  for (const ch of token) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x20 || c === 0x7f) return false;
+  }
+  return true;
+}
+
 /** Read the token file: every way it can be wrong is one line naming where it was set. */
 function readTokenFile(path: string, from: string): string {
   if (path === TOKEN_FILE_PLACEHOLDER) {
@@ -198,7 +208,7 @@ function readTokenFile(path: string, from: string): string {
   if (token === "") {
     throw new ConfigError(`${from} names ${q(path)}, which is empty: put the token in it (one line), or unset ${from.startsWith("--") ? "--token-file" : "LOOMCYCLE_AUTH_TOKEN_FILE"} to use LOOMCYCLE_AUTH_TOKEN`);
   }
-  if (/\s/.test(token)) {
+  if (!headerSafe(token)) {
     throw new ConfigError(`${from} names ${q(path)}, which holds more than one word or line: it must hold the token alone`);
   }
   return token;
@@ -268,6 +278,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
   } else if (env.LOOMCYCLE_AUTH_TOKEN !== undefined && env.LOOMCYCLE_AUTH_TOKEN.trim() !== "") {
     token = env.LOOMCYCLE_AUTH_TOKEN.trim();
     tokenSource = "LOOMCYCLE_AUTH_TOKEN";
+    // It goes into an HTTP header: spaces, line breaks or control characters cannot.
+    if (!headerSafe(token)) throw new ConfigError("LOOMCYCLE_AUTH_TOKEN holds spaces, line breaks or control characters: it must hold the token alone");
   }
   const sandbox = f.sandbox === true;
   if (f.sandbox !== undefined) flags.sandbox = sandbox;

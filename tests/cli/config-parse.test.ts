@@ -50,6 +50,7 @@ describe("parseConfig", () => {
     expect(mistake(["--token-file", dir])).toMatch(/is a directory/);
     expect(mistake([], { LOOMCYCLE_AUTH_TOKEN_FILE: "/path/to/loomcycle-token" })).toMatch(/placeholder/);
     expect(mistake(["--token-file", file("two", "abc\ndef\n")])).toMatch(/more than one word or line/);
+    expect(mistake([], { LOOMCYCLE_AUTH_TOKEN: "abc def" })).toMatch(/^LOOMCYCLE_AUTH_TOKEN holds spaces/);
     const ok = parseConfig(["--token-file", file("tok", "lc_tok_1\n")], { LOOMCYCLE_AUTH_TOKEN: "other" });
     expect(ok.token).toBe("lc_tok_1");
     expect(ok.tokenSource).toMatch(/^--token-file /);
