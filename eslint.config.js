@@ -17,7 +17,7 @@ export default tseslint.config(
   {
     // Plain Node scripts (not TypeScript): Node's globals.
     files: ["scripts/**/*.mjs", "*.mjs"],
-    languageOptions: { globals: { process: "readonly", console: "readonly" } },
+    languageOptions: { globals: { process: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly" } },
   },
   {
     // loomcycle code-js agents (tests/live/agent_code): a top-level run(input) that loomcycle

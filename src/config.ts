@@ -1,98 +1,292 @@
-// Config is a pure function of argv and env (SPEC §5): flags override env of the same
-// meaning; anything invalid is reported as one clear line (the CLI prints it and exits 2).
+// Config is a pure function of argv and env (SPEC §5), parsed here and nowhere else:
+// node:util parseArgs splits the command line, flags override the environment variables
+// of the same meaning, and every mistake is one ConfigError line that names what the
+// person typed (the flag or the variable, as given) and how to fix it. The CLI prints
+// it and exits 2.
 import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { z } from "zod";
 
 export type Command = "serve" | "help" | "version" | "doctor" | "config" | "demo";
 
+/** Commands given as a word (help and version are flags). */
+export const COMMANDS = ["doctor", "config", "demo"] as const;
+/** Hosts `config` prints an entry for. */
+export const HOSTS = ["claude-desktop", "claude-code", "opencode"] as const;
+export type Host = (typeof HOSTS)[number];
+
+export const DEFAULT_BASE_URL = "http://127.0.0.1:8787";
+/** Placeholders `config` prints when a value is not configured; doctor reports them. */
+export const USER_ID_PLACEHOLDER = "your-user-id";
+export const TOKEN_FILE_PLACEHOLDER = "/path/to/loomcycle-token";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Flags given on the command line, as given (`config` writes them into the entry). */
+export interface GivenFlags {
+  baseUrl?: string;
+  tokenFile?: string;
+  userId?: string;
+  logLevel?: LogLevel;
+  sandbox?: boolean;
+}
+
 export interface BridgeConfig {
   command: Command;
-  /** Extra positional argument (e.g. the host for `config`). */
+  /** The host for `config`. */
   arg?: string;
   baseUrl: string;
   token: string | undefined;
+  /** Where the token came from, without its value ("LOOMCYCLE_AUTH_TOKEN", "--token-file /p", …). */
+  tokenSource?: string;
+  /** The token file, absolute or as given, when one was named (flag or env). */
+  tokenFile?: string;
   userId: string | undefined;
-  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  logLevel: LogLevel;
   sandbox: boolean;
+  /** What came from flags (the rest came from the environment or defaults). */
+  flags: GivenFlags;
 }
 
 export class ConfigError extends Error {}
 
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "v" },
+  sandbox: { type: "boolean" },
+  "base-url": { type: "string" },
+  "token-file": { type: "string" },
+  "user-id": { type: "string" },
+  "log-level": { type: "string" },
+} as const;
+type OptionName = keyof typeof OPTIONS;
 
-const Schema = z.object({
-  baseUrl: z
-    .string()
-    .refine((s) => {
-      try {
-        const u = new URL(s);
-        return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
-      } catch {
-        return false;
-      }
-    }, "LOOMCYCLE_BASE_URL must be an http:// or https:// URL, e.g. http://127.0.0.1:8787"),
-  userId: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,128}$/, "LOOMCYCLE_USER_ID must match [A-Za-z0-9_-]{1,128}")
-    .optional(),
-  logLevel: z.enum(LOG_LEVELS, { error: `LOOMCYCLE_MCP_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }),
-});
-
-const FLAG_TO_KEY: Record<string, "baseUrl" | "token" | "tokenFile" | "userId" | "logLevel"> = {
-  "--base-url": "baseUrl",
-  "--token-file": "tokenFile",
-  "--user-id": "userId",
-  "--log-level": "logLevel",
+/** Which options each command takes; others are refused, never silently dropped. */
+const TAKES: Record<Command, ReadonlySet<OptionName>> = {
+  serve: new Set(["sandbox", "base-url", "token-file", "user-id", "log-level"]),
+  doctor: new Set(["base-url", "token-file", "user-id", "log-level"]),
+  config: new Set(["sandbox", "base-url", "token-file", "user-id", "log-level"]),
+  demo: new Set([]),
+  help: new Set(Object.keys(OPTIONS) as OptionName[]),
+  version: new Set(Object.keys(OPTIONS) as OptionName[]),
 };
 
-export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): BridgeConfig {
-  let command: Command = "serve";
-  let arg: string | undefined;
-  let sandbox = false;
-  const flags: Partial<Record<"baseUrl" | "token" | "tokenFile" | "userId" | "logLevel", string>> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--help" || a === "-h") command = "help";
-    else if (a === "--version" || a === "-v") command = "version";
-    else if (a === "--sandbox") sandbox = true;
-    else if (a.startsWith("--")) {
-      const [name, inline] = a.split("=", 2) as [string, string | undefined];
-      const key = FLAG_TO_KEY[name];
-      if (!key) throw new ConfigError(`unknown option ${name} (see --help)`);
-      const value = inline ?? argv[++i];
-      if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
-      flags[key] = value;
-    } else if (command === "serve" && ["doctor", "config", "demo"].includes(a)) command = a as Command;
-    else if ((command === "config") && arg === undefined) arg = a;
-    else if (command !== "help" && command !== "version") throw new ConfigError(`unexpected argument ${JSON.stringify(a)} (see --help)`);
+const WHY_NOT: Partial<Record<Command, string>> = {
+  doctor: "doctor checks the configured loomcycle; to try the simulator, run `loomcycle-mcp-bridge demo`",
+  demo: "demo always runs against its own built-in simulator, with nothing to configure",
+};
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length]![b.length]!;
+}
+
+/** The closest of `choices` to what was typed, when it is close enough to be a typo. */
+export function didYouMean(typed: string, choices: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of choices) {
+    const d = distance(typed.toLowerCase(), c);
+    if (d < bestD) [best, bestD] = [c, d];
   }
-  const tokenFile = flags.tokenFile ?? env.LOOMCYCLE_AUTH_TOKEN_FILE;
-  let token = env.LOOMCYCLE_AUTH_TOKEN?.trim() || undefined;
-  if (tokenFile) {
-    try {
-      token = readFileSync(tokenFile, "utf8").trim() || undefined;
-    } catch (err) {
-      throw new ConfigError(`cannot read LOOMCYCLE_AUTH_TOKEN_FILE ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+  return best !== undefined && bestD <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+const q = (s: string): string => JSON.stringify(s);
+
+function unknownOption(raw: string, name: string): ConfigError {
+  if (name === "token")
+    return new ConfigError(
+      `there is no ${raw} option (a token on the command line is visible to other users): set LOOMCYCLE_AUTH_TOKEN in the environment, or put the token in a file and pass --token-file PATH`,
+    );
+  const longs = Object.keys(OPTIONS).map((k) => `--${k}`);
+  const guess = didYouMean(raw.startsWith("--") ? raw : `--${name}`, longs);
+  return new ConfigError(`unknown option ${raw}${guess ? `; did you mean ${guess}?` : ""} (options: ${longs.join(", ")}; see --help)`);
+}
+
+const BOOL_TRUE = new Set(["true", "1", "yes", "on"]);
+const BOOL_FALSE = new Set(["false", "0", "no", "off"]);
+
+interface Parsed {
+  command: Command;
+  arg: string | undefined;
+  flags: Partial<Record<OptionName, string | boolean>>;
+}
+
+function parseCommandLine(argv: readonly string[]): Parsed {
+  const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  const flags: Parsed["flags"] = {};
+  const positionals: string[] = [];
+  for (const t of tokens) {
+    if (t.kind === "option-terminator") continue;
+    if (t.kind === "positional") {
+      positionals.push(t.value);
+      continue;
+    }
+    const name = t.name as OptionName;
+    const spec = (OPTIONS as Record<string, { type: "string" | "boolean" }>)[t.name];
+    if (!spec) throw unknownOption(t.rawName, t.name);
+    if (spec.type === "boolean") {
+      if (t.value === undefined) flags[name] = true;
+      else if (BOOL_TRUE.has(t.value.toLowerCase())) flags[name] = true;
+      else if (BOOL_FALSE.has(t.value.toLowerCase())) flags[name] = false;
+      else throw new ConfigError(`${t.rawName} takes no value, or true/false (got ${t.rawName}=${t.value}): write ${t.rawName} alone`);
+      continue;
+    }
+    const v = t.value;
+    if (v === undefined || (!t.inlineValue && v.startsWith("-") && v.length > 1))
+      throw new ConfigError(`${t.rawName} needs a value${v === undefined ? "" : ` (got the option ${v} instead)`}: write ${t.rawName} VALUE or ${t.rawName}=VALUE`);
+    if (v.trim() === "") throw new ConfigError(`${t.rawName} is empty: give it a value, or leave the option out`);
+    flags[name] = v;
+  }
+  let command: Command = flags.help ? "help" : flags.version ? "version" : "serve";
+  let arg: string | undefined;
+  const rest = [...positionals];
+  if (command === "serve" && rest.length > 0) {
+    const word = rest.shift()!;
+    if (word === "serve") command = "serve"; // the default, also accepted by name
+    else if ((COMMANDS as readonly string[]).includes(word)) command = word as Command;
+    else {
+      const guess = didYouMean(word, COMMANDS);
+      throw new ConfigError(`unknown command ${q(word)}${guess ? `; did you mean ${q(guess)}?` : ""} (commands: ${COMMANDS.join(", ")}, or none to serve; see --help)`);
     }
   }
-  const raw = {
-    baseUrl: (flags.baseUrl ?? env.LOOMCYCLE_BASE_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, ""),
-    userId: flags.userId ?? (env.LOOMCYCLE_USER_ID || undefined),
-    logLevel: flags.logLevel ?? env.LOOMCYCLE_MCP_LOG_LEVEL ?? "info",
-  };
-  const parsed = Schema.safeParse(raw);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new ConfigError(first ? `${first.message} (got ${JSON.stringify(String((raw as Record<string, unknown>)[String(first.path[0])]))})` : "invalid configuration");
+  if (command === "config") {
+    arg = rest.shift();
+    if (arg === undefined) throw new ConfigError(`config needs a host: use one of ${HOSTS.join(", ")} (e.g. loomcycle-mcp-bridge config claude-code)`);
+    if (!(HOSTS as readonly string[]).includes(arg)) {
+      const guess = didYouMean(arg, HOSTS);
+      throw new ConfigError(`unknown host ${q(arg)} for config${guess ? ` (did you mean ${q(guess)}?)` : ""}: use one of ${HOSTS.join(", ")}`);
+    }
   }
-  const cfg: BridgeConfig = {
-    command,
-    baseUrl: parsed.data.baseUrl,
-    token,
-    userId: parsed.data.userId,
-    logLevel: parsed.data.logLevel,
-    sandbox,
+  if (rest.length > 0 && command !== "help" && command !== "version") {
+    throw new ConfigError(`unexpected argument ${q(rest[0]!)} after ${command === "serve" ? "the options" : command}${command === "config" ? ` ${arg}` : ""} (see --help)`);
+  }
+  for (const k of Object.keys(flags) as OptionName[]) {
+    if (!TAKES[command].has(k)) {
+      const why = WHY_NOT[command];
+      throw new ConfigError(`${command} does not take --${k}${why ? `: ${why}` : ""}`);
+    }
+  }
+  return { command, arg, flags };
+}
+
+/** A token goes into an HTTP header: no spaces, line breaks or control characters. */
+function headerSafe(token: string): boolean {
+  if (/\s/.test(token)) return false;
+  for (const ch of token) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x20 || c === 0x7f) return false;
+  }
+  return true;
+}
+
+/** Read the token file: every way it can be wrong is one line naming where it was set. */
+function readTokenFile(path: string, from: string): string {
+  if (path === TOKEN_FILE_PLACEHOLDER) {
+    throw new ConfigError(`${from} is the placeholder ${q(path)} from the config snippet: replace it with the path of a file holding your loomcycle token`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT" ? "there is no such file"
+      : code === "EACCES" || code === "EPERM" ? "this user may not read it (permission denied)"
+      : code === "EISDIR" ? "it is a directory, not a file"
+      : `it cannot be read (${code ?? "error"})`;
+    throw new ConfigError(`${from} names ${q(path)}, but ${why}: point it at a readable file that holds the token`);
+  }
+  const token = text.trim();
+  if (token === "") {
+    throw new ConfigError(`${from} names ${q(path)}, which is empty: put the token in it (one line), or unset ${from.startsWith("--") ? "--token-file" : "LOOMCYCLE_AUTH_TOKEN_FILE"} to use LOOMCYCLE_AUTH_TOKEN`);
+  }
+  if (!headerSafe(token)) {
+    throw new ConfigError(`${from} names ${q(path)}, which holds more than one word or line: it must hold the token alone`);
+  }
+  return token;
+}
+
+function checkBaseUrl(raw: string, from: string): string {
+  const shown = `${from} ${q(raw)}`;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError(`${shown} is not a URL: give loomcycle's address, e.g. ${DEFAULT_BASE_URL}`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new ConfigError(`${shown} must start with http:// or https://, e.g. ${DEFAULT_BASE_URL}`);
+  if (u.hostname === "") throw new ConfigError(`${shown} has no host: give loomcycle's address, e.g. ${DEFAULT_BASE_URL}`);
+  if (u.username || u.password) throw new ConfigError(`${shown} carries credentials: remove them from the URL and set LOOMCYCLE_AUTH_TOKEN (or --token-file) instead`);
+  if (u.search || u.hash) throw new ConfigError(`${shown} has a query or fragment: give only scheme, host and port, e.g. ${u.origin}`);
+  const path = u.pathname.replace(/\/+$/, "");
+  if (path !== "") {
+    throw new ConfigError(`${shown} has a path (${path}): give loomcycle's root URL, ${u.origin} (the bridge adds /v1/… itself)`);
+  }
+  return u.origin;
+}
+
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): BridgeConfig {
+  const { command, arg, flags: f } = parseCommandLine(argv);
+  const flags: GivenFlags = {};
+  // These use none of the configuration: a mistake in it must not stop them.
+  if (command === "demo" || command === "help" || command === "version") {
+    return { command, baseUrl: DEFAULT_BASE_URL, token: undefined, userId: undefined, logLevel: "info", sandbox: false, flags };
+  }
+  const pick = (flag: OptionName, envName: string, fallback?: string): { value: string | undefined; from: string } => {
+    const v = f[flag];
+    if (typeof v === "string") return { value: v, from: `--${flag}` };
+    const e = env[envName];
+    if (e !== undefined && e.trim() !== "") return { value: e.trim(), from: envName };
+    return { value: fallback, from: envName };
   };
+
+  const base = pick("base-url", "LOOMCYCLE_BASE_URL", DEFAULT_BASE_URL);
+  const baseUrl = checkBaseUrl(base.value!, base.from);
+  if (typeof f["base-url"] === "string") flags.baseUrl = baseUrl;
+
+  const user = pick("user-id", "LOOMCYCLE_USER_ID");
+  if (user.value !== undefined && !/^[A-Za-z0-9_-]{1,128}$/.test(user.value)) {
+    throw new ConfigError(`${user.from} ${q(user.value)} is not a loomcycle user id: it may hold letters, digits, _ and - (1 … 128 characters)`);
+  }
+  if (typeof f["user-id"] === "string") flags.userId = user.value!;
+
+  const level = pick("log-level", "LOOMCYCLE_MCP_LOG_LEVEL", "info");
+  const parsedLevel = z.enum(LOG_LEVELS).safeParse(level.value!.toLowerCase());
+  if (!parsedLevel.success) {
+    const guess = didYouMean(level.value!, LOG_LEVELS);
+    throw new ConfigError(`${level.from} ${q(level.value!)} is not a log level${guess ? ` (did you mean ${q(guess)}?)` : ""}: use one of ${LOG_LEVELS.join(", ")}`);
+  }
+  if (typeof f["log-level"] === "string") flags.logLevel = parsedLevel.data;
+
+  // The token: a token file (flag, then env) wins over LOOMCYCLE_AUTH_TOKEN; a named file
+  // that is missing, unreadable or empty is a mistake, never a silent "no token".
+  const file = pick("token-file", "LOOMCYCLE_AUTH_TOKEN_FILE");
+  let token: string | undefined;
+  let tokenSource: string | undefined;
+  if (file.value !== undefined) {
+    token = readTokenFile(file.value, file.from);
+    tokenSource = file.from.startsWith("--") ? `${file.from} ${file.value}` : `${file.from} (${file.value})`;
+    if (typeof f["token-file"] === "string") flags.tokenFile = file.value;
+  } else if (env.LOOMCYCLE_AUTH_TOKEN !== undefined && env.LOOMCYCLE_AUTH_TOKEN.trim() !== "") {
+    token = env.LOOMCYCLE_AUTH_TOKEN.trim();
+    tokenSource = "LOOMCYCLE_AUTH_TOKEN";
+    // It goes into an HTTP header: spaces, line breaks or control characters cannot.
+    if (!headerSafe(token)) throw new ConfigError("LOOMCYCLE_AUTH_TOKEN holds spaces, line breaks or control characters: it must hold the token alone");
+  }
+  const sandbox = f.sandbox === true;
+  if (f.sandbox !== undefined) flags.sandbox = sandbox;
+
+  const cfg: BridgeConfig = { command, baseUrl, token, userId: user.value, logLevel: parsedLevel.data, sandbox, flags };
+  if (tokenSource) cfg.tokenSource = tokenSource;
+  if (file.value !== undefined) cfg.tokenFile = file.value;
   if (arg !== undefined) cfg.arg = arg;
   return cfg;
 }

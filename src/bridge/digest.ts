@@ -37,6 +37,11 @@ export interface DigestOptions {
   opening?: { position: number; text: string };
   /** Bound on tool input / output previews, in characters. */
   previewChars?: number;
+  /** Log positions of inputs this bridge sent: their `source` is "host". */
+  hostInputs?: ReadonlySet<number>;
+  /** Shorten the host's own inputs to this many characters (the result of the call that
+   * sent them: the host has the text, echoing a long prompt back only costs context). */
+  hostEchoChars?: number;
 }
 
 export interface DigestResult<T> {
@@ -116,6 +121,11 @@ function itemFor(e: LoomEvent, cursor: number, opts: DigestOptions): DigestItem 
   switch (e.type) {
     case "steer": {
       const text = opts.opening && opts.opening.position === cursor ? opts.opening.text : (e.user_input?.text ?? "");
+      if (opts.hostInputs?.has(cursor)) {
+        const max = opts.hostEchoChars;
+        if (max !== undefined && text.length > max) return { kind: "input", cursor, text: shorten(text, max), source: "host", truncated: true };
+        return { kind: "input", cursor, text, source: "host" };
+      }
       return { kind: "input", cursor, text, source: e.user_input?.source ?? "replay" };
     }
     case "tool_call":

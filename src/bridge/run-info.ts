@@ -58,7 +58,7 @@ export async function assessStuck(
     };
   }
   if (run.state !== "running") return undefined;
-  const idleMs = now - run.stream.lastActivityAt;
+  const idleMs = now - run.lastActivityAt;
   if (idleMs < after || !run.agentId) return undefined;
   let cached = heartbeatCache.get(run);
   // Never trust a heartbeat reading older than the stuck window itself.
@@ -125,23 +125,27 @@ const NEXT: Record<RunState, string> = {
   unreachable: "retry later: the bridge lost loomcycle and keeps re-attaching",
 };
 
-export function nextStepFor(state: RunState, stuck?: StuckInfo): string {
-  return stuck ? stuck.remedy : NEXT[state];
+/** The next step from everything the host has not seen: unread events come first. */
+export function nextStepFor(state: RunState, stuck?: StuckInfo, unread = 0): string {
+  const then = stuck ? stuck.remedy : NEXT[state];
+  if (unread > 0 && state !== "running" && state !== "starting") return `read_run_events to read its ${unread} unread event${unread === 1 ? "" : "s"}; then ${then}`;
+  return then;
 }
 
 export function summarize(run: TrackedRun, stuck?: StuckInfo): RunSummary {
   const state = run.state;
+  const unread = Math.max(0, run.knownLength - run.readPos);
   const s: RunSummary = {
     run_id: run.runId ?? "",
     agent_id: run.agentId ?? "",
     session_id: run.sessionId ?? "",
     state,
     followed: true,
-    last_activity_at: new Date(run.stream.lastActivityAt).toISOString(),
-    events: run.events.length,
-    unread: Math.max(0, run.events.length - run.readPos),
+    last_activity_at: new Date(run.lastActivityAt).toISOString(),
+    events: run.knownLength,
+    unread,
     pending_interrupts: run.pending.size,
-    next_step: nextStepFor(state, stuck),
+    next_step: nextStepFor(state, stuck, unread),
   };
   if (run.agentName) s.agent = run.agentName;
   if (stuck) s.stuck = stuck;

@@ -16,6 +16,13 @@ const Entry = z.object({
   session_id: z.string().optional(),
   agent: z.string().optional(),
   state: z.string().optional(),
+  /** The log's length and the time of its last event when saved, and the questions
+   * pending then: a restarted bridge shows them until the replay passes that length. */
+  events: z.number().int().min(0).optional(),
+  last_activity_at: z.string().optional(),
+  pending: z.number().int().min(0).optional(),
+  /** Log positions of inputs this bridge sent (shown with source "host"). */
+  host_inputs: z.array(z.number().int().min(0)).max(10_000).optional(),
   updated_at: z.string(),
 });
 export type SavedRun = z.infer<typeof Entry>;
@@ -94,7 +101,18 @@ export class StateFile {
 
   set(runId: string, e: Omit<SavedRun, "updated_at">): void {
     const prev = this.runs.get(runId);
-    if (prev && prev.read_pos === e.read_pos && prev.state === e.state && prev.agent_id === e.agent_id && prev.session_id === e.session_id) return;
+    if (
+      prev &&
+      prev.read_pos === e.read_pos &&
+      prev.state === e.state &&
+      prev.agent_id === e.agent_id &&
+      prev.session_id === e.session_id &&
+      prev.events === e.events &&
+      prev.pending === e.pending &&
+      prev.host_inputs?.length === e.host_inputs?.length &&
+      prev.host_inputs?.at(-1) === e.host_inputs?.at(-1)
+    )
+      return;
     this.runs.set(runId, { ...e, updated_at: new Date().toISOString() });
     if (this.runs.size > MAX_RUNS) {
       const oldest = [...this.runs.entries()].sort((a, b) => a[1].updated_at.localeCompare(b[1].updated_at))[0];

@@ -35,6 +35,9 @@ export interface UsageTotals {
   output_tokens: number;
 }
 
+/** Positions of the host's own inputs kept per run in the state file (the newest). */
+const MAX_HOST_INPUTS = 500;
+
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 export function newAgentId(): string {
@@ -58,6 +61,19 @@ export class TrackedRun {
   readonly usage: UsageTotals = { input_tokens: 0, output_tokens: 0 };
   /** Interrupts answered through this bridge whose tool_result has not arrived yet. */
   readonly answered = new Set<string>();
+  /** Log positions of inputs this bridge sent (the opening prompt of a run it started,
+   * its steers): shown with source "host", also after a restart (kept in the state file). */
+  readonly hostInputs = new Set<number>();
+  /** This bridge started the run: its opening steer is the host's. */
+  startedHere = false;
+  /** What an earlier process saw of this run (state file): its log length and the time of
+   * its last event. Until the replay passes that length, the replayed events are not new
+   * activity, and the run is known to have at least that many events. */
+  saved: { events: number; lastActivityAt: number } | undefined;
+  /** Called when an input of the host's is found in the log (the tracker saves it). */
+  onHostInput: (() => void) | undefined;
+  /** Steer texts sent (or being sent) whose echo has not arrived yet. */
+  private readonly sentTexts: string[] = [];
   private base: Base = "running";
   private processed = 0;
   private interruptToolCalls = new Map<string, string>(); // tool_use id → interrupt_id
@@ -108,6 +124,18 @@ export class TrackedRun {
     return this.base;
   }
 
+  /** When the run last produced an event (not when this process happened to replay it). */
+  get lastActivityAt(): number {
+    const s = this.saved;
+    if (s && this.stream.events.length <= s.events) return s.lastActivityAt;
+    return this.stream.lastActivityAt;
+  }
+
+  /** Events the run is known to have (the replay after a restart may not be there yet). */
+  get knownLength(): number {
+    return Math.max(this.stream.events.length, this.saved?.events ?? 0);
+  }
+
   get terminal(): TerminalInfo | undefined {
     return this.stream.terminal;
   }
@@ -123,9 +151,22 @@ export class TrackedRun {
   }
 
   private apply(e: LoomEvent, position: number): void {
-    if (e.type === "steer" && this.openingPos === undefined) {
-      this.openingPos = position;
-      this.openingRaw = e.user_input?.text ?? "";
+    if (e.type === "steer") {
+      if (this.openingPos === undefined) {
+        this.openingPos = position;
+        this.openingRaw = e.user_input?.text ?? "";
+        if (this.startedHere) {
+          this.hostInputs.add(position);
+          this.onHostInput?.();
+        }
+      } else if (this.sentTexts.length > 0) {
+        const i = this.sentTexts.indexOf((e.user_input?.text ?? "").trim());
+        if (i >= 0) {
+          this.sentTexts.splice(i, 1);
+          this.hostInputs.add(position);
+          this.onHostInput?.();
+        }
+      }
     }
     switch (e.type) {
       case "usage":
@@ -173,6 +214,17 @@ export class TrackedRun {
         // stream's end decides whether they were terminal).
         return;
     }
+  }
+
+  /** A steer this bridge is sending: its echo in the log is the host's input. Returns a
+   * function that forgets it (the send failed, so no echo will come). */
+  noteSending(text: string): () => void {
+    const t = text.trim();
+    this.sentTexts.push(t);
+    return () => {
+      const i = this.sentTexts.indexOf(t);
+      if (i >= 0) this.sentTexts.splice(i, 1);
+    };
   }
 
   /** The position and user-visible text of the opening prompt, when known. */
@@ -278,7 +330,7 @@ export class RunTracker {
 
   private readonly sweeper: NodeJS.Timeout;
   /** Read positions of dropped finished runs, when there is no state file to keep them. */
-  private readonly droppedPositions = new Map<string, number>();
+  private readonly droppedPositions = new Map<string, { readPos: number; hostInputs: number[] }>();
 
   constructor(private readonly opts: TrackerOptions) {
     const retain = opts.retainFinishedMs ?? 30 * 60_000;
@@ -293,7 +345,7 @@ export class RunTracker {
       if (!run.terminal || now - run.lastUsedAt < retainMs) continue;
       this.noteRead(run);
       if (!this.opts.stateFile) {
-        this.droppedPositions.set(id, run.readPos);
+        this.droppedPositions.set(id, { readPos: run.readPos, hostInputs: [...run.hostInputs] });
         if (this.droppedPositions.size > 10_000) this.droppedPositions.delete(this.droppedPositions.keys().next().value!);
       }
       run.stream.close();
@@ -306,11 +358,31 @@ export class RunTracker {
   /** Remember where the host read to (and the run's ids and state) across restarts. */
   noteRead(run: TrackedRun): void {
     if (!this.opts.stateFile || !run.runId) return;
-    const e: Parameters<StateFile["set"]>[1] = { read_pos: run.readPos, state: run.state };
+    const e: Parameters<StateFile["set"]>[1] = {
+      read_pos: run.readPos,
+      state: run.state,
+      events: run.knownLength,
+      last_activity_at: new Date(run.lastActivityAt).toISOString(),
+      pending: run.pending.size,
+    };
+    if (run.hostInputs.size > 0) e.host_inputs = [...run.hostInputs].sort((a, b) => a - b).slice(-MAX_HOST_INPUTS);
     if (run.agentId) e.agent_id = run.agentId;
     if (run.sessionId) e.session_id = run.sessionId;
     if (run.agentName) e.agent = run.agentName;
     this.opts.stateFile.set(run.runId, e);
+  }
+
+  /** Save a run's entry whenever its state changes (a park is its last activity until the
+   * next turn), so a restart after a crash still shows when it last did something. */
+  private saveOnStateChange(run: TrackedRun): void {
+    if (!this.opts.stateFile) return;
+    let last: RunState | undefined;
+    run.stream.onChange(() => {
+      const st = run.state;
+      if (st === last || !run.runId || !run.stream.created) return;
+      last = st;
+      this.noteRead(run);
+    });
   }
 
   /** After a restart: follow again the runs the host was following that had not ended. */
@@ -351,6 +423,9 @@ export class RunTracker {
     const stream = RunStream.start(this.opts.client, { ...body, agent_id: agentId }, this.streamOpts());
     const run = new TrackedRun(stream, this.opts.client, this.opts.logger);
     run.prompt = body.prompt;
+    run.startedHere = true;
+    run.onHostInput = () => this.noteRead(run);
+    this.saveOnStateChange(run);
     run.agentName = body.agent;
     run.settled = true; // a new run has nothing to replay
     this.startingRuns.set(agentId, run);
@@ -394,9 +469,16 @@ export class RunTracker {
     if (saved) {
       fresh.readPos = saved.read_pos;
       if (saved.agent) fresh.agentName = saved.agent;
+      for (const p of saved.host_inputs ?? []) fresh.hostInputs.add(p);
+      const at = saved.last_activity_at ? Date.parse(saved.last_activity_at) : NaN;
+      if (saved.events !== undefined && Number.isFinite(at)) fresh.saved = { events: saved.events, lastActivityAt: at };
     } else if (this.droppedPositions.has(runId)) {
-      fresh.readPos = this.droppedPositions.get(runId)!;
+      const d = this.droppedPositions.get(runId)!;
+      fresh.readPos = d.readPos;
+      for (const p of d.hostInputs) fresh.hostInputs.add(p);
     }
+    fresh.onHostInput = () => this.noteRead(fresh);
+    this.saveOnStateChange(fresh);
     this.runs.set(runId, fresh);
     // A run loomcycle does not know (or this token may not see) is not kept: random
     // or mistyped ids must not grow memory. The caller still gets the failure.
@@ -417,6 +499,8 @@ export class RunTracker {
   /** Stop following every run locally (shutdown). Remote runs are never cancelled. */
   closeAll(): void {
     clearInterval(this.sweeper);
+    // What each run looks like now (last activity, length) is what a restart shows.
+    for (const r of this.runs.values()) this.noteRead(r);
     this.flush();
     for (const r of this.list()) r.stream.close();
     this.runs.clear();

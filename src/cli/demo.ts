@@ -1,6 +1,9 @@
 // `loomcycle-mcp-bridge demo`: start the built-in loomcycle simulator, spawn this
 // bridge over stdio as a host would, and drive a short session with the MCP SDK
 // client, printing it as a transcript a newcomer can follow.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -32,10 +35,16 @@ function showEvents(sc: Structured): void {
 export async function runDemo(): Promise<number> {
   const sim = await startSimulator({ tailPollMs: 50, speed: 1 });
   const bin = fileURLToPath(new URL("./main.js", import.meta.url));
+  // The demo's bridge keeps its read positions in a directory of its own, removed at the
+  // end: nothing it does touches the user's state (~/.local/state), and none of the
+  // user's LOOMCYCLE_* settings (a token file, say) reach it.
+  const stateHome = mkdtempSync(join(tmpdir(), "loomcycle-demo-"));
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("LOOMCYCLE_")) env[k] = v;
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [bin],
-    env: { ...(process.env as Record<string, string>), LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_USER_ID: "demo-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn" },
+    env: { ...env, XDG_STATE_HOME: stateHome, LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_USER_ID: "demo-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn" },
     stderr: "inherit",
   });
   const client = new Client({ name: "demo-host", version: "1.0.0" });
@@ -100,5 +109,6 @@ export async function runDemo(): Promise<number> {
   } finally {
     await client.close().catch(() => {});
     await sim.close();
+    rmSync(stateHome, { recursive: true, force: true });
   }
 }

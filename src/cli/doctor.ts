@@ -4,7 +4,7 @@
 // sensible for the token — and prints the fix under each problem. Exit 0 when the
 // bridge would work, 1 otherwise. Every request is bounded (5 s), nothing is retried,
 // and the token is never printed (only where it came from).
-import type { BridgeConfig } from "../config.js";
+import { USER_ID_PLACEHOLDER, type BridgeConfig } from "../config.js";
 import { LoomcycleClient, tlsFailure } from "../bridge/http.js";
 import type { Me, RunnableAgents } from "../bridge/api-types.js";
 import {
@@ -40,18 +40,6 @@ interface Check {
   text: string;
   /** Indented lines under the check: `fix:` for problems, `note:` for advice. */
   more: string[];
-}
-
-/** Where the token came from, described without its value. */
-export function tokenSource(argv: readonly string[], env: NodeJS.ProcessEnv): string {
-  const i = argv.findIndex((a) => a === "--token-file" || a.startsWith("--token-file="));
-  if (i >= 0) {
-    const a = argv[i]!;
-    const path = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[i + 1];
-    return `--token-file ${path ?? ""}`.trim();
-  }
-  if (env.LOOMCYCLE_AUTH_TOKEN_FILE) return `LOOMCYCLE_AUTH_TOKEN_FILE (${env.LOOMCYCLE_AUTH_TOKEN_FILE})`;
-  return "LOOMCYCLE_AUTH_TOKEN";
 }
 
 const TENANT_IMPLIED = new Set(["runs:create", "runs:read", "channel:read", "channel:write", "providers:operator-key"]);
@@ -102,7 +90,12 @@ function list(items: readonly string[], max: number): string {
 
 const TOKEN_FIX = "set LOOMCYCLE_AUTH_TOKEN (or LOOMCYCLE_AUTH_TOKEN_FILE / --token-file) in the MCP host's config for this server to a valid loomcycle token";
 
-export async function runDoctor(cfg: BridgeConfig, argv: readonly string[], env: NodeJS.ProcessEnv, opts: DoctorOptions = {}): Promise<number> {
+/** A token that is a host's unexpanded reference (the host's env did not have the variable). */
+export function unexpandedToken(token: string | undefined): boolean {
+  return token !== undefined && (/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(token) || /^\{env:[A-Za-z_][A-Za-z0-9_]*\}$/.test(token));
+}
+
+export async function runDoctor(cfg: BridgeConfig, opts: DoctorOptions = {}): Promise<number> {
   const print = opts.print ?? printLine;
   const bound = opts.requestTimeoutMs ?? DOCTOR_REQUEST_TIMEOUT_MS;
   const secrets = cfg.token ? [cfg.token] : [];
@@ -127,8 +120,18 @@ export async function runDoctor(cfg: BridgeConfig, argv: readonly string[], env:
   print("");
 
   // 1. configuration (already validated by parseConfig; bad config never gets here)
-  const src = cfg.token ? `token from ${tokenSource(argv, env)}` : "no token set";
+  const src = cfg.token ? `token from ${cfg.tokenSource ?? "LOOMCYCLE_AUTH_TOKEN"}` : "no token set";
   add("ok", "config", `base URL ${cfg.baseUrl}, ${src}, user id ${cfg.userId ? JSON.stringify(cfg.userId) : "not set"}`);
+  // A value still holding a config snippet's placeholder is not configured.
+  const placeholderUser = cfg.userId === USER_ID_PLACEHOLDER;
+  if (placeholderUser) {
+    add("fail", "config", `user id ${JSON.stringify(cfg.userId)} is the config snippet's placeholder, not a configured user id`,
+      "fix: set LOOMCYCLE_USER_ID (or --user-id) in the MCP host's config for this server to your loomcycle user id");
+  }
+  if (unexpandedToken(cfg.token)) {
+    add("fail", "config", `the token is ${JSON.stringify(cfg.token)}: a reference the MCP host did not expand, not a token`,
+      "fix: export LOOMCYCLE_AUTH_TOKEN in the environment the MCP host starts from (or use LOOMCYCLE_AUTH_TOKEN_FILE)");
+  }
 
   // 2. reach: /healthz (no auth)
   let reached = false;
@@ -226,7 +229,8 @@ export async function runDoctor(cfg: BridgeConfig, argv: readonly string[], env:
   }
 
   // 5. user id vs. the token's identity (wire contract §1.2: a non-legacy token runs as its own subject)
-  if (cfg.userId) {
+  if (placeholderUser) add("skip", "user id", "skipped (not configured: see above)");
+  else if (cfg.userId) {
     if (me && !me.open_mode && !me.legacy && me.subject && me.subject !== cfg.userId) {
       add("fail", "user id", `LOOMCYCLE_USER_ID is ${JSON.stringify(cfg.userId)} but this token always runs as its subject ${JSON.stringify(me.subject)}: user-scoped lists for ${JSON.stringify(cfg.userId)} would miss the runs it starts`,
         `fix: set LOOMCYCLE_USER_ID=${me.subject} (or --user-id ${me.subject})`);

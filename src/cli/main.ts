@@ -18,8 +18,9 @@ Usage:
   loomcycle-mcp-bridge doctor       check the setup: loomcycle reachable, token accepted (whoami), runnable agents,
                                     user id; prints a fix under each problem; exit 0 = the bridge would work, 1 = not
   loomcycle-mcp-bridge config HOST  print a ready-to-paste config entry for HOST (claude-desktop, claude-code or
-                                    opencode): absolute paths, current base URL / user id, never a token value
-  loomcycle-mcp-bridge demo         run a scripted session against the simulator and print it
+                                    opencode): absolute paths, current base URL / user id, never a token value;
+                                    the options below given to config go into the entry (--sandbox too)
+  loomcycle-mcp-bridge demo         run a scripted session against the simulator and print it (touches nothing of yours)
   loomcycle-mcp-bridge --help | --version
 
 Options (override the environment variables of the same meaning):
@@ -29,6 +30,7 @@ Options (override the environment variables of the same meaning):
                                                 command lines are visible to other users)
   --user-id ID         LOOMCYCLE_USER_ID        user_id for new runs and user-scoped lists
   --log-level LEVEL    LOOMCYCLE_MCP_LOG_LEVEL  fatal|error|warn|info|debug|trace|silent (default info)
+  --sandbox                                     serve the built-in simulator (nothing is saved)
 
 Logs go to stderr; stdout carries JSON-RPC only.`;
 
@@ -47,7 +49,7 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
   const secrets = token ? [token] : [];
   const log = secrets.length ? createLogger({ level: cfg.logLevel, secrets }) : logger;
   const bridge = new Bridge({
-    config: { baseUrl, token, userId: cfg.userId },
+    config: { baseUrl, token, userId: cfg.userId, ...(cfg.tokenSource && !cfg.sandbox ? { tokenSource: cfg.tokenSource } : {}) },
     logger: log,
     sandbox: cfg.sandbox,
     // Read positions survive restarts (not in the sandbox: its simulator is new each time).
@@ -76,6 +78,8 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
   const restored = bridge.tracker.restore();
   log.info({ baseUrl, version: version(), auth: token ? "bearer" : "none" }, "loomcycle-mcp-bridge ready on stdio");
   if (restored > 0) log.info({ restored, stateFile: bridge.stateFile?.path }, "following runs again from the state file");
+  if (token && !cfg.sandbox && /^(\$\{\w+\}|\{env:\w+\})$/.test(token))
+    log.warn({ tokenSource: cfg.tokenSource }, "the token is an unexpanded host reference (the MCP host's environment lacks the variable): calls will be refused; `loomcycle-mcp-bridge doctor` explains");
   if (!token && !cfg.sandbox) log.warn("LOOMCYCLE_AUTH_TOKEN is not set: calls will fail if loomcycle requires a token (`loomcycle-mcp-bridge doctor` checks)");
 }
 
@@ -103,11 +107,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     }
     case "doctor": {
       const { runDoctor } = await import("./doctor.js");
-      return runDoctor(cfg, argv, env);
+      return runDoctor(cfg);
     }
     case "config": {
       const { runConfig } = await import("./config-snippet.js");
-      return runConfig(cfg, argv, env);
+      return runConfig(cfg, env);
     }
     case "serve": {
       const logger = createLogger({ level: cfg.logLevel, secrets: cfg.token ? [cfg.token] : [] });

@@ -9,7 +9,7 @@ import { buildDigest } from "../bridge/digest.js";
 import { assessStuck, summarize } from "../bridge/run-info.js";
 import { RUN_ID_PATTERN, type RunState } from "../bridge/tracker.js";
 import { collectRuns, renderRuns } from "../tools/lists.js";
-import { nextStep, renderResult } from "../tools/common.js";
+import { renderResult } from "../tools/common.js";
 
 const RECENT_EVENTS = 50;
 /** Events that mark a stop point (the run parked, asked, or ended). */
@@ -39,8 +39,8 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
     "loomcycle://runs",
     { title: "loomcycle runs", description: "The interactive runs this bridge follows plus the user's running interactive runs on loomcycle, grouped by state, with what to do next.", mimeType: "text/plain" },
     async (uri) => {
-      const { runs, remoteError } = await collectRuns(bridge, deadline(8000));
-      return both(uri.href, renderRuns(runs, bridge, remoteError), { runs, count: runs.length });
+      const { runs, remoteError, hasMore } = await collectRuns(bridge, deadline(8000));
+      return both(uri.href, renderRuns(runs, bridge, remoteError, hasMore), { runs, count: runs.length, has_more: hasMore });
     },
   );
 
@@ -82,10 +82,11 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
         pending_interrupts: [...run.pending.values()],
         usage: { ...run.usage },
         ...(stuck ? { stuck } : {}),
+        next_step: summary.next_step,
       };
       const head = { run_id: runId, agent_id: summary.agent_id, session_id: summary.session_id, last_activity_at: summary.last_activity_at, read_position: run.readPos };
       const text = `Run ${runId} — the last ${page.items.length} events (from cursor ${from}); read_run_events reads more.\n` + renderResult(head, snap, bridge);
-      return both(uri.href, text, { ...summary, recent_events: page.items, from_cursor: from, next_cursor: page.next, pending: snap.pending_interrupts, usage: snap.usage, next: stuck ? stuck.remedy : nextStep(state) });
+      return both(uri.href, text, { ...summary, recent_events: page.items, from_cursor: from, next_cursor: page.next, pending: snap.pending_interrupts, usage: snap.usage, next: summary.next_step });
     },
   );
 
@@ -96,8 +97,13 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
     async (uri) => {
       const res = await bridge.client.listSnapshots({ limit: 200 }, { signal: deadline(8000) });
       const snapshots = res.entries.map((e) => ({ id: e.id, label: e.label ?? "", created_at: e.created_at, byte_size: e.byte_size ?? 0, schema_version: e.schema_version ?? 0 }));
-      const text = [`${snapshots.length} snapshots (newest first):`, ...snapshots.map((s) => `- ${s.id} label=${JSON.stringify(s.label)} created_at=${s.created_at} byte_size=${s.byte_size}`)].join("\n");
-      return both(uri.href, text, { snapshots, count: snapshots.length });
+      // loomcycle returns at most 200; a full page may have been cut.
+      const has_more = snapshots.length >= 200;
+      const text = [
+        `${snapshots.length} snapshots (newest first)${has_more ? "; loomcycle lists at most 200, more may exist (list_snapshots with label_contains narrows it)" : ""}:`,
+        ...snapshots.map((s) => `- ${s.id} label=${JSON.stringify(s.label)} created_at=${s.created_at} byte_size=${s.byte_size}`),
+      ].join("\n");
+      return both(uri.href, text, { snapshots, count: snapshots.length, has_more });
     },
   );
 
@@ -109,7 +115,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
       const res = await bridge.client.runnableAgents({ signal: deadline(8000) });
       const agents = res.agents.map((a) => ({ name: a.name, source: a.source ?? "" }));
       const text = [`${agents.length} runnable agents (use the name with start_interactive_run):`, ...agents.map((a) => `- ${a.name} (${a.source})`)].join("\n");
-      return both(uri.href, text, { agents, count: agents.length });
+      return both(uri.href, text, { agents, count: agents.length, has_more: false });
     },
   );
 

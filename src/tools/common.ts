@@ -18,6 +18,8 @@ export const MAX_WAIT_MS = 55_000;
 /** Everything a call does beyond its wait must fit in this (SPEC: wait_ms + 5 s). */
 export const SLACK_MS = 4_000;
 export const PROGRESS_EVERY_MS = 5_000;
+/** The echo of an input the host just sent (start, steer) is cut to this many characters. */
+export const HOST_ECHO_CHARS = 200;
 /** Most events re-read from loomcycle in one call when a read starts before what memory holds. */
 const REFETCH_MAX_EVENTS = 20_000;
 
@@ -169,6 +171,11 @@ export async function waitAttached(run: TrackedRun, until: number, extra: Extra)
     await pause(quietMs, extra.signal);
     if (run.stream.frameCount === before && run.stream.phase === "live") break;
   }
+  // A read position kept from an earlier process: let the replay reach it (bounded), so
+  // the next read neither repeats nor has to clamp.
+  if (run.readPos > run.events.length && !run.stream.terminal) {
+    await waitOnRun(run, () => run.events.length >= run.readPos || run.stream.terminal !== undefined, until, extra);
+  }
   // A call the host cancelled leaves the replay to settle for the next one.
   if (!extra.signal.aborted) run.settled = true;
 }
@@ -194,6 +201,8 @@ export interface ReadOptions {
   maxEvents?: number;
   maxChars?: number;
   format?: "digest" | "raw";
+  /** The call just sent an input (start, steer): echo the host's own inputs shortened. */
+  shortEcho?: boolean;
 }
 
 export interface RunSnapshot {
@@ -208,11 +217,25 @@ export interface RunSnapshot {
   usage: { input_tokens: number; output_tokens: number };
 }
 
+/** A cursor past the end of the log is a mistake (or a cursor from another run): say so,
+ * with the log's length, before anything moves the read position there (every later
+ * event would then be hidden). */
+export function assertCursor(run: TrackedRun, cursor: number): void {
+  const length = run.events.length;
+  if (cursor <= length) return;
+  throw new ToolError(
+    `cursor ${cursor} is past the end of run ${run.runId ?? "(starting)"}'s log, which holds ${length} event${length === 1 ? "" : "s"} (cursors 0 … ${length}). Omit cursor to continue from your read position (${Math.min(run.readPos, length)}), or pass a cursor of ${length} or less.`,
+  );
+}
+
 /** Read the run's log from `from` (default: the read position) and move the read position. */
 export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: AbortSignal, bridge?: Bridge): Promise<RunSnapshot> {
-  // A cursor past the end of the log (e.g. held across a bridge restart while the
-  // replay is still arriving) returns nothing and keeps the position.
-  const from = opts.from ?? run.readPos;
+  const length = run.events.length;
+  if (opts.from !== undefined) assertCursor(run, opts.from);
+  // The read position itself is never past the end either (a position restored from an
+  // earlier process whose log has not been replayed that far yet reads from the end of
+  // what is here: at worst a repeat, never a gap).
+  const from = opts.from ?? Math.min(run.readPos, length);
   const state = run.state;
   const maxEvents = opts.maxEvents ?? 200;
   const maxChars = opts.maxChars ?? 20_000;
@@ -242,10 +265,18 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
       await run.resolveOpening(signal);
       opening = run.opening();
     }
-    page = buildDigest(source, { from, maxEvents, maxChars, streaming: cut || state === "running" || state === "unreachable", ...(opening ? { opening } : {}) });
+    page = buildDigest(source, {
+      from,
+      maxEvents,
+      maxChars,
+      streaming: cut || state === "running" || state === "unreachable",
+      hostInputs: run.hostInputs,
+      ...(opts.shortEcho ? { hostEchoChars: HOST_ECHO_CHARS } : {}),
+      ...(opening ? { opening } : {}),
+    });
   }
   if (cut && page.next < run.events.length) page.hasMore = true;
-  run.readPos = page.next;
+  advanceReadPos(run, from, page.next);
   bridge?.tracker.noteRead(run);
   const snap: RunSnapshot = {
     run_id: run.runId ?? "",
@@ -260,8 +291,21 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
     const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) });
     if (stuck) snap.stuck = stuck;
   }
-  snap.next_step = snap.stuck ? snap.stuck.remedy : nextStep(state);
+  // A read that started ahead of the read position left events before it unread.
+  const skipped = run.readPos < from ? { readPos: run.readPos, count: from - run.readPos } : undefined;
+  snap.next_step = nextStep(state, { hasMore: page.hasMore, ...(skipped ? { skipped } : {}), ...(snap.stuck ? { stuck: snap.stuck } : {}) });
   return snap;
+}
+
+/**
+ * Move the read position after the host was given [from, next). Only a read that starts
+ * at or before the read position may move it (to `next`, backwards too for a re-read):
+ * the host then holds everything before `next`. A read that starts after it (a cursor
+ * ahead) leaves positions in between that the host was never given, so it stays.
+ * Checked at the moment of the move, so concurrent reads cannot skip anything either.
+ */
+export function advanceReadPos(run: TrackedRun, from: number, next: number): void {
+  if (from <= run.readPos) run.readPos = Math.min(next, run.events.length);
 }
 
 const NEXT_STEP: Record<RunState, string> = {
@@ -275,8 +319,19 @@ const NEXT_STEP: Record<RunState, string> = {
   unreachable: "retry later: the bridge lost loomcycle and keeps trying to re-attach",
 };
 
-export function nextStep(state: RunState): string {
-  return NEXT_STEP[state];
+/**
+ * What the host should do next, from everything it has not seen yet: events left after
+ * this page come first (a parked run's "send_steer" would answer a turn the host has
+ * not read), then a stuck run's remedy, then the state's own step.
+ */
+export function nextStep(state: RunState, unseen: { hasMore?: boolean; skipped?: { readPos: number; count: number }; stuck?: StuckInfo } = {}): string {
+  const then = unseen.stuck ? unseen.stuck.remedy : NEXT_STEP[state];
+  if (unseen.skipped) {
+    const { readPos, count } = unseen.skipped;
+    return `call read_run_events without a cursor for the ${count} earlier event${count === 1 ? "" : "s"} you have not been given (from position ${readPos}; your read position stays there); then: ${then}`;
+  }
+  if (unseen.hasMore) return `call read_run_events again now (no cursor, no wait) for the events after next_cursor that this page left out; then: ${then}`;
+  return then;
 }
 
 function renderItem(it: DigestItem | RawItem): string {
@@ -357,7 +412,7 @@ export class ToolError extends Error {}
 export type Action = "start" | "steer" | "read" | "resolve" | "snapshots" | "attach" | "control" | "list";
 
 /** The one mapper: any failure → an isError result that says what to do next. */
-export function errorResult(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: string } = {}): CallToolResult {
+export function errorResult(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: string; sessionId?: string } = {}): CallToolResult {
   const secrets = bridge.config.token ? [bridge.config.token] : [];
   const text = redactSecrets(describeError(err, action, bridge, ctx), secrets);
   if (!(err instanceof ToolError) && !(err instanceof LoomcycleError) && !isAbortError(err)) {
@@ -366,7 +421,18 @@ export function errorResult(err: unknown, action: Action, bridge: Bridge, ctx: {
   return { isError: true, content: [{ type: "text", text: bridge.sandbox ? `[sandbox] ${text}` : text }] };
 }
 
-function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: string }): string {
+/** loomcycle's own words as one quoted sentence (so the advice after it reads as a new one). */
+export function saidSentence(detail: string | undefined): string {
+  const d = (detail ?? "").trim().replace(/\s+/g, " ");
+  if (!d) return "";
+  return ` loomcycle said: "${shortenDetail(d)}".`;
+}
+
+function shortenDetail(d: string): string {
+  return d.length > 300 ? d.slice(0, 299) + "…" : d;
+}
+
+function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: string; sessionId?: string }): string {
   if (err instanceof ToolError) return err.message;
   // The host cancelled the call (its request to loomcycle was aborted): not a failure.
   if (isAbortError(err)) {
@@ -375,10 +441,11 @@ function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runI
   }
   if (!(err instanceof LoomcycleError)) return `Internal error in the bridge (${err instanceof Error ? err.message : String(err)}). Retry once; if it persists, check the bridge's stderr log.`;
   const run = ctx.runId ? `run ${ctx.runId}` : "the run";
-  const up = err.detail ? ` loomcycle said: ${err.detail}` : "";
+  const up = saidSentence(err.detail);
   switch (err.kind) {
     case "unauthorized":
-      return `loomcycle refused the bearer token (401).${up} Set LOOMCYCLE_AUTH_TOKEN (or LOOMCYCLE_AUTH_TOKEN_FILE) to a valid token and restart the bridge; \`loomcycle-mcp-bridge doctor\` checks it.`;
+      if (!bridge.config.token) return `loomcycle requires a token and the bridge has none (401).${up} Set LOOMCYCLE_AUTH_TOKEN (or LOOMCYCLE_AUTH_TOKEN_FILE) in this server's entry of the MCP host's config and restart it; \`loomcycle-mcp-bridge doctor\` checks it.`;
+      return `loomcycle refused the bearer token${bridge.config.tokenSource ? ` from ${bridge.config.tokenSource}` : ""} (401: unknown, expired or revoked).${up} Put a valid token there (or in LOOMCYCLE_AUTH_TOKEN / LOOMCYCLE_AUTH_TOKEN_FILE) and restart the bridge; \`loomcycle-mcp-bridge doctor\` checks it.`;
     case "forbidden": {
       const scope = (err as { requiredScope?: string }).requiredScope;
       if (action === "snapshots") return `Listing snapshots needs an admin token (scope substrate:admin); this token does not have it.${up} Use an operator/admin token, or skip snapshots.`;
@@ -387,7 +454,9 @@ function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runI
     case "not_found":
       if (action === "steer") return `${run} is not live on loomcycle: it has ended, or it is not visible to this token.${up} Start a new run with start_interactive_run, or read its log with read_run_events.`;
       if (action === "resolve") return `That interrupt was not found on ${run}.${up} Call read_run_events to see pending_interrupts, and use one of those ids.`;
-      if (action === "start") return `loomcycle could not find something the start needs.${up} Check session_id (omit it to start a fresh session).`;
+      if (action === "start" && ctx.sessionId !== undefined) return `loomcycle could not find something the start needs.${up} Check session_id ${JSON.stringify(ctx.sessionId)} (omit it to start a fresh session).`;
+      if (action === "start")
+        return `loomcycle answered "not found" to the start request (POST ${bridge.config.baseUrl}/v1/runs).${up} LOOMCYCLE_BASE_URL (or --base-url) must be loomcycle's root URL, without /v1 or another path; \`loomcycle-mcp-bridge doctor\` checks it.`;
       return `loomcycle has no ${run} visible to this token.${up} Check the run_id (runs of another tenant look the same as unknown ones).`;
     case "conflict":
       if (action === "resolve") return `The interrupt can no longer be answered.${up} Call read_run_events to see the run's current state and pending_interrupts.`;
@@ -404,7 +473,8 @@ function describeError(err: unknown, action: Action, bridge: Bridge, ctx: { runI
     case "bad_request":
     case "unprocessable":
       if (action === "start" && /unknown agent/i.test(err.detail)) return `loomcycle has no agent by that name.${up} Use an agent name that loomcycle can run (check its Web UI or \`loomcycle-mcp-bridge doctor\`).`;
-      return `loomcycle rejected the request.${up} Fix the argument it names and call again.`;
+      if (!up) return `loomcycle rejected the request without saying why (HTTP ${err.status ?? 400}). Check the arguments against this tool's description and call again.`;
+      return `loomcycle rejected the request.${up} Correct what that message points at and call again.`;
     case "too_large":
       return `The request is too large for loomcycle.${up} Send a shorter text.`;
     case "unavailable":

@@ -2,6 +2,9 @@ import { z } from "zod";
 import { defineTool } from "./types.js";
 import { clock, callSignal, errorResult, okResult, sandboxLines } from "./common.js";
 
+/** loomcycle's own cap on one snapshot list (wire contract §8.2). */
+const SERVER_MAX = 200;
+
 export const listSnapshots = defineTool({
   name: "list_snapshots",
   config: {
@@ -9,7 +12,7 @@ export const listSnapshots = defineTool({
     description: [
       "List loomcycle's operator snapshots (saved copies of agent definitions, memory and paused runs), newest first.",
       "Use it to see what restore points exist, e.g. before or after changing agents. Needs an admin token (scope substrate:admin); other tokens get a clear error.",
-      "Returns snapshots (id, label, created_at, byte_size, schema_version) and count. Read-only.",
+      "Returns snapshots (id, label, created_at, byte_size, schema_version), count, and has_more (more snapshots match than limit let through: raise limit or narrow label_contains). Read-only.",
     ].join(" "),
     inputSchema: {
       limit: z
@@ -36,15 +39,18 @@ export const listSnapshots = defineTool({
         }),
       ),
       count: z.number().int(),
+      has_more: z.boolean().describe("More snapshots match than were returned (raise limit, up to 200, or narrow label_contains)"),
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
   async handler(args, bridge, extra) {
     const c = clock(0);
     try {
-      const q: { limit: number; label_contains?: string } = { limit: args.limit };
+      // One more than asked shows whether the list was cut (loomcycle returns at most 200).
+      const q: { limit: number; label_contains?: string } = { limit: Math.min(args.limit + 1, SERVER_MAX) };
       if (args.label_contains) q.label_contains = args.label_contains;
       const res = await bridge.client.listSnapshots(q, { signal: callSignal(extra, c) });
+      const has_more = res.entries.length > args.limit || (args.limit >= SERVER_MAX && res.entries.length >= SERVER_MAX);
       const snapshots = res.entries.slice(0, args.limit).map((e) => ({
         id: e.id,
         label: e.label ?? "",
@@ -54,10 +60,10 @@ export const listSnapshots = defineTool({
       }));
       const lines = [
         ...sandboxLines(bridge),
-        `count=${snapshots.length}`,
+        `count=${snapshots.length} has_more=${has_more}${has_more ? " (more snapshots exist: raise limit or narrow label_contains)" : ""}`,
         ...snapshots.map((s) => `- ${s.id} label=${JSON.stringify(s.label)} created_at=${s.created_at} byte_size=${s.byte_size} schema_version=${s.schema_version}`),
       ];
-      return okResult({ snapshots, count: snapshots.length }, lines.join("\n"));
+      return okResult({ snapshots, count: snapshots.length, has_more }, lines.join("\n"));
     } catch (err) {
       return errorResult(err, "snapshots", bridge);
     }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
-import { isTerminal, atStopPoint, callSignal, clock, errorResult, okResult, readRun, renderResult, runIdField, runOutputShape, waitAttached, waitMsField, waitOnRun } from "./common.js";
+import { type ReadOptions, assertCursor, isTerminal, atStopPoint, callSignal, clock, errorResult, okResult, readRun, renderResult, runIdField, runOutputShape, waitAttached, waitMsField, waitOnRun } from "./common.js";
 
 export const readRunEvents = defineTool({
   name: "read_run_events",
@@ -52,13 +52,19 @@ export const readRunEvents = defineTool({
     try {
       const run = bridge.tracker.getOrAttach(args.run_id);
       await waitAttached(run, Math.max(c.waitUntil, c.started + 3000), extra);
-      const from = args.cursor ?? run.readPos;
+      // A cursor past the end is refused before waiting, not after.
+      if (args.cursor !== undefined) assertCursor(run, args.cursor);
       if (args.wait_ms > 0) {
-        const done = args.wait_for === "any" ? () => run.events.length > from || isTerminal(run.state) : atStopPoint(run);
+        // Without a cursor, "new" is judged against the read position at each check (a
+        // concurrent read may move it while this one waits).
+        const from = () => args.cursor ?? run.readPos;
+        const done = args.wait_for === "any" ? () => run.events.length > from() || isTerminal(run.state) : atStopPoint(run);
         await waitOnRun(run, done, c.waitUntil, extra);
       }
       // Re-reading evicted positions from loomcycle must also fit in the call's bound.
-      const snap = await readRun(run, { from, maxEvents: args.max_events, maxChars: args.max_chars, format: args.format }, callSignal(extra, c), bridge);
+      const opts: ReadOptions = { maxEvents: args.max_events, maxChars: args.max_chars, format: args.format };
+      if (args.cursor !== undefined) opts.from = args.cursor;
+      const snap = await readRun(run, opts, callSignal(extra, c), bridge);
       const head = { run_id: args.run_id };
       return okResult({ ...snap }, renderResult(head, snap, bridge));
     } catch (err) {

@@ -32,7 +32,7 @@ export const attachRun = defineTool({
     title: "Follow a loomcycle run started elsewhere",
     description: [
       "Make the bridge follow an existing loomcycle run (started in loomcycle's Web UI, by another host or an earlier session) and return its current state and its most recent events.",
-      "Use it when you have a run_id from list_runs or from a person. Afterwards read_run_events continues from the end of what this call returned.",
+      "Use it when you have a run_id from list_runs or from a person. Afterwards read_run_events continues from your read position: right after this call's events when you had read up to them, otherwise from the first event you have not been given (nothing is skipped).",
       "Returns state, the recent events (digest, up to the last 30 frames), next_cursor, pending_interrupts, usage. wait_ms (default 0) waits for a stop point first.",
     ].join(" "),
     inputSchema: { run_id: runIdField, wait_ms: waitMsField(0) },

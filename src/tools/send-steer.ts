@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
-import { NotFoundError, RateLimitedError } from "../bridge/errors.js";
+import { LoomcycleError, NotFoundError, RateLimitedError } from "../bridge/errors.js";
 import { LOOP_LOST_REMEDY } from "../bridge/run-info.js";
 import { STOP_STATES } from "../bridge/tracker.js";
 import {
@@ -61,18 +61,24 @@ export const sendSteer = defineTool({
       /** The replica loomcycle says runs it, once asked ("" = not a cluster's other replica). */
       let owner: string | undefined;
       let rateRetried = false;
+      // Its echo is the host's input (source "host"); forgotten again if it was not sent.
+      const forget = run.noteSending(text);
       while (!delivered) {
         try {
           const res = await bridge.client.sendInput(args.run_id, text, { signal: callSignal(extra, c) });
           delivered = res.delivered;
           if (!delivered) throw new ToolError(`loomcycle did not accept the message for run ${args.run_id} (delivered: false). Call read_run_events to check the run's state.`);
-        } catch (err) {
+        } catch (caught) {
+          let err = caught;
           // 429 means "not queued": one retry after the stated delay is safe, if it fits.
           const wait = err instanceof RateLimitedError ? (err.retryAfterMs ?? 1000) : undefined;
           if (!rateRetried && wait !== undefined && Date.now() + wait < c.hardUntil - 1500) {
             rateRetried = true;
             await pause(wait, extra.signal);
-            if (extra.signal.aborted) throw new ToolError("Cancelled by the host before the retry: the message was NOT delivered.");
+            if (extra.signal.aborted) {
+              forget();
+              throw new ToolError("Cancelled by the host before the retry: the message was NOT delivered.");
+            }
             continue;
           }
           // "No in-flight run" refuses before anything is queued. While loomcycle still lists
@@ -84,21 +90,23 @@ export const sendSteer = defineTool({
             // round-robin balancer sending each one to the same wrong replica.
             if (owner === undefined) {
               const st = await run.stream.checkLoop(extra.signal);
-              if (run.stream.loopLost) throw new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The message was NOT delivered.`);
+              if (run.stream.loopLost) err = new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The message was NOT delivered.`);
               owner = st?.status === "running" && st.replica_id ? st.replica_id : "";
             }
-            if (owner) {
+            if (owner && !run.stream.loopLost) {
               if (otherReplica++ < OTHER_REPLICA_TRIES && Date.now() < c.hardUntil - 1500) {
                 // A short random pause, so other traffic through the balancer does not keep
                 // this request in step with the same replica.
                 await pause(10 + Math.random() * 50, extra.signal);
                 continue;
               }
-              throw new ToolError(
+              err = new ToolError(
                 `The loomcycle replica that answered does not run ${args.run_id} (it runs on replica ${owner}) and did not pass the message on, ${OTHER_REPLICA_TRIES + 1} times: it was NOT delivered. Send it again, or point LOOMCYCLE_BASE_URL at that replica (or a load balancer that routes by run).`,
               );
             }
           }
+          // Refused outright (not a lost answer): no echo will come.
+          if (err instanceof ToolError || (err instanceof LoomcycleError && err.status !== undefined && err.status < 500)) forget();
           throw err;
         }
       }
@@ -112,7 +120,7 @@ export const sendSteer = defineTool({
         return -1;
       };
       await waitOnRun(run, () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)), c.waitUntil, extra);
-      const snap = await readRun(run, {}, extra.signal, bridge);
+      const snap = await readRun(run, { shortEcho: true }, extra.signal, bridge);
       const head = { run_id: args.run_id, delivered };
       return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
     } catch (err) {

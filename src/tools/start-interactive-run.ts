@@ -71,12 +71,12 @@ export const startInteractiveRun = defineTool({
         );
       }
       await waitOnRun(run, atStopPoint(run), c.waitUntil, extra);
-      const snap = await readRun(run, { from: 0 }, extra.signal, bridge);
+      const snap = await readRun(run, { from: 0, shortEcho: true }, extra.signal, bridge);
       const head = { run_id: snap.run_id, agent_id: run.agentId ?? "", session_id: run.sessionId ?? "" };
       const structured = { ...head, ...snap };
       return okResult(structured, renderResult(head, snap, bridge));
     } catch (err) {
-      const res = errorResult(err, "start", bridge);
+      const res = errorResult(err, "start", bridge, args.session_id !== undefined ? { sessionId: args.session_id } : {});
       if (run.stream.fatal && !run.stream.created) {
         const first = res.content[0];
         if (first && first.type === "text") first.text += " No run was created.";

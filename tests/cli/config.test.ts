@@ -105,6 +105,32 @@ describe("config <host>", () => {
     }
   });
 
+  it("honours the flags given to it: --sandbox, --log-level and --token-file go into the entry", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lc-config-"));
+    const file = join(dir, "token");
+    writeFileSync(file, "lc_tok_SECRET_1\n", { mode: 0o600 });
+    for (const host of HOSTS) {
+      const r = await runBin(["config", host, "--sandbox", "--log-level", "debug", "--token-file", file]);
+      expect(r.code, r.stderr).toBe(0);
+      const printed = JSON.parse(r.stdout) as Record<string, unknown>;
+      expect(commandOf(host, printed)).toEqual([process.execPath, BIN, "--sandbox"]);
+      expect(envOf(host, printed)).toMatchObject({ LOOMCYCLE_MCP_LOG_LEVEL: "debug", LOOMCYCLE_AUTH_TOKEN_FILE: file });
+      expect(envOf(host, printed).LOOMCYCLE_AUTH_TOKEN).toBeUndefined();
+      expect(r.stderr).toMatch(/--sandbox/);
+      expect(r.stdout + r.stderr).not.toMatch(/SECRET/);
+    }
+  });
+
+  it("run from npx's cache, the entry starts the bridge with npx, not the cache path", async () => {
+    const { bridgeCommand } = await import("../../src/cli/config-snippet.js");
+    const cached = "/home/u/.npm/_npx/0a1b2c3d/node_modules/loomcycle-mcp-bridge/dist/cli/main.js";
+    const { command, viaNpx } = bridgeCommand(cached, "/usr/local/bin/node");
+    expect(viaNpx).toBe(true);
+    expect(command.join(" ")).not.toContain("_npx");
+    expect(command.slice(1)).toEqual(["-y", expect.stringMatching(/^loomcycle-mcp-bridge@\d+\.\d+\.\d+/)]);
+    expect(bridgeCommand(BIN).command).toEqual([process.execPath, BIN]);
+  });
+
   it("--help documents doctor and config", async () => {
     const r = await runBin(["--help"]);
     expect(r.code).toBe(0);

@@ -60,6 +60,16 @@ function checkLines(out: string): string[] {
 }
 
 describe("doctor", () => {
+  it("reports a config snippet's placeholders as not configured (exit 1)", async () => {
+    const user = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: ADMIN, LOOMCYCLE_USER_ID: "your-user-id" });
+    expect(user.code).toBe(1);
+    expect(user.stdout).toMatch(/✗ config .*"your-user-id" is the config snippet's placeholder/);
+    expect(user.stdout).toMatch(/fix: set LOOMCYCLE_USER_ID/);
+    const tok = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: "${LOOMCYCLE_AUTH_TOKEN}", LOOMCYCLE_USER_ID: "u_1" });
+    expect(tok.code).toBe(1);
+    expect(tok.stdout).toMatch(/✗ config .*a reference the MCP host did not expand/);
+  });
+
   it("good admin token: exit 0, shows version, identity, scopes and agents, never the token", async () => {
     const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: ADMIN, LOOMCYCLE_USER_ID: "u_42" });
     expect(r.code, r.stdout + r.stderr).toBe(0);

@@ -56,7 +56,7 @@ describe("the built binary over stdio", () => {
     expect(r.stdout).toBe("");
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/LOOMCYCLE_BASE_URL must be an http:\/\/ or https:\/\/ URL/);
+    expect(lines[0]).toMatch(/LOOMCYCLE_BASE_URL "ftp:\/\/example" must start with http:\/\/ or https:\/\//);
   });
 
   it("prints --help and --version to stdout and exits 0", () => {

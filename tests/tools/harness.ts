@@ -30,6 +30,8 @@ export interface HarnessBridgeOptions {
   stateFilePath?: string;
   eventWindow?: number;
   retainFinishedMs?: number;
+  /** Point the bridge here instead of the simulator's URL (e.g. a wrong path). */
+  baseUrl?: string;
   /** Reuse a running simulator (the harness then does not close it). */
   sim?: Simulator;
 }
@@ -38,7 +40,7 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
   const ownSim = !bridgeOpts.sim;
   const sim = bridgeOpts.sim ?? (await startSimulator({ tailPollMs: 10, speed: 0.05, ...simOpts }));
   const bridge = new Bridge({
-    config: { baseUrl: sim.url, token: bridgeOpts.token ?? sim.token, userId: bridgeOpts.userId ?? "u_test" },
+    config: { baseUrl: bridgeOpts.baseUrl ?? sim.url, token: bridgeOpts.token ?? sim.token, userId: bridgeOpts.userId ?? "u_test" },
     logger: silentLogger(),
     backoffMs: [0, 20, 50, 100],
     ...(bridgeOpts.stuckAfterMs !== undefined ? { stuckAfterMs: bridgeOpts.stuckAfterMs } : {}),
