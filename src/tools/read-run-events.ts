@@ -7,10 +7,9 @@ export const readRunEvents = defineTool({
   config: {
     title: "Read what a loomcycle run did",
     description: [
-      "Read a loomcycle run's events since you last read (or from a cursor), optionally waiting for more.",
-      "Use it to follow a running run (wait_ms e.g. 25000 returns as soon as the run parks, asks a question or ends), to catch up after send_steer, or to look at any run id the token may read, including runs started in loomcycle's Web UI or by another host (they are attached on first use).",
-      "Returns state, events (a compact digest by default: merged text, tool calls and results, questions, errors), next_cursor, has_more, pending_interrupts and usage. Without cursor it continues from your last read; pass cursor to re-read from a position. Pages are exact: has_more means call again (no wait) to get the rest.",
-      "Next: send_steer when awaiting_input, resolve_interrupt when awaiting_answer. Reading changes nothing in loomcycle.",
+      "Read a run's events after your last read (or cursor), waiting up to wait_ms for a stop point.",
+      "Use it to follow any run, also one started elsewhere; read again at once when has_more.",
+      "Next: act on state.",
     ].join(" "),
     inputSchema: {
       run_id: runIdField,
@@ -18,31 +17,32 @@ export const readRunEvents = defineTool({
         .number({ error: "cursor must be a non-negative integer log position" })
         .int("cursor must be an integer")
         .min(0, "cursor must be 0 or more")
+        .meta({ maximum: undefined }) // zod's safe-integer bound says nothing a model needs
         .optional()
-        .describe("Log position to read from (0 = the run's first event); omit to continue from your last read. Example: 42."),
+        .describe("Position to read from (default: your last read)."),
       wait_ms: waitMsField(0),
       wait_for: z
         .enum(["stop", "any"], { error: "wait_for must be \"stop\" or \"any\"" })
         .default("stop")
-        .describe("\"stop\" (default): wait until the run parks, asks a question or ends. \"any\": return as soon as any new event arrives."),
+        .describe('"stop" (default): wait for a stop point; "any": for any new event.'),
       format: z
         .enum(["digest", "raw"], { error: "format must be \"digest\" or \"raw\"" })
         .default("digest")
-        .describe("\"digest\" (default): compact items. \"raw\": loomcycle's Event JSON untouched, as {cursor, event}."),
+        .describe('"digest" (default): compact items; "raw": loomcycle\'s events as {cursor, event}.'),
       max_events: z
         .number({ error: "max_events must be an integer 1 … 1000" })
         .int()
         .min(1, "max_events must be at least 1")
         .max(1000, "max_events must be at most 1000")
         .default(200)
-        .describe("Most items to return (default 200). Example: 50."),
+        .describe("Most items to return (default 200)."),
       max_chars: z
         .number({ error: "max_chars must be an integer 200 … 40000" })
         .int()
         .min(200, "max_chars must be at least 200")
         .max(40_000, "max_chars must be at most 40000 (hosts cut results around 50 KB)")
         .default(20_000)
-        .describe("Most characters of item text to return (default 20000); a longer single event is shortened and marked truncated. Example: 4000."),
+        .describe("Most characters of item text (default 20000); a longer event comes truncated."),
     },
     outputSchema: runOutputShape,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },

@@ -24,18 +24,16 @@ export const sendSteer = defineTool({
   config: {
     title: "Send a message to a running loomcycle run",
     description: [
-      "Send the next operator message to an interactive loomcycle run and wait for the agent's answer.",
-      "Use it when the run is parked (awaiting_input) to give it its next instruction; sent while the agent is mid-turn, the message is queued and the agent reads it at its next step.",
-      "Returns delivered, the run's state, and every event after your read position (including the echo of this message), up to the next stop point or wait_ms.",
-      "Next: read_run_events with wait_ms if it is still running; resolve_interrupt if it asks a question.",
-      "Limits: loomcycle queues at most 16 unread messages per run. A message is never sent twice by the bridge: if the call reports a timeout, read_run_events first to see whether it arrived.",
+      "Send a run its next message and return the events up to the next stop point, with the message's echo.",
+      "Use it when the run is awaiting_input (mid-turn, the message is queued).",
+      "Next: act on state; after a timeout, read_run_events before resending.",
     ].join(" "),
     inputSchema: {
       run_id: runIdField,
       text: z
         .string({ error: "text must be a string" })
         .refine((s) => s.trim().length > 0, "text must not be empty")
-        .describe("The message for the agent. Example: \"Now add a unit test for the parser.\""),
+        .describe('The message. Example: "Now add a test."'),
       wait_ms: waitMsField(25_000),
     },
     outputSchema: { ...runOutputShape, delivered: z.boolean().describe("loomcycle accepted the message into the run's queue") },
