@@ -14,6 +14,8 @@ export interface BridgeConfig {
   userId: string | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   sandbox: boolean;
+  /** Who answers agents' questions by default (LOOMCYCLE_MCP_QUESTIONS): the host model, or the person via elicitation. */
+  questions: "host" | "human";
 }
 
 export class ConfigError extends Error {}
@@ -36,6 +38,7 @@ const Schema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,128}$/, "LOOMCYCLE_USER_ID must match [A-Za-z0-9_-]{1,128}")
     .optional(),
   logLevel: z.enum(LOG_LEVELS, { error: `LOOMCYCLE_MCP_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }),
+  questions: z.enum(["host", "human"], { error: "LOOMCYCLE_MCP_QUESTIONS must be host or human" }),
 });
 
 const FLAG_TO_KEY: Record<string, "baseUrl" | "token" | "tokenFile" | "userId" | "logLevel"> = {
@@ -79,6 +82,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
     baseUrl: (flags.baseUrl ?? env.LOOMCYCLE_BASE_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, ""),
     userId: flags.userId ?? (env.LOOMCYCLE_USER_ID || undefined),
     logLevel: flags.logLevel ?? env.LOOMCYCLE_MCP_LOG_LEVEL ?? "info",
+    questions: env.LOOMCYCLE_MCP_QUESTIONS || "host",
   };
   const parsed = Schema.safeParse(raw);
   if (!parsed.success) {
@@ -92,6 +96,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
     userId: parsed.data.userId,
     logLevel: parsed.data.logLevel,
     sandbox,
+    questions: parsed.data.questions,
   };
   if (arg !== undefined) cfg.arg = arg;
   return cfg;

@@ -47,7 +47,7 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
   const secrets = token ? [token] : [];
   const log = secrets.length ? createLogger({ level: cfg.logLevel, secrets }) : logger;
   const bridge = new Bridge({
-    config: { baseUrl, token, userId: cfg.userId },
+    config: { baseUrl, token, userId: cfg.userId, questions: cfg.questions },
     logger: log,
     sandbox: cfg.sandbox,
     // Read positions survive restarts (not in the sandbox: its simulator is new each time).

@@ -9,6 +9,7 @@ import { readRunEvents } from "./read-run-events.js";
 import { listSnapshots } from "./list-snapshots.js";
 import { resolveInterrupt } from "./resolve-interrupt.js";
 import { attachRun, cancelRun, cancelTurn, compactRun } from "./run-control.js";
+import { hostCanElicitForm } from "./questions.js";
 import { listAgents, listInterrupts, listRuns, waitForRuns } from "./lists.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- heterogeneous registry; each def is checked where it is defined
@@ -42,7 +43,7 @@ export function registerTools(server: McpServer, bridge: Bridge): void {
       outputSchema: { ...t.config.outputSchema, sandbox: sandboxField },
     };
     server.registerTool(t.name, config, async (args: unknown, extra: Extra) => {
-      const res = await t.handler(args as never, bridge, extra);
+      const res = await t.handler(args as never, bridge, { ...extra, canElicit: () => hostCanElicitForm(server.server.getClientCapabilities()) });
       // The text block already opens with a sandbox banner; structuredContent says it too.
       if (bridge.sandbox && res.structuredContent) res.structuredContent = { ...res.structuredContent, sandbox: true };
       return res;

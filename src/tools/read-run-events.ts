@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
-import { isTerminal, atStopPoint, callSignal, clock, errorResult, okResult, readRun, renderResult, runIdField, runOutputShape, waitAttached, waitMsField, waitOnRun } from "./common.js";
+import { askedOutputShape, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
+import { isTerminal, atStopPoint, callSignal, clock, errorResult, readRun, renderResult, runIdField, runOutputShape, waitAttached, waitMsField } from "./common.js";
 
 export const readRunEvents = defineTool({
   name: "read_run_events",
@@ -44,7 +45,7 @@ export const readRunEvents = defineTool({
         .default(20_000)
         .describe("Most characters of item text (default 20000); a longer event comes truncated."),
     },
-    outputSchema: runOutputShape,
+    outputSchema: { ...runOutputShape, ...askedOutputShape },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
   async handler(args, bridge, extra) {
@@ -53,14 +54,15 @@ export const readRunEvents = defineTool({
       const run = bridge.tracker.getOrAttach(args.run_id);
       await waitAttached(run, Math.max(c.waitUntil, c.started + 3000), extra);
       const from = args.cursor ?? run.readPos;
+      const asked: PersonQuestion[] = [];
       if (args.wait_ms > 0) {
         const done = args.wait_for === "any" ? () => run.events.length > from || isTerminal(run.state) : atStopPoint(run);
-        await waitOnRun(run, done, c.waitUntil, extra);
+        await waitAsking(run, done, c.waitUntil, extra, bridge, asked);
       }
       // Re-reading evicted positions from loomcycle must also fit in the call's bound.
       const snap = await readRun(run, { from, maxEvents: args.max_events, maxChars: args.max_chars, format: args.format }, callSignal(extra, c), bridge);
       const head = { run_id: args.run_id };
-      return okResult({ ...snap }, renderResult(head, snap, bridge));
+      return withAsked({ ...snap }, renderResult(head, snap, bridge), asked);
     } catch (err) {
       return errorResult(err, "read", bridge, { runId: args.run_id });
     }

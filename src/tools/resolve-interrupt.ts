@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
+import { askedOutputShape, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
 import { STOP_STATES, type PendingInterrupt } from "../bridge/tracker.js";
 import {
   ToolError,
@@ -8,14 +9,12 @@ import {
   clock,
   errorResult,
   isTerminal,
-  okResult,
   readRun,
   renderResult,
   runIdField,
   runOutputShape,
   waitAttached,
   waitMsField,
-  waitOnRun,
 } from "./common.js";
 
 export const resolveInterrupt = defineTool({
@@ -42,6 +41,7 @@ export const resolveInterrupt = defineTool({
     },
     outputSchema: {
       ...runOutputShape,
+      ...askedOutputShape,
       interrupt_id: z.string(),
       status: z.enum(["resolved", "declined"]),
     },
@@ -86,16 +86,12 @@ export const resolveInterrupt = defineTool({
         { signal: callSignal(extra, c) },
       );
       run.answered.add(args.interrupt_id);
-      await waitOnRun(
-        run,
-        () => isTerminal(run.state) || (!run.pending.has(args.interrupt_id) && STOP_STATES.has(run.state)),
-        c.waitUntil,
-        extra,
-      );
+      const asked: PersonQuestion[] = [];
+      await waitAsking(run, () => isTerminal(run.state) || (!run.pending.has(args.interrupt_id) && STOP_STATES.has(run.state)), c.waitUntil, extra, bridge, asked);
       const snap = await readRun(run, {}, extra.signal, bridge);
       const status: "resolved" | "declined" = res.status === "declined" || args.decline ? "declined" : "resolved";
       const head = { run_id: args.run_id, interrupt_id: args.interrupt_id, status };
-      return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
+      return withAsked({ ...head, ...snap }, renderResult(head, snap, bridge), asked);
     } catch (err) {
       return errorResult(err, "resolve", bridge, { runId: args.run_id });
     }

@@ -1,6 +1,7 @@
 // Run control beyond the five: attach_run, cancel_turn, cancel_run, compact_run.
 import { z } from "zod";
 import { defineTool } from "./types.js";
+import { askedOutputShape, questionsField, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
 import { ConflictError, NotFoundError } from "../bridge/errors.js";
 import { STOP_STATES, TERMINAL_STATES } from "../bridge/tracker.js";
 import {
@@ -34,20 +35,22 @@ export const attachRun = defineTool({
       "Follow a run started elsewhere and return its state and last 30 events.",
       "Use it with a run_id from list_runs or a person; read_run_events then continues after them.",
     ].join(" "),
-    inputSchema: { run_id: runIdField, wait_ms: waitMsField(0) },
-    outputSchema: { ...runOutputShape, agent_id: z.string(), session_id: z.string() },
+    inputSchema: { run_id: runIdField, wait_ms: waitMsField(0), questions: questionsField },
+    outputSchema: { ...runOutputShape, ...askedOutputShape, agent_id: z.string(), session_id: z.string() },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
   async handler(args, bridge, extra) {
     const c = clock(args.wait_ms);
     try {
       const run = bridge.tracker.getOrAttach(args.run_id);
+      if (args.questions) run.questions = args.questions;
+      const asked: PersonQuestion[] = [];
       await waitAttached(run, Math.max(c.waitUntil, c.started + 3000), extra);
-      if (args.wait_ms > 0) await waitOnRun(run, () => STOP_STATES.has(run.state), c.waitUntil, extra);
+      if (args.wait_ms > 0) await waitAsking(run, () => STOP_STATES.has(run.state), c.waitUntil, extra, bridge, asked);
       const from = Math.max(0, run.events.length - 30);
       const snap = await readRun(run, { from }, extra.signal, bridge);
       const head = { run_id: args.run_id, agent_id: run.agentId ?? "", session_id: run.sessionId ?? "" };
-      return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
+      return withAsked({ ...head, ...snap }, renderResult(head, snap, bridge), asked);
     } catch (err) {
       return errorResult(err, "attach", bridge, { runId: args.run_id });
     }

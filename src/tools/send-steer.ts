@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
+import { askedOutputShape, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
 import { RateLimitedError } from "../bridge/errors.js";
 import { STOP_STATES } from "../bridge/tracker.js";
 import {
@@ -8,7 +9,6 @@ import {
   clock,
   errorResult,
   isTerminal,
-  okResult,
   pause,
   readRun,
   renderResult,
@@ -16,7 +16,6 @@ import {
   runOutputShape,
   waitAttached,
   waitMsField,
-  waitOnRun,
 } from "./common.js";
 
 export const sendSteer = defineTool({
@@ -36,7 +35,7 @@ export const sendSteer = defineTool({
         .describe('The message. Example: "Now add a test."'),
       wait_ms: waitMsField(25_000),
     },
-    outputSchema: { ...runOutputShape, delivered: z.boolean().describe("loomcycle accepted the message into the run's queue") },
+    outputSchema: { ...runOutputShape, ...askedOutputShape, delivered: z.boolean().describe("loomcycle accepted the message into the run's queue") },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
   async handler(args, bridge, extra) {
@@ -76,10 +75,11 @@ export const sendSteer = defineTool({
         }
         return -1;
       };
-      await waitOnRun(run, () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)), c.waitUntil, extra);
+      const asked: PersonQuestion[] = [];
+      await waitAsking(run, () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)), c.waitUntil, extra, bridge, asked);
       const snap = await readRun(run, {}, extra.signal, bridge);
       const head = { run_id: args.run_id, delivered };
-      return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
+      return withAsked({ ...head, ...snap }, renderResult(head, snap, bridge), asked);
     } catch (err) {
       return errorResult(err, "steer", bridge, { runId: args.run_id });
     }

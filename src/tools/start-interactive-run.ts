@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
-import { ToolError, idField, atStopPoint, clock, errorResult, okResult, readRun, renderResult, runOutputShape, waitMsField, waitOnRun } from "./common.js";
+import { askedOutputShape, questionsField, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
+import { ToolError, idField, atStopPoint, clock, errorResult, readRun, renderResult, runOutputShape, waitMsField, waitOnRun } from "./common.js";
 
 export const startInteractiveRun = defineTool({
   name: "start_interactive_run",
@@ -32,9 +33,11 @@ export const startInteractiveRun = defineTool({
         .optional()
         .describe('Non-secret run metadata. Example: {"repo": "acme/w"}.'),
       wait_ms: waitMsField(25_000),
+      questions: questionsField,
     },
     outputSchema: {
       ...runOutputShape,
+      ...askedOutputShape,
       agent_id: z.string(),
       session_id: z.string(),
     },
@@ -48,6 +51,8 @@ export const startInteractiveRun = defineTool({
     if (args.session_id) body.session_id = args.session_id;
     if (args.metadata) body.metadata = args.metadata;
     const run = bridge.tracker.start(body);
+    if (args.questions) run.questions = args.questions;
+    const asked: PersonQuestion[] = [];
     try {
       // The ids come with loomcycle's `agent` frame; wait for them within the call's bound
       // even when wait_ms is 0.
@@ -63,11 +68,11 @@ export const startInteractiveRun = defineTool({
             : `loomcycle has not announced the run within ${secs} s (it may be queueing it). The run MAY STILL BE CREATED: the bridge keeps listening for it under agent_id ${run.agentId}. Do not start it again; check loomcycle's run list for agent_id ${run.agentId} later.`,
         );
       }
-      await waitOnRun(run, atStopPoint(run), c.waitUntil, extra);
+      await waitAsking(run, atStopPoint(run), c.waitUntil, extra, bridge, asked);
       const snap = await readRun(run, { from: 0 }, extra.signal, bridge);
       const head = { run_id: snap.run_id, agent_id: run.agentId ?? "", session_id: run.sessionId ?? "" };
       const structured = { ...head, ...snap };
-      return okResult(structured, renderResult(head, snap, bridge));
+      return withAsked(structured, renderResult(head, snap, bridge), asked);
     } catch (err) {
       const res = errorResult(err, "start", bridge);
       if (run.stream.fatal && !run.stream.created) {
