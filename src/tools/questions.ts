@@ -10,7 +10,7 @@ import { ElicitResultSchema, type ClientCapabilities, type ElicitRequestFormPara
 import type { Bridge } from "../bridge/bridge.js";
 import type { PendingInterrupt, TrackedRun } from "../bridge/tracker.js";
 import { redactSecrets } from "../logger.js";
-import { SLACK_MS, callSignal, okResult, waitOnRun } from "./common.js";
+import { PROGRESS_EVERY_MS, SLACK_MS, callSignal, okResult, progressReporter, waitOnRun } from "./common.js";
 import type { Extra } from "./types.js";
 
 export type QuestionsMode = "host" | "human";
@@ -135,12 +135,17 @@ async function askPerson(run: TrackedRun, q: PendingInterrupt, timeoutMs: number
     },
   };
   let res;
+  // The call is still waiting (on the person now): keep the host's progress coming.
+  const tick = progressReporter(extra, () => `run ${run.runId ?? "?"}: waiting for the person to answer ${q.interrupt_id}`);
+  const ticker = setInterval(tick, PROGRESS_EVERY_MS);
   try {
     res = await extra.sendRequest({ method: "elicitation/create", params }, ElicitResultSchema, { signal: extra.signal, timeout: timeoutMs });
   } catch (err) {
     const why = extra.signal.aborted ? "the call was cancelled" : `no answer within this call's wait (${Math.round(timeoutMs / 1000)} s)`;
     bridge.logger.debug({ err: err instanceof Error ? err.message : String(err) }, "elicitation ended without an answer");
     return { ...base(q), outcome: "no_answer", note: `${why}; it stays pending` };
+  } finally {
+    clearInterval(ticker);
   }
   if (res.action === "cancel") return { ...base(q), outcome: "no_answer", note: "the person cancelled; it stays pending" };
   const runId = run.runId ?? "";

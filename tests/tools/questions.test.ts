@@ -104,6 +104,15 @@ describe("questions: human, host with form elicitation", () => {
     expect(aborted, "the host's elicitation was cancelled").toBe(true);
   });
 
+  it("keeps sending progress while the person takes their time", async () => {
+    const r = recorder(() => new Promise<ElicitResult>((res) => setTimeout(() => res({ action: "accept", content: { answer: "yes" } }), 5_600)));
+    h = await startHarness({}, { onElicit: r.onElicit });
+    const progress: string[] = [];
+    const s = await h.call("start_interactive_run", { agent: "asker", prompt: "deploy", questions: "human" }, { onprogress: (p) => progress.push(String((p as { message?: string }).message)) });
+    expect(texts(s.sc.events)).toContain("Answer was yes");
+    expect(progress.some((m) => /waiting for the person to answer intr_/.test(m)), progress.join(" | ")).toBe(true);
+  });
+
   it("the default comes from the bridge (LOOMCYCLE_MCP_QUESTIONS); questions: host overrides it", async () => {
     const r = recorder(() => ({ action: "accept", content: { answer: "no" } }));
     h = await startHarness({}, { onElicit: r.onElicit, questions: "human" });
