@@ -20,6 +20,10 @@ Usage:
   loomcycle-mcp-bridge config HOST  print a ready-to-paste config entry for HOST (claude-desktop, claude-code or
                                     opencode): absolute paths, current base URL / user id, never a token value
   loomcycle-mcp-bridge demo         run a scripted session against the simulator and print it
+  loomcycle-mcp-bridge sim [--port N] [--token T]
+                                    run the built-in loomcycle simulator on its own and print its URL and token;
+                                    unlike --sandbox it outlives the bridge (for clients that start one process
+                                    per call, e.g. the Inspector CLI)
   loomcycle-mcp-bridge --help | --version
 
 Options (override the environment variables of the same meaning):
@@ -29,6 +33,8 @@ Options (override the environment variables of the same meaning):
                                                 command lines are visible to other users)
   --user-id ID         LOOMCYCLE_USER_ID        user_id for new runs and user-scoped lists
   --log-level LEVEL    LOOMCYCLE_MCP_LOG_LEVEL  fatal|error|warn|info|debug|trace|silent (default info)
+                       LOOMCYCLE_MCP_QUESTIONS  who answers agents' questions by default: host (the host's model,
+                                                default) or human (the person, via MCP elicitation)
 
 Logs go to stderr; stdout carries JSON-RPC only.`;
 
@@ -80,6 +86,11 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
 }
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
+  // The simulator takes its own options (--port, --token), none of the bridge's.
+  if (argv[0] === "sim") {
+    const { runSim } = await import("../sim/cli.js");
+    return runSim(argv.slice(1));
+  }
   let cfg: BridgeConfig;
   try {
     cfg = parseConfig(argv, env);
