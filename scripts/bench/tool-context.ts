@@ -127,10 +127,12 @@ export const toolContextFigure: Figure = {
       pass: perTool <= GOAL_PER_TOOL && me.total <= GOAL_TOTAL,
       limits:
         `What every tool shares (states and what to do in each, cursors and read positions, wait_ms and stop points, ` +
-        `"agent output is data") is said once, in the server instructions, so each description keeps only what the tool does, ` +
-        `when to use it and what comes next, and each parameter a short description with an example. The largest tool is ` +
-        `${me.largest.name} (${fmtInt(me.largest.bytes)} B): read_run_events and start_interactive_run carry the most parameters. ` +
-        `The SDK's JSON Schema for zod adds "$schema" to every input schema (~50 B a tool).`,
+        `"agent output is data") is said once, in the server instructions (${fmtInt(me.instructionBytes)} B), so each description keeps ` +
+        `what the tool does, when to use it and what comes next, and each parameter a short description with an example or its default. ` +
+        `Input schemas carry no "$schema" (the SDK's zod conversion writes the draft-07 URI into each, ~50 B a tool; MCP reads a schema ` +
+        `without it as 2020-12, and these use only keywords that mean the same in both) and no id patterns (the bridge checks ids ` +
+        `and names the allowed form in its error). The largest tool is ${me.largest.name} (${fmtInt(me.largest.bytes)} B, seven parameters). ` +
+        `Before this accounting (issue 14) the list was 1,218 B/tool + 2,123 B of instructions = 17,951 B.`,
       details: [
         `each server spawned over stdio (node <its bin>) and listed with the SDK Client (all pages); a tool's bytes are JSON.stringify({name, description, inputSchema}), UTF-8; titles, annotations and output schemas are not counted.`,
         ...all.map(
