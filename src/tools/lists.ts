@@ -6,6 +6,7 @@ import { assessStuck, summarize, type RunSummary } from "../bridge/run-info.js";
 import type { Bridge } from "../bridge/bridge.js";
 import { ToolError, idField, callSignal, clock, errorResult, okResult, progressReporter, runIdField, stateSchema, stuckSchema, waitAttached, waitMsField, PROGRESS_EVERY_MS, sandboxLines } from "./common.js";
 import type { Extra } from "./types.js";
+import { PersonAsker, askedOutputShape, withAsked } from "./questions.js";
 
 const STATES = ["starting", "running", "awaiting_input", "awaiting_answer", "completed", "failed", "cancelled", "unreachable"] as const;
 
@@ -228,13 +229,13 @@ function isReady(run: TrackedRun): boolean {
   return run.events.length > run.readPos || TERMINAL_STATES.has(st) || st === "awaiting_answer";
 }
 
-async function waitAny(runs: TrackedRun[], until: number, extra: Extra): Promise<void> {
-  if (runs.some(isReady)) return;
+async function waitAny(runs: TrackedRun[], until: number, extra: Extra, ready: (r: TrackedRun) => boolean): Promise<void> {
+  if (runs.some(ready)) return;
   const ac = new AbortController();
   const signal = AbortSignal.any([ac.signal, extra.signal]);
   const tick = progressReporter(extra, () => `waiting on ${runs.length} runs: ${runs.map((r) => `${r.runId}=${r.state}`).join(", ")}`);
   try {
-    await Promise.race(runs.map((r) => r.waitUntil(() => isReady(r), { deadline: until, signal, onTick: r === runs[0] ? tick : undefined, tickMs: PROGRESS_EVERY_MS })));
+    await Promise.race(runs.map((r) => r.waitUntil(() => ready(r), { deadline: until, signal, onTick: r === runs[0] ? tick : undefined, tickMs: PROGRESS_EVERY_MS })));
   } finally {
     ac.abort();
   }
@@ -256,7 +257,7 @@ export const waitForRuns = defineTool({
         .describe('Runs to watch. Example: ["r_0b1c", "r_1a2b"].'),
       wait_ms: waitMsField(25_000),
     },
-    outputSchema: { ready: z.array(z.string()), runs: z.array(runSummarySchema), timed_out: z.boolean() },
+    outputSchema: { ready: z.array(z.string()), runs: z.array(runSummarySchema), timed_out: z.boolean(), ...askedOutputShape },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
   async handler(args, bridge, extra) {
@@ -267,15 +268,23 @@ export const waitForRuns = defineTool({
       await Promise.all(runs.map((r) => waitAttached(r, c.started + 3000, extra).catch(() => undefined)));
       const failed = runs.filter((r) => r.stream.fatal && !r.stream.created);
       if (failed.length > 0) throw new ToolError(`loomcycle has no run ${failed.map((r) => r.runId).join(", ")} visible to this token; remove it from run_ids.`);
-      await waitAny(runs, c.waitUntil, extra);
-      const ready = runs.filter(isReady).map((r) => r.runId ?? "");
+      // Runs in questions: "human" mode have their questions put to the person here; a
+      // question the person answered does not make its run ready.
+      const asker = new PersonAsker(extra, bridge);
+      const isReadyNow = (r: TrackedRun): boolean => isReady(r) && !asker.answeredAll(r);
+      for (;;) {
+        await waitAny(runs, c.waitUntil, extra, isReadyNow);
+        const toAsk = runs.find((r) => isReadyNow(r) && asker.hasOpen(r));
+        if (!toAsk || (await asker.askNext(toAsk, c.waitUntil)) === "stop") break;
+      }
+      const ready = runs.filter(isReadyNow).map((r) => r.runId ?? "");
       const summaries = runs.map((r) => summarize(r));
       const text = [
         ...sandboxLines(bridge),
         ready.length ? `ready=${ready.join(",")}` : "ready=none (wait_ms ran out)",
         ...summaries.map(renderSummary),
       ].join("\n");
-      return okResult({ ready, runs: summaries, timed_out: ready.length === 0 }, text);
+      return withAsked({ ready, runs: summaries, timed_out: ready.length === 0 }, text, asker.asked);
     } catch (err) {
       return errorResult(err, "list", bridge);
     }

@@ -59,6 +59,77 @@ export function questionsMode(run: TrackedRun, bridge: Bridge): QuestionsMode {
 }
 
 /**
+ * What one tool call puts to the person, across the runs it waits on: which questions it
+ * has seen (each is asked at most once per call), which the person resolved, and the
+ * outcomes for the result.
+ */
+export class PersonAsker {
+  readonly asked: PersonQuestion[] = [];
+  private readonly seen = new Set<string>();
+  private readonly resolvedHere = new Set<string>();
+
+  constructor(
+    private readonly extra: Extra,
+    private readonly bridge: Bridge,
+  ) {}
+
+  /**
+   * The person resolved every pending question of `run` in this call: loomcycle's stream
+   * has not caught up yet, so the run is not at a stop point for this call.
+   */
+  answeredAll(run: TrackedRun): boolean {
+    return run.state === "awaiting_answer" && run.pending.size > 0 && [...run.pending.keys()].every((id) => this.resolvedHere.has(id));
+  }
+
+  /** `run` is in human mode and has a question this call has not dealt with. */
+  hasOpen(run: TrackedRun): boolean {
+    return this.open(run).length > 0;
+  }
+
+  private open(run: TrackedRun): PendingInterrupt[] {
+    if (questionsMode(run, this.bridge) !== "human" || run.state !== "awaiting_answer") return [];
+    return [...run.pending.values()].filter((p) => !this.seen.has(p.interrupt_id) && !this.resolvedHere.has(p.interrupt_id) && !run.answered.has(p.interrupt_id));
+  }
+
+  /**
+   * Put `run`'s next open question to the person, within `until`. "resolved": the person
+   * answered or declined it (the caller waits on); "stop": the caller returns now.
+   */
+  async askNext(run: TrackedRun, until: number): Promise<"resolved" | "stop"> {
+    const open = this.open(run);
+    if (open.length === 0) return "stop";
+    if (!(this.extra.canElicit?.() ?? false)) {
+      for (const p of open) {
+        this.seen.add(p.interrupt_id);
+        this.asked.push({ ...base(p), outcome: "not_asked", note: "this host does not support MCP elicitation, so the question could not be put to the person" });
+      }
+      return "stop";
+    }
+    const inFlight = asking.get(run) ?? new Set<string>();
+    asking.set(run, inFlight);
+    const q = open.find((p) => !inFlight.has(p.interrupt_id));
+    if (!q) return "stop"; // another call is asking the person right now
+    this.seen.add(q.interrupt_id);
+    const timeLeft = until - Date.now();
+    if (timeLeft < 1000) {
+      this.asked.push({ ...base(q), outcome: "no_answer", note: "no time left in this call to ask the person; it stays pending" });
+      return "stop";
+    }
+    inFlight.add(q.interrupt_id);
+    let outcome: PersonQuestion;
+    try {
+      outcome = await askPerson(run, q, timeLeft, until, this.extra, this.bridge);
+    } finally {
+      inFlight.delete(q.interrupt_id);
+    }
+    this.asked.push(outcome);
+    if (outcome.outcome !== "answered" && outcome.outcome !== "declined") return "stop";
+    this.resolvedHere.add(q.interrupt_id);
+    return "resolved";
+  }
+}
+
+/**
  * `waitOnRun` for the calls that wait on a run, with the run's questions put to the person
  * when it is in "human" mode. `asked` collects what happened to each question, for the result.
  */
@@ -70,47 +141,14 @@ export async function waitAsking(
   bridge: Bridge,
   asked: PersonQuestion[],
 ): Promise<"done" | "timeout" | "aborted"> {
-  const resolvedHere = new Set<string>();
-  const seen = new Set<string>();
-  // A question the person has just answered still shows as pending until loomcycle's
-  // stream says so: that is not a stop point for this call.
-  const settled = (): boolean => {
-    if (!done()) return false;
-    if (run.state !== "awaiting_answer" || run.pending.size === 0) return true;
-    return ![...run.pending.keys()].every((id) => resolvedHere.has(id));
-  };
-  for (;;) {
-    const r = await waitOnRun(run, settled, until, extra);
-    if (r !== "done" || questionsMode(run, bridge) !== "human" || run.state !== "awaiting_answer") return r;
-    const open = [...run.pending.values()].filter((p) => !seen.has(p.interrupt_id) && !resolvedHere.has(p.interrupt_id) && !run.answered.has(p.interrupt_id));
-    if (open.length === 0) return r;
-    if (!(extra.canElicit?.() ?? false)) {
-      for (const p of open) {
-        seen.add(p.interrupt_id);
-        asked.push({ ...base(p), outcome: "not_asked", note: "this host does not support MCP elicitation, so the question could not be put to the person" });
-      }
-      return r;
+  const asker = new PersonAsker(extra, bridge);
+  try {
+    for (;;) {
+      const r = await waitOnRun(run, () => done() && !asker.answeredAll(run), until, extra);
+      if (r !== "done" || (await asker.askNext(run, until)) === "stop") return r;
     }
-    const inFlight = asking.get(run) ?? new Set<string>();
-    asking.set(run, inFlight);
-    const q = open.find((p) => !inFlight.has(p.interrupt_id));
-    if (!q) return r; // another call is asking the person right now
-    seen.add(q.interrupt_id);
-    const timeLeft = until - Date.now();
-    if (timeLeft < 1000) {
-      asked.push({ ...base(q), outcome: "no_answer", note: "no time left in this call to ask the person; it stays pending" });
-      return r;
-    }
-    inFlight.add(q.interrupt_id);
-    let outcome: PersonQuestion;
-    try {
-      outcome = await askPerson(run, q, timeLeft, until, extra, bridge);
-    } finally {
-      inFlight.delete(q.interrupt_id);
-    }
-    asked.push(outcome);
-    if (outcome.outcome === "answered" || outcome.outcome === "declined") resolvedHere.add(q.interrupt_id);
-    else return r;
+  } finally {
+    asked.push(...asker.asked);
   }
 }
 

@@ -135,6 +135,23 @@ describe("questions: human, host with form elicitation", () => {
     expect(a.sc.state).toBe("awaiting_input");
     expect(a.sc.questions_to_person).toEqual([expect.objectContaining({ outcome: "answered", answer: "yes" })]);
   });
+
+  it("wait_for_runs puts a human-mode run's question to the person and returns when the run parks after the answer", async () => {
+    const r = recorder(() => ({ action: "accept", content: { answer: "yes" } }));
+    h = await startHarness({}, { onElicit: r.onElicit });
+    const s = await h.call("start_interactive_run", { agent: "asker", prompt: "deploy" });
+    expect(s.sc.state).toBe("awaiting_answer");
+    const runId = String(s.sc.run_id);
+    await h.call("attach_run", { run_id: runId, questions: "human" }); // wait_ms 0: nothing is asked yet
+    expect(r.seen).toHaveLength(0);
+    const w = await h.call("wait_for_runs", { run_ids: [runId], wait_ms: 10_000 });
+    expect(w.isError, w.text).toBe(false);
+    expect(r.seen).toHaveLength(1);
+    expect(w.sc.ready).toEqual([runId]);
+    expect((w.sc.runs as Array<Record<string, unknown>>)[0]!.state).toBe("awaiting_input");
+    expect(w.sc.questions_to_person).toEqual([expect.objectContaining({ outcome: "answered", answer: "yes" })]);
+    expect(w.text).toMatch(/answered by the person: "yes"/);
+  });
 });
 
 describe("questions: human, host without elicitation", () => {
