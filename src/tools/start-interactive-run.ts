@@ -27,7 +27,7 @@ export const startInteractiveRun = defineTool({
         .string({ error: "session_id must be a string" })
         .refine((s) => s.length >= 1 && s.length <= 256, "session_id must be 1 … 256 characters")
         .optional()
-        .describe("Existing session to add the run to (default: a new one)."),
+        .describe("Existing session to add the run to, without its history (default: a new one)."),
       metadata: z
         .record(z.string(), z.string({ error: "metadata values must be strings" }))
         .optional()
