@@ -7,10 +7,10 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 
-export type Command = "serve" | "help" | "version" | "doctor" | "config" | "demo";
+export type Command = "serve" | "help" | "version" | "doctor" | "config" | "demo" | "sim";
 
 /** Commands given as a word (help and version are flags). */
-export const COMMANDS = ["doctor", "config", "demo"] as const;
+export const COMMANDS = ["doctor", "config", "demo", "sim"] as const;
 /** Hosts `config` prints an entry for. */
 export const HOSTS = ["claude-desktop", "claude-code", "opencode"] as const;
 export type Host = (typeof HOSTS)[number];
@@ -47,9 +47,13 @@ export interface BridgeConfig {
   sandbox: boolean;
   /** What came from flags (the rest came from the environment or defaults). */
   flags: GivenFlags;
+  /** Who answers agents' questions by default (LOOMCYCLE_MCP_QUESTIONS): the host model, or the person via elicitation. */
+  questions: "host" | "human";
 }
 
 export class ConfigError extends Error {}
+
+const QUESTIONS = ["host", "human"] as const;
 
 const OPTIONS = {
   help: { type: "boolean", short: "h" },
@@ -68,6 +72,7 @@ const TAKES: Record<Command, ReadonlySet<OptionName>> = {
   doctor: new Set(["base-url", "token-file", "user-id", "log-level"]),
   config: new Set(["sandbox", "base-url", "token-file", "user-id", "log-level"]),
   demo: new Set([]),
+  sim: new Set([]),
   help: new Set(Object.keys(OPTIONS) as OptionName[]),
   version: new Set(Object.keys(OPTIONS) as OptionName[]),
 };
@@ -75,6 +80,7 @@ const TAKES: Record<Command, ReadonlySet<OptionName>> = {
 const WHY_NOT: Partial<Record<Command, string>> = {
   doctor: "doctor checks the configured loomcycle; to try the simulator, run `loomcycle-mcp-bridge demo`",
   demo: "demo always runs against its own built-in simulator, with nothing to configure",
+  sim: "sim takes only its own --port and --token, written after the word sim",
 };
 
 /** Edit distance, for "did you mean". */
@@ -238,7 +244,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
   const flags: GivenFlags = {};
   // These use none of the configuration: a mistake in it must not stop them.
   if (command === "demo" || command === "help" || command === "version") {
-    return { command, baseUrl: DEFAULT_BASE_URL, token: undefined, userId: undefined, logLevel: "info", sandbox: false, flags };
+    return { command, baseUrl: DEFAULT_BASE_URL, token: undefined, userId: undefined, logLevel: "info", sandbox: false, questions: "host", flags };
   }
   const pick = (flag: OptionName, envName: string, fallback?: string): { value: string | undefined; from: string } => {
     const v = f[flag];
@@ -281,10 +287,17 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
     // It goes into an HTTP header: spaces, line breaks or control characters cannot.
     if (!headerSafe(token)) throw new ConfigError("LOOMCYCLE_AUTH_TOKEN holds spaces, line breaks or control characters: it must hold the token alone");
   }
+  const questionsRaw = (env.LOOMCYCLE_MCP_QUESTIONS ?? "").trim();
+  const questions = questionsRaw === "" ? "host" : questionsRaw.toLowerCase();
+  if (questions !== "host" && questions !== "human") {
+    const guess = didYouMean(questionsRaw, QUESTIONS);
+    throw new ConfigError(`LOOMCYCLE_MCP_QUESTIONS ${q(questionsRaw)} is not host or human${guess ? ` (did you mean ${q(guess)}?)` : ""}: host lets the host's model answer agents' questions, human puts them to the person`);
+  }
+
   const sandbox = f.sandbox === true;
   if (f.sandbox !== undefined) flags.sandbox = sandbox;
 
-  const cfg: BridgeConfig = { command, baseUrl, token, userId: user.value, logLevel: parsedLevel.data, sandbox, flags };
+  const cfg: BridgeConfig = { command, baseUrl, token, userId: user.value, logLevel: parsedLevel.data, sandbox, questions, flags };
   if (tokenSource) cfg.tokenSource = tokenSource;
   if (file.value !== undefined) cfg.tokenFile = file.value;
   if (arg !== undefined) cfg.arg = arg;

@@ -3,20 +3,21 @@
 //
 //   node --import tsx scripts/bench/run.ts [--runs N] [--only key,key] [--out FILE] [--no-write]
 //
-// Keys: cold_start, round_trip, wake_latency, rss, ingest, context_cost.
+// Keys: cold_start, round_trip, wake_latency, rss, ingest, context_cost, tool_context.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, type as osType, release } from "node:os";
 import { join } from "node:path";
 import { coldStartFigure } from "./cold-start.js";
 import { contextCostFigure } from "./context-cost.js";
 import { ingestFigure } from "./ingest.js";
+import { toolContextFigure } from "./tool-context.js";
 import { cleanup, ROOT } from "./lib/targets.js";
 import type { BenchContext, Figure, FigureResult } from "./lib/types.js";
 import { roundTripFigure } from "./round-trip.js";
 import { rssFigure } from "./rss.js";
 import { wakeLatencyFigure } from "./wake-latency.js";
 
-const FIGURES: Figure[] = [coldStartFigure, roundTripFigure, wakeLatencyFigure, rssFigure, ingestFigure, contextCostFigure];
+const FIGURES: Figure[] = [coldStartFigure, roundTripFigure, wakeLatencyFigure, rssFigure, ingestFigure, contextCostFigure, toolContextFigure];
 
 function args(argv: string[]): { runs: number; only?: Set<string>; out: string; write: boolean } {
   let runs = 5;

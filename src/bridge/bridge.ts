@@ -8,7 +8,7 @@ import { StateFile } from "./state-file.js";
 import { DEFAULT_STUCK_AFTER_MS } from "./run-info.js";
 
 export interface BridgeOptions {
-  config: Pick<BridgeConfig, "baseUrl" | "token" | "userId" | "tokenSource">;
+  config: Pick<BridgeConfig, "baseUrl" | "token" | "userId" | "tokenSource"> & Partial<Pick<BridgeConfig, "questions">>;
   logger: Logger;
   /** Inject a fetch (tests). */
   fetch?: typeof fetch;

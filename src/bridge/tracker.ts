@@ -57,6 +57,8 @@ export class TrackedRun {
   prompt: string | undefined;
   /** The loomcycle agent's name, when known (start body, or a status lookup). */
   agentName: string | undefined;
+  /** Who answers this run's questions: the host model, or the person (MCP elicitation); unset: the bridge's default. */
+  questions: "host" | "human" | undefined;
   readonly pending = new Map<string, PendingInterrupt>();
   readonly usage: UsageTotals = { input_tokens: 0, output_tokens: 0 };
   /** Interrupts answered through this bridge whose tool_result has not arrived yet. */

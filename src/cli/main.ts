@@ -21,6 +21,10 @@ Usage:
                                     opencode): absolute paths, current base URL / user id, never a token value;
                                     the options below given to config go into the entry (--sandbox too)
   loomcycle-mcp-bridge demo         run a scripted session against the simulator and print it (touches nothing of yours)
+  loomcycle-mcp-bridge sim [--port N] [--token T]
+                                    run the built-in loomcycle simulator on its own and print its URL and token;
+                                    unlike --sandbox it outlives the bridge (for clients that start one process
+                                    per call, e.g. the Inspector CLI)
   loomcycle-mcp-bridge --help | --version
 
 Options (override the environment variables of the same meaning):
@@ -31,6 +35,8 @@ Options (override the environment variables of the same meaning):
   --user-id ID         LOOMCYCLE_USER_ID        user_id for new runs and user-scoped lists
   --log-level LEVEL    LOOMCYCLE_MCP_LOG_LEVEL  fatal|error|warn|info|debug|trace|silent (default info)
   --sandbox                                     serve the built-in simulator (nothing is saved)
+                       LOOMCYCLE_MCP_QUESTIONS  who answers agents' questions by default: host (the host's model,
+                                                default) or human (the person, via MCP elicitation)
 
 Logs go to stderr; stdout carries JSON-RPC only.`;
 
@@ -49,7 +55,7 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
   const secrets = token ? [token] : [];
   const log = secrets.length ? createLogger({ level: cfg.logLevel, secrets }) : logger;
   const bridge = new Bridge({
-    config: { baseUrl, token, userId: cfg.userId, ...(cfg.tokenSource && !cfg.sandbox ? { tokenSource: cfg.tokenSource } : {}) },
+    config: { baseUrl, token, userId: cfg.userId, questions: cfg.questions, ...(cfg.tokenSource && !cfg.sandbox ? { tokenSource: cfg.tokenSource } : {}) },
     logger: log,
     sandbox: cfg.sandbox,
     // Read positions survive restarts (not in the sandbox: its simulator is new each time).
@@ -84,6 +90,11 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
 }
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
+  // The simulator takes its own options (--port, --token), none of the bridge's.
+  if (argv[0] === "sim") {
+    const { runSim } = await import("../sim/cli.js");
+    return runSim(argv.slice(1));
+  }
   let cfg: BridgeConfig;
   try {
     cfg = parseConfig(argv, env);
@@ -112,6 +123,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     case "config": {
       const { runConfig } = await import("./config-snippet.js");
       return runConfig(cfg, env);
+    }
+    case "sim": {
+      const { runSim } = await import("../sim/cli.js");
+      return runSim([]);
     }
     case "serve": {
       const logger = createLogger({ level: cfg.logLevel, secrets: cfg.token ? [cfg.token] : [] });

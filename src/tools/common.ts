@@ -25,10 +25,15 @@ const REFETCH_MAX_EVENTS = 20_000;
 
 // ---- input fields ---------------------------------------------------------
 
-export const runIdField = z
-  .string({ error: "run_id must be a string such as \"r_0b1c2d3e4f5a6b7c\"" })
-  .regex(/^[A-Za-z0-9_-]{1,128}$/, "run_id must match [A-Za-z0-9_-]{1,128}, e.g. \"r_0b1c2d3e4f5a6b7c\"")
-  .describe("The loomcycle run id (\"r_…\"), as returned by start_interactive_run or shown in loomcycle's Web UI. Example: \"r_0b1c2d3e4f5a6b7c\".");
+/** An id field: checked with a clear message, without a pattern in the schema the model reads. */
+export function idField(name: string, example: string) {
+  return z
+    .string({ error: `${name} must be a string such as "${example}"` })
+    .refine((s) => ID_RE.test(s), `${name} must match [A-Za-z0-9_-]{1,128}, e.g. "${example}"`);
+}
+const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
+
+export const runIdField = idField("run_id", "r_0b1c2d3e4f5a6b7c").describe('Run id, e.g. "r_0b1c2d3e".');
 
 export function waitMsField(defaultMs: number) {
   return z
@@ -37,9 +42,7 @@ export function waitMsField(defaultMs: number) {
     .min(0, "wait_ms must be at least 0")
     .max(MAX_WAIT_MS, `wait_ms must be at most ${MAX_WAIT_MS} (hosts cut tool calls off around 60 s)`)
     .default(defaultMs)
-    .describe(
-      `How long to wait, in ms (0 … ${MAX_WAIT_MS}, default ${defaultMs}). The call returns earlier at a stop point: the run parks (awaiting_input), asks a question (awaiting_answer) or ends. Example: 25000.`,
-    );
+    .describe(`Max wait in ms (default ${defaultMs}).`);
 }
 
 // ---- output schema pieces ---------------------------------------------------
@@ -49,7 +52,9 @@ export const eventItemSchema = z
     kind: z.string().optional().describe("input | text | tool_call | tool_result | interrupt | awaiting_input | turn_cancelled | compaction | notice | error | done (digest); absent in raw format"),
     cursor: z.number().int().describe("Log position of the item's first frame"),
   })
-  .describe("An event item (digest) or {cursor, event} (raw)");
+  // Each kind has its own fields (README, "Event items"): any further property is allowed,
+  // said as `true` rather than the `{}` zod writes, which schema checkers flag as unintended.
+  .meta({ additionalProperties: true, description: "An event item (digest) or {cursor, event} (raw)" });
 
 export const pendingInterruptSchema = z.object({
   interrupt_id: z.string(),

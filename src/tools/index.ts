@@ -9,6 +9,7 @@ import { readRunEvents } from "./read-run-events.js";
 import { listSnapshots } from "./list-snapshots.js";
 import { resolveInterrupt } from "./resolve-interrupt.js";
 import { attachRun, cancelRun, cancelTurn, compactRun } from "./run-control.js";
+import { hostCanElicitForm } from "./questions.js";
 import { listAgents, listInterrupts, listRuns, waitForRuns } from "./lists.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- heterogeneous registry; each def is checked where it is defined
@@ -33,9 +34,16 @@ const sandboxField = z.boolean().optional().describe("true: this result comes fr
 
 export function registerTools(server: McpServer, bridge: Bridge): void {
   for (const t of TOOLS) {
-    const config = { ...t.config, outputSchema: { ...t.config.outputSchema, sandbox: sandboxField } };
+    const config = {
+      ...t.config,
+      // No "$schema" in the input schema a host shows its model (~50 bytes a tool, in every
+      // conversation): MCP reads a schema without it as JSON Schema 2020-12, and these use
+      // only keywords that mean the same there as in the draft-07 zod would name.
+      inputSchema: z.object(t.config.inputSchema).meta({ $schema: undefined }),
+      outputSchema: { ...t.config.outputSchema, sandbox: sandboxField },
+    };
     server.registerTool(t.name, config, async (args: unknown, extra: Extra) => {
-      const res = await t.handler(args as never, bridge, extra);
+      const res = await t.handler(args as never, bridge, { ...extra, canElicit: () => hostCanElicitForm(server.server.getClientCapabilities()) });
       // The text block already opens with a sandbox banner; structuredContent says it too.
       if (bridge.sandbox && res.structuredContent) res.structuredContent = { ...res.structuredContent, sandbox: true };
       return res;

@@ -10,9 +10,8 @@ export const listSnapshots = defineTool({
   config: {
     title: "List loomcycle snapshots",
     description: [
-      "List loomcycle's operator snapshots (saved copies of agent definitions, memory and paused runs), newest first.",
-      "Use it to see what restore points exist, e.g. before or after changing agents. Needs an admin token (scope substrate:admin); other tokens get a clear error.",
-      "Returns snapshots (id, label, created_at, byte_size, schema_version), count, and has_more (more snapshots match than limit let through: raise limit or narrow label_contains). Read-only.",
+      "List loomcycle's operator snapshots (saved agents, memory, paused runs), newest first.",
+      "Use it to see restore points; needs an admin token (scope substrate:admin).",
     ].join(" "),
     inputSchema: {
       limit: z
@@ -21,12 +20,12 @@ export const listSnapshots = defineTool({
         .min(1, "limit must be at least 1")
         .max(200, "limit must be at most 200")
         .default(50)
-        .describe("Most snapshots to return, 1 … 200 (default 50). Example: 10."),
+        .describe("Most snapshots to return (default 50)."),
       label_contains: z
         .string({ error: "label_contains must be a string" })
         .max(256, "label_contains must be at most 256 characters")
         .optional()
-        .describe("Only snapshots whose label contains this text (case-insensitive). Example: \"deploy\"."),
+        .describe('Only labels containing this (any case). Example: "deploy".'),
     },
     outputSchema: {
       snapshots: z.array(

@@ -5,8 +5,9 @@ import { STOP_STATES, TERMINAL_STATES, type RunState, type TrackedRun } from "..
 import { assessStuck, LOOP_LOST_REMEDY, summarize, type RunSummary } from "../bridge/run-info.js";
 import { loopLostFrom } from "../bridge/run-stream.js";
 import type { Bridge } from "../bridge/bridge.js";
-import { ToolError, callSignal, clock, errorResult, okResult, progressReporter, runIdField, stateSchema, stuckSchema, waitAttached, waitMsField, PROGRESS_EVERY_MS, sandboxLines } from "./common.js";
+import { ToolError, idField, callSignal, clock, errorResult, okResult, progressReporter, runIdField, stateSchema, stuckSchema, waitAttached, waitMsField, PROGRESS_EVERY_MS, sandboxLines } from "./common.js";
 import type { Extra } from "./types.js";
+import { PersonAsker, askedOutputShape, withAsked } from "./questions.js";
 
 const STATES = ["starting", "running", "awaiting_input", "awaiting_answer", "completed", "failed", "cancelled", "unreachable"] as const;
 
@@ -119,15 +120,14 @@ export const listRuns = defineTool({
   config: {
     title: "List loomcycle runs",
     description: [
-      "List the interactive loomcycle runs you can drive: the runs this bridge follows (started here, attached, or followed before a restart) plus the user's running interactive runs on loomcycle (started in the Web UI or by another host).",
-      "Use it to find a run_id, to see which runs wait for you (awaiting_input, awaiting_answer) or to spot a stuck one.",
-      "Returns runs grouped by state, each with ids, state, last activity time, unread events, pending questions and the next step; optional filter state.",
+      "List the runs you can drive (followed here, or the user's running interactive runs on loomcycle), grouped by state, with unread count and next step.",
+      "Use it to find a run_id or what waits for you.",
     ].join(" "),
     inputSchema: {
       state: z
         .enum(STATES, { error: `state must be one of ${STATES.join(", ")}` })
         .optional()
-        .describe("Only runs in this state. Example: \"awaiting_input\"."),
+        .describe('Only this state. Example: "awaiting_input".'),
     },
     outputSchema: {
       runs: z.array(runSummarySchema),
@@ -157,21 +157,16 @@ export const listInterrupts = defineTool({
   config: {
     title: "List questions agents asked",
     description: [
-      "List the questions (interrupts) loomcycle agents asked, newest first: for one run (run_id) or for a user (user_id, default LOOMCYCLE_USER_ID).",
-      "Use it to find questions waiting for an answer across runs, then answer them with resolve_interrupt.",
-      "Returns interrupts (interrupt_id, run_id, status, question, options, created_at, expires_at, answer), count, and has_more (loomcycle cut the list: narrow it with status or run_id). status defaults to pending; \"all\" lists every status.",
+      "List agents' questions, newest first, for one run or a user.",
+      "Use it to find questions waiting across runs; answer them with resolve_interrupt.",
     ].join(" "),
     inputSchema: {
       run_id: runIdField.optional(),
-      user_id: z
-        .string()
-        .regex(/^[A-Za-z0-9_-]{1,128}$/, "user_id must match [A-Za-z0-9_-]{1,128}")
-        .optional()
-        .describe("List this user's questions (default: LOOMCYCLE_USER_ID) when run_id is not given. Example: \"u_42\"."),
+      user_id: idField("user_id", "u_42").optional().describe("Whose questions, without run_id (default LOOMCYCLE_USER_ID)."),
       status: z
         .enum(INTERRUPT_STATUSES, { error: `status must be one of ${INTERRUPT_STATUSES.join(", ")}` })
         .default("pending")
-        .describe("pending (default), resolved, declined, timed_out, cancelled or all. Example: \"all\"."),
+        .describe('Which questions (default "pending").'),
     },
     outputSchema: {
       interrupts: z.array(
@@ -232,9 +227,8 @@ export const listAgents = defineTool({
   config: {
     title: "List runnable loomcycle agents",
     description: [
-      "List the loomcycle agents this token may start, by name.",
+      "List the loomcycle agents this token may start (name, source).",
       "Use it before start_interactive_run to pick a valid agent name.",
-      "Returns agents (name, source: bundled | tenant), count, and has_more (always false: the list is never cut).",
     ].join(" "),
     inputSchema: {},
     outputSchema: {
@@ -264,13 +258,13 @@ function isReady(run: TrackedRun): boolean {
   return run.events.length > run.readPos || TERMINAL_STATES.has(st) || st === "awaiting_answer";
 }
 
-async function waitAny(runs: TrackedRun[], until: number, extra: Extra): Promise<void> {
-  if (runs.some(isReady)) return;
+async function waitAny(runs: TrackedRun[], until: number, extra: Extra, ready: (r: TrackedRun) => boolean): Promise<void> {
+  if (runs.some(ready)) return;
   const ac = new AbortController();
   const signal = AbortSignal.any([ac.signal, extra.signal]);
   const tick = progressReporter(extra, () => `waiting on ${runs.length} runs: ${runs.map((r) => `${r.runId}=${r.state}`).join(", ")}`);
   try {
-    await Promise.race(runs.map((r) => r.waitUntil(() => isReady(r), { deadline: until, signal, onTick: r === runs[0] ? tick : undefined, tickMs: PROGRESS_EVERY_MS })));
+    await Promise.race(runs.map((r) => r.waitUntil(() => ready(r), { deadline: until, signal, onTick: r === runs[0] ? tick : undefined, tickMs: PROGRESS_EVERY_MS })));
   } finally {
     ac.abort();
   }
@@ -281,19 +275,18 @@ export const waitForRuns = defineTool({
   config: {
     title: "Wait for any of several runs",
     description: [
-      "Wait until any of up to 20 loomcycle runs needs you: it parks with unread events, asks a question, or ends.",
-      "Use it to supervise several runs at once instead of polling each with read_run_events. A run parked with nothing unread does not count, so calling it again after reading does not return at once.",
-      "Returns ready (the run_ids that need you) and every run's state, unread count and next step; then read_run_events on a ready run.",
+      "Wait until any of up to 20 runs needs you (parked with unread events, asking, or ended); returns the ready run_ids.",
+      "Use it to supervise several runs; next, read_run_events a ready one.",
     ].join(" "),
     inputSchema: {
       run_ids: z
-        .array(runIdField, { error: "run_ids must be a list of run ids" })
+        .array(idField("run_id", "r_0b1c2d3e4f5a6b7c"), { error: "run_ids must be a list of run ids" })
         .min(1, "run_ids needs at least 1 run id")
         .max(20, "run_ids takes at most 20 run ids")
-        .describe("The runs to watch (1 … 20). Example: [\"r_0b1c2d3e4f5a6b7c\", \"r_1a2b3c4d5e6f7a8b\"]."),
+        .describe('Runs to watch. Example: ["r_0b1c", "r_1a2b"].'),
       wait_ms: waitMsField(25_000),
     },
-    outputSchema: { ready: z.array(z.string()), runs: z.array(runSummarySchema), timed_out: z.boolean() },
+    outputSchema: { ready: z.array(z.string()), runs: z.array(runSummarySchema), timed_out: z.boolean(), ...askedOutputShape },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
   async handler(args, bridge, extra) {
@@ -304,15 +297,23 @@ export const waitForRuns = defineTool({
       await Promise.all(runs.map((r) => waitAttached(r, c.started + 3000, extra).catch(() => undefined)));
       const failed = runs.filter((r) => r.stream.fatal && !r.stream.created);
       if (failed.length > 0) throw new ToolError(`loomcycle has no run ${failed.map((r) => r.runId).join(", ")} visible to this token; remove it from run_ids.`);
-      await waitAny(runs, c.waitUntil, extra);
-      const ready = runs.filter(isReady).map((r) => r.runId ?? "");
+      // Runs in questions: "human" mode have their questions put to the person here; a
+      // question the person answered does not make its run ready.
+      const asker = new PersonAsker(extra, bridge);
+      const isReadyNow = (r: TrackedRun): boolean => isReady(r) && !asker.answeredAll(r);
+      for (;;) {
+        await waitAny(runs, c.waitUntil, extra, isReadyNow);
+        const toAsk = runs.find((r) => isReadyNow(r) && asker.hasOpen(r));
+        if (!toAsk || (await asker.askNext(toAsk, c.waitUntil)) === "stop") break;
+      }
+      const ready = runs.filter(isReadyNow).map((r) => r.runId ?? "");
       const summaries = runs.map((r) => summarize(r));
       const text = [
         ...sandboxLines(bridge),
         ready.length ? `ready=${ready.join(",")}` : "ready=none (wait_ms ran out)",
         ...summaries.map(renderSummary),
       ].join("\n");
-      return okResult({ ready, runs: summaries, timed_out: ready.length === 0 }, text);
+      return withAsked({ ready, runs: summaries, timed_out: ready.length === 0 }, text, asker.asked);
     } catch (err) {
       return errorResult(err, "list", bridge);
     }

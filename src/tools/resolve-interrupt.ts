@@ -1,20 +1,20 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
+import { askedOutputShape, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
 import { STOP_STATES, type PendingInterrupt } from "../bridge/tracker.js";
 import {
   ToolError,
+  idField,
   callSignal,
   clock,
   errorResult,
   isTerminal,
-  okResult,
   readRun,
   renderResult,
   runIdField,
   runOutputShape,
   waitAttached,
   waitMsField,
-  waitOnRun,
 } from "./common.js";
 
 export const resolveInterrupt = defineTool({
@@ -22,29 +22,26 @@ export const resolveInterrupt = defineTool({
   config: {
     title: "Answer a loomcycle agent's question",
     description: [
-      "Answer (or decline) a question that a loomcycle run's agent asked, so the run can go on.",
-      "Use it when a run's state is awaiting_answer: take interrupt_id and the allowed options from pending_interrupts (read_run_events shows them). Give exactly one of a non-empty answer or decline: true. When the question lists options, the answer must be one of them.",
-      "Returns status (resolved | declined), the run's state and its events up to the next stop point or wait_ms.",
-      "Next: read_run_events or send_steer as the state says.",
+      "Answer or decline an agent's question and return the events up to the next stop point.",
+      "Use it when state is awaiting_answer, with interrupt_id and options from pending_interrupts.",
+      "Next: act on state.",
     ].join(" "),
     inputSchema: {
       run_id: runIdField,
-      interrupt_id: z
-        .string({ error: "interrupt_id must be a string such as \"intr_18a2b3c4d5e6f708a1b2c3d4\"" })
-        .regex(/^[A-Za-z0-9_-]{1,128}$/, "interrupt_id must match [A-Za-z0-9_-]{1,128}, e.g. \"intr_18a2b3c4d5e6f708a1b2c3d4\"")
-        .describe("The question's id from pending_interrupts. Example: \"intr_18a2b3c4d5e6f708a1b2c3d4\"."),
+      interrupt_id: idField("interrupt_id", "intr_18a2b3c4d5e6f708a1b2c3d4").describe('From pending_interrupts. Example: "intr_18a2b3c4".'),
       answer: z
         .string({ error: "answer must be a string" })
         .optional()
-        .describe("Your answer; when the question lists options it must be one of them. Example: \"yes\"."),
+        .describe('The answer; one of the options when listed. Example: "yes".'),
       decline: z
         .boolean({ error: "decline must be true or false" })
         .default(false)
-        .describe("true to decline the question without answering (then omit answer). Default false. Example: true."),
+        .describe("true: decline instead of answering (default false)."),
       wait_ms: waitMsField(25_000),
     },
     outputSchema: {
       ...runOutputShape,
+      ...askedOutputShape,
       interrupt_id: z.string(),
       status: z.enum(["resolved", "declined"]),
     },
@@ -89,16 +86,12 @@ export const resolveInterrupt = defineTool({
         { signal: callSignal(extra, c) },
       );
       run.answered.add(args.interrupt_id);
-      await waitOnRun(
-        run,
-        () => isTerminal(run.state) || (!run.pending.has(args.interrupt_id) && STOP_STATES.has(run.state)),
-        c.waitUntil,
-        extra,
-      );
+      const asked: PersonQuestion[] = [];
+      await waitAsking(run, () => isTerminal(run.state) || (!run.pending.has(args.interrupt_id) && STOP_STATES.has(run.state)), c.waitUntil, extra, bridge, asked);
       const snap = await readRun(run, {}, extra.signal, bridge);
       const status: "resolved" | "declined" = res.status === "declined" || args.decline ? "declined" : "resolved";
       const head = { run_id: args.run_id, interrupt_id: args.interrupt_id, status };
-      return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
+      return withAsked({ ...head, ...snap }, renderResult(head, snap, bridge), asked);
     } catch (err) {
       return errorResult(err, "resolve", bridge, { runId: args.run_id });
     }

@@ -1,6 +1,7 @@
 // Run control beyond the five: attach_run, cancel_turn, cancel_run, compact_run.
 import { z } from "zod";
 import { defineTool } from "./types.js";
+import { askedOutputShape, questionsField, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
 import { ConflictError, NotFoundError } from "../bridge/errors.js";
 import { STOP_STATES, TERMINAL_STATES } from "../bridge/tracker.js";
 import {
@@ -24,31 +25,32 @@ const reasonField = z
   .string({ error: "reason must be a string" })
   .max(500, "reason must be at most 500 characters")
   .optional()
-  .describe("Why, recorded by loomcycle. Example: \"wrong direction, stopping\".");
+  .describe('Why, for loomcycle\'s record. Example: "wrong direction".');
 
 export const attachRun = defineTool({
   name: "attach_run",
   config: {
     title: "Follow a loomcycle run started elsewhere",
     description: [
-      "Make the bridge follow an existing loomcycle run (started in loomcycle's Web UI, by another host or an earlier session) and return its current state and its most recent events.",
-      "Use it when you have a run_id from list_runs or from a person. Afterwards read_run_events continues from your read position: right after this call's events when you had read up to them, otherwise from the first event you have not been given (nothing is skipped).",
-      "Returns state, the recent events (digest, up to the last 30 frames), next_cursor, pending_interrupts, usage. wait_ms (default 0) waits for a stop point first.",
+      "Follow a run started elsewhere and return its state and last 30 events.",
+      "Use it with a run_id from list_runs or a person; read_run_events then goes on from the first event you were not given.",
     ].join(" "),
-    inputSchema: { run_id: runIdField, wait_ms: waitMsField(0) },
-    outputSchema: { ...runOutputShape, agent_id: z.string(), session_id: z.string() },
+    inputSchema: { run_id: runIdField, wait_ms: waitMsField(0), questions: questionsField },
+    outputSchema: { ...runOutputShape, ...askedOutputShape, agent_id: z.string(), session_id: z.string() },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
   async handler(args, bridge, extra) {
     const c = clock(args.wait_ms);
     try {
       const run = bridge.tracker.getOrAttach(args.run_id);
+      if (args.questions) run.questions = args.questions;
+      const asked: PersonQuestion[] = [];
       await waitAttached(run, Math.max(c.waitUntil, c.started + 3000), extra);
-      if (args.wait_ms > 0) await waitOnRun(run, () => STOP_STATES.has(run.state), c.waitUntil, extra);
+      if (args.wait_ms > 0) await waitAsking(run, () => STOP_STATES.has(run.state), c.waitUntil, extra, bridge, asked);
       const from = Math.max(0, run.events.length - 30);
       const snap = await readRun(run, { from }, extra.signal, bridge);
       const head = { run_id: args.run_id, agent_id: run.agentId ?? "", session_id: run.sessionId ?? "" };
-      return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
+      return withAsked({ ...head, ...snap }, renderResult(head, snap, bridge), asked);
     } catch (err) {
       return errorResult(err, "attach", bridge, { runId: args.run_id });
     }
@@ -60,9 +62,8 @@ export const cancelTurn = defineTool({
   config: {
     title: "Stop a run's current turn",
     description: [
-      "Stop what a loomcycle run's agent is doing right now (its current model call and tools) and park the run again, without ending it.",
-      "Use it when a turn goes the wrong way or takes too long; then send_steer with a better instruction. Text already produced stays in the run's history.",
-      "Returns the run's state (awaiting_input once loomcycle has parked it) and the events up to the park. Fails clearly when the run is not mid-turn.",
+      "Stop a run's current turn and park the run again, keeping it.",
+      "Use it when a turn goes wrong or runs long; then send_steer a better instruction.",
     ].join(" "),
     inputSchema: { run_id: runIdField, reason: reasonField },
     outputSchema: { ...runOutputShape, stopped: z.boolean() },
@@ -102,9 +103,8 @@ export const cancelRun = defineTool({
   config: {
     title: "End a loomcycle run",
     description: [
-      "End a whole loomcycle run for good (loomcycle cancels it and its sub-agents). It cannot be resumed afterwards.",
-      "Use it when the run is no longer wanted. To stop only the current turn and keep the conversation, use cancel_turn instead.",
-      "Returns cancelled (false when the run had already ended), the run's confirmed final state, and its last events.",
+      "End a whole run for good (it cannot be resumed); returns the confirmed final state.",
+      "Use it when the run is no longer wanted; cancel_turn stops only the turn.",
     ].join(" "),
     inputSchema: { run_id: runIdField, reason: reasonField },
     outputSchema: { ...runOutputShape, cancelled: z.boolean(), final_state: stateSchema.describe("The state loomcycle confirmed") },
@@ -143,9 +143,8 @@ export const compactRun = defineTool({
   config: {
     title: "Compact a parked run's context",
     description: [
-      "Ask loomcycle to summarize a parked run's conversation so far and continue from the summary, freeing context.",
-      "Use it when usage shows the run's context filling up and the run is parked (awaiting_input). It fails clearly while the agent is mid-turn.",
-      "Returns compacted, before_tokens, after_tokens and applied (live: the parked run now uses the summary; marker: the run had ended; noop: too little to compact).",
+      "Summarize a parked run's conversation to free context; returns before_tokens, after_tokens, applied (live | marker | noop).",
+      "Use it when usage grows and the run is awaiting_input.",
     ].join(" "),
     inputSchema: { run_id: runIdField },
     outputSchema: {

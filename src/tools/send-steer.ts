@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
+import { askedOutputShape, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
 import { LoomcycleError, NotFoundError, RateLimitedError } from "../bridge/errors.js";
 import { LOOP_LOST_REMEDY } from "../bridge/run-info.js";
 import { STOP_STATES } from "../bridge/tracker.js";
@@ -9,7 +10,6 @@ import {
   clock,
   errorResult,
   isTerminal,
-  okResult,
   pause,
   readRun,
   renderResult,
@@ -17,7 +17,6 @@ import {
   runOutputShape,
   waitAttached,
   waitMsField,
-  waitOnRun,
 } from "./common.js";
 
 /** Re-sends after a cluster replica that does not run the run refused a steer (see below). */
@@ -28,21 +27,19 @@ export const sendSteer = defineTool({
   config: {
     title: "Send a message to a running loomcycle run",
     description: [
-      "Send the next operator message to an interactive loomcycle run and wait for the agent's answer.",
-      "Use it when the run is parked (awaiting_input) to give it its next instruction; sent while the agent is mid-turn, the message is queued and the agent reads it at its next step.",
-      "Returns delivered, the run's state, and every event after your read position (including the echo of this message), up to the next stop point or wait_ms.",
-      "Next: read_run_events with wait_ms if it is still running; resolve_interrupt if it asks a question.",
-      "Limits: loomcycle queues at most 16 unread messages per run. A message is never sent twice by the bridge: if the call reports a timeout, read_run_events first to see whether it arrived.",
+      "Send a run its next message and return the events up to the next stop point, with the message's echo.",
+      "Use it when the run is awaiting_input (mid-turn, the message is queued).",
+      "Next: act on state; after a timeout, read_run_events before resending.",
     ].join(" "),
     inputSchema: {
       run_id: runIdField,
       text: z
         .string({ error: "text must be a string" })
         .refine((s) => s.trim().length > 0, "text must not be empty")
-        .describe("The message for the agent. Example: \"Now add a unit test for the parser.\""),
+        .describe('The message. Example: "Now add a test."'),
       wait_ms: waitMsField(25_000),
     },
-    outputSchema: { ...runOutputShape, delivered: z.boolean().describe("loomcycle accepted the message into the run's queue") },
+    outputSchema: { ...runOutputShape, ...askedOutputShape, delivered: z.boolean().describe("loomcycle accepted the message into the run's queue") },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
   async handler(args, bridge, extra) {
@@ -119,10 +116,11 @@ export const sendSteer = defineTool({
         }
         return -1;
       };
-      await waitOnRun(run, () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)), c.waitUntil, extra);
+      const asked: PersonQuestion[] = [];
+      await waitAsking(run, () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)), c.waitUntil, extra, bridge, asked);
       const snap = await readRun(run, { shortEcho: true }, extra.signal, bridge);
       const head = { run_id: args.run_id, delivered };
-      return okResult({ ...head, ...snap }, renderResult(head, snap, bridge));
+      return withAsked({ ...head, ...snap }, renderResult(head, snap, bridge), asked);
     } catch (err) {
       return errorResult(err, "steer", bridge, { runId: args.run_id });
     }

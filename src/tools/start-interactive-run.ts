@@ -1,47 +1,43 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
-import { ToolError, atStopPoint, clock, errorResult, okResult, readRun, renderResult, runOutputShape, waitMsField, waitOnRun } from "./common.js";
+import { askedOutputShape, questionsField, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
+import { ToolError, idField, atStopPoint, clock, errorResult, readRun, renderResult, runOutputShape, waitMsField, waitOnRun } from "./common.js";
 
 export const startInteractiveRun = defineTool({
   name: "start_interactive_run",
   config: {
     title: "Start an interactive loomcycle run",
     description: [
-      "Start a new interactive loomcycle agent run and return its ids and what it did first.",
-      "Use it to begin a conversation with a loomcycle agent that you will steer turn by turn. The run keeps going in loomcycle after this call returns: it works on the prompt, then parks (state awaiting_input) waiting for your next message, or asks a question (awaiting_answer).",
-      "Returns run_id, agent_id, session_id, state, the first events (digest), next_cursor, pending_interrupts and usage. It returns at the first stop point or when wait_ms runs out, whichever is first; it always waits (within its bound) for loomcycle to announce the run's ids.",
-      "Next: if state is running, call read_run_events with wait_ms; if awaiting_input, call send_steer; if awaiting_answer, call resolve_interrupt.",
-      "Never call it again to 'retry' a start that timed out: that would start a second run.",
+      "Start an interactive agent run; returns its ids and first events at the first stop point.",
+      "Use it to begin a conversation you steer turn by turn.",
+      "Next: act on state; never call it again to retry a timeout (that starts a second run).",
     ].join(" "),
     inputSchema: {
       agent: z
         .string({ error: "agent must be the name of a loomcycle agent, e.g. \"helper\"" })
         .min(1, "agent must not be empty")
-        .max(256, "agent must be at most 256 characters")
-        .describe("Name of the loomcycle agent to run, as configured in loomcycle. Example: \"helper\"."),
+        .refine((s) => s.length <= 256, "agent must be at most 256 characters")
+        .describe('Agent name (list_agents). Example: "helper".'),
       prompt: z
         .string({ error: "prompt must be a string" })
         .refine((s) => s.trim().length > 0, "prompt must not be empty")
-        .describe("The opening instruction for the agent. Example: \"Summarize README.md in two sentences.\""),
-      user_id: z
-        .string()
-        .regex(/^[A-Za-z0-9_-]{1,128}$/, "user_id must match [A-Za-z0-9_-]{1,128}")
-        .optional()
-        .describe("loomcycle user id to run as (default: LOOMCYCLE_USER_ID). A non-legacy token always runs as its own subject. Example: \"u_42\"."),
+        .describe('Opening instruction. Example: "Summarize README.md".'),
+      user_id: idField("user_id", "u_42").optional().describe("User to run as (default LOOMCYCLE_USER_ID)."),
       session_id: z
-        .string()
-        .min(1)
-        .max(256)
+        .string({ error: "session_id must be a string" })
+        .refine((s) => s.length >= 1 && s.length <= 256, "session_id must be 1 … 256 characters")
         .optional()
-        .describe("Append the run to an existing loomcycle session (it does not replay that session's history). Omit for a fresh session. Example: \"s_3f9a0c2b7d1e4a55\"."),
+        .describe("Existing session to add the run to, without its history (default: a new one)."),
       metadata: z
         .record(z.string(), z.string({ error: "metadata values must be strings" }))
         .optional()
-        .describe("Non-secret key/value strings given to the agent as run metadata. Example: {\"repo\": \"acme/widgets\"}."),
+        .describe('Non-secret run metadata. Example: {"repo": "acme/w"}.'),
       wait_ms: waitMsField(25_000),
+      questions: questionsField,
     },
     outputSchema: {
       ...runOutputShape,
+      ...askedOutputShape,
       agent_id: z.string(),
       session_id: z.string(),
     },
@@ -55,6 +51,8 @@ export const startInteractiveRun = defineTool({
     if (args.session_id) body.session_id = args.session_id;
     if (args.metadata) body.metadata = args.metadata;
     const run = bridge.tracker.start(body);
+    if (args.questions) run.questions = args.questions;
+    const asked: PersonQuestion[] = [];
     try {
       // The ids come with loomcycle's `agent` frame; wait for them within the call's bound
       // even when wait_ms is 0.
@@ -70,11 +68,11 @@ export const startInteractiveRun = defineTool({
             : `loomcycle has not announced the run within ${secs} s (it may be queueing it). The run MAY STILL BE CREATED: the bridge keeps listening for it under agent_id ${run.agentId}. Do not start it again; check loomcycle's run list for agent_id ${run.agentId} later.`,
         );
       }
-      await waitOnRun(run, atStopPoint(run), c.waitUntil, extra);
+      await waitAsking(run, atStopPoint(run), c.waitUntil, extra, bridge, asked);
       const snap = await readRun(run, { from: 0, shortEcho: true }, extra.signal, bridge);
       const head = { run_id: snap.run_id, agent_id: run.agentId ?? "", session_id: run.sessionId ?? "" };
       const structured = { ...head, ...snap };
-      return okResult(structured, renderResult(head, snap, bridge));
+      return withAsked(structured, renderResult(head, snap, bridge), asked);
     } catch (err) {
       const res = errorResult(err, "start", bridge, args.session_id !== undefined ? { sessionId: args.session_id } : {});
       if (run.stream.fatal && !run.stream.created) {

@@ -4,7 +4,10 @@ import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { Bridge } from "../bridge/bridge.js";
 
-export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification> & {
+  /** The host declared form elicitation (set by the tool registry). */
+  canElicit?: () => boolean;
+};
 
 export interface ToolDef<In extends z.ZodRawShape = z.ZodRawShape, Out extends z.ZodRawShape = z.ZodRawShape> {
   name: string;

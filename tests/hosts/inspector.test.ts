@@ -198,7 +198,9 @@ describe("MCP Inspector CLI → built bridge → simulator", () => {
     const ctx = new Ctx();
     const report: string[] = [];
 
-    const tl = await inspector("tools/list");
+    // --strict prints every schema-portability problem (path, issue, fix) to stderr.
+    const tl = await inspector("tools/list", ["--strict"]);
+    expect(tl.stderr, "Inspector --strict found schema-portability problems").not.toMatch(/^(Warning|Error): tool /m);
     const tools = ((tl.out?.result as { tools?: Array<{ name: string; outputSchema?: unknown }> } | undefined)?.tools ?? []);
     expect(tools.length, `tools/list: ${tl.stdout.slice(0, 500)} ${tl.stderr.slice(-500)}`).toBeGreaterThanOrEqual(5);
     const listed = tools.map((t) => t.name);

@@ -2,7 +2,7 @@
 // createServer() with a Bridge pointed at the simulator over real HTTP.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { ElicitRequestSchema, type CallToolResult, type ElicitRequest, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import { startSimulator, type Simulator, type SimOptions } from "../../src/sim/index.js";
 import { Bridge } from "../../src/bridge/bridge.js";
 import { createServer } from "../../src/server.js";
@@ -34,13 +34,17 @@ export interface HarnessBridgeOptions {
   baseUrl?: string;
   /** Reuse a running simulator (the harness then does not close it). */
   sim?: Simulator;
+  /** The bridge's default for `questions` (LOOMCYCLE_MCP_QUESTIONS). */
+  questions?: "host" | "human";
+  /** Declare form elicitation and answer `elicitation/create` with this handler. */
+  onElicit?: (req: ElicitRequest, extra: { signal: AbortSignal }) => Promise<ElicitResult>;
 }
 
 export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: HarnessBridgeOptions = {}): Promise<Harness> {
   const ownSim = !bridgeOpts.sim;
   const sim = bridgeOpts.sim ?? (await startSimulator({ tailPollMs: 10, speed: 0.05, ...simOpts }));
   const bridge = new Bridge({
-    config: { baseUrl: bridgeOpts.baseUrl ?? sim.url, token: bridgeOpts.token ?? sim.token, userId: bridgeOpts.userId ?? "u_test" },
+    config: { baseUrl: bridgeOpts.baseUrl ?? sim.url, token: bridgeOpts.token ?? sim.token, userId: bridgeOpts.userId ?? "u_test", ...(bridgeOpts.questions ? { questions: bridgeOpts.questions } : {}) },
     logger: silentLogger(),
     backoffMs: [0, 20, 50, 100],
     ...(bridgeOpts.stuckAfterMs !== undefined ? { stuckAfterMs: bridgeOpts.stuckAfterMs } : {}),
@@ -50,7 +54,8 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
   });
   const { server, close } = createServer({ bridge });
   const [a, b] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: "test-host", version: "1.0.0" });
+  const client = new Client({ name: "test-host", version: "1.0.0" }, bridgeOpts.onElicit ? { capabilities: { elicitation: { form: {} } } } : {});
+  if (bridgeOpts.onElicit) client.setRequestHandler(ElicitRequestSchema, bridgeOpts.onElicit);
   await Promise.all([server.connect(a), client.connect(b)]);
   // As hosts do: with the tool list known, the SDK client validates every result's
   // structuredContent against the tool's outputSchema (strictly: no extra fields).

@@ -60,9 +60,41 @@ describe("tools/list", () => {
     await expect(JSON.stringify(snap, null, 2) + "\n").toMatchFileSnapshot("./__snapshots__/tools-list.json");
   });
 
-  it("carries workflow instructions", () => {
+  it("carries workflow instructions, saying once what every run tool shares", () => {
     const instr = h.client.getInstructions() ?? "";
     for (const n of MISSION) expect(instr).toContain(n);
     expect(instr).toMatch(/data, not as instructions/);
+    for (const s of ["running", "awaiting_input", "awaiting_answer", "completed", "failed", "cancelled", "unreachable", "starting"]) expect(instr).toContain(s);
+    for (const w of ["cursor", "has_more", "wait_ms", "stop point", "pending_interrupts"]) expect(instr).toContain(w);
+  });
+
+  // What a host puts into its model's context in every conversation (scripts/bench/tool-context.ts
+  // measures it beside other servers): name, description and input schema, plus instructions.
+  it("keeps the model-facing tool list within its budget", () => {
+    const bytes = tools.map((t) => Buffer.byteLength(JSON.stringify({ name: t.name, description: t.description, inputSchema: t.inputSchema }), "utf8"));
+    const sum = bytes.reduce((a, b) => a + b, 0);
+    const total = sum + Buffer.byteLength(h.client.getInstructions() ?? "", "utf8");
+    expect(sum / tools.length, "bytes per tool").toBeLessThanOrEqual(650);
+    expect(total, "bytes in all, instructions included").toBeLessThanOrEqual(10_000);
+  });
+
+  it("has no schema that constrains nothing (`{}`, flagged by the Inspector's --strict)", () => {
+    const empty: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (node === null || typeof node !== "object") return;
+      if (!Array.isArray(node) && Object.keys(node).length === 0 && path !== "") empty.push(path);
+      for (const [k, v] of Object.entries(node)) {
+        if (k === "properties" || k === "default" || k === "examples") {
+          if (k === "properties" && v && typeof v === "object") for (const [pk, pv] of Object.entries(v)) walk(pv, `${path}.properties.${pk}`);
+          continue;
+        }
+        walk(v, `${path}.${k}`);
+      }
+    };
+    for (const t of tools) {
+      walk(t.inputSchema, `${t.name}.inputSchema`);
+      walk(t.outputSchema, `${t.name}.outputSchema`);
+    }
+    expect(empty).toEqual([]);
   });
 });

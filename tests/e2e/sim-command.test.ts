@@ -1,0 +1,79 @@
+// `loomcycle-mcp-bridge sim`: the simulator as a command of the built bin, outliving the
+// bridge processes that use it (a client that starts one bridge process per call).
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { BIN, StdioPeer } from "./stdio-peer.js";
+
+function startSimCommand(args: string[]): Promise<{ url: string; token: string; stdout: () => string; stop: () => Promise<number | null> }> {
+  const proc = spawn(process.execPath, [BIN, "sim", ...args], { env: { PATH: process.env.PATH ?? "" }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const exited = new Promise<number | null>((res) => proc.on("exit", (code) => res(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 15_000);
+    proc.stdout.on("data", (d: Buffer) => {
+      out += d.toString("utf8");
+      const m = /^loomcycle simulator listening on (\S+) token (\S+)$/m.exec(out);
+      if (m && /^point the bridge at it: .*\n/m.test(out)) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1]!,
+          token: m[2]!,
+          stdout: () => out,
+          stop: () => {
+            proc.kill("SIGTERM");
+            return exited;
+          },
+        });
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`sim exited ${code}: ${out}`)));
+  });
+}
+
+describe("loomcycle-mcp-bridge sim", () => {
+  it("prints its URL and token, refuses other tokens, and carries a run across bridge processes", async () => {
+    const sim = await startSimCommand(["--port", "0", "--token", "dev-token-e2e"]);
+    try {
+      expect(sim.token).toBe("dev-token-e2e");
+      expect(sim.stdout()).toContain(`LOOMCYCLE_BASE_URL=${sim.url} LOOMCYCLE_AUTH_TOKEN=dev-token-e2e`);
+      const refused = await fetch(`${sim.url}/v1/_runnable-agents`, { headers: { authorization: "Bearer nope" } });
+      expect(refused.status).toBe(401);
+
+      const env = { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "lcb-e2e-sim-")), LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_MCP_LOG_LEVEL: "warn" };
+      const first = new StdioPeer(env);
+      let runId: string;
+      try {
+        await first.initialize();
+        const s = await first.callTool("start_interactive_run", { agent: "echo", prompt: "remember me" });
+        expect(s.isError, s.text).toBe(false);
+        runId = String(s.sc.run_id);
+      } finally {
+        first.kill();
+      }
+      const second = new StdioPeer(env);
+      try {
+        await second.initialize();
+        const r = await second.callTool("read_run_events", { run_id: runId, cursor: 0 });
+        expect(r.isError, r.text).toBe(false);
+        expect(r.text).toContain("You said: remember me");
+      } finally {
+        second.kill();
+      }
+    } finally {
+      expect(await sim.stop()).toBe(0);
+    }
+  });
+
+  it("names a bad option and exits 2", async () => {
+    const proc = spawn(process.execPath, [BIN, "sim", "--bogus"], { env: { PATH: process.env.PATH ?? "" } });
+    let err = "";
+    proc.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
+    const code = await new Promise<number | null>((res) => proc.on("exit", res));
+    expect(code).toBe(2);
+    expect(err).toMatch(/unknown argument --bogus/);
+    expect(err).toMatch(/usage: loomcycle-mcp-bridge sim/);
+  });
+});
