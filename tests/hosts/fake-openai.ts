@@ -3,7 +3,8 @@
 // script of tool calls against the loomcycle bridge's tools, deciding each step from
 // the conversation it is sent (how many tool results it has seen), and records every
 // request so a test can check exactly what the model was shown.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { text } from "node:stream/consumers";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface ChatMessage {
@@ -54,14 +55,6 @@ export function contentText(content: unknown): string {
   return content === undefined || content === null ? "" : JSON.stringify(content);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
 
 let seq = 0;
 
@@ -120,7 +113,7 @@ export async function startFakeModel(script: Step[], opts: { toolSuffix?: string
         res.end(JSON.stringify({ error: { message: `fake model: no route ${req.method} ${req.url}` } }));
         return;
       }
-      const body = JSON.parse(await readBody(req)) as ChatRequest;
+      const body = JSON.parse(await text(req)) as ChatRequest;
       requests.push(body);
       const model = body.model ?? "scripted";
       const stream = body.stream === true;

@@ -5,7 +5,8 @@
 // serves every agent in tests/live/loomcycle.yaml. Run it on its own:
 //   node --import tsx tests/live/fake-anthropic.ts --port 8799
 // and it prints `fake anthropic listening on <url>`.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { text } from "node:stream/consumers";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
@@ -139,14 +140,6 @@ async function stream(res: ServerResponse, req: MessagesRequest, turn: Exclude<T
   res.end();
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
 
 export interface FakeAnthropic {
   url: string;
@@ -169,7 +162,7 @@ export async function startFakeAnthropic(port = 0, opts: FakeOptions = {}): Prom
         res.end(JSON.stringify({ type: "error", error: { type: "not_found_error", message: "not found" } }));
         return;
       }
-      const body = JSON.parse(await readBody(req)) as MessagesRequest;
+      const body = JSON.parse(await text(req)) as MessagesRequest;
       const turn = script(body, opts);
       calls.push(body.model);
       if (turn.kind === "http_error") {
