@@ -2,8 +2,14 @@
 // loomcycle (tests/live/README.md). Every check compares what the bridge returned with what
 // loomcycle itself records: its transcript, its run status, and a tail stream read directly
 // from 0. `npm run test:live` skips the whole tier when LOOMCYCLE_LIVE_URL is unset.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { ElicitRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StdioPeer } from "../e2e/stdio-peer.js";
+import { BIN, type StdioPeer } from "../e2e/stdio-peer.js";
 import {
   count,
   digestText,
@@ -454,6 +460,49 @@ d("live loomcycle", () => {
     expect(frames.filter((f) => f.event === "steer").map((f) => (f.data.user_input as { text: string }).text).slice(1)).toEqual(["and once more"]);
     expect(textOf(frames)).toContain("Answer was yes. You said: and once more");
   }, 90_000);
+
+  it("an agent question put to the person (questions: human, elicitation), answered and declined", async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN],
+      env: {
+        PATH: process.env.PATH ?? "",
+        XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "bridge-live-q-")),
+        LOOMCYCLE_BASE_URL: live!.url,
+        LOOMCYCLE_AUTH_TOKEN: live!.token,
+        LOOMCYCLE_USER_ID: live!.userId,
+        LOOMCYCLE_MCP_LOG_LEVEL: "warn",
+      },
+      stderr: "pipe",
+    });
+    const host = new Client({ name: "live-host", version: "1" }, { capabilities: { elicitation: { form: {} } } });
+    const replies: Array<{ action: "accept" | "decline"; content?: { answer: string } }> = [{ action: "accept", content: { answer: "yes" } }, { action: "decline" }];
+    const asked: string[] = [];
+    host.setRequestHandler(ElicitRequestSchema, (req) => {
+      asked.push((req.params as { message: string }).message);
+      return replies.shift()!;
+    });
+    try {
+      await host.connect(transport);
+      for (const [want, text] of [
+        ["resolved", "Answer was yes. You said: ask the person"],
+        ["declined", "Declined. You said: ask the person"],
+      ] as const) {
+        const res = (await host.callTool({ name: "start_interactive_run", arguments: { agent: "lc-asker", prompt: "ask the person", questions: "human", wait_ms: 20_000 } })) as CallToolResult;
+        const sc = res.structuredContent as Record<string, unknown>;
+        expect(res.isError ?? false).toBe(false);
+        expect(sc.state).toBe("awaiting_input");
+        expect(digestText(sc.events as Array<Record<string, unknown>>)).toBe(text);
+        const intr = ((await lc.json("GET", `/v1/runs/${String(sc.run_id)}/interrupts`)).body as { interrupts: Array<Record<string, unknown>> }).interrupts[0]!;
+        expect(intr).toMatchObject({ status: want, resolved_by: "mcp-elicitation" });
+      }
+      expect(asked).toHaveLength(2);
+      expect(asked[0]).toContain("Proceed?");
+      expect(asked[0]).toContain("lc-asker");
+    } finally {
+      await host.close();
+    }
+  });
 
   describe.skipIf((live?.replicaUrls.length ?? 0) < 2)("a cluster behind a load balancer", () => {
     it("a run started through one replica is steered through the balancer and re-attached through the other replica", async () => {
