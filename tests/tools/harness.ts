@@ -36,6 +36,8 @@ export interface HarnessBridgeOptions {
   sim?: Simulator;
   /** The bridge's default for `questions` (LOOMCYCLE_MCP_QUESTIONS). */
   questions?: "host" | "human";
+  /** Label results as coming from the built-in simulator (`--sandbox`). */
+  sandbox?: boolean;
   /** Declare form elicitation and answer `elicitation/create` with this handler. */
   onElicit?: (req: ElicitRequest, extra: { signal: AbortSignal }) => Promise<ElicitResult>;
 }
@@ -47,6 +49,7 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
     config: { baseUrl: bridgeOpts.baseUrl ?? sim.url, token: bridgeOpts.token ?? sim.token, userId: bridgeOpts.userId ?? "u_test", ...(bridgeOpts.questions ? { questions: bridgeOpts.questions } : {}) },
     logger: silentLogger(),
     backoffMs: [0, 20, 50, 100],
+    ...(bridgeOpts.sandbox ? { sandbox: true } : {}),
     ...(bridgeOpts.stuckAfterMs !== undefined ? { stuckAfterMs: bridgeOpts.stuckAfterMs } : {}),
     ...(bridgeOpts.stateFilePath ? { stateFilePath: bridgeOpts.stateFilePath } : {}),
     ...(bridgeOpts.eventWindow ? { eventWindow: bridgeOpts.eventWindow } : {}),
