@@ -16,7 +16,7 @@
 //     `cancelled` with the reason as stop_reason.
 import { AGENTS, type AgentDef, type Block, type ConvMessage, type Json } from "./agents.js";
 import { applyCompaction, estimateTokens, firstUserMessage, validateImages } from "./conversation.js";
-import type { SegmentIn } from "./godecode.js";
+import type { SegmentIn } from "./body.js";
 import { makeEvent, type InterruptRec, type RunRec, type Store } from "./store.js";
 import { goJSON, nowNs, rfc3339Nano, sleep, toolUseId, type Rng } from "./util.js";
 

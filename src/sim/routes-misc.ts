@@ -1,6 +1,6 @@
 // Status, listing, transcript, interrupt, snapshot and discovery routes.
 import { AGENTS } from "./agents.js";
-import { CancelAgentSchema, ResolveSchema, SnapshotCreateSchema, goDecode } from "./godecode.js";
+import { ReasonSchema, ResolveSchema, SnapshotCreateSchema, SnapshotRestoreSchema, decodeBody } from "./body.js";
 import { endBody, hasScope, httpError, isAdmin, tenantVisible, writeJSON, writeJSONError, writeRawJSON, type Principal, type RequestCtx } from "./http.js";
 import { agentResponseJSON, interruptJSON, rowJSON, sessionJSON, type InterruptRec, type Json, type RunRec, type SnapshotRec } from "./store.js";
 import { goJSON, goQuote, nowNs, rfc3339Nano, sortedKeys, validIdent } from "./util.js";
@@ -74,7 +74,7 @@ export function handleCancelAgent(c: RequestCtx): void {
   let reason = "";
   const declared = Number(c.req.headers["content-length"] ?? "0");
   if (declared > 0 && c.bodyBytes <= 1 << 10) {
-    const dec = goDecode<{ reason?: string }>(c.body, "cancelRequest", CancelAgentSchema);
+    const dec = decodeBody<{ reason?: string }>(c.body, ReasonSchema);
     if (dec.ok) reason = dec.value.reason ?? "";
   }
   if (!visibleRunByAgent(c, agentId)) return unknownAgent(c, agentId);
@@ -148,7 +148,7 @@ export function handleResolveInterrupt(c: RequestCtx): void {
   const interruptId = c.params.interrupt_id ?? "";
   if (!validIdent(runId) || !validIdent(interruptId)) return httpError(c.res, 400, "run_id / interrupt_id must match [A-Za-z0-9_-]{1,128}");
   if (c.bodyBytes > 1 << 20) return httpError(c.res, 400, "invalid JSON body: http: request body too large");
-  const dec = goDecode<{ kind?: string; answer?: string; resolved_by?: string; disposition?: string }>(c.body, "resolveInterruptRequest", ResolveSchema);
+  const dec = decodeBody<{ kind?: string; answer?: string; resolved_by?: string; disposition?: string }>(c.body, ResolveSchema);
   if (!dec.ok) return httpError(c.res, 400, `invalid JSON body: ${dec.error}`);
   const { answer = "", disposition = "" } = dec.value;
   const kind = dec.value.kind || "question";
@@ -218,7 +218,7 @@ export function handleListSnapshots(c: RequestCtx): void {
 export function handleCreateSnapshot(c: RequestCtx): void {
   let label = "";
   if (c.bodyBytes > 1 << 20) return writeJSONError(c.res, 400, "invalid_json", "request body must be JSON object (or empty)");
-  const dec = goDecode<{ label?: string; include_history_since?: string }>(c.body, "snapshotCreateRequest", SnapshotCreateSchema);
+  const dec = decodeBody<{ label?: string; include_history_since?: string }>(c.body, SnapshotCreateSchema);
   if (!dec.ok && !dec.empty) return writeJSONError(c.res, 400, "invalid_json", "request body must be JSON object (or empty)");
   if (dec.ok) {
     label = dec.value.label ?? "";
@@ -259,7 +259,7 @@ export function handleDeleteSnapshot(c: RequestCtx): void {
 /** POST /v1/_snapshots/{id}/restore: the simulator restores nothing, but answers like loomcycle. */
 export function handleRestoreSnapshot(c: RequestCtx): void {
   const id = c.params.id ?? "";
-  const dec = goDecode<{ json?: unknown }>(c.body, "snapshotRestoreRequest", { kind: "struct", type: "snapshotRestoreRequest", fields: { include_history: { kind: "bool" }, json: { kind: "any" } } });
+  const dec = decodeBody<{ json?: unknown }>(c.body, SnapshotRestoreSchema);
   if (!dec.ok && !dec.empty) return writeJSONError(c.res, 400, "invalid_json", "request body must be JSON object (or empty)");
   const inline = dec.ok && dec.value.json !== undefined;
   if (!inline && !c.sim.store.snapshots.some((x) => x.id === id)) return writeJSONError(c.res, 404, "snapshot_not_found", "no snapshot with id " + id);

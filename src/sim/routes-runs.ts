@@ -4,7 +4,7 @@
 import type { AgentDef, ConvMessage } from "./agents.js";
 import { compactionMessages, compactionSplit, estimateTokens, replayMessages } from "./conversation.js";
 import { Engine, type LiveRun } from "./engine.js";
-import { CancelTurnSchema, MessagesRequestSchema, RunInputSchema, RunRequestSchema, goDecode, type RunRequest, type SegmentIn } from "./godecode.js";
+import { MessagesRequestSchema, ReasonSchema, RunInputSchema, RunRequestSchema, decodeBody, type RunRequest, type SegmentIn } from "./body.js";
 import { MAX_RUN_BODY, applyPrincipal, httpError, tenantVisible, writeJSON, writeJSONError, writeRawJSON, type RequestCtx, type SimContext } from "./http.js";
 import { SseStream } from "./sse.js";
 import { makeEvent, rowToFrame, type Json, type RunRec, type SessionRec } from "./store.js";
@@ -183,7 +183,7 @@ export async function handleRuns(c: RequestCtx): Promise<void> {
   const ct = c.req.headers["content-type"];
   if (ct !== undefined && ct !== "" && !ct.startsWith("application/json")) return httpError(c.res, 415, "Content-Type must be application/json");
   if (c.bodyBytes > MAX_RUN_BODY) return httpError(c.res, 413, `request body exceeds the ${MAX_RUN_BODY}-byte limit`);
-  const dec = goDecode<RunRequest>(c.body, "runRequest", RunRequestSchema);
+  const dec = decodeBody<RunRequest>(c.body, RunRequestSchema);
   if (!dec.ok) return httpError(c.res, 400, "bad json: " + dec.error);
   const req = dec.value;
   if (!req.agent) return httpError(c.res, 400, "agent is required");
@@ -230,7 +230,7 @@ export async function handleMessages(c: RequestCtx): Promise<void> {
   if (ct !== undefined && ct !== "" && !ct.startsWith("application/json")) return httpError(c.res, 415, "Content-Type must be application/json");
   const id = c.params.id ?? "";
   if (c.bodyBytes > MAX_RUN_BODY) return httpError(c.res, 413, `request body exceeds the ${MAX_RUN_BODY}-byte limit`);
-  const dec = goDecode<RunRequest>(c.body, "messagesRequest", MessagesRequestSchema);
+  const dec = decodeBody<RunRequest>(c.body, MessagesRequestSchema);
   if (!dec.ok) return httpError(c.res, 400, "bad json: " + dec.error);
   const body = dec.value;
   const session = visibleSession(c, id);
@@ -302,7 +302,7 @@ export function handleRunInput(c: RequestCtx): void {
   const runId = c.params.run_id ?? "";
   if (!validIdent(runId)) return httpError(c.res, 400, "run_id must match [A-Za-z0-9_-]{1,128}");
   if (c.bodyBytes > 1 << 20) return httpError(c.res, 400, "invalid JSON body: http: request body too large");
-  const dec = goDecode<{ text?: string }>(c.body, "runInputRequest", RunInputSchema);
+  const dec = decodeBody<{ text?: string }>(c.body, RunInputSchema);
   if (!dec.ok) return httpError(c.res, 400, `invalid JSON body: ${dec.error}`);
   const text = (dec.value.text ?? "").trim();
   if (text === "") return httpError(c.res, 422, "text is required");
@@ -319,7 +319,7 @@ export function handleRunInput(c: RequestCtx): void {
 export function handleCancelTurn(c: RequestCtx): void {
   const runId = c.params.run_id ?? "";
   if (!validIdent(runId)) return httpError(c.res, 400, "run_id must match [A-Za-z0-9_-]{1,128}");
-  const dec = goDecode<{ reason?: string }>(c.bodyBytes > 1 << 20 ? "" : c.body, "cancelTurnRequest", CancelTurnSchema);
+  const dec = decodeBody<{ reason?: string }>(c.bodyBytes > 1 << 20 ? "" : c.body, ReasonSchema);
   const reason = dec.ok ? (dec.value.reason ?? "").trim() : "";
   const live = liveRunFor(c, runId);
   if (!live) return httpError(c.res, 404, "no in-flight run for that run_id");
