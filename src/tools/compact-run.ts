@@ -4,7 +4,7 @@ import { defineTool } from "./types.js";
 import { waitOnRun } from "./call.js";
 import { runIdField } from "./fields.js";
 
-/** How long compact_run waits for a live compaction to show on the run's log. */
+/** How long compact_run waits for a live compaction to show on the run's log (by default). */
 const COMPACTION_SEEN_MS = 8_000;
 
 export const compactRun = defineTool({
@@ -46,10 +46,11 @@ export const compactRun = defineTool({
         for (let i = mark; i < run.events.length; i++) if (run.events.at(i)?.type === "context_compaction") return true;
         return false;
       };
-      await waitOnRun(run, seen, Math.min(clock.waitUntil, Date.now() + COMPACTION_SEEN_MS), extra);
+      const seenMs = bridge.compactionSeenMs ?? COMPACTION_SEEN_MS;
+      await waitOnRun(run, seen, Math.min(clock.waitUntil, Date.now() + seenMs), extra);
       if (!seen() && !extra.signal.aborted) {
         throw new ToolError(
-          `loomcycle answered that run ${args.run_id} was compacted, but no compaction reached the run's log within ${COMPACTION_SEEN_MS / 1000} s. In a loomcycle cluster this happens when the request lands on a replica that does not run the run. Call compact_run again (a second compaction only summarizes once more).`,
+          `loomcycle answered that run ${args.run_id} was compacted, but no compaction reached the run's log within ${seenMs / 1000} s. In a loomcycle cluster this happens when the request lands on a replica that does not run the run. Call compact_run again (a second compaction only summarizes once more).`,
         );
       }
     }

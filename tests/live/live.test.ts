@@ -3,7 +3,7 @@
 // loomcycle itself records: its transcript, its run status, and a tail stream read directly
 // from 0. `npm run test:live` skips the whole tier when LOOMCYCLE_LIVE_URL is unset.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StdioPeer } from "../e2e/stdio-peer.js";
+import type { StdioPeer } from "../stdio-peer.js";
 import {
   count,
   digestText,
