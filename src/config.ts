@@ -1,4 +1,4 @@
-// Config is a pure function of argv and env (SPEC §5), parsed here and nowhere else:
+// Config is a pure function of argv and env, parsed here and nowhere else:
 // node:util parseArgs splits the command line, flags override the environment variables
 // of the same meaning, and every mistake is one ConfigError line that names what the
 // person typed (the flag or the variable, as given) and how to fix it. The CLI prints

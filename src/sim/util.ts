@@ -2,6 +2,7 @@
 // loomcycle's id formats, Go-compatible time formatting, Go-compatible JSON
 // output (json.Marshal escapes <, >, & and U+2028/9; %q quoting) and an
 // abortable sleep that honours the speed factor.
+import { setTimeout as delay } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
 
 export class Rng {
@@ -152,25 +153,9 @@ export function goQuote(s: string): string {
 
 // ---- sleeping ------------------------------------------------------------
 
-/**
- * Sleep `ms` (already speed-scaled). Resolves early, without throwing, when
- * `signal` aborts. `ms <= 0` still yields to the event loop once.
- */
+/** Sleep `ms` (already speed-scaled); resolves early, without throwing, when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const cancel = (): void => {
-      if (ms > 0) clearTimeout(timer as NodeJS.Timeout);
-      else clearImmediate(timer as NodeJS.Immediate);
-      finish();
-    };
-    const finish = (): void => {
-      signal?.removeEventListener("abort", cancel);
-      resolve();
-    };
-    const timer: NodeJS.Timeout | NodeJS.Immediate = ms > 0 ? setTimeout(finish, ms) : setImmediate(finish);
-    signal?.addEventListener("abort", cancel, { once: true });
-  });
+  return delay(Math.max(0, ms), undefined, signal ? { signal } : {}).catch(() => undefined);
 }
 
 /** Split text into pieces of `per` code points (never splits a surrogate pair). */
