@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { isId } from "./ids.js";
 
 export type Command = "serve" | "help" | "version" | "doctor" | "config" | "demo" | "sim";
 
@@ -259,7 +260,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
   if (typeof f["base-url"] === "string") flags.baseUrl = baseUrl;
 
   const user = pick("user-id", "LOOMCYCLE_USER_ID");
-  if (user.value !== undefined && !/^[A-Za-z0-9_-]{1,128}$/.test(user.value)) {
+  if (user.value !== undefined && !isId(user.value)) {
     throw new ConfigError(`${user.from} ${q(user.value)} is not a loomcycle user id: it may hold letters, digits, _ and - (1 … 128 characters)`);
   }
   if (typeof f["user-id"] === "string") flags.userId = user.value!;

@@ -8,7 +8,8 @@ import type { Bridge } from "../bridge/bridge.js";
 import { assessStuck, summarize } from "../bridge/run-info.js";
 import { collectRuns } from "../bridge/run-list.js";
 import { attachFailure, isKnown, onRunChange, recentEvents } from "../bridge/run-reader.js";
-import { RUN_ID_PATTERN, type RunState } from "../bridge/tracker.js";
+import type { RunState } from "../bridge/tracker.js";
+import { isId, mustMatch } from "../ids.js";
 import { renderRuns } from "../render/run-list.js";
 import { renderResult, SANDBOX_BANNER } from "../render/run-result.js";
 
@@ -71,7 +72,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
     { title: "loomcycle run", description: "One run: its ids, state, next step and its most recent events (digest). Subscribe to be told when its state changes.", mimeType: "text/plain" },
     async (uri, vars) => {
       const runId = String(vars.run_id ?? "");
-      if (!RUN_ID_PATTERN.test(runId)) throw new Error(`run_id must match [A-Za-z0-9_-]{1,128} (got ${JSON.stringify(runId.slice(0, 40))})`);
+      if (!isId(runId)) throw new Error(`${mustMatch("run_id")} (got ${JSON.stringify(runId.slice(0, 40))})`);
       const run = bridge.tracker.getOrAttach(runId);
       await run.waitUntil(() => isKnown(run), { deadline: Date.now() + 5000 });
       if (attachFailure(run)) throw new Error(`loomcycle has no run ${runId} visible to this token`);
@@ -133,7 +134,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
     const m = RUN_URI.exec(uri);
     if (!m) return {}; // other resources change too often or never; nothing to notify
     const runId = decodeURIComponent(m[1]!);
-    if (!RUN_ID_PATTERN.test(runId)) throw new Error(`run_id must match [A-Za-z0-9_-]{1,128}`);
+    if (!isId(runId)) throw new Error(mustMatch("run_id"));
     if (subs.has(uri)) return {};
     const run = bridge.tracker.getOrAttach(runId);
     let last = run.state;

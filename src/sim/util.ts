@@ -4,6 +4,7 @@
 // abortable sleep that honours the speed factor.
 import { setTimeout as delay } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
+import { isId } from "../ids.js";
 
 export class Rng {
   private state: number;
@@ -90,7 +91,7 @@ export function toolUseId(rng: Rng): string {
 
 /** The charset loomcycle's validIdent enforces on ids in paths and bodies. */
 export function validIdent(s: string): boolean {
-  return /^[A-Za-z0-9_-]{1,128}$/.test(s);
+  return isId(s);
 }
 
 // ---- Go-compatible JSON output ---------------------------------------------

@@ -1,13 +1,13 @@
 // Input fields shared by several tools, each checked with one clear line on bad input.
 import { z } from "zod";
 import { MAX_WAIT_MS } from "../bridge/run-reader.js";
-import { RUN_ID_PATTERN } from "../bridge/tracker.js";
+import { isId, mustMatch } from "../ids.js";
 
 /** An id field: checked with a clear message, without a pattern in the schema the model reads. */
 export function idField(name: string, example: string) {
   return z
     .string({ error: `${name} must be a string such as "${example}"` })
-    .refine((s) => RUN_ID_PATTERN.test(s), `${name} must match [A-Za-z0-9_-]{1,128}, e.g. "${example}"`);
+    .refine(isId, `${mustMatch(name)}, e.g. "${example}"`);
 }
 
 export const runIdField = idField("run_id", "r_0b1c2d3e4f5a6b7c").describe('Run id, e.g. "r_0b1c2d3e".');

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isZeroTime } from "../bridge/api-types.js";
 import { ToolError } from "../bridge/errors.js";
 import { defineTool } from "./types.js";
 import { runIdField, userIdField } from "./fields.js";
@@ -58,7 +59,7 @@ export const listInterrupts = defineTool({
         const o: Record<string, unknown> = { interrupt_id: r.interrupt_id, run_id: r.run_id ?? "", status: r.status ?? "", question: r.question ?? "" };
         if (r.options && r.options.length > 0) o.options = [...r.options];
         if (r.created_at) o.created_at = r.created_at;
-        if (r.expires_at && !r.expires_at.startsWith("0001-01-01")) o.expires_at = r.expires_at;
+        if (r.expires_at && !isZeroTime(r.expires_at)) o.expires_at = r.expires_at;
         if (r.answer) o.answer = r.answer;
         return o;
       });
