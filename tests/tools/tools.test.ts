@@ -240,18 +240,9 @@ describe("list_snapshots", () => {
   });
 });
 
-describe("bounds, progress and cancellation", () => {
-  it("returns within wait_ms + 5 s when loomcycle holds its response headers", async () => {
-    h.sim.faults.delayHeaders(70_000, { count: 1, pathPrefix: "/v1/runs", method: "POST" });
-    const t0 = Date.now();
-    const r = await h.call("start_interactive_run", { agent: "echo", prompt: "slow", wait_ms: 1000 });
-    const ms = Date.now() - t0;
-    expect(ms).toBeLessThan(6000);
-    expect(r.isError).toBe(true);
-    expect(r.text).toMatch(/MAY STILL BE CREATED|not announced|did not answer/);
-    h.sim.faults.clear();
-  }, 20_000);
-
+// The call bound under held headers is checked by the fault suite (scenario 3), which
+// measures it; the main suite asserts no wall-clock times.
+describe("progress and cancellation", () => {
   it("sends progress while it waits and stops waiting when the host cancels", async () => {
     const p = await startHarness({}, { sim: h.sim, progressEveryMs: 50 });
     try {
