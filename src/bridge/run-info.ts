@@ -1,13 +1,5 @@
 // Run summaries shared by list_runs, the run resources and read results: ids, state,
-// last activity, the next step, and stuck detection.
-//
-// Stuck detection: a `running` run that has produced no event for `stuckAfterMs`
-// is checked against loomcycle's heartbeat (`GET /v1/agents/{agent_id}`,
-// `last_heartbeat_at`). loomcycle refreshes the heartbeat every 30 s while the loop is
-// alive and its reaper marks a run failed after 10 minutes without one, so:
-//  - heartbeat fresh  → "stuck": alive but silent (a hung tool or provider call);
-//  - heartbeat older than the reaper window → "likely_dead": the process running it
-//    is probably gone, and loomcycle will mark it failed.
+// last activity, the one next-step table, and stuck detection.
 import type { TrackedRun, RunState } from "./tracker.js";
 import type { RunStreamClient } from "./run-stream.js";
 
@@ -38,7 +30,11 @@ export const LOOP_LOST_REMEDY =
 
 const heartbeatCache = new WeakMap<TrackedRun, { at: number; heartbeat?: string }>();
 
-/** Stuck verdict for a running run that has been silent for `stuckAfterMs`, else undefined. */
+/**
+ * Stuck verdict for a running run silent for `stuckAfterMs`, else undefined. loomcycle
+ * refreshes a live loop's heartbeat every 30 s and fails a run 10 minutes without one, so
+ * a fresh heartbeat means "stuck" (a hung tool or model call), an older one "likely_dead".
+ */
 export async function assessStuck(
   run: TrackedRun,
   client: Pick<RunStreamClient, "getAgent">,
