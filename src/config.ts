@@ -1,4 +1,4 @@
-// Config is a pure function of argv and env (SPEC §5), parsed here and nowhere else:
+// Config is a pure function of argv and env, parsed here and nowhere else:
 // node:util parseArgs splits the command line, flags override the environment variables
 // of the same meaning, and every mistake is one ConfigError line that names what the
 // person typed (the flag or the variable, as given) and how to fix it. The CLI prints
@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { isId } from "./ids.js";
 
 export type Command = "serve" | "help" | "version" | "doctor" | "config" | "demo" | "sim";
 
@@ -259,7 +260,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
   if (typeof f["base-url"] === "string") flags.baseUrl = baseUrl;
 
   const user = pick("user-id", "LOOMCYCLE_USER_ID");
-  if (user.value !== undefined && !/^[A-Za-z0-9_-]{1,128}$/.test(user.value)) {
+  if (user.value !== undefined && !isId(user.value)) {
     throw new ConfigError(`${user.from} ${q(user.value)} is not a loomcycle user id: it may hold letters, digits, _ and - (1 … 128 characters)`);
   }
   if (typeof f["user-id"] === "string") flags.userId = user.value!;

@@ -56,7 +56,7 @@ export async function fakeLoomcycle(template: Buffer, agent: Record<string, unkn
     }
     res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found\n");
   });
-  // loomcycle writes `: keepalive` on every run stream every 20 s (wire contract §2);
+  // loomcycle writes `: keepalive` on every run stream every 20 s;
   // without it the bridge's 60 s stream-idle limit would re-attach every run mid-measure.
   const keepalive = setInterval(() => {
     for (const r of open) r.write(": keepalive\n\n");

@@ -1,4 +1,4 @@
-// zod schemas for loomcycle's JSON responses (wire contract §4–§9). Every JSON body the
+// zod schemas for loomcycle's JSON responses. Every JSON body the
 // client returns passes through one of these. They are loose on purpose: unknown
 // fields pass through untouched (loomcycle adds fields between releases), and only the
 // fields a caller depends on are required. Optional strings are `.optional()` (Go's
@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { LoomEvent } from "./events.js";
 
-/** Go's zero `time.Time`, which loomcycle emits instead of omitting unset timestamps (§1.5). */
+/** Go's zero `time.Time`, which loomcycle emits instead of omitting unset timestamps. */
 export const ZERO_TIME = "0001-01-01T00:00:00Z";
 
 /** True for Go's zero time (any precision / offset spelling of year 1) and for absent values. */
@@ -25,14 +25,14 @@ function list<T extends z.ZodType>(item: T) {
     .transform((v): z.output<T>[] => v ?? []);
 }
 
-// §4.3 POST /v1/runs/{id}/input
+// POST /v1/runs/{id}/input
 export const InputResult = z.looseObject({
   delivered: z.boolean(),
   run_id: z.string(),
 });
 export type InputResult = z.infer<typeof InputResult>;
 
-// §4.4 POST /v1/runs/{id}/cancel
+// POST /v1/runs/{id}/cancel
 export const CancelTurnResult = z.looseObject({
   parked: z.boolean(),
   run_id: z.string(),
@@ -40,7 +40,7 @@ export const CancelTurnResult = z.looseObject({
 });
 export type CancelTurnResult = z.infer<typeof CancelTurnResult>;
 
-// §4.5 POST /v1/agents/{id}/cancel
+// POST /v1/agents/{id}/cancel
 export const CancelAgentResult = z.looseObject({
   cancelled: z.boolean(),
   agent_id: z.string(),
@@ -53,7 +53,7 @@ export const CancelAgentResult = z.looseObject({
 });
 export type CancelAgentResult = z.infer<typeof CancelAgentResult>;
 
-// §4.6 POST /v1/runs/{id}/compact
+// POST /v1/runs/{id}/compact
 export const CompactResult = z.looseObject({
   run_id: z.string(),
   compacted: z.boolean(),
@@ -64,7 +64,7 @@ export const CompactResult = z.looseObject({
 });
 export type CompactResult = z.infer<typeof CompactResult>;
 
-// §9.4 GET /v1/agents/{id}. Note the usage cache field names differ from the SSE Usage.
+// GET /v1/agents/{id}. Note the usage cache field names differ from the SSE Usage.
 export const AgentUsage = z.looseObject({
   input_tokens: z.number().optional(),
   output_tokens: z.number().optional(),
@@ -103,11 +103,11 @@ export const AgentStatus = z.looseObject({
 });
 export type AgentStatus = z.infer<typeof AgentStatus>;
 
-// §9.5 GET /v1/users/{id}/agents
+// GET /v1/users/{id}/agents
 export const UserAgents = z.looseObject({ agents: list(AgentStatus) });
 export type UserAgents = z.infer<typeof UserAgents>;
 
-// §6.1 GET /v1/sessions/{id}/transcript
+// GET /v1/sessions/{id}/transcript
 export const Session = z.looseObject({
   id: z.string(),
   tenant_id: z.string().optional(),
@@ -144,7 +144,7 @@ export const Transcript = z.looseObject({
 });
 export type Transcript = z.infer<typeof Transcript>;
 
-// §7.2 / §7.3 interrupts
+// interrupts
 export const InterruptRecord = z.looseObject({
   interrupt_id: z.string(),
   run_id: z.string(),
@@ -175,7 +175,7 @@ export const InterruptList = z.looseObject({
 });
 export type InterruptList = z.infer<typeof InterruptList>;
 
-// §7.4 resolve
+// resolve
 export const ResolveResult = z.looseObject({
   interrupt_id: z.string(),
   resolved_at: z.string(),
@@ -184,7 +184,7 @@ export const ResolveResult = z.looseObject({
 });
 export type ResolveResult = z.infer<typeof ResolveResult>;
 
-// §8.2 GET /v1/_snapshots
+// GET /v1/_snapshots
 export const SnapshotEntry = z.looseObject({
   id: z.string(),
   created_at: z.string(),
@@ -197,7 +197,7 @@ export type SnapshotEntry = z.infer<typeof SnapshotEntry>;
 export const SnapshotList = z.looseObject({ entries: list(SnapshotEntry) });
 export type SnapshotList = z.infer<typeof SnapshotList>;
 
-// §9.1 /healthz
+// /healthz
 export const Health = z.looseObject({
   ok: z.boolean(),
   version: z.string().optional(),
@@ -210,7 +210,7 @@ export const Health = z.looseObject({
 });
 export type Health = z.infer<typeof Health>;
 
-// §9.2 GET /v1/_me
+// GET /v1/_me
 export const Me = z.looseObject({
   tenant_id: z.string().optional(),
   subject: z.string().optional(),
@@ -222,7 +222,7 @@ export const Me = z.looseObject({
 });
 export type Me = z.infer<typeof Me>;
 
-// §9.3 GET /v1/_runnable-agents
+// GET /v1/_runnable-agents
 export const RunnableAgent = z.looseObject({
   name: z.string(),
   /** `bundled` | `tenant` | `own` */

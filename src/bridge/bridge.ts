@@ -20,6 +20,10 @@ export interface BridgeOptions {
   stateFilePath?: string;
   /** A running run silent for this long is checked for being stuck. Default 120 s. */
   stuckAfterMs?: number;
+  /** How often a waiting tool call sends progress. Default 5 s (tests shorten it). */
+  progressEveryMs?: number;
+  /** How long compact_run waits for a live compaction to reach the run's log. Default 8 s. */
+  compactionSeenMs?: number;
   /** Events kept in memory per run; older positions are re-read from loomcycle. Default 100,000. */
   eventWindow?: number;
   /** Finished runs unused this long are dropped from memory (re-read on demand). Default 30 min. */
@@ -33,6 +37,8 @@ export class Bridge {
   readonly config: BridgeOptions["config"];
   readonly sandbox: boolean;
   readonly stuckAfterMs: number;
+  readonly progressEveryMs: number | undefined;
+  readonly compactionSeenMs: number | undefined;
   readonly stateFile: StateFile | undefined;
 
   constructor(opts: BridgeOptions) {
@@ -40,6 +46,8 @@ export class Bridge {
     this.logger = opts.logger;
     this.sandbox = opts.sandbox ?? false;
     this.stuckAfterMs = opts.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
+    this.progressEveryMs = opts.progressEveryMs;
+    this.compactionSeenMs = opts.compactionSeenMs;
     if (opts.stateFilePath) {
       this.stateFile = new StateFile(opts.stateFilePath, { baseUrl: opts.config.baseUrl, userId: opts.config.userId }, opts.logger.child({ module: "state" }));
       this.stateFile.load();

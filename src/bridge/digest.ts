@@ -1,4 +1,4 @@
-// Turns a slice of a run's event log into the compact items of SPEC §3 ("digest"),
+// Turns a slice of a run's event log into the compact items ("digest"),
 // or into `{cursor, event}` pairs ("raw"). Paging is exact: items are cut only at
 // frame boundaries, `next` is the position right after the last frame returned, and
 // a text run cut by a limit is marked `partial` so the next read carries on after it

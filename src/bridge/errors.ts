@@ -106,3 +106,6 @@ export class TimeoutError extends LoomcycleError {
 export class ProtocolError extends LoomcycleError {
   constructor(m: string, i?: LoomErrorInit) { super("protocol", m, i); }
 }
+
+/** A refusal whose message is already the sentence the host gets (bad input, wrong state). */
+export class ToolError extends Error {}

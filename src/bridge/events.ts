@@ -1,4 +1,4 @@
-// Typed view of loomcycle's SSE frames (wire contract §2). Every `data` payload is
+// Typed view of loomcycle's SSE frames. Every `data` payload is
 // validated here before it leaves src/bridge: known fields must have the right
 // shape, unknown fields and unknown event names are kept untouched (raw format
 // returns loomcycle's Event JSON as it came).

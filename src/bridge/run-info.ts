@@ -1,13 +1,5 @@
 // Run summaries shared by list_runs, the run resources and read results: ids, state,
-// last activity, the next step, and stuck detection.
-//
-// Stuck detection: a `running` run that has produced no event for `stuckAfterMs`
-// is checked against loomcycle's heartbeat (`GET /v1/agents/{agent_id}`,
-// `last_heartbeat_at`). loomcycle refreshes the heartbeat every 30 s while the loop is
-// alive and its reaper marks a run failed after 10 minutes without one, so:
-//  - heartbeat fresh  → "stuck": alive but silent (a hung tool or provider call);
-//  - heartbeat older than the reaper window → "likely_dead": the process running it
-//    is probably gone, and loomcycle will mark it failed.
+// last activity, the one next-step table, and stuck detection.
 import type { TrackedRun, RunState } from "./tracker.js";
 import type { RunStreamClient } from "./run-stream.js";
 
@@ -38,7 +30,11 @@ export const LOOP_LOST_REMEDY =
 
 const heartbeatCache = new WeakMap<TrackedRun, { at: number; heartbeat?: string }>();
 
-/** Stuck verdict for a running run that has been silent for `stuckAfterMs`, else undefined. */
+/**
+ * Stuck verdict for a running run silent for `stuckAfterMs`, else undefined. loomcycle
+ * refreshes a live loop's heartbeat every 30 s and fails a run 10 minutes without one, so
+ * a fresh heartbeat means "stuck" (a hung tool or model call), an older one "likely_dead".
+ */
 export async function assessStuck(
   run: TrackedRun,
   client: Pick<RunStreamClient, "getAgent">,
@@ -114,20 +110,36 @@ export interface RunSummary {
   stuck?: StuckInfo;
 }
 
-const NEXT: Record<RunState, string> = {
-  starting: "wait: read_run_events with wait_ms",
-  running: "read_run_events with wait_ms to follow it",
-  awaiting_input: "send_steer with the next instruction (or leave it parked)",
-  awaiting_answer: "resolve_interrupt to answer its question",
-  completed: "nothing: it finished; read_run_events still reads its log",
-  failed: "read its error with read_run_events; start a new run if needed",
-  cancelled: "nothing: it was cancelled",
-  unreachable: "retry later: the bridge lost loomcycle and keeps re-attaching",
+/** The one table of what to do next in each state, for tool results, lists and resources. */
+const NEXT_STEP: Record<RunState, string> = {
+  starting: "wait: call read_run_events with wait_ms to see it start",
+  running: "call read_run_events with wait_ms (e.g. 25000) to follow it",
+  awaiting_input: "send_steer to give it its next instruction, or leave it parked",
+  awaiting_answer: "answer the pending question with resolve_interrupt",
+  completed: "nothing: the run finished; its log stays readable",
+  failed: "read the error event; start a new run if needed",
+  cancelled: "nothing: the run was cancelled",
+  unreachable: "retry later: the bridge lost loomcycle and keeps trying to re-attach",
 };
 
-/** The next step from everything the host has not seen: unread events come first. */
+/**
+ * What the host should do next after a read, from everything it has not seen yet: events
+ * left after this page come first (a parked run's "send_steer" would answer a turn the
+ * host has not read), then a stuck run's remedy, then the state's own step.
+ */
+export function nextStep(state: RunState, unseen: { hasMore?: boolean; skipped?: { readPos: number; count: number }; stuck?: StuckInfo } = {}): string {
+  const then = unseen.stuck ? unseen.stuck.remedy : NEXT_STEP[state];
+  if (unseen.skipped) {
+    const { readPos, count } = unseen.skipped;
+    return `call read_run_events without a cursor for the ${count} earlier event${count === 1 ? "" : "s"} you have not been given (from position ${readPos}; your read position stays there); then: ${then}`;
+  }
+  if (unseen.hasMore) return `call read_run_events again now (no cursor, no wait) for the events after next_cursor that this page left out; then: ${then}`;
+  return then;
+}
+
+/** The next step in a run list: unread events come first. */
 export function nextStepFor(state: RunState, stuck?: StuckInfo, unread = 0): string {
-  const then = stuck ? stuck.remedy : NEXT[state];
+  const then = stuck ? stuck.remedy : NEXT_STEP[state];
   if (unread > 0 && state !== "running" && state !== "starting") return `read_run_events to read its ${unread} unread event${unread === 1 ? "" : "s"}; then ${then}`;
   return then;
 }

@@ -9,6 +9,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Logger } from "../logger.js";
+import { isId } from "../ids.js";
 
 const Entry = z.object({
   read_pos: z.number().int().min(0),
@@ -81,7 +82,7 @@ export class StateFile {
       const parsed = FileSchema.parse(JSON.parse(text));
       const cutoff = Date.now() - MAX_AGE_MS;
       for (const [id, e] of Object.entries(parsed.runs)) {
-        if (!/^[A-Za-z0-9_-]{1,128}$/.test(id)) continue;
+        if (!isId(id)) continue;
         if (Date.parse(e.updated_at) >= cutoff) this.runs.set(id, e);
       }
     } catch (err) {

@@ -45,7 +45,7 @@ interface Check {
 const TENANT_IMPLIED = new Set(["runs:create", "runs:read", "channel:read", "channel:write", "providers:operator-key"]);
 const USER_IMPLIED = new Set(["runs:create", "runs:read"]);
 
-/** loomcycle's scope rules (wire contract §1.2): admin satisfies everything; tenant and user imply some. */
+/** loomcycle's scope rules: admin satisfies everything; tenant and user imply some. */
 export function scopeAllows(granted: readonly string[], want: string): boolean {
   for (const g of granted) {
     if (g === want || g === "substrate:admin") return true;
@@ -228,7 +228,7 @@ export async function runDoctor(cfg: BridgeConfig, opts: DoctorOptions = {}): Pr
     }
   }
 
-  // 5. user id vs. the token's identity (wire contract §1.2: a non-legacy token runs as its own subject)
+  // 5. user id vs. the token's identity (a non-legacy token runs as its own subject)
   if (placeholderUser) add("skip", "user id", "skipped (not configured: see above)");
   else if (cfg.userId) {
     if (me && !me.open_mode && !me.legacy && me.subject && me.subject !== cfg.userId) {

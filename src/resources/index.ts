@@ -5,11 +5,13 @@
 import { ResourceTemplate, type McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SubscribeRequestSchema, UnsubscribeRequestSchema, type ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../bridge/bridge.js";
-import { buildDigest } from "../bridge/digest.js";
 import { assessStuck, summarize } from "../bridge/run-info.js";
-import { RUN_ID_PATTERN, type RunState } from "../bridge/tracker.js";
-import { collectRuns, renderRuns } from "../tools/lists.js";
-import { renderResult } from "../tools/common.js";
+import { collectRuns } from "../bridge/run-list.js";
+import { attachFailure, isKnown, onRunChange, recentEvents } from "../bridge/run-reader.js";
+import type { RunState } from "../bridge/tracker.js";
+import { isId, mustMatch } from "../ids.js";
+import { renderRuns } from "../render/run-list.js";
+import { renderResult, SANDBOX_BANNER } from "../render/run-result.js";
 
 const RECENT_EVENTS = 50;
 /** Events that mark a stop point (the run parked, asked, or ended). */
@@ -23,6 +25,11 @@ function both(uri: string, text: string, json: unknown): ReadResourceResult {
       { uri, mimeType: "application/json", text: JSON.stringify(json) },
     ],
   };
+}
+
+/** In --sandbox, the text opens with the same banner as every tool result. */
+function banner(bridge: Bridge): string {
+  return bridge.sandbox ? `${SANDBOX_BANNER}\n` : "";
 }
 
 function deadline(ms: number): AbortSignal {
@@ -40,7 +47,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
     { title: "loomcycle runs", description: "The interactive runs this bridge follows plus the user's running interactive runs on loomcycle, grouped by state, with what to do next.", mimeType: "text/plain" },
     async (uri) => {
       const { runs, remoteError, hasMore } = await collectRuns(bridge, deadline(8000));
-      return both(uri.href, renderRuns(runs, bridge, remoteError, hasMore), { runs, count: runs.length, has_more: hasMore });
+      return both(uri.href, banner(bridge) + renderRuns(runs, remoteError, hasMore), { runs, count: runs.length, has_more: hasMore });
     },
   );
 
@@ -65,13 +72,13 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
     { title: "loomcycle run", description: "One run: its ids, state, next step and its most recent events (digest). Subscribe to be told when its state changes.", mimeType: "text/plain" },
     async (uri, vars) => {
       const runId = String(vars.run_id ?? "");
-      if (!RUN_ID_PATTERN.test(runId)) throw new Error(`run_id must match [A-Za-z0-9_-]{1,128} (got ${JSON.stringify(runId.slice(0, 40))})`);
+      if (!isId(runId)) throw new Error(`${mustMatch("run_id")} (got ${JSON.stringify(runId.slice(0, 40))})`);
       const run = bridge.tracker.getOrAttach(runId);
-      await run.waitUntil(() => run.stream.created || run.stream.fatal !== undefined, { deadline: Date.now() + 5000 });
-      if (run.stream.fatal && !run.stream.created) throw new Error(`loomcycle has no run ${runId} visible to this token`);
-      const from = Math.max(0, run.events.length - RECENT_EVENTS);
+      await run.waitUntil(() => isKnown(run), { deadline: Date.now() + 5000 });
+      if (attachFailure(run)) throw new Error(`loomcycle has no run ${runId} visible to this token`);
       const state: RunState = run.state;
-      const page = buildDigest(run.events, { from, maxEvents: 200, maxChars: 20_000, streaming: state === "running", ...(run.opening() ? { opening: run.opening()! } : {}) });
+      const page = recentEvents(run, RECENT_EVENTS);
+      const from = page.from;
       const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, signal: deadline(5000) });
       const summary = summarize(run, stuck);
       const snap = {
@@ -85,7 +92,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
         next_step: summary.next_step,
       };
       const head = { run_id: runId, agent_id: summary.agent_id, session_id: summary.session_id, last_activity_at: summary.last_activity_at, read_position: run.readPos };
-      const text = `Run ${runId} — the last ${page.items.length} events (from cursor ${from}); read_run_events reads more.\n` + renderResult(head, snap, bridge);
+      const text = `Run ${runId} — the last ${page.items.length} events (from cursor ${from}); read_run_events reads more.\n` + banner(bridge) + renderResult(head, snap);
       return both(uri.href, text, { ...summary, recent_events: page.items, from_cursor: from, next_cursor: page.next, pending: snap.pending_interrupts, usage: snap.usage, next: summary.next_step });
     },
   );
@@ -127,12 +134,12 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
     const m = RUN_URI.exec(uri);
     if (!m) return {}; // other resources change too often or never; nothing to notify
     const runId = decodeURIComponent(m[1]!);
-    if (!RUN_ID_PATTERN.test(runId)) throw new Error(`run_id must match [A-Za-z0-9_-]{1,128}`);
+    if (!isId(runId)) throw new Error(mustMatch("run_id"));
     if (subs.has(uri)) return {};
     const run = bridge.tracker.getOrAttach(runId);
     let last = run.state;
     let seen = run.events.length;
-    const off = run.stream.onChange(() => {
+    const off = onRunChange(run, () => {
       // Frames arrive in batches: a whole turn (steer, reply, park) can land at once and
       // leave the state as it was. A new stop point counts as a change too.
       const now = run.state;

@@ -2,7 +2,7 @@
 // conversation so far it streams one model call's worth of text deltas and
 // tool calls and ends with a stop reason (or a provider error). The engine
 // (engine.ts) runs loomcycle's loop around it: usage frames, tools, parking,
-// steering, cancels. Names and reply texts are public (SPEC §6).
+// steering, cancels. Names and reply texts are public: the README and tests rely on them.
 import { chunkCodePoints, wordDeltas, type Rng } from "./util.js";
 
 export type Json = Record<string, unknown>;
@@ -35,7 +35,7 @@ export interface CallContext {
 export interface AgentDef {
   name: string;
   systemPrompt: string;
-  /** The run ends with `done` at end_turn even when interactive (SPEC extra agent `oneshot`). */
+  /** The run ends with `done` at end_turn even when interactive (the `oneshot` agent). */
   endsRunOnEndTurn?: boolean;
   /** Emit a failed auto-compaction `error` at the top of every iteration. */
   compactionFails?: boolean;

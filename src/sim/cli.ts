@@ -1,4 +1,4 @@
-// The standalone simulator (SPEC §6): `loomcycle-mcp-bridge sim [--port <p>] [--token <t>]`
+// The standalone simulator: `loomcycle-mcp-bridge sim [--port <p>] [--token <t>]`
 // from the installed package, or `npm run sim -- …` in a clone. Prints the URL and the
 // admin token to use, then serves until SIGINT/SIGTERM. Unlike `--sandbox`, whose
 // simulator lives as long as one bridge process, it outlives any number of bridges.

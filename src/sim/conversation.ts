@@ -3,7 +3,7 @@
 // flattenContent), image validation, server.go's replayTranscript over a run's
 // rows, and the compaction split / token estimate of loop.go.
 import type { Block, ConvMessage, Json } from "./agents.js";
-import type { SegmentIn } from "./godecode.js";
+import type { SegmentIn } from "./body.js";
 import type { RowRec } from "./store.js";
 import { goJSON } from "./util.js";
 

@@ -1,5 +1,5 @@
 // The loomcycle simulator: a loomcycle-compatible HTTP+SSE server for demos
-// and tests (SPEC §6). startSimulator() builds the pieces, listens, and
+// and tests. startSimulator() builds the pieces, listens, and
 // returns the control panel described in ./types.ts. Nothing runs at import.
 import { setMaxListeners } from "node:events";
 import { randomBytes } from "node:crypto";

@@ -1,9 +1,10 @@
 // Status, listing, transcript, interrupt, snapshot and discovery routes.
 import { AGENTS } from "./agents.js";
-import { CancelAgentSchema, ResolveSchema, SnapshotCreateSchema, goDecode } from "./godecode.js";
+import { ReasonSchema, ResolveSchema, SnapshotCreateSchema, SnapshotRestoreSchema, decodeBody } from "./body.js";
 import { endBody, hasScope, httpError, isAdmin, tenantVisible, writeJSON, writeJSONError, writeRawJSON, type Principal, type RequestCtx } from "./http.js";
 import { agentResponseJSON, interruptJSON, rowJSON, sessionJSON, type InterruptRec, type Json, type RunRec, type SnapshotRec } from "./store.js";
 import { goJSON, goQuote, nowNs, rfc3339Nano, sortedKeys, validIdent } from "./util.js";
+import { mustMatch } from "../ids.js";
 
 export const SIM_VERSION = "v1.59.0-sim";
 const BUILT_AT = "2026-01-01T00:00:00Z";
@@ -61,7 +62,7 @@ export function handleState(c: RequestCtx): void {
 /** GET /v1/agents/{agent_id}. */
 export function handleGetAgent(c: RequestCtx): void {
   const agentId = c.params.agent_id ?? "";
-  if (!validIdent(agentId)) return httpError(c.res, 400, "agent_id must match [A-Za-z0-9_-]{1,128}");
+  if (!validIdent(agentId)) return httpError(c.res, 400, mustMatch("agent_id"));
   const run = visibleRunByAgent(c, agentId);
   if (!run) return unknownAgent(c, agentId);
   writeJSON(c.res, 200, agentResponseJSON(run, c.sim.engine.byAgent.has(agentId) && (run.replica_id ?? "") === c.replica));
@@ -70,11 +71,11 @@ export function handleGetAgent(c: RequestCtx): void {
 /** POST /v1/agents/{agent_id}/cancel — whole-run cancel. */
 export function handleCancelAgent(c: RequestCtx): void {
   const agentId = c.params.agent_id ?? "";
-  if (!validIdent(agentId)) return httpError(c.res, 400, "agent_id must match [A-Za-z0-9_-]{1,128}");
+  if (!validIdent(agentId)) return httpError(c.res, 400, mustMatch("agent_id"));
   let reason = "";
   const declared = Number(c.req.headers["content-length"] ?? "0");
   if (declared > 0 && c.bodyBytes <= 1 << 10) {
-    const dec = goDecode<{ reason?: string }>(c.body, "cancelRequest", CancelAgentSchema);
+    const dec = decodeBody<{ reason?: string }>(c.body, ReasonSchema);
     if (dec.ok) reason = dec.value.reason ?? "";
   }
   if (!visibleRunByAgent(c, agentId)) return unknownAgent(c, agentId);
@@ -91,7 +92,7 @@ export function handleCancelAgent(c: RequestCtx): void {
 /** GET /v1/users/{user_id}/agents?status=. */
 export function handleListUserAgents(c: RequestCtx): void {
   const userId = c.params.user_id ?? "";
-  if (!validIdent(userId)) return httpError(c.res, 400, "user_id must match [A-Za-z0-9_-]{1,128}");
+  if (!validIdent(userId)) return httpError(c.res, 400, mustMatch("user_id"));
   if (isIsolated(c.principal) && userId !== c.principal.subject) return writeJSON(c.res, 200, { agents: [] });
   let status = c.query.get("status") ?? "";
   if (status === "") status = "running";
@@ -118,7 +119,7 @@ export function handleTranscript(c: RequestCtx): void {
 /** GET /v1/runs/{run_id}/interrupts — all statuses unless ?status=. */
 export function handleListRunInterrupts(c: RequestCtx): void {
   const runId = c.params.run_id ?? "";
-  if (!validIdent(runId)) return httpError(c.res, 400, "run_id must match [A-Za-z0-9_-]{1,128}");
+  if (!validIdent(runId)) return httpError(c.res, 400, mustMatch("run_id"));
   let status = c.query.get("status") ?? "";
   if (status === "all") status = "";
   const run = c.sim.store.runs.get(runId);
@@ -130,7 +131,7 @@ export function handleListRunInterrupts(c: RequestCtx): void {
 /** GET /v1/users/{user_id}/interrupts — pending unless ?status=. */
 export function handleListUserInterrupts(c: RequestCtx): void {
   const userId = c.params.user_id ?? "";
-  if (!validIdent(userId)) return httpError(c.res, 400, "user_id must match [A-Za-z0-9_-]{1,128}");
+  if (!validIdent(userId)) return httpError(c.res, 400, mustMatch("user_id"));
   let status = c.query.get("status") ?? "";
   if (status === "") status = "pending";
   if (status === "all") status = "";
@@ -146,9 +147,9 @@ export function handleListUserInterrupts(c: RequestCtx): void {
 export function handleResolveInterrupt(c: RequestCtx): void {
   const runId = c.params.run_id ?? "";
   const interruptId = c.params.interrupt_id ?? "";
-  if (!validIdent(runId) || !validIdent(interruptId)) return httpError(c.res, 400, "run_id / interrupt_id must match [A-Za-z0-9_-]{1,128}");
+  if (!validIdent(runId) || !validIdent(interruptId)) return httpError(c.res, 400, mustMatch("run_id / interrupt_id"));
   if (c.bodyBytes > 1 << 20) return httpError(c.res, 400, "invalid JSON body: http: request body too large");
-  const dec = goDecode<{ kind?: string; answer?: string; resolved_by?: string; disposition?: string }>(c.body, "resolveInterruptRequest", ResolveSchema);
+  const dec = decodeBody<{ kind?: string; answer?: string; resolved_by?: string; disposition?: string }>(c.body, ResolveSchema);
   if (!dec.ok) return httpError(c.res, 400, `invalid JSON body: ${dec.error}`);
   const { answer = "", disposition = "" } = dec.value;
   const kind = dec.value.kind || "question";
@@ -218,7 +219,7 @@ export function handleListSnapshots(c: RequestCtx): void {
 export function handleCreateSnapshot(c: RequestCtx): void {
   let label = "";
   if (c.bodyBytes > 1 << 20) return writeJSONError(c.res, 400, "invalid_json", "request body must be JSON object (or empty)");
-  const dec = goDecode<{ label?: string; include_history_since?: string }>(c.body, "snapshotCreateRequest", SnapshotCreateSchema);
+  const dec = decodeBody<{ label?: string; include_history_since?: string }>(c.body, SnapshotCreateSchema);
   if (!dec.ok && !dec.empty) return writeJSONError(c.res, 400, "invalid_json", "request body must be JSON object (or empty)");
   if (dec.ok) {
     label = dec.value.label ?? "";
@@ -259,7 +260,7 @@ export function handleDeleteSnapshot(c: RequestCtx): void {
 /** POST /v1/_snapshots/{id}/restore: the simulator restores nothing, but answers like loomcycle. */
 export function handleRestoreSnapshot(c: RequestCtx): void {
   const id = c.params.id ?? "";
-  const dec = goDecode<{ json?: unknown }>(c.body, "snapshotRestoreRequest", { kind: "struct", type: "snapshotRestoreRequest", fields: { include_history: { kind: "bool" }, json: { kind: "any" } } });
+  const dec = decodeBody<{ json?: unknown }>(c.body, SnapshotRestoreSchema);
   if (!dec.ok && !dec.empty) return writeJSONError(c.res, 400, "invalid_json", "request body must be JSON object (or empty)");
   const inline = dec.ok && dec.value.json !== undefined;
   if (!inline && !c.sim.store.snapshots.some((x) => x.id === id)) return writeJSONError(c.res, 404, "snapshot_not_found", "no snapshot with id " + id);

@@ -4,11 +4,12 @@
 import type { AgentDef, ConvMessage } from "./agents.js";
 import { compactionMessages, compactionSplit, estimateTokens, replayMessages } from "./conversation.js";
 import { Engine, type LiveRun } from "./engine.js";
-import { CancelTurnSchema, MessagesRequestSchema, RunInputSchema, RunRequestSchema, goDecode, type RunRequest, type SegmentIn } from "./godecode.js";
+import { MessagesRequestSchema, ReasonSchema, RunInputSchema, RunRequestSchema, decodeBody, type RunRequest, type SegmentIn } from "./body.js";
 import { MAX_RUN_BODY, applyPrincipal, httpError, tenantVisible, writeJSON, writeJSONError, writeRawJSON, type RequestCtx, type SimContext } from "./http.js";
 import { SseStream } from "./sse.js";
 import { makeEvent, rowToFrame, type Json, type RunRec, type SessionRec } from "./store.js";
 import { agentId as newAgentId, goQuote, sleep, sortedKeys, validIdent } from "./util.js";
+import { mustMatch } from "../ids.js";
 
 const PC_FIELDS = ["root_agent_run_id", "function_key", "tier_at_run", "board_scope", "board_chunk_id", "board_document_id"] as const;
 
@@ -183,15 +184,15 @@ export async function handleRuns(c: RequestCtx): Promise<void> {
   const ct = c.req.headers["content-type"];
   if (ct !== undefined && ct !== "" && !ct.startsWith("application/json")) return httpError(c.res, 415, "Content-Type must be application/json");
   if (c.bodyBytes > MAX_RUN_BODY) return httpError(c.res, 413, `request body exceeds the ${MAX_RUN_BODY}-byte limit`);
-  const dec = goDecode<RunRequest>(c.body, "runRequest", RunRequestSchema);
+  const dec = decodeBody<RunRequest>(c.body, RunRequestSchema);
   if (!dec.ok) return httpError(c.res, 400, "bad json: " + dec.error);
   const req = dec.value;
   if (!req.agent) return httpError(c.res, 400, "agent is required");
   let segments = req.segments ?? [];
   if (segments.length === 0 && req.prompt) segments = [{ role: "user", content: [{ type: "trusted-text", text: req.prompt }] }];
   if (segments.length === 0) return httpError(c.res, 400, 'no input: provide "segments" (or a top-level "prompt" string)');
-  if (req.user_id && !validIdent(req.user_id)) return httpError(c.res, 400, "user_id must match [A-Za-z0-9_-]{1,128}");
-  if (req.agent_id && !validIdent(req.agent_id)) return httpError(c.res, 400, "agent_id must match [A-Za-z0-9_-]{1,128}");
+  if (req.user_id && !validIdent(req.user_id)) return httpError(c.res, 400, mustMatch("user_id"));
+  if (req.agent_id && !validIdent(req.agent_id)) return httpError(c.res, 400, mustMatch("agent_id"));
   const { tenant, user } = applyPrincipal(c.principal, req.user_id);
   const agent = Engine.agent(req.agent);
   if (!agent) return httpError(c.res, 400, `unknown agent ${goQuote(req.agent)}`);
@@ -230,7 +231,7 @@ export async function handleMessages(c: RequestCtx): Promise<void> {
   if (ct !== undefined && ct !== "" && !ct.startsWith("application/json")) return httpError(c.res, 415, "Content-Type must be application/json");
   const id = c.params.id ?? "";
   if (c.bodyBytes > MAX_RUN_BODY) return httpError(c.res, 413, `request body exceeds the ${MAX_RUN_BODY}-byte limit`);
-  const dec = goDecode<RunRequest>(c.body, "messagesRequest", MessagesRequestSchema);
+  const dec = decodeBody<RunRequest>(c.body, MessagesRequestSchema);
   if (!dec.ok) return httpError(c.res, 400, "bad json: " + dec.error);
   const body = dec.value;
   const session = visibleSession(c, id);
@@ -244,7 +245,7 @@ export async function handleMessages(c: RequestCtx): Promise<void> {
     if (body.user_bearer && !validUserBearer(body.user_bearer)) return httpError(c.res, 400, "user_bearer must match [A-Za-z0-9._\\-+/=]{16,512}");
     const pc = parentContextOf(body.parent_context);
     if (pc.error) return httpError(c.res, 400, pc.error);
-    if (body.agent_id && !validIdent(body.agent_id)) return httpError(c.res, 400, "agent_id must match [A-Za-z0-9_-]{1,128}");
+    if (body.agent_id && !validIdent(body.agent_id)) return httpError(c.res, 400, mustMatch("agent_id"));
     const prior = replayMessages(c.sim.store.sessionRows(id));
     const segments = (body.segments ?? []).map((s) => s ?? {});
     handedOff = true;
@@ -270,7 +271,7 @@ export async function handleMessages(c: RequestCtx): Promise<void> {
 /** GET /v1/runs/{run_id}/stream?from_seq=N. */
 export async function handleRunStream(c: RequestCtx): Promise<void> {
   const runId = c.params.run_id ?? "";
-  if (!validIdent(runId)) return httpError(c.res, 400, "run_id must match [A-Za-z0-9_-]{1,128}");
+  if (!validIdent(runId)) return httpError(c.res, 400, mustMatch("run_id"));
   const run = visibleRun(c, runId);
   if (!run) return httpError(c.res, 404, "no such run");
   let fromSeq = 0;
@@ -300,9 +301,9 @@ function steerSource(c: RequestCtx): string {
 /** POST /v1/runs/{run_id}/input. */
 export function handleRunInput(c: RequestCtx): void {
   const runId = c.params.run_id ?? "";
-  if (!validIdent(runId)) return httpError(c.res, 400, "run_id must match [A-Za-z0-9_-]{1,128}");
+  if (!validIdent(runId)) return httpError(c.res, 400, mustMatch("run_id"));
   if (c.bodyBytes > 1 << 20) return httpError(c.res, 400, "invalid JSON body: http: request body too large");
-  const dec = goDecode<{ text?: string }>(c.body, "runInputRequest", RunInputSchema);
+  const dec = decodeBody<{ text?: string }>(c.body, RunInputSchema);
   if (!dec.ok) return httpError(c.res, 400, `invalid JSON body: ${dec.error}`);
   const text = (dec.value.text ?? "").trim();
   if (text === "") return httpError(c.res, 422, "text is required");
@@ -318,8 +319,8 @@ export function handleRunInput(c: RequestCtx): void {
 /** POST /v1/runs/{run_id}/cancel — stop the current turn and park. */
 export function handleCancelTurn(c: RequestCtx): void {
   const runId = c.params.run_id ?? "";
-  if (!validIdent(runId)) return httpError(c.res, 400, "run_id must match [A-Za-z0-9_-]{1,128}");
-  const dec = goDecode<{ reason?: string }>(c.bodyBytes > 1 << 20 ? "" : c.body, "cancelTurnRequest", CancelTurnSchema);
+  if (!validIdent(runId)) return httpError(c.res, 400, mustMatch("run_id"));
+  const dec = decodeBody<{ reason?: string }>(c.bodyBytes > 1 << 20 ? "" : c.body, ReasonSchema);
   const reason = dec.ok ? (dec.value.reason ?? "").trim() : "";
   const live = liveRunFor(c, runId);
   if (!live) return httpError(c.res, 404, "no in-flight run for that run_id");
@@ -336,7 +337,7 @@ export function handleCancelTurn(c: RequestCtx): void {
 /** POST /v1/runs/{run_id}/compact (compactRunWithSource). */
 export function handleCompact(c: RequestCtx): void {
   const runId = c.params.run_id ?? "";
-  if (!validIdent(runId)) return httpError(c.res, 400, "run_id must match [A-Za-z0-9_-]{1,128}");
+  if (!validIdent(runId)) return httpError(c.res, 400, mustMatch("run_id"));
   const run = visibleRun(c, runId);
   if (!run) return httpError(c.res, 404, "no run for that run_id");
   const terminal = run.status !== "running";

@@ -2,7 +2,7 @@
 // global seq counter (like loomcycle's events table, shared by every run, so a
 // run's seqs are increasing but never contiguous), interrupts and snapshots.
 // Everything is in memory and synchronous; JSON shapes follow loomcycle's Go
-// structs field by field (see the wire contract §6, §7.2, §8, §9.4).
+// structs field by field (sessions, interrupts, snapshots, agent status).
 import { Rng, ZERO_TIME, interruptId, nowNs, rfc3339Nano, runId as newRunId, sessionId as newSessionId, snapshotId } from "./util.js";
 
 export type RunStatus = "running" | "completed" | "failed" | "cancelled";

@@ -2,7 +2,9 @@
 // loomcycle's id formats, Go-compatible time formatting, Go-compatible JSON
 // output (json.Marshal escapes <, >, & and U+2028/9; %q quoting) and an
 // abortable sleep that honours the speed factor.
+import { setTimeout as delay } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
+import { isId } from "../ids.js";
 
 export class Rng {
   private state: number;
@@ -89,7 +91,7 @@ export function toolUseId(rng: Rng): string {
 
 /** The charset loomcycle's validIdent enforces on ids in paths and bodies. */
 export function validIdent(s: string): boolean {
-  return /^[A-Za-z0-9_-]{1,128}$/.test(s);
+  return isId(s);
 }
 
 // ---- Go-compatible JSON output ---------------------------------------------
@@ -152,25 +154,9 @@ export function goQuote(s: string): string {
 
 // ---- sleeping ------------------------------------------------------------
 
-/**
- * Sleep `ms` (already speed-scaled). Resolves early, without throwing, when
- * `signal` aborts. `ms <= 0` still yields to the event loop once.
- */
+/** Sleep `ms` (already speed-scaled); resolves early, without throwing, when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const cancel = (): void => {
-      if (ms > 0) clearTimeout(timer as NodeJS.Timeout);
-      else clearImmediate(timer as NodeJS.Immediate);
-      finish();
-    };
-    const finish = (): void => {
-      signal?.removeEventListener("abort", cancel);
-      resolve();
-    };
-    const timer: NodeJS.Timeout | NodeJS.Immediate = ms > 0 ? setTimeout(finish, ms) : setImmediate(finish);
-    signal?.addEventListener("abort", cancel, { once: true });
-  });
+  return delay(Math.max(0, ms), undefined, signal ? { signal } : {}).catch(() => undefined);
 }
 
 /** Split text into pieces of `per` code points (never splits a surrogate pair). */

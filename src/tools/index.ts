@@ -3,14 +3,20 @@ import { z } from "zod";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Bridge } from "../bridge/bridge.js";
 import type { Extra, ToolDef } from "./types.js";
+import { hostCanElicitForm } from "./questions.js";
 import { startInteractiveRun } from "./start-interactive-run.js";
 import { sendSteer } from "./send-steer.js";
 import { readRunEvents } from "./read-run-events.js";
-import { listSnapshots } from "./list-snapshots.js";
 import { resolveInterrupt } from "./resolve-interrupt.js";
-import { attachRun, cancelRun, cancelTurn, compactRun } from "./run-control.js";
-import { hostCanElicitForm } from "./questions.js";
-import { listAgents, listInterrupts, listRuns, waitForRuns } from "./lists.js";
+import { listSnapshots } from "./list-snapshots.js";
+import { listRuns } from "./list-runs.js";
+import { attachRun } from "./attach-run.js";
+import { cancelTurn } from "./cancel-turn.js";
+import { cancelRun } from "./cancel-run.js";
+import { listInterrupts } from "./list-interrupts.js";
+import { compactRun } from "./compact-run.js";
+import { listAgents } from "./list-agents.js";
+import { waitForRuns } from "./wait-for-runs.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- heterogeneous registry; each def is checked where it is defined
 export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [
@@ -42,11 +48,12 @@ export function registerTools(server: McpServer, bridge: Bridge): void {
       inputSchema: z.object(t.config.inputSchema).meta({ $schema: undefined }),
       outputSchema: { ...t.config.outputSchema, sandbox: sandboxField },
     };
-    server.registerTool(t.name, config, async (args: unknown, extra: Extra) => {
-      const res = await t.handler(args as never, bridge, { ...extra, canElicit: () => hostCanElicitForm(server.server.getClientCapabilities()) });
-      // The text block already opens with a sandbox banner; structuredContent says it too.
-      if (bridge.sandbox && res.structuredContent) res.structuredContent = { ...res.structuredContent, sandbox: true };
-      return res;
-    });
+    server.registerTool(t.name, config, (args: unknown, extra: Extra) =>
+      t.handler(args as never, bridge, {
+        ...extra,
+        canElicit: () => hostCanElicitForm(server.server.getClientCapabilities()),
+        ...(bridge.progressEveryMs !== undefined ? { progressEveryMs: bridge.progressEveryMs } : {}),
+      }),
+    );
   }
 }

@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { defineTool } from "./types.js";
-import { clock, callSignal, errorResult, okResult, sandboxLines } from "./common.js";
 
-/** loomcycle's own cap on one snapshot list (wire contract §8.2). */
+/** loomcycle's own cap on one snapshot list. */
 const SERVER_MAX = 200;
 
 export const listSnapshots = defineTool({
@@ -42,29 +41,24 @@ export const listSnapshots = defineTool({
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
-  async handler(args, bridge, extra) {
-    const c = clock(0);
-    try {
-      // One more than asked shows whether the list was cut (loomcycle returns at most 200).
-      const q: { limit: number; label_contains?: string } = { limit: Math.min(args.limit + 1, SERVER_MAX) };
-      if (args.label_contains) q.label_contains = args.label_contains;
-      const res = await bridge.client.listSnapshots(q, { signal: callSignal(extra, c) });
-      const has_more = res.entries.length > args.limit || (args.limit >= SERVER_MAX && res.entries.length >= SERVER_MAX);
-      const snapshots = res.entries.slice(0, args.limit).map((e) => ({
-        id: e.id,
-        label: e.label ?? "",
-        created_at: e.created_at,
-        byte_size: e.byte_size ?? 0,
-        schema_version: e.schema_version ?? 0,
-      }));
-      const lines = [
-        ...sandboxLines(bridge),
-        `count=${snapshots.length} has_more=${has_more}${has_more ? " (more snapshots exist: raise limit or narrow label_contains)" : ""}`,
-        ...snapshots.map((s) => `- ${s.id} label=${JSON.stringify(s.label)} created_at=${s.created_at} byte_size=${s.byte_size} schema_version=${s.schema_version}`),
-      ];
-      return okResult({ snapshots, count: snapshots.length, has_more }, lines.join("\n"));
-    } catch (err) {
-      return errorResult(err, "snapshots", bridge);
-    }
+  action: "snapshots",
+  async logic(args, { bridge, signal }) {
+    // One more than asked shows whether the list was cut (loomcycle returns at most 200).
+    const q: { limit: number; label_contains?: string } = { limit: Math.min(args.limit + 1, SERVER_MAX) };
+    if (args.label_contains) q.label_contains = args.label_contains;
+    const res = await bridge.client.listSnapshots(q, { signal: signal() });
+    const has_more = res.entries.length > args.limit || (args.limit >= SERVER_MAX && res.entries.length >= SERVER_MAX);
+    const snapshots = res.entries.slice(0, args.limit).map((e) => ({
+      id: e.id,
+      label: e.label ?? "",
+      created_at: e.created_at,
+      byte_size: e.byte_size ?? 0,
+      schema_version: e.schema_version ?? 0,
+    }));
+    const lines = [
+      `count=${snapshots.length} has_more=${has_more}${has_more ? " (more snapshots exist: raise limit or narrow label_contains)" : ""}`,
+      ...snapshots.map((s) => `- ${s.id} label=${JSON.stringify(s.label)} created_at=${s.created_at} byte_size=${s.byte_size} schema_version=${s.schema_version}`),
+    ];
+    return { structured: { snapshots, count: snapshots.length, has_more }, text: lines.join("\n") };
   },
 });

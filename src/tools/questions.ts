@@ -10,7 +10,9 @@ import { ElicitResultSchema, type ClientCapabilities, type ElicitRequestFormPara
 import type { Bridge } from "../bridge/bridge.js";
 import type { PendingInterrupt, TrackedRun } from "../bridge/tracker.js";
 import { redactSecrets } from "../logger.js";
-import { PROGRESS_EVERY_MS, SLACK_MS, callSignal, okResult, progressReporter, waitOnRun } from "./common.js";
+import { PROGRESS_EVERY_MS, SLACK_MS, callSignal, progressReporter, waitOnRun } from "./call.js";
+import type { PersonQuestion } from "./asked.js";
+export type { PersonQuestion };
 import type { Extra } from "./types.js";
 
 export type QuestionsMode = "host" | "human";
@@ -19,29 +21,6 @@ export const questionsField = z
   .enum(["host", "human"], { error: 'questions must be "host" or "human"' })
   .optional()
   .describe('Who answers the agent\'s questions: "host" (you) or "human" (the person is asked, if your host can). Default LOOMCYCLE_MCP_QUESTIONS.');
-
-export type AskOutcome = "answered" | "declined" | "no_answer" | "not_asked";
-
-/** One question this call put (or could not put) to the person. */
-export interface PersonQuestion {
-  interrupt_id: string;
-  question: string;
-  outcome: AskOutcome;
-  /** The person's answer (outcome answered). */
-  answer?: string;
-  /** Why a question is still pending (no_answer, not_asked). */
-  note?: string;
-}
-
-export const personQuestionSchema = z
-  .object({
-    interrupt_id: z.string(),
-    question: z.string(),
-    outcome: z.enum(["answered", "declined", "no_answer", "not_asked"]),
-    answer: z.string().optional(),
-    note: z.string().optional(),
-  })
-  .describe("A question put to the person through the host (questions: human): answered or declined by the person, or still pending");
 
 /** Form elicitation declared: `elicitation: {}` (before modes existed) or `elicitation: {form: {}}`. */
 export function hostCanElicitForm(caps: ClientCapabilities | undefined): boolean {
@@ -175,7 +154,7 @@ async function askPerson(run: TrackedRun, q: PendingInterrupt, timeoutMs: number
   let res;
   // The call is still waiting (on the person now): keep the host's progress coming.
   const tick = progressReporter(extra, () => `run ${run.runId ?? "?"}: waiting for the person to answer ${q.interrupt_id}`);
-  const ticker = setInterval(tick, PROGRESS_EVERY_MS);
+  const ticker = setInterval(tick, extra.progressEveryMs ?? PROGRESS_EVERY_MS);
   try {
     res = await extra.sendRequest({ method: "elicitation/create", params }, ElicitResultSchema, { signal: extra.signal, timeout: timeoutMs });
   } catch (err) {
@@ -207,32 +186,4 @@ async function askPerson(run: TrackedRun, q: PendingInterrupt, timeoutMs: number
     const msg = redactSecrets(err instanceof Error ? err.message : String(err), secrets);
     return { ...base(q), outcome: "no_answer", note: `the person's ${res.action === "decline" ? "decline" : "answer"} could not be delivered to loomcycle (${msg}); check pending_interrupts` };
   }
-}
-
-/** The text lines for the questions a call put (or could not put) to the person. */
-export function renderAsked(asked: readonly PersonQuestion[]): string[] {
-  return asked.map((a) => {
-    const q = `${a.interrupt_id} ${JSON.stringify(a.question)}`;
-    switch (a.outcome) {
-      case "answered":
-        return `question ${q} answered by the person: ${JSON.stringify(a.answer ?? "")}`;
-      case "declined":
-        return `question ${q} declined by the person`;
-      case "no_answer":
-        return `question ${q} still pending: ${a.note ?? "the person gave no answer"}`;
-      case "not_asked":
-        return `question ${q} could not be put to the person (this host does not support elicitation); answer it with resolve_interrupt`;
-    }
-  });
-}
-
-/** Output fields of the calls that wait on a run. */
-export const askedOutputShape = {
-  questions_to_person: z.array(personQuestionSchema).optional().describe("Questions this call put to the person (questions: human), with their outcome"),
-};
-
-/** Add what the person was asked to a run result (both forms). */
-export function withAsked(structured: Record<string, unknown>, text: string, asked: readonly PersonQuestion[]) {
-  if (asked.length === 0) return okResult(structured, text);
-  return okResult({ ...structured, questions_to_person: asked.map((a) => ({ ...a })) }, [text, ...renderAsked(asked)].join("\n"));
 }

@@ -1,7 +1,11 @@
 import { z } from "zod";
-import { defineTool } from "./types.js";
-import { askedOutputShape, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
-import { type ReadOptions, assertCursor, isTerminal, atStopPoint, callSignal, clock, errorResult, readRun, renderResult, runIdField, runOutputShape, waitAttached, waitMsField } from "./common.js";
+import { assertCursor, atStopPoint, isTerminal, readRun, type ReadOptions } from "../bridge/run-reader.js";
+import { renderResult } from "../render/run-result.js";
+import { ATTACH_WITHIN_WAIT, defineTool } from "./types.js";
+import { askedOutputShape } from "./asked.js";
+import { waitAsking, type PersonQuestion } from "./questions.js";
+import { runIdField, waitMsField } from "./fields.js";
+import { runOutputShape } from "./schemas.js";
 
 export const readRunEvents = defineTool({
   name: "read_run_events",
@@ -48,29 +52,23 @@ export const readRunEvents = defineTool({
     outputSchema: { ...runOutputShape, ...askedOutputShape },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
-  async handler(args, bridge, extra) {
-    const c = clock(args.wait_ms);
-    try {
-      const run = bridge.tracker.getOrAttach(args.run_id);
-      await waitAttached(run, Math.max(c.waitUntil, c.started + 3000), extra);
-      // A cursor past the end is refused before waiting, not after.
-      if (args.cursor !== undefined) assertCursor(run, args.cursor);
-      const asked: PersonQuestion[] = [];
-      if (args.wait_ms > 0) {
-        // Without a cursor, "new" is judged against the read position at each check (a
-        // concurrent read may move it while this one waits).
-        const from = () => args.cursor ?? run.readPos;
-        const done = args.wait_for === "any" ? () => run.events.length > from() || isTerminal(run.state) : atStopPoint(run);
-        await waitAsking(run, done, c.waitUntil, extra, bridge, asked);
-      }
-      // Re-reading evicted positions from loomcycle must also fit in the call's bound.
-      const opts: ReadOptions = { maxEvents: args.max_events, maxChars: args.max_chars, format: args.format };
-      if (args.cursor !== undefined) opts.from = args.cursor;
-      const snap = await readRun(run, opts, callSignal(extra, c), bridge);
-      const head = { run_id: args.run_id };
-      return withAsked({ ...snap }, renderResult(head, snap, bridge), asked);
-    } catch (err) {
-      return errorResult(err, "read", bridge, { runId: args.run_id });
+  action: "read",
+  run: ATTACH_WITHIN_WAIT,
+  async logic(args, { run, bridge, extra, clock, signal }) {
+    // A cursor past the end is refused before waiting, not after.
+    if (args.cursor !== undefined) assertCursor(run, args.cursor);
+    const asked: PersonQuestion[] = [];
+    if (args.wait_ms > 0) {
+      // Without a cursor, "new" is judged against the read position at each check (a
+      // concurrent read may move it while this one waits).
+      const from = () => args.cursor ?? run.readPos;
+      const done = args.wait_for === "any" ? () => run.events.length > from() || isTerminal(run.state) : atStopPoint(run);
+      await waitAsking(run, done, clock.waitUntil, extra, bridge, asked);
     }
+    // Re-reading evicted positions from loomcycle must also fit in the call's bound.
+    const opts: ReadOptions = { maxEvents: args.max_events, maxChars: args.max_chars, format: args.format };
+    if (args.cursor !== undefined) opts.from = args.cursor;
+    const snap = await readRun(run, opts, signal(), bridge);
+    return { structured: { ...snap }, text: renderResult({ run_id: args.run_id }, snap), asked };
   },
 });

@@ -1,21 +1,13 @@
 import { z } from "zod";
-import { defineTool } from "./types.js";
-import { askedOutputShape, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
+import { ToolError } from "../bridge/errors.js";
+import { isTerminal, readRun } from "../bridge/run-reader.js";
 import { STOP_STATES, type PendingInterrupt } from "../bridge/tracker.js";
-import {
-  ToolError,
-  idField,
-  callSignal,
-  clock,
-  errorResult,
-  isTerminal,
-  readRun,
-  renderResult,
-  runIdField,
-  runOutputShape,
-  waitAttached,
-  waitMsField,
-} from "./common.js";
+import { renderResult } from "../render/run-result.js";
+import { defineTool } from "./types.js";
+import { askedOutputShape } from "./asked.js";
+import { waitAsking, type PersonQuestion } from "./questions.js";
+import { idField, runIdField, waitMsField } from "./fields.js";
+import { runOutputShape } from "./schemas.js";
 
 export const resolveInterrupt = defineTool({
   name: "resolve_interrupt",
@@ -47,53 +39,50 @@ export const resolveInterrupt = defineTool({
     },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
-  async handler(args, bridge, extra) {
-    const c = clock(args.wait_ms);
-    try {
-      const answer = args.answer?.trim() ?? "";
-      if (args.decline && answer !== "") throw new ToolError("Give either answer or decline: true, not both.");
-      if (!args.decline && answer === "") throw new ToolError("Give a non-empty answer, or decline: true to decline the question.");
-      const run = bridge.tracker.getOrAttach(args.run_id);
-      await waitAttached(run, c.hardUntil - 2000, extra);
-
-      // Check the question before calling loomcycle: it must be pending, and the
-      // answer must be one of its options when it declared some.
-      let q: (PendingInterrupt & { status?: string }) | undefined = run.pending.get(args.interrupt_id);
-      if (!q) {
-        const list = await bridge.client.listRunInterrupts(args.run_id, { status: "all" }, { signal: callSignal(extra, c) });
-        const row = list.interrupts.find((r) => r.interrupt_id === args.interrupt_id);
-        if (!row) {
-          const pend = [...run.pending.keys()];
-          throw new ToolError(
-            `Run ${args.run_id} has no interrupt ${args.interrupt_id}. ${pend.length ? `Pending: ${pend.join(", ")}.` : "It has no pending question."} Call read_run_events to see pending_interrupts.`,
-          );
-        }
-        if (row.status !== "pending") {
-          throw new ToolError(`Interrupt ${args.interrupt_id} is already ${row.status}; it cannot be answered again. Call read_run_events to see what the run did next.`);
-        }
-        q = { interrupt_id: row.interrupt_id, question: row.question ?? "", status: row.status };
-        if (row.options && row.options.length > 0) q.options = [...row.options];
-      }
-      if (!args.decline && q.options && q.options.length > 0 && !q.options.includes(answer)) {
+  action: "resolve",
+  run: (c) => c.hardUntil - 2000,
+  check(args) {
+    const answer = args.answer?.trim() ?? "";
+    if (args.decline && answer !== "") throw new ToolError("Give either answer or decline: true, not both.");
+    if (!args.decline && answer === "") throw new ToolError("Give a non-empty answer, or decline: true to decline the question.");
+  },
+  async logic(args, { run, bridge, extra, clock: c, signal }) {
+    const answer = args.answer?.trim() ?? "";
+    // Check the question before calling loomcycle: it must be pending, and the
+    // answer must be one of its options when it declared some.
+    let q: (PendingInterrupt & { status?: string }) | undefined = run.pending.get(args.interrupt_id);
+    if (!q) {
+      const list = await bridge.client.listRunInterrupts(args.run_id, { status: "all" }, { signal: signal() });
+      const row = list.interrupts.find((r) => r.interrupt_id === args.interrupt_id);
+      if (!row) {
+        const pend = [...run.pending.keys()];
         throw new ToolError(
-          `The answer must be one of the question's options: ${q.options.map((o) => JSON.stringify(o)).join(", ")} (got ${JSON.stringify(answer)}). Or pass decline: true.`,
+          `Run ${args.run_id} has no interrupt ${args.interrupt_id}. ${pend.length ? `Pending: ${pend.join(", ")}.` : "It has no pending question."} Call read_run_events to see pending_interrupts.`,
         );
       }
-      const res = await bridge.client.resolveInterrupt(
-        args.run_id,
-        args.interrupt_id,
-        args.decline ? { kind: "question", disposition: "declined", resolved_by: "mcp" } : { kind: "question", answer, resolved_by: "mcp" },
-        { signal: callSignal(extra, c) },
-      );
-      run.answered.add(args.interrupt_id);
-      const asked: PersonQuestion[] = [];
-      await waitAsking(run, () => isTerminal(run.state) || (!run.pending.has(args.interrupt_id) && STOP_STATES.has(run.state)), c.waitUntil, extra, bridge, asked);
-      const snap = await readRun(run, {}, extra.signal, bridge);
-      const status: "resolved" | "declined" = res.status === "declined" || args.decline ? "declined" : "resolved";
-      const head = { run_id: args.run_id, interrupt_id: args.interrupt_id, status };
-      return withAsked({ ...head, ...snap }, renderResult(head, snap, bridge), asked);
-    } catch (err) {
-      return errorResult(err, "resolve", bridge, { runId: args.run_id });
+      if (row.status !== "pending") {
+        throw new ToolError(`Interrupt ${args.interrupt_id} is already ${row.status}; it cannot be answered again. Call read_run_events to see what the run did next.`);
+      }
+      q = { interrupt_id: row.interrupt_id, question: row.question ?? "", status: row.status };
+      if (row.options && row.options.length > 0) q.options = [...row.options];
     }
+    if (!args.decline && q.options && q.options.length > 0 && !q.options.includes(answer)) {
+      throw new ToolError(
+        `The answer must be one of the question's options: ${q.options.map((o) => JSON.stringify(o)).join(", ")} (got ${JSON.stringify(answer)}). Or pass decline: true.`,
+      );
+    }
+    const res = await bridge.client.resolveInterrupt(
+      args.run_id,
+      args.interrupt_id,
+      args.decline ? { kind: "question", disposition: "declined", resolved_by: "mcp" } : { kind: "question", answer, resolved_by: "mcp" },
+      { signal: signal() },
+    );
+    run.answered.add(args.interrupt_id);
+    const asked: PersonQuestion[] = [];
+    await waitAsking(run, () => isTerminal(run.state) || (!run.pending.has(args.interrupt_id) && STOP_STATES.has(run.state)), c.waitUntil, extra, bridge, asked);
+    const snap = await readRun(run, {}, extra.signal, bridge);
+    const status: "resolved" | "declined" = res.status === "declined" || args.decline ? "declined" : "resolved";
+    const head = { run_id: args.run_id, interrupt_id: args.interrupt_id, status };
+    return { structured: { ...head, ...snap }, text: renderResult(head, snap), asked };
   },
 });

@@ -1,23 +1,15 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { defineTool } from "./types.js";
-import { askedOutputShape, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
-import { LoomcycleError, NotFoundError, RateLimitedError } from "../bridge/errors.js";
+import { LoomcycleError, NotFoundError, RateLimitedError, ToolError } from "../bridge/errors.js";
 import { LOOP_LOST_REMEDY } from "../bridge/run-info.js";
+import { isTerminal, loopLost, loopOwner, readRun } from "../bridge/run-reader.js";
 import { STOP_STATES } from "../bridge/tracker.js";
-import {
-  ToolError,
-  callSignal,
-  clock,
-  errorResult,
-  isTerminal,
-  pause,
-  readRun,
-  renderResult,
-  runIdField,
-  runOutputShape,
-  waitAttached,
-  waitMsField,
-} from "./common.js";
+import { renderResult } from "../render/run-result.js";
+import { defineTool } from "./types.js";
+import { askedOutputShape } from "./asked.js";
+import { waitAsking, type PersonQuestion } from "./questions.js";
+import { runIdField, waitMsField } from "./fields.js";
+import { runOutputShape } from "./schemas.js";
 
 /** Re-sends after a cluster replica that does not run the run refused a steer (see below). */
 const OTHER_REPLICA_TRIES = 8;
@@ -42,87 +34,81 @@ export const sendSteer = defineTool({
     outputSchema: { ...runOutputShape, ...askedOutputShape, delivered: z.boolean().describe("loomcycle accepted the message into the run's queue") },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
-  async handler(args, bridge, extra) {
-    const c = clock(args.wait_ms);
-    try {
-      const run = bridge.tracker.getOrAttach(args.run_id);
-      await waitAttached(run, c.hardUntil - 2000, extra);
-      const before = run.state;
-      if (isTerminal(before)) {
-        throw new ToolError(`Run ${args.run_id} has ended (state ${before}); it cannot take more input. Start a new run with start_interactive_run.`);
-      }
-      const mark = run.events.length;
-      const text = args.text.trim();
-      let delivered = false;
-      let otherReplica = 0;
-      /** The replica loomcycle says runs it, once asked ("" = not a cluster's other replica). */
-      let owner: string | undefined;
-      let rateRetried = false;
-      // Its echo is the host's input (source "host"); forgotten again if it was not sent.
-      const forget = run.noteSending(text);
-      while (!delivered) {
-        try {
-          const res = await bridge.client.sendInput(args.run_id, text, { signal: callSignal(extra, c) });
-          delivered = res.delivered;
-          if (!delivered) throw new ToolError(`loomcycle did not accept the message for run ${args.run_id} (delivered: false). Call read_run_events to check the run's state.`);
-        } catch (caught) {
-          let err = caught;
-          // 429 means "not queued": one retry after the stated delay is safe, if it fits.
-          const wait = err instanceof RateLimitedError ? (err.retryAfterMs ?? 1000) : undefined;
-          if (!rateRetried && wait !== undefined && Date.now() + wait < c.hardUntil - 1500) {
-            rateRetried = true;
-            await pause(wait, extra.signal);
-            if (extra.signal.aborted) {
-              forget();
-              throw new ToolError("Cancelled by the host before the retry: the message was NOT delivered.");
-            }
-            continue;
-          }
-          // "No in-flight run" refuses before anything is queued. While loomcycle still lists
-          // the run as running, ask why: its loop is gone, or (cluster) the replica that
-          // answered is not the one running it — loomcycle v1.59 does not forward an HTTP steer
-          // between replicas — so sending again, which a load balancer routes anew, is safe.
-          if (err instanceof NotFoundError) {
-            // Looked up once a call: between re-sends, an extra request would keep a
-            // round-robin balancer sending each one to the same wrong replica.
-            if (owner === undefined) {
-              const st = await run.stream.checkLoop(extra.signal);
-              if (run.stream.loopLost) err = new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The message was NOT delivered.`);
-              owner = st?.status === "running" && st.replica_id ? st.replica_id : "";
-            }
-            if (owner && !run.stream.loopLost) {
-              if (otherReplica++ < OTHER_REPLICA_TRIES && Date.now() < c.hardUntil - 1500) {
-                // A short random pause, so other traffic through the balancer does not keep
-                // this request in step with the same replica.
-                await pause(10 + Math.random() * 50, extra.signal);
-                continue;
-              }
-              err = new ToolError(
-                `The loomcycle replica that answered does not run ${args.run_id} (it runs on replica ${owner}) and did not pass the message on, ${OTHER_REPLICA_TRIES + 1} times: it was NOT delivered. Send it again, or point LOOMCYCLE_BASE_URL at that replica (or a load balancer that routes by run).`,
-              );
-            }
-          }
-          // Refused outright (not a lost answer): no echo will come.
-          if (err instanceof ToolError || (err instanceof LoomcycleError && err.status !== undefined && err.status < 500)) forget();
-          throw err;
-        }
-      }
-      // Wait for the next stop point after loomcycle echoes this message.
-      const echoed = () => {
-        const ev = run.events;
-        for (let i = mark; i < ev.length; i++) {
-          const e = ev.at(i);
-          if (e?.type === "steer" && (e.user_input?.text ?? "").trim() === text) return i;
-        }
-        return -1;
-      };
-      const asked: PersonQuestion[] = [];
-      await waitAsking(run, () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)), c.waitUntil, extra, bridge, asked);
-      const snap = await readRun(run, { shortEcho: true }, extra.signal, bridge);
-      const head = { run_id: args.run_id, delivered };
-      return withAsked({ ...head, ...snap }, renderResult(head, snap, bridge), asked);
-    } catch (err) {
-      return errorResult(err, "steer", bridge, { runId: args.run_id });
+  action: "steer",
+  run: (c) => c.hardUntil - 2000,
+  async logic(args, { run, bridge, extra, clock: c, signal }) {
+    const before = run.state;
+    if (isTerminal(before)) {
+      throw new ToolError(`Run ${args.run_id} has ended (state ${before}); it cannot take more input. Start a new run with start_interactive_run.`);
     }
+    const mark = run.events.length;
+    const text = args.text.trim();
+    let delivered = false;
+    let otherReplica = 0;
+    /** The replica loomcycle says runs it, once asked ("" = not a cluster's other replica). */
+    let owner: string | undefined;
+    let rateRetried = false;
+    // Its echo is the host's input (source "host"); forgotten again if it was not sent.
+    const forget = run.noteSending(text);
+    while (!delivered) {
+      try {
+        const res = await bridge.client.sendInput(args.run_id, text, { signal: signal() });
+        delivered = res.delivered;
+        if (!delivered) throw new ToolError(`loomcycle did not accept the message for run ${args.run_id} (delivered: false). Call read_run_events to check the run's state.`);
+      } catch (caught) {
+        let err = caught;
+        // 429 means "not queued": one retry after the stated delay is safe, if it fits.
+        const wait = err instanceof RateLimitedError ? (err.retryAfterMs ?? 1000) : undefined;
+        if (!rateRetried && wait !== undefined && Date.now() + wait < c.hardUntil - 1500) {
+          rateRetried = true;
+          await sleep(wait, undefined, { signal: extra.signal }).catch(() => undefined);
+          if (extra.signal.aborted) {
+            forget();
+            throw new ToolError("Cancelled by the host before the retry: the message was NOT delivered.");
+          }
+          continue;
+        }
+        // "No in-flight run" refuses before anything is queued. While loomcycle still lists
+        // the run as running, ask why: its loop is gone, or (cluster) the replica that
+        // answered is not the one running it — loomcycle v1.59 does not forward an HTTP steer
+        // between replicas — so sending again, which a load balancer routes anew, is safe.
+        if (err instanceof NotFoundError) {
+          // Looked up once a call: between re-sends, an extra request would keep a
+          // round-robin balancer sending each one to the same wrong replica.
+          if (owner === undefined) {
+            owner = await loopOwner(run, extra.signal);
+            if (loopLost(run)) err = new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The message was NOT delivered.`);
+          }
+          if (owner && !loopLost(run)) {
+            if (otherReplica++ < OTHER_REPLICA_TRIES && Date.now() < c.hardUntil - 1500) {
+              // A short random pause, so other traffic through the balancer does not keep
+              // this request in step with the same replica.
+              await sleep(10 + Math.random() * 50, undefined, { signal: extra.signal }).catch(() => undefined);
+              continue;
+            }
+            err = new ToolError(
+              `The loomcycle replica that answered does not run ${args.run_id} (it runs on replica ${owner}) and did not pass the message on, ${OTHER_REPLICA_TRIES + 1} times: it was NOT delivered. Send it again, or point LOOMCYCLE_BASE_URL at that replica (or a load balancer that routes by run).`,
+            );
+          }
+        }
+        // Refused outright (not a lost answer): no echo will come.
+        if (err instanceof ToolError || (err instanceof LoomcycleError && err.status !== undefined && err.status < 500)) forget();
+        throw err;
+      }
+    }
+    // Wait for the next stop point after loomcycle echoes this message.
+    const echoed = () => {
+      const ev = run.events;
+      for (let i = mark; i < ev.length; i++) {
+        const e = ev.at(i);
+        if (e?.type === "steer" && (e.user_input?.text ?? "").trim() === text) return i;
+      }
+      return -1;
+    };
+    const asked: PersonQuestion[] = [];
+    await waitAsking(run, () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)), c.waitUntil, extra, bridge, asked);
+    const snap = await readRun(run, { shortEcho: true }, extra.signal, bridge);
+    const head = { run_id: args.run_id, delivered };
+    return { structured: { ...head, ...snap }, text: renderResult(head, snap), asked };
   },
 });

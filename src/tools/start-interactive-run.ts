@@ -1,7 +1,13 @@
 import { z } from "zod";
+import { ToolError } from "../bridge/errors.js";
+import { atStopPoint, attachFailure, isKnown, lastFailure, readRun } from "../bridge/run-reader.js";
+import { renderResult } from "../render/run-result.js";
 import { defineTool } from "./types.js";
-import { askedOutputShape, questionsField, waitAsking, withAsked, type PersonQuestion } from "./questions.js";
-import { ToolError, idField, atStopPoint, clock, errorResult, readRun, renderResult, runOutputShape, waitMsField, waitOnRun } from "./common.js";
+import { askedOutputShape } from "./asked.js";
+import { questionsField, waitAsking, type PersonQuestion } from "./questions.js";
+import { userIdField, waitMsField } from "./fields.js";
+import { waitOnRun } from "./call.js";
+import { runOutputShape } from "./schemas.js";
 
 export const startInteractiveRun = defineTool({
   name: "start_interactive_run",
@@ -22,7 +28,7 @@ export const startInteractiveRun = defineTool({
         .string({ error: "prompt must be a string" })
         .refine((s) => s.trim().length > 0, "prompt must not be empty")
         .describe('Opening instruction. Example: "Summarize README.md".'),
-      user_id: idField("user_id", "u_42").optional().describe("User to run as (default LOOMCYCLE_USER_ID)."),
+      user_id: userIdField.optional().describe("User to run as (default LOOMCYCLE_USER_ID)."),
       session_id: z
         .string({ error: "session_id must be a string" })
         .refine((s) => s.length >= 1 && s.length <= 256, "session_id must be 1 … 256 characters")
@@ -43,8 +49,9 @@ export const startInteractiveRun = defineTool({
     },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
-  async handler(args, bridge, extra) {
-    const c = clock(args.wait_ms);
+  action: "start",
+  async logic(args, ctx) {
+    const { bridge, extra, clock: c } = ctx;
     const body: Parameters<typeof bridge.tracker.start>[0] = { agent: args.agent, prompt: args.prompt };
     const userId = args.user_id ?? bridge.config.userId;
     if (userId) body.user_id = userId;
@@ -52,34 +59,28 @@ export const startInteractiveRun = defineTool({
     if (args.metadata) body.metadata = args.metadata;
     const run = bridge.tracker.start(body);
     if (args.questions) run.questions = args.questions;
-    const asked: PersonQuestion[] = [];
-    try {
-      // The ids come with loomcycle's `agent` frame; wait for them within the call's bound
-      // even when wait_ms is 0.
-      await waitOnRun(run, () => run.stream.created || run.stream.fatal !== undefined, c.hardUntil - 500, extra);
-      if (run.stream.fatal && !run.stream.created) throw run.stream.fatal;
-      if (!run.runId) {
-        if (extra.signal.aborted) throw new ToolError("Cancelled by the host before loomcycle announced the run. The run may still be created; it is not tracked under a run_id yet.");
-        const secs = Math.round((c.hardUntil - c.started) / 1000);
-        const lost = run.stream.lastError;
-        throw new ToolError(
-          lost
-            ? `The start request was sent, but its answer was lost and loomcycle could not be asked about the run within ${secs} s (last error: ${lost.detail}). The run MAY STILL BE CREATED: the bridge keeps looking it up by agent_id ${run.agentId} and follows it once found. Do not start it again; once loomcycle answers, list_runs shows it with agent_id ${run.agentId}.`
-            : `loomcycle has not announced the run within ${secs} s (it may be queueing it). The run MAY STILL BE CREATED: the bridge keeps listening for it under agent_id ${run.agentId}. Do not start it again; check loomcycle's run list for agent_id ${run.agentId} later.`,
-        );
-      }
-      await waitAsking(run, atStopPoint(run), c.waitUntil, extra, bridge, asked);
-      const snap = await readRun(run, { from: 0, shortEcho: true }, extra.signal, bridge);
-      const head = { run_id: snap.run_id, agent_id: run.agentId ?? "", session_id: run.sessionId ?? "" };
-      const structured = { ...head, ...snap };
-      return withAsked(structured, renderResult(head, snap, bridge), asked);
-    } catch (err) {
-      const res = errorResult(err, "start", bridge, args.session_id !== undefined ? { sessionId: args.session_id } : {});
-      if (run.stream.fatal && !run.stream.created) {
-        const first = res.content[0];
-        if (first && first.type === "text") first.text += " No run was created.";
-      }
-      return res;
+    // The ids come with loomcycle's `agent` frame; wait for them within the call's bound
+    // even when wait_ms is 0.
+    await waitOnRun(run, () => isKnown(run), c.hardUntil - 500, extra);
+    const refused = attachFailure(run);
+    if (refused) {
+      ctx.errorNote = " No run was created.";
+      throw refused;
     }
+    if (!run.runId) {
+      if (extra.signal.aborted) throw new ToolError("Cancelled by the host before loomcycle announced the run. The run may still be created; it is not tracked under a run_id yet.");
+      const secs = Math.round((c.hardUntil - c.started) / 1000);
+      const lost = lastFailure(run);
+      throw new ToolError(
+        lost
+          ? `The start request was sent, but its answer was lost and loomcycle could not be asked about the run within ${secs} s (last error: ${lost.detail}). The run MAY STILL BE CREATED: the bridge keeps looking it up by agent_id ${run.agentId} and follows it once found. Do not start it again; once loomcycle answers, list_runs shows it with agent_id ${run.agentId}.`
+          : `loomcycle has not announced the run within ${secs} s (it may be queueing it). The run MAY STILL BE CREATED: the bridge keeps listening for it under agent_id ${run.agentId}. Do not start it again; check loomcycle's run list for agent_id ${run.agentId} later.`,
+      );
+    }
+    const asked: PersonQuestion[] = [];
+    await waitAsking(run, atStopPoint(run), c.waitUntil, extra, bridge, asked);
+    const snap = await readRun(run, { from: 0, shortEcho: true }, extra.signal, bridge);
+    const head = { run_id: snap.run_id, agent_id: run.agentId ?? "", session_id: run.sessionId ?? "" };
+    return { structured: { ...head, ...snap }, text: renderResult(head, snap), asked };
   },
 });

@@ -1,26 +1,114 @@
-// The shape every tool module exports (one module per tool, registered from index.ts).
+// The tool wrapper: a tool declares its action (for the error wording) and whether it works
+// on a run; the wrapper owns the call's clock, attaching to the run and waiting for it, the
+// error mapping, and the sandbox banner on both the text and the structured result.
 import type { z } from "zod";
 import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { Bridge } from "../bridge/bridge.js";
+import type { TrackedRun } from "../bridge/tracker.js";
+import { waitAttached } from "../bridge/run-reader.js";
+import { SANDBOX_BANNER } from "../render/run-result.js";
+import { callSignal, clock, waitOptions, type CallClock } from "./call.js";
+import { errorResult, type Action } from "./errors.js";
+import { renderAsked, type PersonQuestion } from "./asked.js";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification> & {
   /** The host declared form elicitation (set by the tool registry). */
   canElicit?: () => boolean;
+  /** How often a waiting call sends progress (set by the tool registry; tests shorten it). */
+  progressEveryMs?: number;
 };
+
+/** What a tool's logic returns: the structured result, its text, and what the person was asked. */
+export interface ToolReply {
+  structured: Record<string, unknown>;
+  text: string;
+  asked?: readonly PersonQuestion[];
+}
+
+export interface ToolContext {
+  bridge: Bridge;
+  extra: Extra;
+  clock: CallClock;
+  /** The run named by run_id, attached and settled (tools declared with `run`). */
+  run: TrackedRun;
+  /** A signal for loomcycle requests: ends on the host's cancel or the call's hard deadline. */
+  signal(): AbortSignal;
+  /** Appended to the error text when the call fails (e.g. that no run was created). */
+  errorNote?: string;
+}
+
+interface ToolConfig<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
+  title: string;
+  description: string;
+  inputSchema: In;
+  outputSchema: Out;
+  annotations: Required<Pick<ToolAnnotations, "readOnlyHint" | "destructiveHint" | "idempotentHint" | "openWorldHint">> & ToolAnnotations;
+}
+
+export interface ToolSpec<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
+  name: string;
+  config: ToolConfig<In, Out>;
+  /** What the tool does, to phrase the recovery step of its errors. */
+  action: Action;
+  /** The call's wait when the tool takes no wait_ms (its whole bound is this + a few seconds). */
+  waitMs?: number;
+  /** The call works on args.run_id: attach to it and let it settle until this point. */
+  run?: (c: CallClock) => number;
+  /** Checks of the arguments that the schema cannot say, before anything is attached or sent. */
+  check?: (args: z.infer<z.ZodObject<In>>) => void;
+  logic: (args: z.infer<z.ZodObject<In>>, ctx: ToolContext) => Promise<ToolReply>;
+}
 
 export interface ToolDef<In extends z.ZodRawShape = z.ZodRawShape, Out extends z.ZodRawShape = z.ZodRawShape> {
   name: string;
-  config: {
-    title: string;
-    description: string;
-    inputSchema: In;
-    outputSchema: Out;
-    annotations: Required<Pick<ToolAnnotations, "readOnlyHint" | "destructiveHint" | "idempotentHint" | "openWorldHint">> & ToolAnnotations;
-  };
+  config: ToolConfig<In, Out>;
+  action: Action;
   handler: (args: z.infer<z.ZodObject<In>>, bridge: Bridge, extra: Extra) => Promise<CallToolResult>;
 }
 
-export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(def: ToolDef<In, Out>): ToolDef<In, Out> {
-  return def;
+/** By default a run is attached within the call's wait, and at least 3 s. */
+export const ATTACH_WITHIN_WAIT = (c: CallClock): number => Math.max(c.waitUntil, c.started + 3000);
+
+export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(spec: ToolSpec<In, Out>): ToolDef<In, Out> {
+  const handler = async (args: z.infer<z.ZodObject<In>>, bridge: Bridge, extra: Extra): Promise<CallToolResult> => {
+    const a = args as Record<string, unknown>;
+    const c = clock(typeof a.wait_ms === "number" ? a.wait_ms : (spec.waitMs ?? 0));
+    let run: TrackedRun | undefined;
+    const ctx: ToolContext = {
+      bridge,
+      extra,
+      clock: c,
+      get run(): TrackedRun {
+        if (!run) throw new Error(`${spec.name} declared no run`);
+        return run;
+      },
+      signal: () => callSignal(extra, c),
+    };
+    let res: CallToolResult;
+    try {
+      spec.check?.(args);
+      if (spec.run) {
+        run = bridge.tracker.getOrAttach(String(a.run_id));
+        await waitAttached(run, spec.run(c), waitOptions(run, extra));
+      }
+      const reply = await spec.logic(args, ctx);
+      const asked = reply.asked ?? [];
+      const structured = asked.length > 0 ? { ...reply.structured, questions_to_person: asked.map((q) => ({ ...q })) } : reply.structured;
+      const text = asked.length > 0 ? [reply.text, ...renderAsked(asked)].join("\n") : reply.text;
+      res = { structuredContent: bridge.sandbox ? { ...structured, sandbox: true } : structured, content: [{ type: "text", text: bridge.sandbox ? `${SANDBOX_BANNER}\n${text}` : text }] };
+    } catch (err) {
+      const ids: { runId?: string; sessionId?: string } = {};
+      if (typeof a.run_id === "string") ids.runId = a.run_id;
+      if (typeof a.session_id === "string") ids.sessionId = a.session_id;
+      res = errorResult(err, spec.action, bridge, ids);
+      const first = res.content[0];
+      if (first?.type === "text") {
+        if (ctx.errorNote) first.text += ctx.errorNote;
+        if (bridge.sandbox) first.text = `[sandbox] ${first.text}`;
+      }
+    }
+    return res;
+  };
+  return { name: spec.name, config: spec.config, action: spec.action, handler };
 }

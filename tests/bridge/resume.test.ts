@@ -1,4 +1,4 @@
-// Exact resume (issue: foundation §4, §6): runs whose streams are cut again and again
+// Exact resume: runs whose streams are cut again and again
 // (mid-frame, inside UTF-8 characters, between frames, with resets and clean closes)
 // end up with a log equal to loomcycle's persisted events, positions unchanged, and
 // exactly one POST /v1/runs per run.

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runBin } from "../cli/run-bin.js";
-import { StdioPeer } from "./stdio-peer.js";
+import { StdioPeer } from "../stdio-peer.js";
 
 /** Every file and directory under `dir`, relative. */
 function tree(dir: string): string[] {

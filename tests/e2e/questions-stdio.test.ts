@@ -8,7 +8,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { ElicitRequestSchema, type CallToolResult, type ElicitRequest } from "@modelcontextprotocol/sdk/types.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { BIN } from "./stdio-peer.js";
+import { BIN } from "../stdio-peer.js";
 
 let sim: Simulator;
 const TOKEN = "lc_tok_e2e_questions_0123456789";

@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BIN, StdioPeer } from "./stdio-peer.js";
+import { BIN, StdioPeer } from "../stdio-peer.js";
 
 function startSimCommand(args: string[]): Promise<{ url: string; token: string; stdout: () => string; stop: () => Promise<number | null> }> {
   const proc = spawn(process.execPath, [BIN, "sim", ...args], { env: { PATH: process.env.PATH ?? "" }, stdio: ["ignore", "pipe", "pipe"] });

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { BIN, StdioPeer } from "./stdio-peer.js";
+import { BIN, StdioPeer } from "../stdio-peer.js";
 
 let sim: Simulator;
 const TOKEN = "lc_tok_e2e_secret_ABCDEF0123456789";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { StdioPeer } from "./stdio-peer.js";
+import { StdioPeer } from "../stdio-peer.js";
 
 const HAVE_OPENSSL = spawnSync("openssl", ["version"], { encoding: "utf8" }).status === 0;
 /** Shown in the test names when the tests are skipped: there is no other way to generate the certificate. */

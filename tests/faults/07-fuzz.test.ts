@@ -7,8 +7,8 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { percentile, record, size } from "./report.js";
-import { RpcPeer, stateEnv } from "./stdio.js";
+import { percentile, record, rssMiB, size } from "./report.js";
+import { StdioPeer, stateEnv } from "../stdio-peer.js";
 
 const CALLS = size(10_000, 2_000);
 const CONCURRENCY = 8;
@@ -141,10 +141,10 @@ describe("scenario 7: fuzzing over stdio", () => {
       injected: `fast-check (seed ${SEED}) calls over stdio to the built binary, ${CONCURRENCY} in flight: every listed tool plus unknown names; arguments valid or not (wrong types, missing/extra keys, non-object arguments, huge strings up to 1 M chars, grapheme/binary/lone-surrogate unicode, unknown and malformed run ids); wait_ms ≤ ${MAX_FUZZ_WAIT} when present`,
       expected: `every call answered (result, isError or JSON-RPC error), none twice; within wait_ms + 5 s; process alive; 0 non-JSON-RPC stdout lines; peak RSS < ${RSS_BOUND_MIB} MiB`,
     });
-    const peer = new RpcPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_USER_ID: "u_fuzz", LOOMCYCLE_MCP_LOG_LEVEL: "warn" });
+    const peer = new StdioPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_USER_ID: "u_fuzz", LOOMCYCLE_MCP_LOG_LEVEL: "warn" }, [], { keepOutput: false });
     try {
       await peer.initialize();
-      const list = await peer.request("tools/list").reply;
+      const list = await peer.request("tools/list");
       const tools = (list.result as { tools: ToolInfo[] }).tools;
       expect(tools.length).toBeGreaterThanOrEqual(5);
       // A few real runs (parked, asking, ended) so that valid ids do real work.
@@ -158,9 +158,9 @@ describe("scenario 7: fuzzing over stdio", () => {
       }
       const calls = fc.sample(fuzzCalls(tools, { runIds, interruptIds }), { numRuns: CALLS, seed: SEED });
       const rss: number[] = [];
-      const rss0 = (await peer.rss()) ?? 0;
+      const rss0 = (await rssMiB(peer.proc.pid ?? 0)) ?? 0;
       const sampler = setInterval(() => {
-        void peer.rss().then((v) => v !== undefined && rss.push(v));
+        void rssMiB(peer.proc.pid ?? 0).then((v) => v !== undefined && rss.push(v));
       }, 200);
       let answered = 0;
       let results = 0;
@@ -185,13 +185,13 @@ describe("scenario 7: fuzzing over stdio", () => {
             else if (r.isError) isErrors += 1;
             else results += 1;
             byTool.set(c.name, (byTool.get(c.name) ?? 0) + 1);
-            if (answered % Math.floor(calls.length / 4) === 0) void peer.rss().then((v) => checkpoints.push(Math.round(v ?? 0)));
+            if (answered % Math.floor(calls.length / 4) === 0) void rssMiB(peer.proc.pid ?? 0).then((v) => checkpoints.push(Math.round(v ?? 0)));
           }
         }),
       );
       const seconds = (Date.now() - t0) / 1000;
       clearInterval(sampler);
-      const rssEnd = (await peer.rss()) ?? 0;
+      const rssEnd = (await rssMiB(peer.proc.pid ?? 0)) ?? 0;
       const alive = peer.alive;
       const after = await peer.callTool("read_run_events", { run_id: runIds[0], cursor: 0 });
       const peak = Math.max(rss0, rssEnd, ...rss);

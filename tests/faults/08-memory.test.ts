@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { StdioPeer } from "../e2e/stdio-peer.js";
+import { StdioPeer } from "../stdio-peer.js";
 import { record, rssMiB, size } from "./report.js";
 
 let sim: Simulator;

@@ -16,7 +16,7 @@ import { TOOLS } from "../../src/tools/index.js";
 import type { Extra } from "../../src/tools/types.js";
 import { FaultProxy } from "./proxy.js";
 import { percentile, record, size } from "./report.js";
-import { RpcPeer, stateEnv } from "./stdio.js";
+import { StdioPeer, stateEnv } from "../stdio-peer.js";
 import { rng } from "../helpers.js";
 
 const RUNS = 50;
@@ -225,7 +225,7 @@ describe("scenario 9: concurrency and cancel", () => {
     const results: Array<{ how: string; ms: number; code: number | null }> = [];
     let aliveAfter = 0;
     for (const how of ["stdin closed", "SIGTERM"] as const) {
-      const p = new RpcPeer(env);
+      const p = new StdioPeer(env, [], { keepOutput: false });
       try {
         await p.initialize();
         const ids: string[] = [];
@@ -241,10 +241,10 @@ describe("scenario 9: concurrency and cancel", () => {
           const id = ids[k]!;
           const req =
             k % 3 === 0
-              ? p.request("tools/call", { name: "read_run_events", arguments: { run_id: id, wait_ms: 30_000, wait_for: "any" } })
+              ? p.send("tools/call", { name: "read_run_events", arguments: { run_id: id, wait_ms: 30_000, wait_for: "any" } })
               : k % 3 === 1
-                ? p.request("tools/call", { name: "wait_for_runs", arguments: { run_ids: [ids[0], ids[3]], wait_ms: 30_000 } })
-                : p.request("tools/call", { name: "read_run_events", arguments: { run_id: ids[0], wait_ms: 30_000 } });
+                ? p.send("tools/call", { name: "wait_for_runs", arguments: { run_ids: [ids[0], ids[3]], wait_ms: 30_000 } })
+                : p.send("tools/call", { name: "read_run_events", arguments: { run_id: ids[0], wait_ms: 30_000 } });
           req.reply.catch(() => undefined);
           waiting.push(req);
         }

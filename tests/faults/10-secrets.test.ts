@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { FrameSplitter, FaultProxy, type BodyTap, type Plan, type ProxiedRequest } from "./proxy.js";
 import { record } from "./report.js";
-import { BIN, RpcPeer, stateEnv } from "./stdio.js";
+import { BIN, StdioPeer, stateEnv } from "../stdio-peer.js";
 
 const TOKEN = "lc_tok_SECRET_c0ffee_4242_DO_NOT_LEAK_9f8e7d6c5b4a";
 
@@ -99,8 +99,8 @@ describe("scenario 10: secrets", () => {
       expected: "0 occurrences of the token in stdout, stderr, any tool result or error message; every call still answered",
     });
     echoRules();
-    const p = new RpcPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: proxy.url, LOOMCYCLE_AUTH_TOKEN: TOKEN, LOOMCYCLE_USER_ID: "u_secret", LOOMCYCLE_MCP_LOG_LEVEL: "trace" }, { keepOutput: true });
-    const replies: Array<[string, Awaited<ReturnType<RpcPeer["callTool"]>>]> = [];
+    const p = new StdioPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: proxy.url, LOOMCYCLE_AUTH_TOKEN: TOKEN, LOOMCYCLE_USER_ID: "u_secret", LOOMCYCLE_MCP_LOG_LEVEL: "trace" });
+    const replies: Array<[string, Awaited<ReturnType<StdioPeer["callTool"]>>]> = [];
     try {
       await p.initialize();
       const c = async (label: string, name: string, args: Record<string, unknown>) => {
@@ -125,16 +125,16 @@ describe("scenario 10: secrets", () => {
       await c("attach_run leaky", "attach_run", { run_id: leakyRun });
       await c("wait_for_runs", "wait_for_runs", { run_ids: [leakyRun, runId], wait_ms: 200 });
       // A fresh process attaching the leaky run (the replay echoes it again).
-      const res = await p.request("resources/list", {}).reply;
+      const res = await p.request("resources/list", {});
       const resources = ((res.result as { resources?: Array<{ uri: string }> } | undefined)?.resources ?? []).map((x) => x.uri);
-      for (const uri of resources.slice(0, 10)) await p.request("resources/read", { uri }).reply;
-      await p.request("resources/read", { uri: `loomcycle://runs/${leakyRun}` }).reply;
+      for (const uri of resources.slice(0, 10)) await p.request("resources/read", { uri });
+      await p.request("resources/read", { uri: `loomcycle://runs/${leakyRun}` });
       p.proc.stdin.end();
       await p.exited;
     } finally {
       p.kill();
     }
-    const second = new RpcPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: proxy.url, LOOMCYCLE_AUTH_TOKEN: TOKEN, LOOMCYCLE_USER_ID: "u_secret", LOOMCYCLE_MCP_LOG_LEVEL: "trace" }, { keepOutput: true });
+    const second = new StdioPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: proxy.url, LOOMCYCLE_AUTH_TOKEN: TOKEN, LOOMCYCLE_USER_ID: "u_secret", LOOMCYCLE_MCP_LOG_LEVEL: "trace" });
     try {
       await second.initialize();
       const r = await second.callTool("read_run_events", { run_id: leakyRun, cursor: 0 });
@@ -187,7 +187,7 @@ describe("scenario 10: secrets", () => {
     ];
     let ok = 0;
     for (const [label, extraEnv, args] of variants) {
-      const p = new RpcPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_USER_ID: "u_file", LOOMCYCLE_MCP_LOG_LEVEL: "trace", ...extraEnv }, { keepOutput: true, args });
+      const p = new StdioPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_USER_ID: "u_file", LOOMCYCLE_MCP_LOG_LEVEL: "trace", ...extraEnv }, args);
       try {
         await p.initialize();
         const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: `token from ${label}` });

@@ -1,30 +1,21 @@
 // The fault suite's in-process set-up: the simulator, optionally the fault proxy in
 // front of it, a Bridge pointed at one of them, and a real MCP client talking to
-// createServer() over the SDK's in-memory transport (as tests/tools/harness.ts does).
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+// createServer() over the SDK's in-memory transport (tests/mcp-client.ts, as tests/tools/harness.ts uses it).
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { startSimulator, type SimOptions, type Simulator } from "../../src/sim/index.js";
 import { Bridge } from "../../src/bridge/bridge.js";
-import { createServer } from "../../src/server.js";
+import { caller as mcpCaller, connect as mcpConnect, type Call, type ToolOutcome } from "../mcp-client.js";
 import { silentLogger, type Logger } from "../../src/logger.js";
 import { FaultProxy } from "./proxy.js";
 
-export interface ToolOutcome {
-  isError: boolean;
-  text: string;
-  sc: Record<string, unknown> & { events?: Array<Record<string, unknown>>; pending_interrupts?: Array<Record<string, unknown>> };
-  raw: CallToolResult;
-  /** Wall time of the call as the host saw it. */
-  ms: number;
-}
+export type { ToolOutcome };
 
 export interface FaultEnv {
   sim: Simulator;
   proxy: FaultProxy | undefined;
   bridge: Bridge;
   client: Client;
-  call(name: string, args: Record<string, unknown>, opts?: { signal?: AbortSignal; timeout?: number }): Promise<ToolOutcome>;
+  call: Call;
   /** A second, fault-free bridge on the same simulator (a fresh process, as far as loomcycle can tell). */
   freshBridge(via?: "sim" | "proxy"): Promise<{ bridge: Bridge; call: FaultEnv["call"]; close(): Promise<void> }>;
   close(): Promise<void>;
@@ -40,36 +31,12 @@ export interface FaultEnvOptions {
   userId?: string;
 }
 
-async function connect(bridge: Bridge): Promise<{ client: Client; close: () => Promise<void> }> {
-  const { server, close } = createServer({ bridge });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: "fault-host", version: "1.0.0" });
-  await Promise.all([server.connect(a), client.connect(b)]);
-  await client.listTools(); // results are then validated against each tool's outputSchema, as hosts do
-  return {
-    client,
-    close: async () => {
-      await client.close();
-      await close();
-    },
-  };
+function connect(bridge: Bridge): ReturnType<typeof mcpConnect> {
+  return mcpConnect(bridge, { name: "fault-host" });
 }
 
-export function caller(client: Client): FaultEnv["call"] {
-  return async (name, args, opts = {}) => {
-    const reqOpts: Record<string, unknown> = { timeout: opts.timeout ?? 120_000 };
-    if (opts.signal) reqOpts.signal = opts.signal;
-    const t0 = Date.now();
-    const raw = (await client.callTool({ name, arguments: args }, undefined, reqOpts)) as CallToolResult;
-    const first = raw.content[0];
-    return {
-      isError: raw.isError === true,
-      text: first && first.type === "text" ? first.text : "",
-      sc: (raw.structuredContent ?? {}) as ToolOutcome["sc"],
-      raw,
-      ms: Date.now() - t0,
-    };
-  };
+export function caller(client: Client): Call {
+  return mcpCaller(client, 120_000);
 }
 
 export async function startFaultEnv(opts: FaultEnvOptions = {}): Promise<FaultEnv> {
@@ -127,6 +94,4 @@ export async function readAllRaw(call: FaultEnv["call"], runId: string, from = 0
   return out;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { setTimeout as sleep } from "node:timers/promises";

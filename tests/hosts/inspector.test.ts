@@ -124,7 +124,7 @@ interface ToolExample {
 const runId = async (p: Promise<Json>): Promise<string> => String((await p).run_id);
 
 /**
- * Valid example arguments for every tool the bridge has or will have (SPEC §3–§4). A tool
+ * Valid example arguments for every tool the bridge has or will have. A tool
  * that tools/list shows and this table lacks fails the test: add its entry here.
  */
 const TOOL_EXAMPLES: Record<string, ToolExample> = {
@@ -183,7 +183,7 @@ const TOOL_EXAMPLES: Record<string, ToolExample> = {
   wait_for_runs: { args: async (c) => ({ run_ids: [await runId(c.echo())], wait_ms: 1000 }) },
 };
 
-/** Resources the bridge has or will have (SPEC §4); a listed resource not here is still read. */
+/** Resources the bridge has or will have; a listed resource not here is still read. */
 const KNOWN_RESOURCES = ["loomcycle://runs", "loomcycle://snapshots", "loomcycle://agents"];
 /** Values for the variables of resource templates. */
 const TEMPLATE_VARS: Record<string, (ctx: Ctx) => Promise<string>> = {

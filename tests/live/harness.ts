@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execSync } from "node:child_process";
 import { createParser } from "eventsource-parser";
-import { StdioPeer } from "../e2e/stdio-peer.js";
+import { StdioPeer } from "../stdio-peer.js";
 
 export interface LiveEnv {
   url: string;

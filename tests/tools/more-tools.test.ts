@@ -133,11 +133,9 @@ describe("wait_for_runs", () => {
   it("returns when any run needs the host, saying which", async () => {
     const parked = await h.call("start_interactive_run", { agent: "echo", prompt: "already read" });
     const slow = await h.call("start_interactive_run", { agent: "slow", prompt: "take your time", wait_ms: 0 });
-    const t0 = Date.now();
     const w = await h.call("wait_for_runs", { run_ids: [parked.sc.run_id, slow.sc.run_id], wait_ms: 20_000 });
     expect(w.isError, w.text).toBe(false);
-    expect(w.sc.ready).toEqual([slow.sc.run_id]);
-    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(w.sc).toMatchObject({ ready: [slow.sc.run_id], timed_out: false });
     const nothing = await h.call("wait_for_runs", { run_ids: [parked.sc.run_id], wait_ms: 300 });
     expect(nothing.sc).toMatchObject({ ready: [], timed_out: true });
     const bad = await h.call("wait_for_runs", { run_ids: [] });

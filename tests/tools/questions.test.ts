@@ -105,8 +105,8 @@ describe("questions: human, host with form elicitation", () => {
   });
 
   it("keeps sending progress while the person takes their time", async () => {
-    const r = recorder(() => new Promise<ElicitResult>((res) => setTimeout(() => res({ action: "accept", content: { answer: "yes" } }), 5_600)));
-    h = await startHarness({}, { onElicit: r.onElicit });
+    const r = recorder(() => new Promise<ElicitResult>((res) => setTimeout(() => res({ action: "accept", content: { answer: "yes" } }), 300)));
+    h = await startHarness({}, { onElicit: r.onElicit, progressEveryMs: 50 });
     const progress: string[] = [];
     const s = await h.call("start_interactive_run", { agent: "asker", prompt: "deploy", questions: "human" }, { onprogress: (p) => progress.push(String((p as { message?: string }).message)) });
     expect(texts(s.sc.events)).toContain("Answer was yes");

@@ -240,36 +240,29 @@ describe("list_snapshots", () => {
   });
 });
 
-describe("bounds, progress and cancellation", () => {
-  it("returns within wait_ms + 5 s when loomcycle holds its response headers", async () => {
-    h.sim.faults.delayHeaders(70_000, { count: 1, pathPrefix: "/v1/runs", method: "POST" });
-    const t0 = Date.now();
-    const r = await h.call("start_interactive_run", { agent: "echo", prompt: "slow", wait_ms: 1000 });
-    const ms = Date.now() - t0;
-    expect(ms).toBeLessThan(6000);
-    expect(r.isError).toBe(true);
-    expect(r.text).toMatch(/MAY STILL BE CREATED|not announced|did not answer/);
-    h.sim.faults.clear();
-  }, 20_000);
-
+// The call bound under held headers is checked by the fault suite (scenario 3), which
+// measures it; the main suite asserts no wall-clock times.
+describe("progress and cancellation", () => {
   it("sends progress while it waits and stops waiting when the host cancels", async () => {
-    const s = await h.call("start_interactive_run", { agent: "echo", prompt: "park" });
-    const runId = String(s.sc.run_id);
-    const progress: unknown[] = [];
-    const t0 = Date.now();
-    const r = await h.call("read_run_events", { run_id: runId, wait_ms: 6000, wait_for: "any" }, { onprogress: (p) => progress.push(p) });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(5500);
-    expect(r.isError).toBe(false);
-    expect(progress.length).toBeGreaterThanOrEqual(1);
+    const p = await startHarness({}, { sim: h.sim, progressEveryMs: 50 });
+    try {
+      const s = await p.call("start_interactive_run", { agent: "echo", prompt: "park" });
+      const runId = String(s.sc.run_id);
+      const progress: Array<{ message?: string }> = [];
+      const r = await p.call("read_run_events", { run_id: runId, wait_ms: 400, wait_for: "any" }, { onprogress: (m) => progress.push(m as { message?: string }) });
+      expect(r.isError).toBe(false);
+      expect(progress.length).toBeGreaterThanOrEqual(2);
+      expect(progress[0]?.message).toMatch(new RegExp(`^run ${runId}: awaiting_input, \\d+ events$`));
 
-    const ac = new AbortController();
-    const t1 = Date.now();
-    const pending = h.call("read_run_events", { run_id: runId, wait_ms: 30_000, wait_for: "any" }, { signal: ac.signal });
-    setTimeout(() => ac.abort(), 100);
-    await expect(pending).rejects.toThrow();
-    expect(Date.now() - t1).toBeLessThan(1000);
-    // The server is still answering.
-    const after = await h.call("read_run_events", { run_id: runId });
-    expect(after.isError).toBe(false);
-  }, 20_000);
+      const ac = new AbortController();
+      const pending = p.call("read_run_events", { run_id: runId, wait_ms: 30_000, wait_for: "any" }, { signal: ac.signal });
+      setTimeout(() => ac.abort(), 100);
+      await expect(pending).rejects.toThrow();
+      // The server is still answering.
+      const after = await p.call("read_run_events", { run_id: runId });
+      expect(after.isError).toBe(false);
+    } finally {
+      await p.close();
+    }
+  });
 });

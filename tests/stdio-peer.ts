@@ -1,15 +1,14 @@
-// A raw line-based JSON-RPC peer for the built binary (dist/cli/main.js), for the fault
-// scenarios that must go over stdio: it sees every byte the bridge writes, checks that
-// each stdout line is a JSON-RPC message, keeps the bytes only when asked (the fuzz
-// run sends tens of thousands of calls), and measures the process's RSS.
+// The one raw line-based JSON-RPC peer for the built binary (dist/cli/main.js): it sees
+// every byte the bridge writes to stdout (an SDK client would hide a stray line), checks
+// that each line is a JSON-RPC message, and keeps the bytes only when asked (the fuzz run
+// sends tens of thousands of calls).
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { rssMiB } from "./report.js";
 
-export const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const BIN = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
 
 export interface RpcMessage {
   jsonrpc?: unknown;
@@ -30,21 +29,22 @@ export interface ToolReply {
 }
 
 export interface PeerOptions {
-  /** Keep everything written to stdout / stderr (for searching it). */
+  /** Keep everything written to stdout / stderr and every message (default true). */
   keepOutput?: boolean;
-  args?: string[];
 }
 
 /** A private state directory, so test processes never touch the user's. */
 export function stateEnv(): Record<string, string> {
-  return { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "bridge-faults-state-")) };
+  return { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "bridge-test-state-")) };
 }
 
-export class RpcPeer {
+export class StdioPeer {
   readonly proc: ChildProcessWithoutNullStreams;
   stdout = "";
   stderr = "";
   stdoutBytes = 0;
+  /** Every message read (when output is kept). */
+  readonly messages: RpcMessage[] = [];
   readonly nonJsonLines: string[] = [];
   /** Responses whose id was never sent, or that came twice. */
   readonly strayResponses: unknown[] = [];
@@ -55,58 +55,65 @@ export class RpcPeer {
   private readonly waiters = new Map<number, (m: RpcMessage) => void>();
   private readonly answered = new Set<number>();
 
-  constructor(env: Record<string, string>, private readonly opts: PeerOptions = {}) {
-    this.proc = spawn(process.execPath, [BIN, ...(opts.args ?? [])], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["pipe", "pipe", "pipe"] });
+  constructor(env: Record<string, string>, args: string[] = [], opts: PeerOptions = {}) {
+    const keep = opts.keepOutput ?? true;
+    this.proc = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["pipe", "pipe", "pipe"] });
     let buf = "";
     this.proc.stdout.on("data", (d: Buffer) => {
       this.stdoutBytes += d.length;
       const s = d.toString("utf8");
-      if (opts.keepOutput) this.stdout += s;
+      if (keep) this.stdout += s;
       buf += s;
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line.trim() === "") {
-          this.nonJsonLines.push(line);
-          continue;
-        }
-        let msg: RpcMessage;
-        try {
-          msg = JSON.parse(line) as RpcMessage;
-        } catch {
-          this.nonJsonLines.push(line.slice(0, 500));
-          continue;
-        }
-        if (msg.jsonrpc !== "2.0") this.nonJsonLines.push(line.slice(0, 500));
-        if (msg.method !== undefined && msg.id === undefined) {
-          this.notifications += 1;
-          continue;
-        }
-        if (typeof msg.id !== "number" || this.answered.has(msg.id) || !this.waiters.has(msg.id)) {
-          this.strayResponses.push(msg.id);
-          continue;
-        }
-        this.responses += 1;
-        this.answered.add(msg.id);
-        const w = this.waiters.get(msg.id)!;
-        this.waiters.delete(msg.id);
-        w(msg);
+        this.onLine(line, keep);
       }
     });
     this.proc.stderr.on("data", (d: Buffer) => {
-      if (opts.keepOutput) this.stderr += d.toString("utf8");
+      if (keep) this.stderr += d.toString("utf8");
       else this.stderr = (this.stderr + d.toString("utf8")).slice(-20_000);
     });
     this.exited = new Promise((resolve) => this.proc.on("exit", (code, signal) => resolve({ code, signal, at: Date.now() })));
+  }
+
+  private onLine(line: string, keep: boolean): void {
+    if (line.trim() === "") {
+      this.nonJsonLines.push(line);
+      return;
+    }
+    let msg: RpcMessage;
+    try {
+      msg = JSON.parse(line) as RpcMessage;
+    } catch {
+      this.nonJsonLines.push(line.slice(0, 500));
+      return;
+    }
+    if (msg.jsonrpc !== "2.0") this.nonJsonLines.push(line.slice(0, 500));
+    if (keep) this.messages.push(msg);
+    if (msg.method !== undefined && msg.id === undefined) {
+      this.notifications += 1;
+      return;
+    }
+    if (msg.method !== undefined) return; // a request from the bridge (e.g. elicitation)
+    const waiter = typeof msg.id === "number" && !this.answered.has(msg.id) ? this.waiters.get(msg.id) : undefined;
+    if (!waiter) {
+      this.strayResponses.push(msg.id);
+      return;
+    }
+    this.responses += 1;
+    this.answered.add(msg.id as number);
+    this.waiters.delete(msg.id as number);
+    waiter(msg);
   }
 
   get alive(): boolean {
     return this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
-  /** Send a request; resolves with the response, rejects after `timeoutMs` without one. */
-  request(method: string, params: unknown = {}, timeoutMs = 30_000): { id: number; reply: Promise<RpcMessage> } {
+  /** Send a request; `reply` resolves with the response, or rejects after `timeoutMs` without one. */
+  send(method: string, params: unknown = {}, timeoutMs = 70_000): { id: number; reply: Promise<RpcMessage> } {
     const id = this.nextId++;
     const reply = new Promise<RpcMessage>((resolve, reject) => {
       const t = setTimeout(() => {
@@ -122,26 +129,25 @@ export class RpcPeer {
     return { id, reply };
   }
 
+  request(method: string, params: unknown = {}, timeoutMs = 70_000): Promise<RpcMessage> {
+    return this.send(method, params, timeoutMs).reply;
+  }
+
   notify(method: string, params: Record<string, unknown> = {}): void {
     this.proc.stdin.write(JSON.stringify({ jsonrpc: "2.0", method, params }) + "\n");
   }
 
   async initialize(): Promise<RpcMessage> {
-    const r = await this.request("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "fault-host", version: "1" } }).reply;
+    const r = await this.request("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "test-host", version: "1" } });
     this.notify("notifications/initialized");
     return r;
   }
 
-  async callTool(name: string, args: unknown, timeoutMs = 30_000, meta?: Record<string, unknown>): Promise<ToolReply> {
+  async callTool(name: string, args: unknown, timeoutMs = 70_000, meta?: Record<string, unknown>): Promise<ToolReply> {
     const t0 = Date.now();
     const params: Record<string, unknown> = { name, arguments: args };
     if (meta) params._meta = meta;
-    const m = await this.request("tools/call", params, timeoutMs).reply;
-    return toolReply(m, Date.now() - t0);
-  }
-
-  rss(): Promise<number | undefined> {
-    return this.proc.pid === undefined ? Promise.resolve(undefined) : rssMiB(this.proc.pid);
+    return toolReply(await this.request("tools/call", params, timeoutMs), Date.now() - t0);
   }
 
   kill(): void {

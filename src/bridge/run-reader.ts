@@ -1,0 +1,201 @@
+// The run layer's read side: what tools and resources may ask of a followed run. Reads
+// move the host's read position here and nowhere else; nothing outside the bridge
+// touches a run's stream.
+import { setTimeout as sleep } from "node:timers/promises";
+import { buildDigest, buildRaw, type DigestItem, type RawItem } from "./digest.js";
+import { PatchedSource, type EventSource } from "./event-log.js";
+import { LoomcycleError, ToolError } from "./errors.js";
+import { STOP_STATES, TERMINAL_STATES, type PendingInterrupt, type RunState, type TrackedRun } from "./tracker.js";
+import type { Bridge } from "./bridge.js";
+import { assessStuck, nextStep, type StuckInfo } from "./run-info.js";
+
+/** The longest a tool call may wait on a run: hosts cut tool calls off around 60 s. */
+export const MAX_WAIT_MS = 55_000;
+/** The echo of an input the host just sent (start, steer) is cut to this many characters. */
+export const HOST_ECHO_CHARS = 200;
+/** Most events re-read from loomcycle in one call when a read starts before what memory holds. */
+const REFETCH_MAX_EVENTS = 20_000;
+/** A replay counts as settled once no frame came for this long. */
+const REPLAY_QUIET_MS = 120;
+
+export interface WaitOptions {
+  signal: AbortSignal;
+  onTick?: () => void;
+  tickMs?: number;
+}
+
+export const isTerminal = (state: RunState): boolean => TERMINAL_STATES.has(state);
+export const atStopPoint = (run: TrackedRun) => (): boolean => STOP_STATES.has(run.state);
+
+/** loomcycle has told whether the run exists: its ids came, or following it failed for good. */
+export function isKnown(run: TrackedRun): boolean {
+  return run.stream.created || run.stream.fatal !== undefined;
+}
+
+/** Why following the run failed before loomcycle announced it (no such run, refused), if it did. */
+export function attachFailure(run: TrackedRun): LoomcycleError | undefined {
+  return run.stream.created ? undefined : run.stream.fatal;
+}
+
+/** The last error of the run's connection (cleared once it works again). */
+export function lastFailure(run: TrackedRun): LoomcycleError | undefined {
+  return run.stream.lastError;
+}
+
+/** loomcycle no longer runs the run's loop (it restarted, or its replica is gone). */
+export function loopLost(run: TrackedRun): boolean {
+  return run.stream.loopLost !== undefined;
+}
+
+/** Ask loomcycle who runs the run: the replica id when another replica runs it, else "". */
+export async function loopOwner(run: TrackedRun, signal: AbortSignal): Promise<string> {
+  const st = await run.stream.checkLoop(signal);
+  return st?.status === "running" && st.replica_id ? st.replica_id : "";
+}
+
+/** A run that was just ended: reconnect now, so the bridge confirms the final state. */
+export function retryNow(run: TrackedRun): void {
+  run.stream.nudge();
+}
+
+/** Called whenever the run's log or connection changes; returns the unsubscribe. */
+export function onRunChange(run: TrackedRun, fn: () => void): () => void {
+  return run.stream.onChange(fn);
+}
+
+/** For a run attached on this call: wait (bounded) until it is known and its replay settled. */
+export async function waitAttached(run: TrackedRun, until: number, opts: WaitOptions): Promise<void> {
+  if (run.settled) return;
+  const stream = run.stream;
+  await run.waitUntil(() => isKnown(run), { deadline: until, ...opts });
+  const failed = attachFailure(run);
+  if (failed) throw failed;
+  // Let the replay of an existing run arrive before answering (frames come in bursts).
+  while (Date.now() < until && !opts.signal.aborted && !stream.terminal) {
+    const before = stream.frameCount;
+    await sleep(REPLAY_QUIET_MS, undefined, { signal: opts.signal }).catch(() => undefined);
+    if (stream.frameCount === before && stream.phase === "live") break;
+  }
+  // A read position kept from an earlier process: let the replay reach it (bounded), so
+  // the next read neither repeats nor has to clamp.
+  if (run.readPos > run.events.length && !stream.terminal) {
+    await run.waitUntil(() => run.events.length >= run.readPos || stream.terminal !== undefined, { deadline: until, ...opts });
+  }
+  // A call the host cancelled leaves the replay to settle for the next one.
+  if (!opts.signal.aborted) run.settled = true;
+}
+
+export interface ReadOptions {
+  from?: number;
+  maxEvents?: number;
+  maxChars?: number;
+  format?: "digest" | "raw";
+  /** The call just sent an input (start, steer): echo the host's own inputs shortened. */
+  shortEcho?: boolean;
+}
+
+export interface RunSnapshot {
+  stuck?: StuckInfo;
+  next_step?: string;
+  run_id: string;
+  state: RunState;
+  events: Array<DigestItem | RawItem>;
+  next_cursor: number;
+  has_more: boolean;
+  pending_interrupts: PendingInterrupt[];
+  usage: { input_tokens: number; output_tokens: number };
+}
+
+/** A cursor past the end of the log (or from another run) is refused before anything
+ * moves the read position there, which would hide every later event. */
+export function assertCursor(run: TrackedRun, cursor: number): void {
+  const length = run.events.length;
+  if (cursor <= length) return;
+  throw new ToolError(
+    `cursor ${cursor} is past the end of run ${run.runId ?? "(starting)"}'s log, which holds ${length} event${length === 1 ? "" : "s"} (cursors 0 … ${length}). Omit cursor to continue from your read position (${Math.min(run.readPos, length)}), or pass a cursor of ${length} or less.`,
+  );
+}
+
+/** Positions evicted from memory are re-read from loomcycle (a replay of the run). */
+async function sourceFrom(run: TrackedRun, from: number, signal: AbortSignal | undefined): Promise<EventSource> {
+  const held = run.events.firstHeld;
+  if (from >= held) return run.events;
+  const count = Math.min(held - from, REFETCH_MAX_EVENTS);
+  try {
+    return new PatchedSource(run.events, from, await run.stream.fetchRange(from, count, signal));
+  } catch (err) {
+    if (err instanceof LoomcycleError && err.kind !== "timeout") throw err;
+    throw new ToolError(
+      `Positions before ${held} are no longer held in memory, and re-reading them from loomcycle did not finish within this call's bound. Call again with a larger wait_ms (up to ${MAX_WAIT_MS}) to give the re-read more time, or read from cursor ${held} or later.`,
+    );
+  }
+}
+
+/** Read the host's view of the log from `from` (default: the read position) and move the read position. */
+export async function readRun(run: TrackedRun, opts: ReadOptions, signal: AbortSignal | undefined, bridge: Bridge): Promise<RunSnapshot> {
+  const length = run.events.length;
+  if (opts.from !== undefined) assertCursor(run, opts.from);
+  // A position restored from an earlier process may lie past what has been replayed so
+  // far: read from the end of what is here (at worst a repeat, never a gap).
+  const from = opts.from ?? Math.min(run.readPos, length);
+  const state = run.state;
+  const maxEvents = opts.maxEvents ?? 200;
+  const maxChars = opts.maxChars ?? 20_000;
+  const source = await sourceFrom(run, from, signal);
+  const cut = source.length < run.events.length; // the view stops before the log's end
+  let page: { items: Array<DigestItem | RawItem>; next: number; hasMore: boolean };
+  if (opts.format === "raw") {
+    page = buildRaw(source, { from, maxEvents, maxChars });
+  } else {
+    let opening = run.opening();
+    if (opening && opening.position >= from && run.prompt === undefined) {
+      await run.resolveOpening(signal);
+      opening = run.opening();
+    }
+    page = buildDigest(source, {
+      from,
+      maxEvents,
+      maxChars,
+      streaming: cut || state === "running" || state === "unreachable",
+      hostInputs: run.hostInputs,
+      ...(opts.shortEcho ? { hostEchoChars: HOST_ECHO_CHARS } : {}),
+      ...(opening ? { opening } : {}),
+    });
+  }
+  if (cut && page.next < run.events.length) page.hasMore = true;
+  advanceReadPos(run, from, page.next);
+  bridge.tracker.noteRead(run);
+  const snap: RunSnapshot = {
+    run_id: run.runId ?? "",
+    state,
+    events: page.items,
+    next_cursor: page.next,
+    has_more: page.hasMore,
+    pending_interrupts: [...run.pending.values()].map((p) => ({ ...p })),
+    usage: { ...run.usage },
+  };
+  const stuck = state === "running" || run.stream.loopLost || run.stream.loopCheck ? await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) }) : undefined;
+  if (stuck) snap.stuck = stuck;
+  // A read that started ahead of the read position left events before it unread.
+  const skipped = run.readPos < from ? { readPos: run.readPos, count: from - run.readPos } : undefined;
+  snap.next_step = nextStep(state, { hasMore: page.hasMore, ...(skipped ? { skipped } : {}), ...(stuck ? { stuck } : {}) });
+  return snap;
+}
+
+/** A read-only view of the run's latest `count` events, for resources: the read position stays. */
+export function recentEvents(run: TrackedRun, count: number): { from: number; items: DigestItem[]; next: number; hasMore: boolean } {
+  const from = Math.max(0, run.events.length - count);
+  const opening = run.opening();
+  const page = buildDigest(run.events, { from, maxEvents: 200, maxChars: 20_000, streaming: run.state === "running", ...(opening ? { opening } : {}) });
+  return { from, ...page };
+}
+
+/**
+ * Move the read position after the host was given [from, next). Only a read that starts
+ * at or before the read position may move it (backwards too, for a re-read): one that
+ * starts ahead leaves positions the host was never given. Checked at the moment of the
+ * move, so concurrent reads cannot skip anything either.
+ */
+export function advanceReadPos(run: TrackedRun, from: number, next: number): void {
+  if (from <= run.readPos) run.readPos = Math.min(next, run.events.length);
+}

@@ -1,0 +1,24 @@
+// The text of a run list (list_runs, wait_for_runs, loomcycle://runs): grouped by state,
+// the runs that wait for the host first.
+import type { RunState } from "../bridge/tracker.js";
+import type { RunSummary } from "../bridge/run-info.js";
+import { REMOTE_RUNS_MAX } from "../bridge/run-list.js";
+
+export const ORDER: RunState[] = ["awaiting_answer", "awaiting_input", "running", "unreachable", "starting", "failed", "completed", "cancelled"];
+
+export function renderSummary(r: RunSummary): string {
+  return `- ${r.run_id} agent_id=${r.agent_id} session_id=${r.session_id}${r.agent ? ` agent=${r.agent}` : ""} state=${r.state} followed=${r.followed} last_activity_at=${r.last_activity_at} events=${r.events} unread=${r.unread} pending_interrupts=${r.pending_interrupts}${r.stuck ? ` stuck=${r.stuck.verdict}(${r.stuck.idle_seconds}s idle${r.stuck.heartbeat_age_seconds !== undefined ? `, heartbeat ${r.stuck.heartbeat_age_seconds}s ago` : ""})` : ""}\n  next: ${r.next_step}`;
+}
+
+export function renderRuns(runs: RunSummary[], remoteError?: string, hasMore = false): string {
+  const lines: string[] = [`count=${runs.length} has_more=${hasMore}`];
+  for (const st of ORDER) {
+    const group = runs.filter((r) => r.state === st);
+    if (group.length === 0) continue;
+    lines.push(`${st} (${group.length}):`);
+    for (const r of group) lines.push(renderSummary(r));
+  }
+  if (hasMore) lines.push(`note: loomcycle lists at most ${REMOTE_RUNS_MAX} of the user's running runs; more exist (filter with state, or find one in loomcycle's Web UI)`);
+  if (remoteError) lines.push(`note: loomcycle's run list could not be read (${remoteError}); only runs this bridge follows are shown`);
+  return lines.join("\n");
+}

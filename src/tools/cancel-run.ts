@@ -1,0 +1,41 @@
+import { z } from "zod";
+import { NotFoundError, ToolError } from "../bridge/errors.js";
+import { isTerminal, readRun, retryNow } from "../bridge/run-reader.js";
+import { renderResult } from "../render/run-result.js";
+import { defineTool } from "./types.js";
+import { waitOnRun } from "./call.js";
+import { reasonField, runIdField } from "./fields.js";
+import { runOutputShape, stateSchema } from "./schemas.js";
+
+export const cancelRun = defineTool({
+  name: "cancel_run",
+  config: {
+    title: "End a loomcycle run",
+    description: [
+      "End a whole run for good (it cannot be resumed); returns the confirmed final state.",
+      "Use it when the run is no longer wanted; cancel_turn stops only the turn.",
+    ].join(" "),
+    inputSchema: { run_id: runIdField, reason: reasonField },
+    outputSchema: { ...runOutputShape, cancelled: z.boolean(), final_state: stateSchema.describe("The state loomcycle confirmed") },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  },
+  action: "control",
+  waitMs: 10_000,
+  run: (c) => c.started + 3000,
+  async logic(args, { run, bridge, extra, clock, signal }) {
+    if (!run.agentId) throw new ToolError(`loomcycle has not told the bridge run ${args.run_id}'s agent_id yet; try again in a moment.`);
+    let res;
+    try {
+      res = await bridge.client.cancelAgent(run.agentId, args.reason ?? "cancelled via loomcycle-mcp-bridge", { signal: signal() });
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new ToolError(`loomcycle has no run for agent_id ${run.agentId} any more; nothing to cancel.`);
+      throw err;
+    }
+    // The stream ends with a bare EOF; the bridge confirms the outcome with a status lookup.
+    retryNow(run);
+    await waitOnRun(run, () => isTerminal(run.state), clock.waitUntil, extra);
+    const snap = await readRun(run, {}, extra.signal, bridge);
+    const head = { run_id: args.run_id, cancelled: res.cancelled, final_state: snap.state };
+    return { structured: { ...head, ...snap }, text: renderResult(head, snap) };
+  },
+});

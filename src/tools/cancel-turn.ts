@@ -1,0 +1,45 @@
+import { z } from "zod";
+import { ConflictError, ToolError } from "../bridge/errors.js";
+import { isTerminal, readRun } from "../bridge/run-reader.js";
+import { renderResult } from "../render/run-result.js";
+import { defineTool } from "./types.js";
+import { waitOnRun } from "./call.js";
+import { reasonField, runIdField } from "./fields.js";
+import { runOutputShape } from "./schemas.js";
+
+export const cancelTurn = defineTool({
+  name: "cancel_turn",
+  config: {
+    title: "Stop a run's current turn",
+    description: [
+      "Stop a run's current turn and park the run again, keeping it.",
+      "Use it when a turn goes wrong or runs long; then send_steer a better instruction.",
+    ].join(" "),
+    inputSchema: { run_id: runIdField, reason: reasonField },
+    outputSchema: { ...runOutputShape, stopped: z.boolean() },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  },
+  action: "control",
+  waitMs: 10_000,
+  run: (c) => c.started + 3000,
+  async logic(args, { run, bridge, extra, clock, signal }) {
+    if (isTerminal(run.state)) throw new ToolError(`Run ${args.run_id} has ended (state ${run.state}); there is no turn to stop.`);
+    const mark = run.events.length;
+    try {
+      await bridge.client.cancelTurn(args.run_id, args.reason, { signal: signal() });
+    } catch (err) {
+      if (err instanceof ConflictError && err.code === "not_mid_turn") {
+        throw new ToolError(`Run ${args.run_id} is not mid-turn (it is parked or between turns); nothing to stop. send_steer gives it its next instruction.`);
+      }
+      if (err instanceof ConflictError && err.code === "not_interactive") {
+        throw new ToolError(`Run ${args.run_id} is not interactive, so its turn cannot be stopped on its own; cancel_run ends the whole run.`);
+      }
+      throw err;
+    }
+    const parkedAfter = () => run.events.slice(mark).some((e) => e.type === "awaiting_input") || isTerminal(run.state);
+    await waitOnRun(run, parkedAfter, clock.waitUntil, extra);
+    const snap = await readRun(run, {}, extra.signal, bridge);
+    const head = { run_id: args.run_id, stopped: true };
+    return { structured: { ...head, ...snap }, text: renderResult(head, snap) };
+  },
+});

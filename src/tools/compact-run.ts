@@ -1,0 +1,67 @@
+import { z } from "zod";
+import { ConflictError, ToolError } from "../bridge/errors.js";
+import { defineTool } from "./types.js";
+import { waitOnRun } from "./call.js";
+import { runIdField } from "./fields.js";
+
+/** How long compact_run waits for a live compaction to show on the run's log (by default). */
+const COMPACTION_SEEN_MS = 8_000;
+
+export const compactRun = defineTool({
+  name: "compact_run",
+  config: {
+    title: "Compact a parked run's context",
+    description: [
+      "Summarize a parked run's conversation to free context; returns before_tokens, after_tokens, applied (live | marker | noop).",
+      "Use it when usage grows and the run is awaiting_input.",
+    ].join(" "),
+    inputSchema: { run_id: runIdField },
+    outputSchema: {
+      run_id: z.string(),
+      compacted: z.boolean(),
+      before_tokens: z.number().optional(),
+      after_tokens: z.number().optional(),
+      applied: z.string().optional(),
+    },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  },
+  action: "control",
+  waitMs: 30_000,
+  run: (c) => c.started + 3000,
+  async logic(args, { run, bridge, extra, clock, signal }) {
+    const mark = run.events.length;
+    let res;
+    try {
+      res = await bridge.client.compactRun(args.run_id, { signal: signal() });
+    } catch (err) {
+      if (err instanceof ConflictError && err.code === "run_busy") {
+        throw new ToolError(`Run ${args.run_id} is mid-turn; it can only be compacted while parked. Wait for awaiting_input (read_run_events with wait_ms) or cancel_turn first.`);
+      }
+      throw err;
+    }
+    if (res.applied === "live") {
+      // In a loomcycle v1.59 cluster, a replica that does not run the run answers "live"
+      // without passing the request on: only a context_compaction frame proves it happened.
+      const seen = () => {
+        for (let i = mark; i < run.events.length; i++) if (run.events.at(i)?.type === "context_compaction") return true;
+        return false;
+      };
+      const seenMs = bridge.compactionSeenMs ?? COMPACTION_SEEN_MS;
+      await waitOnRun(run, seen, Math.min(clock.waitUntil, Date.now() + seenMs), extra);
+      if (!seen() && !extra.signal.aborted) {
+        throw new ToolError(
+          `loomcycle answered that run ${args.run_id} was compacted, but no compaction reached the run's log within ${seenMs / 1000} s. In a loomcycle cluster this happens when the request lands on a replica that does not run the run. Call compact_run again (a second compaction only summarizes once more).`,
+        );
+      }
+    }
+    const out: Record<string, unknown> = { run_id: args.run_id, compacted: res.compacted };
+    if (res.before_tokens !== undefined) out.before_tokens = res.before_tokens;
+    if (res.after_tokens !== undefined) out.after_tokens = res.after_tokens;
+    if (res.applied !== undefined) out.applied = res.applied;
+    const text = [
+      `run_id=${args.run_id} compacted=${res.compacted} before_tokens=${res.before_tokens ?? "?"} after_tokens=${res.after_tokens ?? "?"} applied=${res.applied ?? "?"}`,
+      res.applied === "noop" ? "next: nothing to do; the conversation is too short to compact" : "next: send_steer as usual; the run continues from the summary",
+    ].join("\n");
+    return { structured: out, text };
+  },
+});

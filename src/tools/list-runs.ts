@@ -1,0 +1,36 @@
+import { z } from "zod";
+import { collectRuns, RUN_STATES } from "../bridge/run-list.js";
+import { ORDER, renderRuns } from "../render/run-list.js";
+import { defineTool } from "./types.js";
+import { runSummarySchema } from "./schemas.js";
+
+export const listRuns = defineTool({
+  name: "list_runs",
+  config: {
+    title: "List loomcycle runs",
+    description: [
+      "List the runs you can drive (followed here, or the user's running interactive runs on loomcycle), grouped by state, with unread count and next step.",
+      "Use it to find a run_id or what waits for you.",
+    ].join(" "),
+    inputSchema: {
+      state: z
+        .enum(RUN_STATES, { error: `state must be one of ${RUN_STATES.join(", ")}` })
+        .optional()
+        .describe('Only this state. Example: "awaiting_input".'),
+    },
+    outputSchema: {
+      runs: z.array(runSummarySchema),
+      count: z.number().int(),
+      has_more: z.boolean().describe("loomcycle's list of the user's running runs was cut at its cap: more exist than shown"),
+    },
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  },
+  action: "list",
+  async logic(args, { bridge, signal }) {
+    const { runs: all, remoteError, hasMore } = await collectRuns(bridge, signal());
+    const runs = (args.state ? all.filter((r) => r.state === args.state) : all).sort(
+      (a, b) => ORDER.indexOf(a.state) - ORDER.indexOf(b.state) || b.last_activity_at.localeCompare(a.last_activity_at),
+    );
+    return { structured: { runs, count: runs.length, has_more: hasMore }, text: renderRuns(runs, remoteError, hasMore) };
+  },
+});

@@ -1,0 +1,76 @@
+import { z } from "zod";
+import { ToolError } from "../bridge/errors.js";
+import { summarize } from "../bridge/run-info.js";
+import { attachFailure, waitAttached } from "../bridge/run-reader.js";
+import { STOP_STATES, TERMINAL_STATES, type TrackedRun } from "../bridge/tracker.js";
+import { renderSummary } from "../render/run-list.js";
+import { defineTool, type Extra } from "./types.js";
+import { askedOutputShape } from "./asked.js";
+import { PersonAsker } from "./questions.js";
+import { PROGRESS_EVERY_MS, progressReporter, waitOptions } from "./call.js";
+import { idField, waitMsField } from "./fields.js";
+import { runSummarySchema } from "./schemas.js";
+
+/** A run is "ready" for the host: at a stop point with something unread, or ended. */
+function isReady(run: TrackedRun): boolean {
+  const st = run.state;
+  if (!STOP_STATES.has(st)) return false;
+  return run.events.length > run.readPos || TERMINAL_STATES.has(st) || st === "awaiting_answer";
+}
+
+async function waitAny(runs: TrackedRun[], until: number, extra: Extra, ready: (r: TrackedRun) => boolean): Promise<void> {
+  if (runs.some(ready)) return;
+  const ac = new AbortController();
+  const signal = AbortSignal.any([ac.signal, extra.signal]);
+  const tick = progressReporter(extra, () => `waiting on ${runs.length} runs: ${runs.map((r) => `${r.runId}=${r.state}`).join(", ")}`);
+  try {
+    await Promise.race(runs.map((r) => r.waitUntil(() => ready(r), { deadline: until, signal, onTick: r === runs[0] ? tick : undefined, tickMs: extra.progressEveryMs ?? PROGRESS_EVERY_MS })));
+  } finally {
+    ac.abort();
+  }
+}
+
+export const waitForRuns = defineTool({
+  name: "wait_for_runs",
+  config: {
+    title: "Wait for any of several runs",
+    description: [
+      "Wait until any of up to 20 runs needs you (parked with unread events, asking, or ended); returns the ready run_ids.",
+      "Use it to supervise several runs; next, read_run_events a ready one.",
+    ].join(" "),
+    inputSchema: {
+      run_ids: z
+        .array(idField("run_id", "r_0b1c2d3e4f5a6b7c"), { error: "run_ids must be a list of run ids" })
+        .min(1, "run_ids needs at least 1 run id")
+        .max(20, "run_ids takes at most 20 run ids")
+        .describe('Runs to watch. Example: ["r_0b1c", "r_1a2b"].'),
+      wait_ms: waitMsField(25_000),
+    },
+    outputSchema: { ready: z.array(z.string()), runs: z.array(runSummarySchema), timed_out: z.boolean(), ...askedOutputShape },
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  },
+  action: "list",
+  async logic(args, { bridge, extra, clock: c }) {
+    const ids = [...new Set(args.run_ids)];
+    const runs = ids.map((id) => bridge.tracker.getOrAttach(id));
+    await Promise.all(runs.map((r) => waitAttached(r, c.started + 3000, waitOptions(r, extra)).catch(() => undefined)));
+    const failed = runs.filter((r) => attachFailure(r) !== undefined);
+    if (failed.length > 0) throw new ToolError(`loomcycle has no run ${failed.map((r) => r.runId).join(", ")} visible to this token; remove it from run_ids.`);
+    // Runs in questions: "human" mode have their questions put to the person here; a
+    // question the person answered does not make its run ready.
+    const asker = new PersonAsker(extra, bridge);
+    const isReadyNow = (r: TrackedRun): boolean => isReady(r) && !asker.answeredAll(r);
+    for (;;) {
+      await waitAny(runs, c.waitUntil, extra, isReadyNow);
+      const toAsk = runs.find((r) => isReadyNow(r) && asker.hasOpen(r));
+      if (!toAsk || (await asker.askNext(toAsk, c.waitUntil)) === "stop") break;
+    }
+    const ready = runs.filter(isReadyNow).map((r) => r.runId ?? "");
+    const summaries = runs.map((r) => summarize(r));
+    const text = [
+      ready.length ? `ready=${ready.join(",")}` : "ready=none (wait_ms ran out)",
+      ...summaries.map(renderSummary),
+    ].join("\n");
+    return { structured: { ready, runs: summaries, timed_out: ready.length === 0 }, text, asked: asker.asked };
+  },
+});
