@@ -37,6 +37,8 @@ export interface SimContext {
   shutdown: AbortSignal;
   /** Session locks held by in-flight requests (trySessionLock). */
   sessionLocks: Set<string>;
+  /** What serving run streams costs: tails open now, and run-event queries made (the database polls). */
+  tailStats: { open: number; polls: number };
 }
 
 export interface RequestCtx {

@@ -131,6 +131,7 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
     startedAt: Date.now(),
     shutdown: shutdown.signal,
     sessionLocks: new Set(),
+    tailStats: { open: 0, polls: 0 },
   };
   server.on("request", makeListener(sim, buildRouter(), requests));
 
@@ -164,6 +165,9 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
         if (f) out.push(f);
       }
       return out;
+    },
+    tailStats() {
+      return { ...sim.tailStats };
     },
     freezeHeartbeat(runId: string, ageMs: number) {
       store.freezeHeartbeat(runId, ageMs);
