@@ -14,6 +14,8 @@ export interface BridgeConfig {
   userId: string | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   sandbox: boolean;
+  /** LOOMCYCLE_MCP_PARK_RELEASE_MS: a parked run nobody needs releases its upstream stream after this long (0: never). */
+  parkReleaseMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -36,6 +38,10 @@ const Schema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,128}$/, "LOOMCYCLE_USER_ID must match [A-Za-z0-9_-]{1,128}")
     .optional(),
   logLevel: z.enum(LOG_LEVELS, { error: `LOOMCYCLE_MCP_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }),
+  parkReleaseMs: z
+    .string()
+    .regex(/^\d{1,10}$/, "LOOMCYCLE_MCP_PARK_RELEASE_MS must be a whole number of milliseconds (0 = never release), e.g. 120000")
+    .transform(Number),
 });
 
 const FLAG_TO_KEY: Record<string, "baseUrl" | "token" | "tokenFile" | "userId" | "logLevel"> = {
@@ -79,6 +85,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
     baseUrl: (flags.baseUrl ?? env.LOOMCYCLE_BASE_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, ""),
     userId: flags.userId ?? (env.LOOMCYCLE_USER_ID || undefined),
     logLevel: flags.logLevel ?? env.LOOMCYCLE_MCP_LOG_LEVEL ?? "info",
+    parkReleaseMs: env.LOOMCYCLE_MCP_PARK_RELEASE_MS?.trim() || "120000",
   };
   const parsed = Schema.safeParse(raw);
   if (!parsed.success) {
@@ -92,6 +99,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
     userId: parsed.data.userId,
     logLevel: parsed.data.logLevel,
     sandbox,
+    parkReleaseMs: parsed.data.parkReleaseMs,
   };
   if (arg !== undefined) cfg.arg = arg;
   return cfg;

@@ -87,6 +87,8 @@ export interface RunSummary {
   pending_interrupts: number;
   next_step: string;
   stuck?: StuckInfo;
+  /** The state is as of this time (the stream was released and has not caught up since). */
+  state_as_of?: string;
 }
 
 const NEXT: Record<RunState, string> = {
@@ -120,5 +122,7 @@ export function summarize(run: TrackedRun, stuck?: StuckInfo): RunSummary {
   };
   if (run.agentName) s.agent = run.agentName;
   if (stuck) s.stuck = stuck;
+  const asOf = run.stateAsOf;
+  if (asOf) s.state_as_of = asOf;
   return s;
 }

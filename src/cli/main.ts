@@ -29,6 +29,9 @@ Options (override the environment variables of the same meaning):
                                                 command lines are visible to other users)
   --user-id ID         LOOMCYCLE_USER_ID        user_id for new runs and user-scoped lists
   --log-level LEVEL    LOOMCYCLE_MCP_LOG_LEVEL  fatal|error|warn|info|debug|trace|silent (default info)
+                       LOOMCYCLE_MCP_PARK_RELEASE_MS  a parked run nobody reads, waits on or subscribes to
+                                                closes its stream to loomcycle after this long and
+                                                re-attaches on the next use (default 120000; 0 never)
 
 Logs go to stderr; stdout carries JSON-RPC only.`;
 
@@ -50,6 +53,7 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
     config: { baseUrl, token, userId: cfg.userId },
     logger: log,
     sandbox: cfg.sandbox,
+    parkReleaseMs: cfg.parkReleaseMs,
     // Read positions survive restarts (not in the sandbox: its simulator is new each time).
     ...(cfg.sandbox ? {} : { stateFilePath: stateFilePath(stateDir(env), baseUrl, cfg.userId) }),
   });

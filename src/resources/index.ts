@@ -67,7 +67,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
       const runId = String(vars.run_id ?? "");
       if (!RUN_ID_PATTERN.test(runId)) throw new Error(`run_id must match [A-Za-z0-9_-]{1,128} (got ${JSON.stringify(runId.slice(0, 40))})`);
       const run = bridge.tracker.getOrAttach(runId);
-      await run.waitUntil(() => run.stream.created || run.stream.fatal !== undefined, { deadline: Date.now() + 5000 });
+      await run.waitUntil(() => (run.stream.created && run.confirmed) || run.stream.fatal !== undefined, { deadline: Date.now() + 5000 });
       if (run.stream.fatal && !run.stream.created) throw new Error(`loomcycle has no run ${runId} visible to this token`);
       const from = Math.max(0, run.events.length - RECENT_EVENTS);
       const state: RunState = run.state;
@@ -82,6 +82,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
         pending_interrupts: [...run.pending.values()],
         usage: { ...run.usage },
         ...(stuck ? { stuck } : {}),
+        ...(summary.state_as_of ? { state_as_of: summary.state_as_of } : {}),
       };
       const head = { run_id: runId, agent_id: summary.agent_id, session_id: summary.session_id, last_activity_at: summary.last_activity_at, read_position: run.readPos };
       const text = `Run ${runId} — the last ${page.items.length} events (from cursor ${from}); read_run_events reads more.\n` + renderResult(head, snap, bridge);
@@ -124,6 +125,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
     if (!RUN_ID_PATTERN.test(runId)) throw new Error(`run_id must match [A-Za-z0-9_-]{1,128}`);
     if (subs.has(uri)) return {};
     const run = bridge.tracker.getOrAttach(runId);
+    const unhold = run.hold(); // a subscribed run keeps its stream: the host wants to hear of changes
     let last = run.state;
     let seen = run.events.length;
     const off = run.stream.onChange(() => {
@@ -137,7 +139,10 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
       last = now;
       server.server.sendResourceUpdated({ uri }).catch(() => {});
     });
-    subs.set(uri, off);
+    subs.set(uri, () => {
+      off();
+      unhold();
+    });
     return {};
   });
   server.server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {

@@ -73,6 +73,11 @@ export const stuckSchema = z
   })
   .describe("Present when a running run has been silent for a long time: stuck (alive, silent) or likely_dead (no heartbeat for 10+ minutes)");
 
+export const stateAsOfSchema = z
+  .string()
+  .optional()
+  .describe("Present when the state could not be confirmed in this call: it is the state seen at this time (ISO 8601), when the bridge closed the idle run's stream; the next call re-checks it");
+
 export const runOutputShape = {
   run_id: z.string(),
   state: stateSchema,
@@ -82,6 +87,7 @@ export const runOutputShape = {
   pending_interrupts: z.array(pendingInterruptSchema),
   usage: usageSchema.optional(),
   stuck: stuckSchema.optional(),
+  state_as_of: stateAsOfSchema,
   next_step: z.string().optional().describe("What to do next, given the state (the text block says the same)"),
 };
 
@@ -159,6 +165,8 @@ export const atStopPoint = (run: TrackedRun) => () => STOP_STATES.has(run.state)
 
 /** For a run attached on this call: wait (bounded) until it is known and its replay settled. */
 export async function waitAttached(run: TrackedRun, until: number, extra: Extra): Promise<void> {
+  // A released run re-attaches on use (tracker.getOrAttach): answer once it caught up.
+  if (!run.confirmed) await waitOnRun(run, () => run.confirmed, until, extra);
   if (run.settled) return;
   await waitOnRun(run, () => run.stream.created || run.stream.fatal !== undefined, until, extra);
   if (run.stream.fatal && !run.stream.created) throw run.stream.fatal;
@@ -206,6 +214,7 @@ export interface RunSnapshot {
   has_more: boolean;
   pending_interrupts: Array<{ interrupt_id: string; question: string; options?: string[]; expires_at?: string }>;
   usage: { input_tokens: number; output_tokens: number };
+  state_as_of?: string;
 }
 
 /** Read the run's log from `from` (default: the read position) and move the read position. */
@@ -256,6 +265,8 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal?: Abort
     pending_interrupts: [...run.pending.values()].map((p) => ({ ...p })),
     usage: { ...run.usage },
   };
+  const asOf = run.stateAsOf;
+  if (asOf) snap.state_as_of = asOf;
   if (bridge && state === "running") {
     const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) });
     if (stuck) snap.stuck = stuck;
@@ -319,7 +330,7 @@ export function renderResult(head: Record<string, unknown>, snap: Partial<RunSna
   const fields = Object.entries(head)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
-  if (snap.state) fields.push(`state=${snap.state}`);
+  if (snap.state) fields.push(`state=${snap.state}${snap.state_as_of ? ` (as of ${snap.state_as_of}, not confirmed since)` : ""}`);
   if (snap.next_cursor !== undefined) fields.push(`next_cursor=${snap.next_cursor}`);
   if (snap.has_more !== undefined) fields.push(`has_more=${snap.has_more}`);
   if (snap.usage) fields.push(`usage=in:${snap.usage.input_tokens},out:${snap.usage.output_tokens}`);

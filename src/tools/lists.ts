@@ -4,7 +4,7 @@ import { defineTool } from "./types.js";
 import { STOP_STATES, TERMINAL_STATES, type RunState, type TrackedRun } from "../bridge/tracker.js";
 import { assessStuck, summarize, type RunSummary } from "../bridge/run-info.js";
 import type { Bridge } from "../bridge/bridge.js";
-import { ToolError, callSignal, clock, errorResult, okResult, progressReporter, runIdField, stateSchema, stuckSchema, waitAttached, waitMsField, PROGRESS_EVERY_MS, sandboxLines } from "./common.js";
+import { ToolError, callSignal, clock, errorResult, okResult, progressReporter, runIdField, stateAsOfSchema, stateSchema, stuckSchema, waitAttached, waitMsField, PROGRESS_EVERY_MS, sandboxLines } from "./common.js";
 import type { Extra } from "./types.js";
 
 const STATES = ["starting", "running", "awaiting_input", "awaiting_answer", "completed", "failed", "cancelled", "unreachable"] as const;
@@ -22,15 +22,21 @@ const runSummarySchema = z.object({
   pending_interrupts: z.number().int(),
   next_step: z.string(),
   stuck: stuckSchema.optional(),
+  state_as_of: stateAsOfSchema,
 });
 
 function renderSummary(r: RunSummary): string {
-  return `- ${r.run_id} agent_id=${r.agent_id} session_id=${r.session_id}${r.agent ? ` agent=${r.agent}` : ""} state=${r.state} followed=${r.followed} last_activity_at=${r.last_activity_at} events=${r.events} unread=${r.unread} pending_interrupts=${r.pending_interrupts}${r.stuck ? ` stuck=${r.stuck.verdict}(${r.stuck.idle_seconds}s idle${r.stuck.heartbeat_age_seconds !== undefined ? `, heartbeat ${r.stuck.heartbeat_age_seconds}s ago` : ""})` : ""}\n  next: ${r.next_step}`;
+  return `- ${r.run_id} agent_id=${r.agent_id} session_id=${r.session_id}${r.agent ? ` agent=${r.agent}` : ""} state=${r.state}${r.state_as_of ? ` (as of ${r.state_as_of})` : ""} followed=${r.followed} last_activity_at=${r.last_activity_at} events=${r.events} unread=${r.unread} pending_interrupts=${r.pending_interrupts}${r.stuck ? ` stuck=${r.stuck.verdict}(${r.stuck.idle_seconds}s idle${r.stuck.heartbeat_age_seconds !== undefined ? `, heartbeat ${r.stuck.heartbeat_age_seconds}s ago` : ""})` : ""}\n  next: ${r.next_step}`;
 }
+
+/** How long a list waits for released runs to re-attach before showing them as of their release. */
+const WANT_MS = 3000;
 
 /** Runs this bridge follows plus the user's running interactive runs on loomcycle. */
 export async function collectRuns(bridge: Bridge, signal: AbortSignal): Promise<{ runs: RunSummary[]; remoteError?: string }> {
   const out = new Map<string, RunSummary>();
+  // Released runs re-attach to show a confirmed state (bounded; see tracker.want).
+  await bridge.tracker.want(bridge.tracker.list(), { deadline: Date.now() + WANT_MS, signal });
   for (const run of bridge.tracker.list()) {
     if (!run.runId) continue;
     const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, signal });

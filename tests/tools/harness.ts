@@ -30,6 +30,7 @@ export interface HarnessBridgeOptions {
   stateFilePath?: string;
   eventWindow?: number;
   retainFinishedMs?: number;
+  parkReleaseMs?: number;
   /** Reuse a running simulator (the harness then does not close it). */
   sim?: Simulator;
 }
@@ -45,6 +46,7 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
     ...(bridgeOpts.stateFilePath ? { stateFilePath: bridgeOpts.stateFilePath } : {}),
     ...(bridgeOpts.eventWindow ? { eventWindow: bridgeOpts.eventWindow } : {}),
     ...(bridgeOpts.retainFinishedMs !== undefined ? { retainFinishedMs: bridgeOpts.retainFinishedMs } : {}),
+    ...(bridgeOpts.parkReleaseMs !== undefined ? { parkReleaseMs: bridgeOpts.parkReleaseMs } : {}),
   });
   const { server, close } = createServer({ bridge });
   const [a, b] = InMemoryTransport.createLinkedPair();
