@@ -40,6 +40,16 @@ export interface FaultEnvOptions {
   userId?: string;
 }
 
+/** FAULTS_PARK_RELEASE_MS=n runs the suite with parked runs releasing their streams after n ms
+ * (so releases and re-attaches happen in the middle of every fault); unset: the default. */
+const PARK_RELEASE_MS = process.env.FAULTS_PARK_RELEASE_MS ? Number(process.env.FAULTS_PARK_RELEASE_MS) : undefined;
+const releaseOpt = (): { parkReleaseMs?: number } => (PARK_RELEASE_MS === undefined ? {} : { parkReleaseMs: PARK_RELEASE_MS });
+
+/** A stream that is live, or released after catching up (FAULTS_PARK_RELEASE_MS): not reconnecting. */
+export function settledPhase(phase: string | undefined): boolean {
+  return phase === "live" || phase === "released";
+}
+
 async function connect(bridge: Bridge): Promise<{ client: Client; close: () => Promise<void> }> {
   const { server, close } = createServer({ bridge });
   const [a, b] = InMemoryTransport.createLinkedPair();
@@ -83,6 +93,7 @@ export async function startFaultEnv(opts: FaultEnvOptions = {}): Promise<FaultEn
     config: { baseUrl: proxy ? proxy.url : sim.url, token: sim.token, userId: opts.userId ?? "u_faults" },
     logger: opts.logger ?? silentLogger(),
     ...(opts.backoffMs ? { backoffMs: opts.backoffMs } : {}),
+    ...releaseOpt(),
   });
   const { client, close } = await connect(bridge);
   const extras: Array<() => Promise<void>> = [];
@@ -94,7 +105,7 @@ export async function startFaultEnv(opts: FaultEnvOptions = {}): Promise<FaultEn
     call: caller(client),
     async freshBridge(via = "sim") {
       const baseUrl = via === "proxy" && proxy ? proxy.url : sim.url;
-      const b2 = new Bridge({ config: { baseUrl, token: sim.token, userId: opts.userId ?? "u_faults" }, logger: silentLogger(), backoffMs: [0, 20, 50, 100] });
+      const b2 = new Bridge({ config: { baseUrl, token: sim.token, userId: opts.userId ?? "u_faults" }, logger: silentLogger(), backoffMs: [0, 20, 50, 100], ...releaseOpt() });
       const c2 = await connect(b2);
       const closeIt = async () => {
         await c2.close();
