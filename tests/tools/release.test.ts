@@ -129,7 +129,10 @@ describe("releasing idle parked runs", () => {
     expect(r.sc.state_as_of).toBe(new Date(releasedAt).toISOString());
     expect(r.text).toContain(`state=awaiting_input (as of ${new Date(releasedAt).toISOString()}, not confirmed since)`);
     await h.sim.whenAccepting?.();
-    await waitFor(() => h!.bridge.tracker.get(runId)!.confirmed, 15_000, "confirmed once loomcycle is back");
+    await waitFor(() => h!.bridge.tracker.get(runId)!.confirmed, 15_000, "confirmed once loomcycle is back").catch((e) => {
+      const st = h!.bridge.tracker.get(runId)!.stream as unknown as Record<string, unknown>;
+      throw new Error(`${String(e)} (stream: phase=${String(st.phase)} err=${String((st.lastError as Error | undefined)?.message)} fails=${String(st.reconnectFailures)} re-attaches=${String(st.reattaches)})`);
+    });
     const again = await h.call("read_run_events", { run_id: runId });
     expect(again.sc.state).toBe("awaiting_input");
     expect(again.sc.state_as_of).toBeUndefined();
