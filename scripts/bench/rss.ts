@@ -7,7 +7,8 @@
 // run steered once, parked at the end), then stays open like a parked run's tail,
 // with loomcycle's keep-alive comment every 20 s.
 // The bridge attaches to each run through read_run_events, exactly as for a run
-// started in loomcycle's Web UI.
+// started in loomcycle's Web UI, and holds every stream for the whole measure
+// (LOOMCYCLE_MCP_PARK_RELEASE_MS=0): the worst case, comparable with earlier figures.
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { agentFrame, captureLongtalk } from "./lib/frames.js";
@@ -143,7 +144,7 @@ export const rssFigure: Figure = {
       for (let run = 0; run < ctx.runs; run++) {
         const mkBridge = () =>
           new Peer(bridgeBin(), {
-            env: serverEnv({ LOOMCYCLE_BASE_URL: fake.url, LOOMCYCLE_AUTH_TOKEN: fake.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn" }),
+            env: serverEnv({ LOOMCYCLE_BASE_URL: fake.url, LOOMCYCLE_AUTH_TOKEN: fake.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn", LOOMCYCLE_MCP_PARK_RELEASE_MS: "0" }),
           });
         const mkEcho = async () => new Peer(await echoServer(), { env: serverEnv() });
         let bridge: Peer;
@@ -203,14 +204,14 @@ export const rssFigure: Figure = {
           `the ${RUNS_TRACKED} runs (scripts/bench/rss.ts workload, after GC) put ~37 MB of live heap over idle: ~16 MB is the reply ` +
           `text itself (this workload streams ~16 characters per delta), ~8 MB the event log's per-block kind/offset arrays ` +
           `(src/bridge/event-log.ts, ~7 bytes per event), and ~12 MB the ${RUNS_TRACKED} runs' own objects (~25 KB each: stream, ` +
-          `tracker, socket, parser state). The rest is V8's heap slack. The figure was +96..106 MiB with fetch as the stream ` +
-          `client: every socket read allocated a native buffer and after the 1M-frame burst glibc kept ~38 MB of freed chunks ` +
-          `resident (a malloc_trim through gdb returned them), plus ~20 MB of undici/WHATWG-stream objects per 500 connections. Run ` +
-          `streams now have their own HTTP/1.1 client (src/bridge/stream-http.ts) that reads every connection through one shared ` +
-          `buffer and decodes in place; a heap snapshot then found each run's response head pinning its first 64 KiB read (header ` +
-          `values sliced the string decoded from the whole read), fixed by decoding only the head. What would move the figure ` +
-          `further: 16-bit offsets for blocks whose text fits, compressing sealed blocks of old text, and closing a parked run's ` +
-          `stream after a while (re-attaching on demand, which would also spare loomcycle one DB poll per stream every 250 ms).`,
+          `tracker, socket, parser state). The rest is V8's heap slack. Every stream is held open for the whole measure ` +
+          `(LOOMCYCLE_MCP_PARK_RELEASE_MS=0), the worst case: with the default, these parked runs release their streams after ` +
+          `120 s idle (upstream_cost). Run streams go through node:http; the hand-written HTTP/1.1 client they used before ` +
+          `(one shared read buffer, framing decoded in place) measured +48.3 MiB here (5 runs, 47.2 … 53.3), and fetch ` +
+          `+96..106 MiB (a native buffer per socket read left glibc's heap fragmented after the burst, plus ~20 MB of ` +
+          `undici/WHATWG-stream objects per 500 connections). node:http pays a buffer per read too, but without the WHATWG ` +
+          `stream layer. What would move the figure further: 16-bit offsets for blocks whose text fits, compressing sealed ` +
+          `blocks of old text, and dropping a released run's log (loomcycle keeps it; a read re-fetches it).`,
         details: [
           `${ctx.runs} runs side by side (one bridge + one echo server each, started in alternating order); RSS from /proc/<pid>/status (VmRSS); no forced GC (the bin runs as users run it). "Steady": polled every second after the replays until it has come down from the burst and stayed within 1% for ${SETTLE_STABLE_POLLS} polls (at most ${SETTLE_MAX_MS / 1000} s; median wait ${fmt(m((r) => r.settledAfterMs) / 1000)} s).`,
           `frames: ${EVENTS_PER_RUN} per run, ${fmt(template.length / 1024)} KiB of SSE per run captured from the simulator (longtalk, steered once), served over real HTTP by a loomcycle stand-in; every run attached with read_run_events as a run started elsewhere; ${RUNS_TRACKED} concurrent connections per bridge; median attach time ${fmt(m((r) => r.attachMs))} ms.`,
