@@ -131,6 +131,8 @@ export class RunStream {
   private wakeSleep: (() => void) | undefined;
   /** release() closed the current stream on purpose: the loop parks instead of re-attaching. */
   private releaseRequested = false;
+  /** release() asked to let go of the log too (see EventLog.dropHeld). */
+  private dropLogOnRelease = false;
   /** Someone wants the stream (set by interest(), cleared by release()). */
   private wanted = true;
   private wakeReleased: (() => void) | undefined;
@@ -210,15 +212,17 @@ export class RunStream {
 
   /**
    * Close the upstream stream of a live run that nobody needs now (the caller decides
-   * when: see TrackedRun.releaseIfIdle). The log, ids and frame count stay; the next
-   * interest() re-attaches after the last frame held. Never affects the remote run.
+   * when: see TrackedRun.releaseIfIdle). The ids, frame count and log positions stay
+   * (with `dropLog`, the events themselves are let go: a read re-fetches them); the next
+   * interest() re-attaches after the last frame received. Never affects the remote run.
    * Returns whether a stream was released.
    */
-  release(): boolean {
+  release(opts: { dropLog?: boolean } = {}): boolean {
     if (this.closed || this.phase !== "live" || !this.current || !this.created || this.terminal || this.sawDone) return false;
     if (this.confirming) return false; // let a re-attach catch up first: its state is what the release keeps
     this.wanted = false;
     this.releaseRequested = true;
+    this.dropLogOnRelease = opts.dropLog === true;
     this.current.close();
     return true;
   }
@@ -321,6 +325,7 @@ export class RunStream {
           this.releaseRequested = false;
           this.lastError = undefined;
           this.releasedAt ??= this.now(); // unconfirmed since an earlier release: still as of that one
+          if (this.dropLogOnRelease) this.events.dropHeld(); // every frame is in: loomcycle keeps them, fetchRange re-reads them
           this.releases += 1;
           this.confirming = true;
           this.catchUpTo = undefined;

@@ -158,7 +158,9 @@ export class TrackedRun {
     if (s.phase !== "live" || now - Math.max(this.lastUsedAt, s.lastActivityAt) < afterMs) return false;
     const st = this.state;
     if (st !== "awaiting_input" && st !== "awaiting_answer") return false;
-    return s.release();
+    // A long log is let go too (loomcycle keeps it; a read of it re-fetches it): what a
+    // followed run costs the bridge then no longer grows with its length.
+    return s.release({ dropLog: s.events.length - s.events.firstHeld > DROP_LOG_ABOVE });
   }
 
   /** Fold new log entries into the derived state. Idempotent and incremental. */
@@ -327,6 +329,8 @@ export interface TrackerOptions {
 }
 
 export const DEFAULT_PARK_RELEASE_MS = 120_000;
+/** A released run keeps a log of up to this many events in memory (re-fetching it would cost more than it holds). */
+export const DROP_LOG_ABOVE = 512;
 
 export class RunTracker {
   private readonly runs = new Map<string, TrackedRun>();

@@ -69,7 +69,8 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
       const run = bridge.tracker.getOrAttach(runId);
       await run.waitUntil(() => (run.stream.created && run.confirmed) || run.stream.fatal !== undefined, { deadline: Date.now() + 5000 });
       if (run.stream.fatal && !run.stream.created) throw new Error(`loomcycle has no run ${runId} visible to this token`);
-      const from = Math.max(0, run.events.length - RECENT_EVENTS);
+      // (A released run may hold none of its events: read_run_events re-fetches them, this summary does not.)
+      const from = Math.max(run.events.firstHeld, run.events.length - RECENT_EVENTS);
       const state: RunState = run.state;
       const page = buildDigest(run.events, { from, maxEvents: 200, maxChars: 20_000, streaming: state === "running", ...(run.opening() ? { opening: run.opening()! } : {}) });
       const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, signal: deadline(5000) });

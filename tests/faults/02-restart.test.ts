@@ -4,7 +4,7 @@
 // outage must say `unreachable` and return within their bound; a steer or a start
 // during the outage must fail clearly.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { settledPhase, startFaultEnv, sleep, type FaultEnv } from "./env.js";
+import { fullLog, settledPhase, startFaultEnv, sleep, type FaultEnv } from "./env.js";
 import { ms, record } from "./report.js";
 import { waitFor } from "../helpers.js";
 
@@ -99,7 +99,7 @@ describe("scenario 2: upstream restart", () => {
       const r = await call("read_run_events", { run_id: id, cursor: 0, max_events: 1000, max_chars: 40_000 });
       states[k] = String(r.sc.state);
       const expected = env.sim.expectedTailFrames(id).map(([, d]) => d);
-      if (JSON.stringify(env.bridge.tracker.get(id)!.events.slice()) === JSON.stringify(expected)) exact += 1;
+      if (JSON.stringify(await fullLog(env.bridge.tracker.get(id)!)) === JSON.stringify(expected)) exact += 1;
     }
     const steeredTexts = (await call("read_run_events", { run_id: steered, cursor: 0 })).sc.events!.filter((e) => e.kind === "input").map((e) => e.text);
     const maxRecovery = Math.max(...Object.values(recoveredAt));

@@ -6,6 +6,7 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { startSimulator, type SimOptions, type Simulator } from "../../src/sim/index.js";
 import { Bridge } from "../../src/bridge/bridge.js";
+import type { TrackedRun } from "../../src/bridge/tracker.js";
 import { createServer } from "../../src/server.js";
 import { silentLogger, type Logger } from "../../src/logger.js";
 import { FaultProxy } from "./proxy.js";
@@ -48,6 +49,14 @@ const releaseOpt = (): { parkReleaseMs?: number } => (PARK_RELEASE_MS === undefi
 /** A stream that is live, or released after catching up (FAULTS_PARK_RELEASE_MS): not reconnecting. */
 export function settledPhase(phase: string | undefined): boolean {
   return phase === "live" || phase === "released";
+}
+
+/** A run's whole log as the bridge sees it: what it holds, after the part a release let
+ * go of (FAULTS_PARK_RELEASE_MS), re-read the way a read re-fetches it. */
+export async function fullLog(run: TrackedRun): Promise<unknown[]> {
+  const first = run.events.firstHeld;
+  const head = first > 0 ? await run.stream.fetchRange(0, first) : [];
+  return [...head, ...run.events.slice()];
 }
 
 async function connect(bridge: Bridge): Promise<{ client: Client; close: () => Promise<void> }> {

@@ -138,6 +138,35 @@ describe("releasing idle parked runs", () => {
     expect(again.sc.state_as_of).toBeUndefined();
   });
 
+  it("a long released run lets go of its log; reads re-fetch it exactly, and the turn steered elsewhere follows it", async () => {
+    h = await startHarness({}, { parkReleaseMs: RELEASE_MS });
+    const start = await h.call("start_interactive_run", { agent: "longtalk", prompt: "talk", wait_ms: 50_000 });
+    expect(start.sc.state, start.text).toBe("awaiting_input");
+    const runId = String(start.sc.run_id);
+    const run = h.bridge.tracker.get(runId)!;
+    const held = run.events.length;
+    expect(held).toBeGreaterThan(512);
+    await waitFor(released(h, runId), 5_000, "released");
+    expect(run.events.firstHeld).toBe(held); // nothing of it in memory
+
+    const other = new LoomcycleClient({ baseUrl: h.sim.url, token: h.sim.token, logger: silentLogger() });
+    await other.sendInput(runId, "once more");
+    await h.sim.waitForStopPoint(runId, 30_000);
+    // The whole log from cursor 0, paged: the dropped part is re-read from loomcycle.
+    const raw: Array<Record<string, unknown>> = [];
+    for (let cursor = 0, more = true; more; ) {
+      const r = await h.call("read_run_events", { run_id: runId, cursor, format: "raw", max_events: 1000, max_chars: 40_000 });
+      expect(r.isError, r.text).toBe(false);
+      expect(r.sc.state).toBe("awaiting_input");
+      for (const e of r.sc.events ?? []) raw.push(e);
+      cursor = Number(r.sc.next_cursor);
+      more = r.sc.has_more === true;
+    }
+    expect(raw.map((e) => e.cursor)).toEqual(raw.map((_, i) => i));
+    expect(raw.map((e) => e.event)).toEqual(h.sim.expectedTailFrames(runId).map(([, d]) => d));
+    expect(raw.slice(held).some((e) => (e.event as { type?: string }).type === "steer")).toBe(true);
+  });
+
   it("never releases with LOOMCYCLE_MCP_PARK_RELEASE_MS=0", async () => {
     h = await startHarness({}, { parkReleaseMs: 0 });
     const runId = await startParked(h);
