@@ -83,6 +83,8 @@ const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const TRANSCRIPT_RESUME_MAX_FRAMES = 50_000;
 /** A re-attach without a known catch-up count is confirmed after this long without a frame. */
 const QUIET_CONFIRM_MS = 150;
+/** …and one whose count (from the transcript) has not been reached, after this long. */
+const QUIET_CONFIRM_COUNTED_MS = 1000;
 /** How many recent frame names we keep to check a transcript-based resume point. */
 const NAME_RING = 64;
 
@@ -252,15 +254,20 @@ export class RunStream {
     this.emit();
   }
 
-  /** Without a known catch-up count: confirmed once the replay reached what we held and no frame came for a moment. */
+  /** Without a known catch-up count: confirmed once the replay reached what we held and no
+   * frame came for a moment. With one, the same after a longer quiet, in case a row the
+   * transcript counted never streams (loomcycle versions differ in which rows do). */
   private armQuietConfirm(): void {
-    if (!this.confirming || this.catchUpTo !== undefined) return;
+    if (!this.confirming) return;
     if (this.quietTimer) clearTimeout(this.quietTimer);
-    this.quietTimer = setTimeout(() => {
-      this.quietTimer = undefined;
-      if (this.phase === "live" && this.skipLeft === 0) this.confirm();
-      else this.armQuietConfirm();
-    }, QUIET_CONFIRM_MS);
+    this.quietTimer = setTimeout(
+      () => {
+        this.quietTimer = undefined;
+        if (this.phase === "live" && this.skipLeft === 0) this.confirm();
+        else this.armQuietConfirm();
+      },
+      this.catchUpTo === undefined ? QUIET_CONFIRM_MS : QUIET_CONFIRM_COUNTED_MS,
+    );
     this.quietTimer.unref?.();
   }
 
