@@ -25,6 +25,8 @@ const MiB = 1024 * 1024;
 interface FakeLoomcycle {
   url: string;
   token: string;
+  /** Run streams open now. */
+  openStreams(): number;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export async function fakeLoomcycle(template: Buffer, agent: Record<string, unkn
   return {
     url: `http://127.0.0.1:${port}`,
     token,
+    openStreams: () => open.size,
     async close() {
       clearInterval(keepalive);
       for (const r of open) r.destroy();
@@ -220,6 +223,93 @@ export const rssFigure: Figure = {
       };
     } finally {
       await Promise.all(peers.map((p) => p.close()));
+      await fake.close();
+    }
+  },
+};
+
+const FOLLOWED = 2000;
+const FOLLOWED_GOAL_MIB = 100;
+const FOLLOWED_RELEASE_MS = 10_000;
+/** Runs of this figure: each one a bridge holding 2,000 connections' replays at its peak, so they go one after the other. */
+const FOLLOWED_MAX_RUNS = 3;
+
+async function attachMany(bridge: Peer, n: number, width: number): Promise<number> {
+  const t0 = performance.now();
+  const last = EVENTS_PER_RUN - 1;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) {
+        const i = next++;
+        for (let tries = 0; ; tries++) {
+          const r = ok(await bridge.callTool("read_run_events", { run_id: `r_bench_${i}`, cursor: last, max_events: 1 }), `read_run_events r_bench_${i}`);
+          if (r.structured.next_cursor === EVENTS_PER_RUN) break;
+          if (tries > 20) throw new Error(`rss_followed: r_bench_${i} never held ${EVENTS_PER_RUN} events`);
+          await sleep(200);
+        }
+      }
+    }),
+  );
+  return performance.now() - t0;
+}
+
+export const rssFollowedFigure: Figure = {
+  key: "rss_followed",
+  title: "RSS with 2,000 followed runs, idle past the release delay",
+  async measure(ctx: BenchContext): Promise<FigureResult> {
+    const captured = await captureLongtalk(EVENTS_PER_RUN);
+    const template = Buffer.from(captured.frames.join(""), "utf8");
+    const fake = await fakeLoomcycle(template, captured.agent);
+    const runs = Math.min(ctx.runs, FOLLOWED_MAX_RUNS);
+    const per: Array<{ echo: number; idle: number; peak: number; steady: number; open: number; attachMs: number; settledMs: number }> = [];
+    try {
+      for (let run = 0; run < runs; run++) {
+        const echo = new Peer(await echoServer(), { env: serverEnv() });
+        const bridge = new Peer(bridgeBin(), {
+          env: serverEnv({ LOOMCYCLE_BASE_URL: fake.url, LOOMCYCLE_AUTH_TOKEN: fake.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn", LOOMCYCLE_MCP_PARK_RELEASE_MS: String(FOLLOWED_RELEASE_MS) }),
+        });
+        try {
+          await Promise.all([bridge.initialize(), echo.initialize()]);
+          await echo.callTool("echo", { text: "ping" });
+          await sleep(1500);
+          const idle = bridge.rssBytes();
+          let peak = idle;
+          const sampler = setInterval(() => (peak = Math.max(peak, bridge.rssBytes())), 250);
+          const attachMs = await attachMany(bridge, FOLLOWED, 250);
+          // Idle past the release delay: every run has let go of its stream (and its log).
+          await sleep(FOLLOWED_RELEASE_MS * 1.25 + 2000);
+          clearInterval(sampler);
+          const open = fake.openStreams();
+          const t0 = performance.now();
+          const { rss } = await settle(bridge, peak);
+          per.push({ echo: echo.rssBytes(), idle, peak, steady: rss, open, attachMs, settledMs: performance.now() - t0 });
+          ctx.log(`  run ${run + 1}: ${FOLLOWED} runs attached in ${fmt(attachMs)} ms; peak ${fmt(peak / MiB)} MiB; ${open} streams open after the release delay; steady ${fmt(rss / MiB)} MiB (echo ${fmt(per[run]!.echo / MiB)} MiB)`);
+        } finally {
+          await Promise.all([bridge.close(), echo.close()]);
+        }
+      }
+      const m = (f: (r: (typeof per)[number]) => number) => median(per.map(f));
+      const delta = m((r) => r.steady - r.echo);
+      return {
+        key: "rss_followed",
+        figure: `RSS with ${FOLLOWED.toLocaleString("en-US")} followed runs × ${EVENTS_PER_RUN.toLocaleString("en-US")} events, idle past the release delay`,
+        baseline: "the bare server's idle RSS",
+        measured: `${fmt(m((r) => r.steady) / MiB)} MiB vs ${fmt(m((r) => r.echo) / MiB)} MiB (bridge idle ${fmt(m((r) => r.idle) / MiB)} MiB, peak ${fmt(m((r) => r.peak) / MiB)} MiB while the ${FOLLOWED} replays arrived; ${m((r) => r.open)} streams open after the delay)`,
+        ratio: `+${fmt(delta / MiB)} MiB`,
+        goal: `≤ +${FOLLOWED_GOAL_MIB} MiB`,
+        pass: delta <= FOLLOWED_GOAL_MIB * MiB,
+        limits:
+          `A released run keeps its ids, state, pending questions, usage and read position, but not its events when it has more ` +
+          `than 512 (loomcycle keeps them; a read of them re-fetches them, as for positions past the in-memory window), so what ` +
+          `each idle run costs no longer grows with its length. What is left per run is its tracker and stream objects, and what ` +
+          `the burst of ${FOLLOWED} replays (${fmt((template.length * FOLLOWED) / MiB)} MiB of SSE at once) left in V8's and glibc's heaps.`,
+        details: [
+          `${runs} runs one after the other (one bridge + one echo server each); the loomcycle stand-in of the RSS figure above serves every run's ${EVENTS_PER_RUN} frames; every run attached with read_run_events (250 at a time), then left idle for ${fmt((FOLLOWED_RELEASE_MS * 1.25 + 2000) / 1000)} s (LOOMCYCLE_MCP_PARK_RELEASE_MS=${FOLLOWED_RELEASE_MS}), then the RSS polled until steady as above (median wait ${fmt(m((r) => r.settledMs) / 1000)} s).`,
+          `per-run deltas: ${spread(per.map((r) => (r.steady - r.echo) / MiB))} MiB; median attach time ${fmt(m((r) => r.attachMs))} ms.`,
+        ],
+      };
+    } finally {
       await fake.close();
     }
   },
