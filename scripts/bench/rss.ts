@@ -117,8 +117,9 @@ async function attachAll(bridge: Peer): Promise<number> {
  * runs (tens of seconds after allocation calms down; Node runs no idle-time GC). Poll
  * until the RSS has come down from the burst and stayed put, or SETTLE_MAX_MS passes.
  */
-async function settle(peer: Peer, burst: number): Promise<{ rss: number; afterMs: number }> {
+async function settle(peer: Peer, burst: number, opts: { stablePolls?: number; minMs?: number } = {}): Promise<{ rss: number; afterMs: number }> {
   const t0 = performance.now();
+  const polls = opts.stablePolls ?? SETTLE_STABLE_POLLS;
   let last = peer.rssBytes();
   let stable = 0;
   while (performance.now() - t0 < SETTLE_MAX_MS) {
@@ -126,7 +127,7 @@ async function settle(peer: Peer, burst: number): Promise<{ rss: number; afterMs
     const now = peer.rssBytes();
     stable = Math.abs(now - last) <= 0.01 * last ? stable + 1 : 0;
     last = now;
-    if (now < 0.95 * burst && stable >= SETTLE_STABLE_POLLS) break;
+    if (now < 0.95 * burst && stable >= polls && performance.now() - t0 >= (opts.minMs ?? 0)) break;
   }
   return { rss: last, afterMs: performance.now() - t0 };
 }
@@ -231,6 +232,8 @@ export const rssFigure: Figure = {
 const FOLLOWED = 2000;
 const FOLLOWED_GOAL_MIB = 100;
 const FOLLOWED_RELEASE_MS = 10_000;
+const FOLLOWED_STABLE_POLLS = 10;
+const FOLLOWED_MIN_SETTLE_MS = 30_000;
 /** Runs of this figure: each one a bridge holding 2,000 connections' replays at its peak, so they go one after the other. */
 const FOLLOWED_MAX_RUNS = 3;
 
@@ -282,7 +285,9 @@ export const rssFollowedFigure: Figure = {
           clearInterval(sampler);
           const open = fake.openStreams();
           const t0 = performance.now();
-          const { rss } = await settle(bridge, peak);
+          // Released runs free their logs at once, but V8 gives the pages back only when its
+          // memory reducer runs: a plateau just under the peak is not the steady state yet.
+          const { rss } = await settle(bridge, peak, { stablePolls: FOLLOWED_STABLE_POLLS, minMs: FOLLOWED_MIN_SETTLE_MS });
           per.push({ echo: echo.rssBytes(), idle, peak, steady: rss, open, attachMs, settledMs: performance.now() - t0 });
           ctx.log(`  run ${run + 1}: ${FOLLOWED} runs attached in ${fmt(attachMs)} ms; peak ${fmt(peak / MiB)} MiB; ${open} streams open after the release delay; steady ${fmt(rss / MiB)} MiB (echo ${fmt(per[run]!.echo / MiB)} MiB)`);
         } finally {
@@ -305,7 +310,7 @@ export const rssFollowedFigure: Figure = {
           `each idle run costs no longer grows with its length. What is left per run is its tracker and stream objects, and what ` +
           `the burst of ${FOLLOWED} replays (${fmt((template.length * FOLLOWED) / MiB)} MiB of SSE at once) left in V8's and glibc's heaps.`,
         details: [
-          `${runs} runs one after the other (one bridge + one echo server each); the loomcycle stand-in of the RSS figure above serves every run's ${EVENTS_PER_RUN} frames; every run attached with read_run_events (250 at a time), then left idle for ${fmt((FOLLOWED_RELEASE_MS * 1.25 + 2000) / 1000)} s (LOOMCYCLE_MCP_PARK_RELEASE_MS=${FOLLOWED_RELEASE_MS}), then the RSS polled until steady as above (median wait ${fmt(m((r) => r.settledMs) / 1000)} s).`,
+          `${runs} runs one after the other (one bridge + one echo server each); the loomcycle stand-in of the RSS figure above serves every run's ${EVENTS_PER_RUN} frames; every run attached with read_run_events (250 at a time), then left idle for ${fmt((FOLLOWED_RELEASE_MS * 1.25 + 2000) / 1000)} s (LOOMCYCLE_MCP_PARK_RELEASE_MS=${FOLLOWED_RELEASE_MS}), then the RSS polled every second until it has come down from the peak and stayed within 1% for ${FOLLOWED_STABLE_POLLS} polls, at least ${FOLLOWED_MIN_SETTLE_MS / 1000} s (median wait ${fmt(m((r) => r.settledMs) / 1000)} s).`,
           `per-run deltas: ${spread(per.map((r) => (r.steady - r.echo) / MiB))} MiB; median attach time ${fmt(m((r) => r.attachMs))} ms.`,
         ],
       };
