@@ -306,7 +306,7 @@ export const rssFollowedFigure: Figure = {
         pass: delta <= FOLLOWED_GOAL_MIB * MiB,
         limits:
           `A released run keeps its ids, state, pending questions, usage and read position, but not its events when it has more ` +
-          `than 512 (loomcycle keeps them; a read of them re-fetches them, as for positions past the in-memory window), so what ` +
+          `than 512 and the host has read them all (loomcycle keeps them; a read of them re-fetches them, as for positions past the in-memory window), so what ` +
           `each idle run costs no longer grows with its length. What is left per run is its tracker and stream objects, and what ` +
           `the burst of ${FOLLOWED} replays (${fmt((template.length * FOLLOWED) / MiB)} MiB of SSE at once) left in V8's and glibc's heaps.`,
         details: [

@@ -158,9 +158,11 @@ export class TrackedRun {
     if (s.phase !== "live" || now - Math.max(this.lastUsedAt, s.lastActivityAt) < afterMs) return false;
     const st = this.state;
     if (st !== "awaiting_input" && st !== "awaiting_answer") return false;
-    // A long log is let go too (loomcycle keeps it; a read of it re-fetches it): what a
-    // followed run costs the bridge then no longer grows with its length.
-    return s.release({ dropLog: s.events.length - s.events.firstHeld > DROP_LOG_ABOVE });
+    // A long log the host has read to its end is let go too (loomcycle keeps it; a read
+    // of it re-fetches it): what a followed run costs the bridge then no longer grows with
+    // its length. Unread events stay, so the next read or steer never waits on a re-fetch.
+    const dropLog = s.events.length - s.events.firstHeld > DROP_LOG_ABOVE && this.readPos >= s.events.length;
+    return s.release({ dropLog });
   }
 
   /** Fold new log entries into the derived state. Idempotent and incremental. */

@@ -146,7 +146,14 @@ describe("releasing idle parked runs", () => {
     const run = h.bridge.tracker.get(runId)!;
     const held = run.events.length;
     expect(held).toBeGreaterThan(512);
-    await waitFor(released(h, runId), 5_000, "released");
+    // Unread events keep the log in memory across a release (the next read must not wait on a re-fetch).
+    run.readPos = held - 1;
+    await waitFor(released(h, runId), 5_000, "released with an unread event");
+    expect(run.events.firstHeld).toBe(0);
+    const unread = await h.call("read_run_events", { run_id: runId });
+    expect(unread.sc.next_cursor).toBe(held);
+    // Read to the end: the next release lets go of it.
+    await waitFor(() => run.stream.releases === 2, 5_000, "released again");
     expect(run.events.firstHeld).toBe(held); // nothing of it in memory
 
     const other = new LoomcycleClient({ baseUrl: h.sim.url, token: h.sim.token, logger: silentLogger() });
