@@ -50,11 +50,15 @@ export interface BridgeConfig {
   flags: GivenFlags;
   /** Who answers agents' questions by default (LOOMCYCLE_MCP_QUESTIONS): the host model, or the person via elicitation. */
   questions: "host" | "human";
+  /** LOOMCYCLE_MCP_PARK_RELEASE_MS: a parked run nobody needs releases its upstream stream after this long (0: never). */
+  parkReleaseMs: number;
 }
 
 export class ConfigError extends Error {}
 
 const QUESTIONS = ["host", "human"] as const;
+/** A parked run nobody reads, waits on or subscribes to releases its upstream stream after this long. */
+export const DEFAULT_PARK_RELEASE_MS = 120_000;
 
 const OPTIONS = {
   help: { type: "boolean", short: "h" },
@@ -245,7 +249,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
   const flags: GivenFlags = {};
   // These use none of the configuration: a mistake in it must not stop them.
   if (command === "demo" || command === "help" || command === "version") {
-    return { command, baseUrl: DEFAULT_BASE_URL, token: undefined, userId: undefined, logLevel: "info", sandbox: false, questions: "host", flags };
+    return { command, baseUrl: DEFAULT_BASE_URL, token: undefined, userId: undefined, logLevel: "info", sandbox: false, questions: "host", parkReleaseMs: DEFAULT_PARK_RELEASE_MS, flags };
   }
   const pick = (flag: OptionName, envName: string, fallback?: string): { value: string | undefined; from: string } => {
     const v = f[flag];
@@ -295,10 +299,16 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
     throw new ConfigError(`LOOMCYCLE_MCP_QUESTIONS ${q(questionsRaw)} is not host or human${guess ? ` (did you mean ${q(guess)}?)` : ""}: host lets the host's model answer agents' questions, human puts them to the person`);
   }
 
+  const releaseRaw = (env.LOOMCYCLE_MCP_PARK_RELEASE_MS ?? "").trim();
+  if (releaseRaw !== "" && !/^\d{1,10}$/.test(releaseRaw)) {
+    throw new ConfigError(`LOOMCYCLE_MCP_PARK_RELEASE_MS ${q(releaseRaw)} is not a whole number of milliseconds: e.g. 120000 (the default), or 0 to never release a parked run's stream`);
+  }
+  const parkReleaseMs = releaseRaw === "" ? DEFAULT_PARK_RELEASE_MS : Number(releaseRaw);
+
   const sandbox = f.sandbox === true;
   if (f.sandbox !== undefined) flags.sandbox = sandbox;
 
-  const cfg: BridgeConfig = { command, baseUrl, token, userId: user.value, logLevel: parsedLevel.data, sandbox, questions, flags };
+  const cfg: BridgeConfig = { command, baseUrl, token, userId: user.value, logLevel: parsedLevel.data, sandbox, questions, parkReleaseMs, flags };
   if (tokenSource) cfg.tokenSource = tokenSource;
   if (file.value !== undefined) cfg.tokenFile = file.value;
   if (arg !== undefined) cfg.arg = arg;

@@ -7,7 +7,7 @@
 //
 // The bytes are a real replay captured from the simulator's wire (2,000 frames of a
 // longtalk run), cut into 16 KiB chunks as a socket delivers a burst. The stream
-// transport (stream-http.ts: socket, HTTP framing) is the only thing replaced: it pushes
+// transport (stream-request.ts: socket, HTTP framing) is the only thing replaced: it pushes
 // those chunks as the response body, as the real one pushes each socket read.
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -24,7 +24,7 @@ const { silentLogger } = (await import(dist("logger.js"))) as typeof import("../
 import { fmt, fmtInt, median, spread } from "./lib/stats.js";
 import type { BenchContext, Figure, FigureResult } from "./lib/types.js";
 import type { PushSink } from "../../src/bridge/sse.js";
-import type { StreamResponse, StreamTransport } from "../../src/bridge/stream-http.js";
+import type { StreamResponse, StreamTransport } from "../../src/bridge/stream-request.js";
 
 const FRAMES = 2000;
 const CHUNK = 16 * 1024;

@@ -7,7 +7,8 @@
 // run steered once, parked at the end), then stays open like a parked run's tail,
 // with loomcycle's keep-alive comment every 20 s.
 // The bridge attaches to each run through read_run_events, exactly as for a run
-// started in loomcycle's Web UI.
+// started in loomcycle's Web UI, and holds every stream for the whole measure
+// (LOOMCYCLE_MCP_PARK_RELEASE_MS=0): the worst case, comparable with earlier figures.
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { agentFrame, captureLongtalk } from "./lib/frames.js";
@@ -24,6 +25,8 @@ const MiB = 1024 * 1024;
 interface FakeLoomcycle {
   url: string;
   token: string;
+  /** Run streams open now. */
+  openStreams(): number;
   close(): Promise<void>;
 }
 
@@ -68,6 +71,7 @@ export async function fakeLoomcycle(template: Buffer, agent: Record<string, unkn
   return {
     url: `http://127.0.0.1:${port}`,
     token,
+    openStreams: () => open.size,
     async close() {
       clearInterval(keepalive);
       for (const r of open) r.destroy();
@@ -113,8 +117,9 @@ async function attachAll(bridge: Peer): Promise<number> {
  * runs (tens of seconds after allocation calms down; Node runs no idle-time GC). Poll
  * until the RSS has come down from the burst and stayed put, or SETTLE_MAX_MS passes.
  */
-async function settle(peer: Peer, burst: number): Promise<{ rss: number; afterMs: number }> {
+async function settle(peer: Peer, burst: number, opts: { stablePolls?: number; minMs?: number } = {}): Promise<{ rss: number; afterMs: number }> {
   const t0 = performance.now();
+  const polls = opts.stablePolls ?? SETTLE_STABLE_POLLS;
   let last = peer.rssBytes();
   let stable = 0;
   while (performance.now() - t0 < SETTLE_MAX_MS) {
@@ -122,7 +127,7 @@ async function settle(peer: Peer, burst: number): Promise<{ rss: number; afterMs
     const now = peer.rssBytes();
     stable = Math.abs(now - last) <= 0.01 * last ? stable + 1 : 0;
     last = now;
-    if (now < 0.95 * burst && stable >= SETTLE_STABLE_POLLS) break;
+    if (now < 0.95 * burst && stable >= polls && performance.now() - t0 >= (opts.minMs ?? 0)) break;
   }
   return { rss: last, afterMs: performance.now() - t0 };
 }
@@ -143,7 +148,7 @@ export const rssFigure: Figure = {
       for (let run = 0; run < ctx.runs; run++) {
         const mkBridge = () =>
           new Peer(bridgeBin(), {
-            env: serverEnv({ LOOMCYCLE_BASE_URL: fake.url, LOOMCYCLE_AUTH_TOKEN: fake.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn" }),
+            env: serverEnv({ LOOMCYCLE_BASE_URL: fake.url, LOOMCYCLE_AUTH_TOKEN: fake.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn", LOOMCYCLE_MCP_PARK_RELEASE_MS: "0" }),
           });
         const mkEcho = async () => new Peer(await echoServer(), { env: serverEnv() });
         let bridge: Peer;
@@ -203,14 +208,14 @@ export const rssFigure: Figure = {
           `the ${RUNS_TRACKED} runs (scripts/bench/rss.ts workload, after GC) put ~37 MB of live heap over idle: ~16 MB is the reply ` +
           `text itself (this workload streams ~16 characters per delta), ~8 MB the event log's per-block kind/offset arrays ` +
           `(src/bridge/event-log.ts, ~7 bytes per event), and ~12 MB the ${RUNS_TRACKED} runs' own objects (~25 KB each: stream, ` +
-          `tracker, socket, parser state). The rest is V8's heap slack. The figure was +96..106 MiB with fetch as the stream ` +
-          `client: every socket read allocated a native buffer and after the 1M-frame burst glibc kept ~38 MB of freed chunks ` +
-          `resident (a malloc_trim through gdb returned them), plus ~20 MB of undici/WHATWG-stream objects per 500 connections. Run ` +
-          `streams now have their own HTTP/1.1 client (src/bridge/stream-http.ts) that reads every connection through one shared ` +
-          `buffer and decodes in place; a heap snapshot then found each run's response head pinning its first 64 KiB read (header ` +
-          `values sliced the string decoded from the whole read), fixed by decoding only the head. What would move the figure ` +
-          `further: 16-bit offsets for blocks whose text fits, compressing sealed blocks of old text, and closing a parked run's ` +
-          `stream after a while (re-attaching on demand, which would also spare loomcycle one DB poll per stream every 250 ms).`,
+          `tracker, socket, parser state). The rest is V8's heap slack. Every stream is held open for the whole measure ` +
+          `(LOOMCYCLE_MCP_PARK_RELEASE_MS=0), the worst case: with the default, these parked runs release their streams after ` +
+          `120 s idle (upstream_cost). Run streams go through node:http; the hand-written HTTP/1.1 client they used before ` +
+          `(one shared read buffer, framing decoded in place) measured +48.3 MiB here (5 runs, 47.2 … 53.3), and fetch ` +
+          `+96..106 MiB (a native buffer per socket read left glibc's heap fragmented after the burst, plus ~20 MB of ` +
+          `undici/WHATWG-stream objects per 500 connections). node:http pays a buffer per read too, but without the WHATWG ` +
+          `stream layer. What would move the figure further: 16-bit offsets for blocks whose text fits, compressing sealed ` +
+          `blocks of old text, and dropping a released run's log (loomcycle keeps it; a read re-fetches it).`,
         details: [
           `${ctx.runs} runs side by side (one bridge + one echo server each, started in alternating order); RSS from /proc/<pid>/status (VmRSS); no forced GC (the bin runs as users run it). "Steady": polled every second after the replays until it has come down from the burst and stayed within 1% for ${SETTLE_STABLE_POLLS} polls (at most ${SETTLE_MAX_MS / 1000} s; median wait ${fmt(m((r) => r.settledAfterMs) / 1000)} s).`,
           `frames: ${EVENTS_PER_RUN} per run, ${fmt(template.length / 1024)} KiB of SSE per run captured from the simulator (longtalk, steered once), served over real HTTP by a loomcycle stand-in; every run attached with read_run_events as a run started elsewhere; ${RUNS_TRACKED} concurrent connections per bridge; median attach time ${fmt(m((r) => r.attachMs))} ms.`,
@@ -219,6 +224,97 @@ export const rssFigure: Figure = {
       };
     } finally {
       await Promise.all(peers.map((p) => p.close()));
+      await fake.close();
+    }
+  },
+};
+
+const FOLLOWED = 2000;
+const FOLLOWED_GOAL_MIB = 100;
+const FOLLOWED_RELEASE_MS = 10_000;
+const FOLLOWED_STABLE_POLLS = 10;
+const FOLLOWED_MIN_SETTLE_MS = 30_000;
+/** Runs of this figure: each one a bridge holding 2,000 connections' replays at its peak, so they go one after the other. */
+const FOLLOWED_MAX_RUNS = 3;
+
+async function attachMany(bridge: Peer, n: number, width: number): Promise<number> {
+  const t0 = performance.now();
+  const last = EVENTS_PER_RUN - 1;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) {
+        const i = next++;
+        for (let tries = 0; ; tries++) {
+          const r = ok(await bridge.callTool("read_run_events", { run_id: `r_bench_${i}`, cursor: last, max_events: 1 }), `read_run_events r_bench_${i}`);
+          if (r.structured.next_cursor === EVENTS_PER_RUN) break;
+          if (tries > 20) throw new Error(`rss_followed: r_bench_${i} never held ${EVENTS_PER_RUN} events`);
+          await sleep(200);
+        }
+      }
+    }),
+  );
+  return performance.now() - t0;
+}
+
+export const rssFollowedFigure: Figure = {
+  key: "rss_followed",
+  title: "RSS with 2,000 followed runs, idle past the release delay",
+  async measure(ctx: BenchContext): Promise<FigureResult> {
+    const captured = await captureLongtalk(EVENTS_PER_RUN);
+    const template = Buffer.from(captured.frames.join(""), "utf8");
+    const fake = await fakeLoomcycle(template, captured.agent);
+    const runs = Math.min(ctx.runs, FOLLOWED_MAX_RUNS);
+    const per: Array<{ echo: number; idle: number; peak: number; steady: number; open: number; attachMs: number; settledMs: number }> = [];
+    try {
+      for (let run = 0; run < runs; run++) {
+        const echo = new Peer(await echoServer(), { env: serverEnv() });
+        const bridge = new Peer(bridgeBin(), {
+          env: serverEnv({ LOOMCYCLE_BASE_URL: fake.url, LOOMCYCLE_AUTH_TOKEN: fake.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn", LOOMCYCLE_MCP_PARK_RELEASE_MS: String(FOLLOWED_RELEASE_MS) }),
+        });
+        try {
+          await Promise.all([bridge.initialize(), echo.initialize()]);
+          await echo.callTool("echo", { text: "ping" });
+          await sleep(1500);
+          const idle = bridge.rssBytes();
+          let peak = idle;
+          const sampler = setInterval(() => (peak = Math.max(peak, bridge.rssBytes())), 250);
+          const attachMs = await attachMany(bridge, FOLLOWED, 250);
+          // Idle past the release delay: every run has let go of its stream (and its log).
+          await sleep(FOLLOWED_RELEASE_MS * 1.25 + 2000);
+          clearInterval(sampler);
+          const open = fake.openStreams();
+          const t0 = performance.now();
+          // Released runs free their logs at once, but V8 gives the pages back only when its
+          // memory reducer runs: a plateau just under the peak is not the steady state yet.
+          const { rss } = await settle(bridge, peak, { stablePolls: FOLLOWED_STABLE_POLLS, minMs: FOLLOWED_MIN_SETTLE_MS });
+          per.push({ echo: echo.rssBytes(), idle, peak, steady: rss, open, attachMs, settledMs: performance.now() - t0 });
+          ctx.log(`  run ${run + 1}: ${FOLLOWED} runs attached in ${fmt(attachMs)} ms; peak ${fmt(peak / MiB)} MiB; ${open} streams open after the release delay; steady ${fmt(rss / MiB)} MiB (echo ${fmt(per[run]!.echo / MiB)} MiB)`);
+        } finally {
+          await Promise.all([bridge.close(), echo.close()]);
+        }
+      }
+      const m = (f: (r: (typeof per)[number]) => number) => median(per.map(f));
+      const delta = m((r) => r.steady - r.echo);
+      return {
+        key: "rss_followed",
+        figure: `RSS with ${FOLLOWED.toLocaleString("en-US")} followed runs × ${EVENTS_PER_RUN.toLocaleString("en-US")} events, idle past the release delay`,
+        baseline: "the bare server's idle RSS",
+        measured: `${fmt(m((r) => r.steady) / MiB)} MiB vs ${fmt(m((r) => r.echo) / MiB)} MiB (bridge idle ${fmt(m((r) => r.idle) / MiB)} MiB, peak ${fmt(m((r) => r.peak) / MiB)} MiB while the ${FOLLOWED} replays arrived; ${m((r) => r.open)} streams open after the delay)`,
+        ratio: `+${fmt(delta / MiB)} MiB`,
+        goal: `≤ +${FOLLOWED_GOAL_MIB} MiB`,
+        pass: delta <= FOLLOWED_GOAL_MIB * MiB,
+        limits:
+          `A released run keeps its ids, state, pending questions, usage and read position, but not its events when it has more ` +
+          `than 512 and the host has read them all (loomcycle keeps them; a read of them re-fetches them, as for positions past the in-memory window), so what ` +
+          `each idle run costs no longer grows with its length. What is left per run is its tracker and stream objects, and what ` +
+          `the burst of ${FOLLOWED} replays (${fmt((template.length * FOLLOWED) / MiB)} MiB of SSE at once) left in V8's and glibc's heaps.`,
+        details: [
+          `${runs} runs one after the other (one bridge + one echo server each); the loomcycle stand-in of the RSS figure above serves every run's ${EVENTS_PER_RUN} frames; every run attached with read_run_events (250 at a time), then left idle for ${fmt((FOLLOWED_RELEASE_MS * 1.25 + 2000) / 1000)} s (LOOMCYCLE_MCP_PARK_RELEASE_MS=${FOLLOWED_RELEASE_MS}), then the RSS polled every second until it has come down from the peak and stayed within 1% for ${FOLLOWED_STABLE_POLLS} polls, at least ${FOLLOWED_MIN_SETTLE_MS / 1000} s (median wait ${fmt(m((r) => r.settledMs) / 1000)} s).`,
+          `per-run deltas: ${spread(per.map((r) => (r.steady - r.echo) / MiB))} MiB; median attach time ${fmt(m((r) => r.attachMs))} ms.`,
+        ],
+      };
+    } finally {
       await fake.close();
     }
   },

@@ -3,7 +3,7 @@
 //
 //   node --import tsx scripts/bench/run.ts [--runs N] [--only key,key] [--out FILE] [--no-write]
 //
-// Keys: cold_start, round_trip, wake_latency, rss, ingest, context_cost, tool_context.
+// Keys: cold_start, round_trip, wake_latency, rss, ingest, context_cost, tool_context, upstream_cost, reattach_latency, rss_followed.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, type as osType, release } from "node:os";
 import { join } from "node:path";
@@ -14,10 +14,11 @@ import { toolContextFigure } from "./tool-context.js";
 import { cleanup, ROOT } from "./lib/targets.js";
 import type { BenchContext, Figure, FigureResult } from "./lib/types.js";
 import { roundTripFigure } from "./round-trip.js";
-import { rssFigure } from "./rss.js";
+import { rssFigure, rssFollowedFigure } from "./rss.js";
+import { reattachLatencyFigure, upstreamCostFigure } from "./upstream.js";
 import { wakeLatencyFigure } from "./wake-latency.js";
 
-const FIGURES: Figure[] = [coldStartFigure, roundTripFigure, wakeLatencyFigure, rssFigure, ingestFigure, contextCostFigure, toolContextFigure];
+const FIGURES: Figure[] = [coldStartFigure, roundTripFigure, wakeLatencyFigure, rssFigure, rssFollowedFigure, ingestFigure, contextCostFigure, toolContextFigure, upstreamCostFigure, reattachLatencyFigure];
 
 function args(argv: string[]): { runs: number; only?: Set<string>; out: string; write: boolean } {
   let runs = 5;

@@ -28,6 +28,8 @@ export interface BridgeOptions {
   eventWindow?: number;
   /** Finished runs unused this long are dropped from memory (re-read on demand). Default 30 min. */
   retainFinishedMs?: number;
+  /** Parked runs nobody needed this long release their upstream stream. Default 120 s; 0 never. */
+  parkReleaseMs?: number;
 }
 
 export class Bridge {
@@ -67,6 +69,7 @@ export class Bridge {
     if (this.stateFile) trackerOpts.stateFile = this.stateFile;
     if (opts.eventWindow) trackerOpts.eventWindow = opts.eventWindow;
     if (opts.retainFinishedMs !== undefined) trackerOpts.retainFinishedMs = opts.retainFinishedMs;
+    if (opts.parkReleaseMs !== undefined) trackerOpts.parkReleaseMs = opts.parkReleaseMs;
     this.tracker = new RunTracker(trackerOpts);
   }
 

@@ -165,6 +165,14 @@ export class EventLog implements EventSource {
     return k === 255 ? this.at(position)?.type : this.names[k];
   }
 
+  /** Let go of every event held (a released run: loomcycle keeps them, a read re-fetches
+   * them). Positions stay as they are; new events are appended after them. */
+  dropHeld(): void {
+    this.blocks.length = 0;
+    this.base = this.count;
+    this.recent.fill(undefined);
+  }
+
   /** Events [from, to) that are held, parsed (tests, small ranges). */
   slice(from = this.base, to = this.count): LoomEvent[] {
     const out: LoomEvent[] = [];

@@ -9,7 +9,7 @@
 //   failures, timeouts, 429 and 502/503/504, honouring Retry-After. A POST — starting a
 //   run, delivering a steer, resolving a question — is sent exactly once: a blind
 //   repeat could start a second run or deliver a message twice.
-// - Run streams do not go through fetch: see stream-http.ts for their transport.
+// - Run streams do not go through fetch: see stream-request.ts for their transport.
 // - The bearer token goes only into the Authorization header. Upstream text is
 //   scrubbed of it before it reaches an error message or a log line.
 import { STATUS_CODES } from "node:http";
@@ -50,7 +50,7 @@ import {
 } from "./errors.js";
 import type { StreamFrame } from "./events.js";
 import { abortError, DEFAULT_STREAM_IDLE_MS, describeError, readSseFrames } from "./sse.js";
-import { openStreamRequest, type StreamRequestOptions, type StreamResponse, type StreamTransport } from "./stream-http.js";
+import { openStreamRequest, type StreamRequestOptions, type StreamResponse, type StreamTransport } from "./stream-request.js";
 import { redactSecrets, silentLogger, type Logger } from "../logger.js";
 
 export interface RetryOptions {
@@ -67,7 +67,7 @@ export interface LoomcycleClientOptions {
   token?: string;
   /** For JSON requests (tests inject one). Run streams use `streamTransport`. */
   fetch?: typeof fetch;
-  /** Opens run streams. Default: openStreamRequest (src/bridge/stream-http.ts); the ingest benchmark injects one. */
+  /** Opens run streams. Default: openStreamRequest (src/bridge/stream-request.ts, node:http); the ingest benchmark injects one. */
   streamTransport?: StreamTransport;
   logger?: Logger;
   /** Deadline for response headers. Default 15000. */
@@ -494,7 +494,7 @@ export class LoomcycleClient {
     return headers;
   }
 
-  /** Open a run stream (stream-http.ts: a connection of its own, not fetch) and wait for its response head. */
+  /** Open a run stream (stream-request.ts: node:http, a connection of its own) and wait for its response head. */
   private async sendStream(spec: RequestSpec, attempt: Attempt): Promise<StreamResponse> {
     attempt.arm("headers_timeout", spec.headersTimeoutMs);
     const headers = this.headersFor(spec);

@@ -108,6 +108,8 @@ export interface RunSummary {
   pending_interrupts: number;
   next_step: string;
   stuck?: StuckInfo;
+  /** The state is as of this time (the stream was released and has not caught up since). */
+  state_as_of?: string;
 }
 
 /** The one table of what to do next in each state, for tool results, lists and resources. */
@@ -161,5 +163,7 @@ export function summarize(run: TrackedRun, stuck?: StuckInfo): RunSummary {
   };
   if (run.agentName) s.agent = run.agentName;
   if (stuck) s.stuck = stuck;
+  const asOf = run.stateAsOf;
+  if (asOf) s.state_as_of = asOf;
   return s;
 }

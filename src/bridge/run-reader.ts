@@ -32,6 +32,11 @@ export function isKnown(run: TrackedRun): boolean {
   return run.stream.created || run.stream.fatal !== undefined;
 }
 
+/** Known, and (after a release) caught up again, or failed: a view of it can be shown. */
+export function isShowable(run: TrackedRun): boolean {
+  return (run.stream.created && run.confirmed) || run.stream.fatal !== undefined;
+}
+
 /** Why following the run failed before loomcycle announced it (no such run, refused), if it did. */
 export function attachFailure(run: TrackedRun): LoomcycleError | undefined {
   return run.stream.created ? undefined : run.stream.fatal;
@@ -65,6 +70,8 @@ export function onRunChange(run: TrackedRun, fn: () => void): () => void {
 
 /** For a run attached on this call: wait (bounded) until it is known and its replay settled. */
 export async function waitAttached(run: TrackedRun, until: number, opts: WaitOptions): Promise<void> {
+  // A released run re-attaches on use (tracker.getOrAttach): answer once it caught up.
+  if (!run.confirmed) await run.waitUntil(() => run.confirmed, { deadline: until, ...opts });
   if (run.settled) return;
   const stream = run.stream;
   await run.waitUntil(() => isKnown(run), { deadline: until, ...opts });
@@ -104,6 +111,7 @@ export interface RunSnapshot {
   has_more: boolean;
   pending_interrupts: PendingInterrupt[];
   usage: { input_tokens: number; output_tokens: number };
+  state_as_of?: string;
 }
 
 /** A cursor past the end of the log (or from another run) is refused before anything
@@ -174,6 +182,8 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal: AbortS
     pending_interrupts: [...run.pending.values()].map((p) => ({ ...p })),
     usage: { ...run.usage },
   };
+  const asOf = run.stateAsOf;
+  if (asOf) snap.state_as_of = asOf;
   const stuck = state === "running" || run.stream.loopLost || run.stream.loopCheck ? await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) }) : undefined;
   if (stuck) snap.stuck = stuck;
   // A read that started ahead of the read position left events before it unread.
@@ -184,7 +194,8 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal: AbortS
 
 /** A read-only view of the run's latest `count` events, for resources: the read position stays. */
 export function recentEvents(run: TrackedRun, count: number): { from: number; items: DigestItem[]; next: number; hasMore: boolean } {
-  const from = Math.max(0, run.events.length - count);
+  // A released run may hold none of its events: read_run_events re-fetches them, this view does not.
+  const from = Math.max(run.events.firstHeld, run.events.length - count);
   const opening = run.opening();
   const page = buildDigest(run.events, { from, maxEvents: 200, maxChars: 20_000, streaming: run.state === "running", ...(opening ? { opening } : {}) });
   return { from, ...page };

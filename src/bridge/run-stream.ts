@@ -84,7 +84,10 @@ export interface RunStreamClient {
   transcript(sessionId: string, opts?: { signal?: AbortSignal }): Promise<{ events: TranscriptRowLike[] }>;
 }
 
-export type StreamPhase = "connecting" | "live" | "reconnecting" | "ended";
+/** `released`: the run was parked and nobody needed it, so its stream was closed to save
+ * loomcycle a connection and its database polls; the log, state and position are kept,
+ * and the next interest re-attaches exactly where the log ends. */
+export type StreamPhase = "connecting" | "live" | "reconnecting" | "released" | "ended";
 
 export interface TerminalInfo {
   status: "completed" | "failed" | "cancelled";
@@ -107,6 +110,10 @@ export const DEFAULT_BACKOFF_MS = [0, 500, 1000, 2000, 4000] as const;
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 /** Above this many frames a re-attach replays from 0 instead of reading the transcript. */
 const TRANSCRIPT_RESUME_MAX_FRAMES = 50_000;
+/** A re-attach without a known catch-up count is confirmed after this long without a frame. */
+const QUIET_CONFIRM_MS = 150;
+/** …and one whose count (from the transcript) has not been reached, after this long. */
+const QUIET_CONFIRM_COUNTED_MS = 1000;
 /** How many recent frame names we keep to check a transcript-based resume point. */
 const NAME_RING = 64;
 
@@ -139,6 +146,11 @@ export class RunStream {
   /** The liveness lookup in flight, if any (a read waits for it before judging the run). */
   loopCheck: Promise<AgentStatusLike | undefined> | undefined;
 
+  /** When the stream was last released; kept until a re-attach has caught up again. */
+  releasedAt: number | undefined;
+  /** Streams released so far (diagnostics, tests, the benchmark). */
+  releases = 0;
+
   /** Frames received after the `agent` frame, usable or not: the resume skip count. */
   private framesSeen = 0;
   private readonly names: string[] = new Array<string>(NAME_RING);
@@ -153,6 +165,20 @@ export class RunStream {
   private readonly useTranscript: boolean;
   private sleepTimer: NodeJS.Timeout | undefined;
   private wakeSleep: (() => void) | undefined;
+  /** release() closed the current stream on purpose: the loop parks instead of re-attaching. */
+  private releaseRequested = false;
+  /** release() asked to let go of the log too (see EventLog.dropHeld). */
+  private dropLogOnRelease = false;
+  /** Someone wants the stream (set by interest(), cleared by release()). */
+  private wanted = true;
+  private wakeReleased: (() => void) | undefined;
+  /** After a release: re-attached, but the frames that arrived meanwhile are not all in yet. */
+  private confirming = false;
+  /** Frame count at which a re-attach has caught up (from the transcript), when known. */
+  private catchUpTo: number | undefined;
+  /** Replayed frames still to skip on the current stream (a from-zero re-attach). */
+  private skipLeft = 0;
+  private quietTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly client: RunStreamClient,
@@ -209,13 +235,85 @@ export class RunStream {
     this.abort.abort(new Error("run stream closed"));
     this.current?.close();
     if (this.sleepTimer) clearTimeout(this.sleepTimer);
+    if (this.quietTimer) clearTimeout(this.quietTimer);
     this.wakeSleep?.();
+    this.wakeReleased?.();
     if (this.phase !== "ended") this.setPhase("ended");
   }
 
   /** Ask a reconnecting stream to try again now (e.g. a tool call is waiting on it). */
   nudge(): void {
     if (this.phase === "reconnecting") this.wakeSleep?.();
+  }
+
+  /**
+   * Close the upstream stream of a live run that nobody needs now (the caller decides
+   * when: see TrackedRun.releaseIfIdle). The ids, frame count and log positions stay
+   * (with `dropLog`, the events themselves are let go: a read re-fetches them); the next
+   * interest() re-attaches after the last frame received. Never affects the remote run.
+   * Returns whether a stream was released.
+   */
+  release(opts: { dropLog?: boolean } = {}): boolean {
+    if (this.closed || this.phase !== "live" || !this.current || !this.created || this.terminal || this.sawDone) return false;
+    if (this.confirming) return false; // let a re-attach catch up first: its state is what the release keeps
+    this.wanted = false;
+    this.releaseRequested = true;
+    this.dropLogOnRelease = opts.dropLog === true;
+    this.current.close();
+    return true;
+  }
+
+  /** Someone needs this run now (a read, a wait, a steer, a list): a released stream re-attaches. */
+  interest(): void {
+    this.wanted = true;
+    this.wakeReleased?.();
+  }
+
+  /**
+   * False from a release until a re-attach has caught up with what loomcycle holds
+   * (the frame count its transcript gave, or the replay reached what we held and went
+   * quiet): until then the derived state is the one seen at the release.
+   */
+  get confirmed(): boolean {
+    return !this.confirming || this.terminal !== undefined || this.fatal !== undefined || this.closed;
+  }
+
+  private confirm(): void {
+    if (!this.confirming) return;
+    this.confirming = false;
+    this.catchUpTo = undefined;
+    this.releasedAt = undefined;
+    if (this.quietTimer) clearTimeout(this.quietTimer);
+    this.quietTimer = undefined;
+    this.emit();
+  }
+
+  /** Without a known catch-up count: confirmed once the replay reached what we held and no
+   * frame came for a moment. With one, the same after a longer quiet, in case a row the
+   * transcript counted never streams (loomcycle versions differ in which rows do). */
+  private armQuietConfirm(): void {
+    if (!this.confirming) return;
+    if (this.quietTimer) clearTimeout(this.quietTimer);
+    this.quietTimer = setTimeout(
+      () => {
+        this.quietTimer = undefined;
+        if (this.phase === "live" && this.skipLeft === 0) this.confirm();
+        else this.armQuietConfirm();
+      },
+      this.catchUpTo === undefined ? QUIET_CONFIRM_MS : QUIET_CONFIRM_COUNTED_MS,
+    );
+    this.quietTimer.unref?.();
+  }
+
+  /** Parked after a release: wait until someone wants the stream again (or close()). */
+  private waitForInterest(): Promise<void> {
+    if (this.wanted || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wakeReleased = () => {
+        this.wakeReleased = undefined;
+        resolve();
+      };
+    });
   }
 
   private emit(): void {
@@ -249,10 +347,13 @@ export class RunStream {
           }
           this.current = stream;
           this.lastError = undefined;
+          this.skipLeft = skip;
+          if (this.confirming && this.catchUpTo !== undefined && this.framesSeen >= this.catchUpTo) this.confirm();
           this.setPhase("live");
           // A GET stream (attach or re-attach) replays whatever is stored, whether or not a
           // loop still drives the run: ask loomcycle, without holding up the replay.
           if (!isStart) this.loopCheck = this.checkLoop().finally(() => (this.loopCheck = undefined));
+          this.armQuietConfirm();
           await this.consume(stream, skip);
         } catch (err) {
           if (this.closed) return;
@@ -262,6 +363,25 @@ export class RunStream {
           this.current = undefined;
         }
         if (this.closed) return;
+        if (this.releaseRequested) {
+          // We closed the stream on purpose (release()): park until someone needs the
+          // run, then re-attach exactly after the last frame held.
+          this.releaseRequested = false;
+          this.lastError = undefined;
+          this.releasedAt ??= this.now(); // unconfirmed since an earlier release: still as of that one
+          if (this.dropLogOnRelease) this.events.dropHeld(); // every frame is in: loomcycle keeps them, fetchRange re-reads them
+          this.releases += 1;
+          this.confirming = true;
+          this.catchUpTo = undefined;
+          this.log.debug({ runId: this.runId, frames: this.framesSeen }, "released the run's stream");
+          this.setPhase("released");
+          await this.waitForInterest();
+          if (this.closed) return;
+          this.reconnectFailures = 0;
+          isStart = false;
+          opener = () => this.reattach();
+          continue;
+        }
         // A stream that failed (rather than ended) leaves the run unreachable until a
         // re-attach succeeds, including while its status is looked up.
         if (failure && this.created) this.setPhase("reconnecting");
@@ -389,6 +509,8 @@ export class RunStream {
   private finish(t: TerminalInfo): void {
     this.terminal = t;
     this.lastError = undefined;
+    this.confirming = false;
+    this.releasedAt = undefined;
     this.log.debug({ runId: this.runId, status: t.status, frames: this.framesSeen }, "run ended");
     this.setPhase("ended");
     this.emit();
@@ -402,15 +524,17 @@ export class RunStream {
     // The transcript is one unpaginated document: worth it for ordinary runs, not for
     // huge ones, which replay from 0 (streamed, bounded memory) instead.
     if (this.useTranscript && this.sessionId && this.framesSeen > 0 && this.framesSeen <= TRANSCRIPT_RESUME_MAX_FRAMES) {
-      const seq = await this.resumeSeq(runId, this.sessionId).catch((err: unknown) => {
+      const point = await this.resumeSeq(runId, this.sessionId).catch((err: unknown) => {
         this.log.debug({ err: errSummary(err) }, "transcript resume point unavailable; replaying from 0");
         return undefined;
       });
-      if (seq !== undefined) {
-        fromSeq = seq;
+      if (point !== undefined) {
+        fromSeq = point.seq;
         skip = 0;
-      }
-    }
+        // What loomcycle held when we asked: once that many frames are in, we are caught up.
+        this.catchUpTo = point.frames;
+      } else this.catchUpTo = undefined;
+    } else this.catchUpTo = undefined;
     const stream = await this.client.streamRun(runId, fromSeq, { signal: this.abort.signal });
     this.reattaches += 1;
     if (fromSeq > 0) this.reattachesFromSeq += 1;
@@ -425,7 +549,7 @@ export class RunStream {
    * rows into `steer` frames, some skip them), so the mapping is checked against the
    * names of the last frames we received before it is trusted.
    */
-  private async resumeSeq(runId: string, sessionId: string): Promise<number | undefined> {
+  private async resumeSeq(runId: string, sessionId: string): Promise<{ seq: number; frames: number } | undefined> {
     const { events: rows } = await this.client.transcript(sessionId, { signal: this.abort.signal });
     const mine = rows.filter((r) => r.run_id === runId);
     for (const userInputAsSteer of [true, false]) {
@@ -448,7 +572,8 @@ export class RunStream {
           break;
         }
       }
-      if (ok) return streamable[n - 1]?.seq;
+      const seq = streamable[n - 1]?.seq;
+      if (ok && seq !== undefined) return { seq, frames: streamable.length };
     }
     return undefined;
   }
@@ -488,8 +613,10 @@ export class RunStream {
         if (this.closed) break;
         let changed = false;
         for (const f of batch) if (this.take(f, state)) changed = true;
+        this.skipLeft = Math.max(0, state.skip - state.index);
         if (changed) {
           this.lastActivityAt = this.now();
+          this.armQuietConfirm();
           this.emit();
         }
       }
@@ -497,8 +624,11 @@ export class RunStream {
     }
     for await (const f of stream.frames) {
       if (this.closed) break;
-      if (this.take(f, state)) {
+      const changed = this.take(f, state);
+      this.skipLeft = Math.max(0, state.skip - state.index);
+      if (changed) {
         this.lastActivityAt = this.now();
+        this.armQuietConfirm();
         this.emit();
       }
     }
@@ -530,6 +660,11 @@ export class RunStream {
     }
     this.names[this.framesSeen % NAME_RING] = name;
     this.framesSeen += 1;
+    if (this.confirming && this.catchUpTo !== undefined && this.framesSeen >= this.catchUpTo) {
+      this.confirming = false; // confirm() without a second emit: the caller emits for this frame
+      this.catchUpTo = undefined;
+      this.releasedAt = undefined;
+    }
     if (f.kind === "event") {
       const position = this.events.length;
       this.events.push(f.event);

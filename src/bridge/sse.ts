@@ -52,8 +52,8 @@ export interface ReadSseOptions {
 export type SseFrames = AsyncGenerator<StreamFrame, void, unknown> & { readonly batches: AsyncIterable<StreamFrame[]> };
 
 /**
- * A body that pushes its bytes (src/bridge/stream-http.ts). `data` gets bytes that are
- * valid only during the call: the source may reuse the buffer for its next read.
+ * A body that pushes its bytes (src/bridge/stream-request.ts). `data` gets bytes that are
+ * scanned during the call and not kept: a source may reuse the buffer for its next read.
  */
 export interface PushBody {
   start(sink: PushSink): void;

@@ -51,8 +51,11 @@ export class TrackedRun {
   readPos = 0;
   /** The first replay after attaching has been waited for (tools wait once). */
   settled = false;
-  /** Last time a tool or resource used this run (finished runs unused for long are dropped). */
+  /** Last time a tool or resource used this run (finished runs unused for long are dropped,
+   * parked ones release their stream). */
   lastUsedAt = Date.now();
+  /** Waits and subscriptions that need the run's stream open now. */
+  private holds = 0;
   /** The user's prompt when this bridge started the run (to strip the system prompt). */
   prompt: string | undefined;
   /** The loomcycle agent's name, when known (start body, or a status lookup). */
@@ -120,7 +123,8 @@ export class TrackedRun {
     const s = this.stream;
     if (s.terminal) return s.terminal.status;
     if (s.fatal) return s.created ? "unreachable" : "failed";
-    if (s.phase === "reconnecting" && s.lastError) return "unreachable";
+    // After a release, a failed re-attach leaves the state as of the release (stateAsOf says so).
+    if (s.phase === "reconnecting" && s.lastError && s.confirmed) return "unreachable";
     if (!s.created) return "starting";
     if (this.pending.size > 0) return "awaiting_answer";
     return this.base;
@@ -140,6 +144,58 @@ export class TrackedRun {
 
   get terminal(): TerminalInfo | undefined {
     return this.stream.terminal;
+  }
+
+  /** Someone needs this run now (a tool call, a resource read): a released stream re-attaches. */
+  touch(): void {
+    this.lastUsedAt = Date.now();
+    this.stream.interest();
+  }
+
+  /** Keep the stream open until the returned function is called (a subscription, a wait). */
+  hold(): () => void {
+    this.holds += 1;
+    this.touch();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.holds -= 1;
+      this.lastUsedAt = Date.now();
+    };
+  }
+
+  /** The state has been confirmed since the last release (see RunStream.confirmed). */
+  get confirmed(): boolean {
+    return this.stream.confirmed;
+  }
+
+  /** When the state shown was last seen, if it is not confirmed (the stream was released
+   * and has not caught up since): the state is as of that time. */
+  get stateAsOf(): string | undefined {
+    const at = this.stream.releasedAt;
+    return at === undefined || this.stream.confirmed ? undefined : new Date(at).toISOString();
+  }
+
+  /**
+   * Release the stream of a parked or asking run that nobody has needed for `afterMs`
+   * (no wait, no subscription, no tool call, no frame): it costs loomcycle a connection
+   * and a database poll every 250 ms for nothing. A run mid-turn keeps its stream.
+   */
+  releaseIfIdle(afterMs: number, now = Date.now()): boolean {
+    if (this.holds > 0) return false;
+    const s = this.stream;
+    if (s.phase !== "live" || now - Math.max(this.lastUsedAt, s.lastActivityAt) < afterMs) return false;
+    // A re-attach still catching up is not released again: its state would stay unconfirmed
+    // (shown "as of" an old release) until the next use, though loomcycle is reachable.
+    if (!this.confirmed) return false;
+    const st = this.state;
+    if (st !== "awaiting_input" && st !== "awaiting_answer") return false;
+    // A long log the host has read to its end is let go too (loomcycle keeps it; a read
+    // of it re-fetches it): what a followed run costs the bridge then no longer grows with
+    // its length. Unread events stay, so the next read or steer never waits on a re-fetch.
+    const dropLog = s.events.length - s.events.firstHeld > DROP_LOG_ABOVE && this.readPos >= s.events.length;
+    return s.release({ dropLog });
   }
 
   /** Fold new log entries into the derived state. Idempotent and incremental. */
@@ -285,6 +341,7 @@ export class TrackedRun {
         settled = true;
         clearTimeout(timer);
         if (tick) clearInterval(tick);
+        unhold();
         off();
         opts.signal?.removeEventListener("abort", onAbort);
         resolve(r);
@@ -296,6 +353,8 @@ export class TrackedRun {
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       const timer = setTimeout(() => finish(done() ? "done" : "timeout"), Math.max(0, opts.deadline - now()));
       const tick = opts.onTick ? setInterval(() => opts.onTick?.(), opts.tickMs ?? 5000) : undefined;
+      // The stream stays open while someone waits on it (and re-attaches if it was released).
+      const unhold = this.hold();
       // A waiting host is a good reason to retry a lost stream now.
       this.stream.nudge();
     });
@@ -323,7 +382,14 @@ export interface TrackerOptions {
   /** A finished run nobody used for this long is dropped from memory (default 30 min);
    * reading it again re-attaches it, and its read position is in the state file. */
   retainFinishedMs?: number;
+  /** A parked or asking run nobody needed for this long releases its upstream stream
+   * (LOOMCYCLE_MCP_PARK_RELEASE_MS, default 120000; 0 never releases). */
+  parkReleaseMs?: number;
 }
+
+export const DEFAULT_PARK_RELEASE_MS = 120_000;
+/** A released run keeps a log of up to this many events in memory (re-fetching it would cost more than it holds). */
+export const DROP_LOG_ABOVE = 512;
 
 export class RunTracker {
   private readonly runs = new Map<string, TrackedRun>();
@@ -336,8 +402,32 @@ export class RunTracker {
 
   constructor(private readonly opts: TrackerOptions) {
     const retain = opts.retainFinishedMs ?? 30 * 60_000;
-    this.sweeper = setInterval(() => this.sweep(retain), Math.min(60_000, Math.max(50, retain / 4)));
+    const park = opts.parkReleaseMs ?? DEFAULT_PARK_RELEASE_MS;
+    // A run releases between `park` and 1.25 × `park` after its last use.
+    const every = Math.min(60_000, retain / 4, park > 0 ? park / 4 : Infinity);
+    this.sweeper = setInterval(() => {
+      this.sweep(retain);
+      if (park > 0) this.releaseIdle(park);
+    }, Math.max(50, every));
     this.sweeper.unref();
+  }
+
+  /** Release the streams of parked runs nobody needed for `afterMs` (see TrackedRun.releaseIfIdle). */
+  releaseIdle(afterMs: number, now = Date.now()): number {
+    let n = 0;
+    for (const run of this.runs.values()) if (run.releaseIfIdle(afterMs, now)) n += 1;
+    return n;
+  }
+
+  /**
+   * Someone needs these runs now (list_runs, the runs resource): released ones re-attach.
+   * Resolves when every one is confirmed, at `deadline`, or when `signal` aborts; a run
+   * not confirmed by then shows its state as of its release (TrackedRun.stateAsOf).
+   */
+  async want(runs: readonly TrackedRun[], opts: { deadline: number; signal?: AbortSignal }): Promise<void> {
+    for (const r of runs) r.touch();
+    const waiting = runs.filter((r) => !r.confirmed);
+    await Promise.all(waiting.map((r) => r.waitUntil(() => r.confirmed, opts)));
   }
 
   /** Drop finished runs nobody has used for `retainMs` (their logs are re-read on demand). */
@@ -462,7 +552,7 @@ export class RunTracker {
       run = undefined;
     }
     if (run) {
-      run.lastUsedAt = Date.now();
+      run.touch();
       return run;
     }
     const stream = RunStream.attach(this.opts.client, runId, this.streamOpts());

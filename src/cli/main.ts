@@ -37,6 +37,9 @@ Options (override the environment variables of the same meaning):
   --sandbox                                     serve the built-in simulator (nothing is saved)
                        LOOMCYCLE_MCP_QUESTIONS  who answers agents' questions by default: host (the host's model,
                                                 default) or human (the person, via MCP elicitation)
+                       LOOMCYCLE_MCP_PARK_RELEASE_MS  a parked run nobody reads, waits on or subscribes to
+                                                closes its stream to loomcycle after this long and
+                                                re-attaches on the next use (default 120000; 0 never)
 
 Logs go to stderr; stdout carries JSON-RPC only.`;
 
@@ -58,6 +61,7 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
     config: { baseUrl, token, userId: cfg.userId, questions: cfg.questions, ...(cfg.tokenSource && !cfg.sandbox ? { tokenSource: cfg.tokenSource } : {}) },
     logger: log,
     sandbox: cfg.sandbox,
+    parkReleaseMs: cfg.parkReleaseMs,
     // Read positions survive restarts (not in the sandbox: its simulator is new each time).
     ...(cfg.sandbox ? {} : { stateFilePath: stateFilePath(stateDir(env), baseUrl, cfg.userId) }),
   });

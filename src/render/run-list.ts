@@ -7,7 +7,7 @@ import { REMOTE_RUNS_MAX } from "../bridge/run-list.js";
 export const ORDER: RunState[] = ["awaiting_answer", "awaiting_input", "running", "unreachable", "starting", "failed", "completed", "cancelled"];
 
 export function renderSummary(r: RunSummary): string {
-  return `- ${r.run_id} agent_id=${r.agent_id} session_id=${r.session_id}${r.agent ? ` agent=${r.agent}` : ""} state=${r.state} followed=${r.followed} last_activity_at=${r.last_activity_at} events=${r.events} unread=${r.unread} pending_interrupts=${r.pending_interrupts}${r.stuck ? ` stuck=${r.stuck.verdict}(${r.stuck.idle_seconds}s idle${r.stuck.heartbeat_age_seconds !== undefined ? `, heartbeat ${r.stuck.heartbeat_age_seconds}s ago` : ""})` : ""}\n  next: ${r.next_step}`;
+  return `- ${r.run_id} agent_id=${r.agent_id} session_id=${r.session_id}${r.agent ? ` agent=${r.agent}` : ""} state=${r.state}${r.state_as_of ? ` (as of ${r.state_as_of})` : ""} followed=${r.followed} last_activity_at=${r.last_activity_at} events=${r.events} unread=${r.unread} pending_interrupts=${r.pending_interrupts}${r.stuck ? ` stuck=${r.stuck.verdict}(${r.stuck.idle_seconds}s idle${r.stuck.heartbeat_age_seconds !== undefined ? `, heartbeat ${r.stuck.heartbeat_age_seconds}s ago` : ""})` : ""}\n  next: ${r.next_step}`;
 }
 
 export function renderRuns(runs: RunSummary[], remoteError?: string, hasMore = false): string {

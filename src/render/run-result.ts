@@ -42,7 +42,7 @@ export function renderResult(head: Record<string, unknown>, snap: Partial<RunSna
   const fields = Object.entries(head)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
-  if (snap.state) fields.push(`state=${snap.state}`);
+  if (snap.state) fields.push(`state=${snap.state}${snap.state_as_of ? ` (as of ${snap.state_as_of}, not confirmed since)` : ""}`);
   if (snap.next_cursor !== undefined) fields.push(`next_cursor=${snap.next_cursor}`);
   if (snap.has_more !== undefined) fields.push(`has_more=${snap.has_more}`);
   if (snap.usage) fields.push(`usage=in:${snap.usage.input_tokens},out:${snap.usage.output_tokens}`);

@@ -7,7 +7,7 @@ import { SubscribeRequestSchema, UnsubscribeRequestSchema, type ReadResourceResu
 import type { Bridge } from "../bridge/bridge.js";
 import { assessStuck, summarize } from "../bridge/run-info.js";
 import { collectRuns } from "../bridge/run-list.js";
-import { attachFailure, isKnown, onRunChange, recentEvents } from "../bridge/run-reader.js";
+import { attachFailure, isShowable, onRunChange, recentEvents } from "../bridge/run-reader.js";
 import type { RunState } from "../bridge/tracker.js";
 import { isId, mustMatch } from "../ids.js";
 import { renderRuns } from "../render/run-list.js";
@@ -74,7 +74,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
       const runId = String(vars.run_id ?? "");
       if (!isId(runId)) throw new Error(`${mustMatch("run_id")} (got ${JSON.stringify(runId.slice(0, 40))})`);
       const run = bridge.tracker.getOrAttach(runId);
-      await run.waitUntil(() => isKnown(run), { deadline: Date.now() + 5000 });
+      await run.waitUntil(() => isShowable(run), { deadline: Date.now() + 5000 });
       if (attachFailure(run)) throw new Error(`loomcycle has no run ${runId} visible to this token`);
       const state: RunState = run.state;
       const page = recentEvents(run, RECENT_EVENTS);
@@ -90,6 +90,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
         usage: { ...run.usage },
         ...(stuck ? { stuck } : {}),
         next_step: summary.next_step,
+        ...(summary.state_as_of ? { state_as_of: summary.state_as_of } : {}),
       };
       const head = { run_id: runId, agent_id: summary.agent_id, session_id: summary.session_id, last_activity_at: summary.last_activity_at, read_position: run.readPos };
       const text = `Run ${runId} — the last ${page.items.length} events (from cursor ${from}); read_run_events reads more.\n` + banner(bridge) + renderResult(head, snap);
@@ -137,6 +138,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
     if (!isId(runId)) throw new Error(mustMatch("run_id"));
     if (subs.has(uri)) return {};
     const run = bridge.tracker.getOrAttach(runId);
+    const unhold = run.hold(); // a subscribed run keeps its stream: the host wants to hear of changes
     let last = run.state;
     let seen = run.events.length;
     const off = onRunChange(run, () => {
@@ -150,7 +152,10 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
       last = now;
       server.server.sendResourceUpdated({ uri }).catch(() => {});
     });
-    subs.set(uri, off);
+    subs.set(uri, () => {
+      off();
+      unhold();
+    });
     return {};
   });
   server.server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {

@@ -41,6 +41,8 @@ export interface SimContext {
   sessionLocks: Set<string>;
   /** Requests served so far (the simulated balancer's round robin). */
   served: number;
+  /** What serving run streams costs: tails open now, and run-event queries made (the database polls). */
+  tailStats: { open: number; polls: number };
 }
 
 export interface RequestCtx {

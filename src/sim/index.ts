@@ -132,6 +132,7 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
     startedAt: Date.now(),
     shutdown: shutdown.signal,
     sessionLocks: new Set(),
+    tailStats: { open: 0, polls: 0 },
   };
   server.on("request", makeListener(sim, buildRouter(), requests));
 
@@ -169,6 +170,9 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
     async restart(downMs = 200) {
       await engine.crash();
       await faults.refuseConnections(downMs);
+    },
+    tailStats() {
+      return { ...sim.tailStats };
     },
     freezeHeartbeat(runId: string, ageMs: number) {
       store.freezeHeartbeat(runId, ageMs);

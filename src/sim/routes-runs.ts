@@ -79,11 +79,21 @@ function visibleSession(c: RequestCtx, id: string): SessionRec | undefined {
 const TAIL_PAGE = 500;
 
 export async function tailRun(sim: SimContext, stream: SseStream, runId: string, fromSeq: number): Promise<void> {
+  sim.tailStats.open += 1;
+  try {
+    await tail(sim, stream, runId, fromSeq);
+  } finally {
+    sim.tailStats.open -= 1;
+  }
+}
+
+async function tail(sim: SimContext, stream: SseStream, runId: string, fromSeq: number): Promise<void> {
   let cursor = fromSeq;
   for (;;) {
     // Drain everything past the cursor in pages of 500 rows (GetRunEventsSince),
     // waiting for the socket like a blocking Go write, before deciding to stop.
     for (;;) {
+      sim.tailStats.polls += 1;
       const page = sim.store.rowsOfRun(runId, cursor, TAIL_PAGE);
       for (const row of page) {
         cursor = row.seq;

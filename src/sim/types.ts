@@ -110,6 +110,9 @@ export interface Simulator {
    * as [eventName, dataJson] pairs: system_prompt rows dropped, user_input rows as steer.
    */
   expectedTailFrames(runId: string): Array<[string, Record<string, unknown>]>;
+  /** Run-stream tails open now, and run-event queries made so far (loomcycle polls its database
+   * every tailPollMs per open tail: this is what a followed run costs it). */
+  tailStats(): { open: number; polls: number };
   /** Test control: stop the run's heartbeat and backdate it by `ageMs` (its loop died elsewhere). */
   freezeHeartbeat(runId: string, ageMs: number): void;
   /** Run status as GET /v1/agents reports it. */

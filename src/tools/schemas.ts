@@ -35,6 +35,11 @@ export const stuckSchema = z
   })
   .describe("Present when a running run has been silent for a long time: stuck (alive, silent) or likely_dead (no heartbeat for 10+ minutes)");
 
+export const stateAsOfSchema = z
+  .string()
+  .optional()
+  .describe("Present when the state could not be confirmed in this call: it is the state seen at this time (ISO 8601), when the bridge closed the idle run's stream; the next call re-checks it");
+
 export const runOutputShape = {
   run_id: z.string(),
   state: stateSchema,
@@ -44,6 +49,7 @@ export const runOutputShape = {
   pending_interrupts: z.array(pendingInterruptSchema),
   usage: usageSchema.optional(),
   stuck: stuckSchema.optional(),
+  state_as_of: stateAsOfSchema,
   next_step: z.string().optional().describe("What to do next, given the state (the text block says the same)"),
 };
 
@@ -60,4 +66,5 @@ export const runSummarySchema = z.object({
   pending_interrupts: z.number().int(),
   next_step: z.string(),
   stuck: stuckSchema.optional(),
+  state_as_of: stateAsOfSchema,
 });

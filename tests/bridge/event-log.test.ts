@@ -10,6 +10,24 @@ const ev = (i: number): LoomEvent =>
       : { type: "text", text: `w${i} ✓ ` };
 
 describe("EventLog", () => {
+  it("dropHeld lets go of every event and keeps positions: what follows is appended after them and read back exactly", () => {
+    const log = new EventLog(1_000_000);
+    for (let i = 0; i < 1300; i++) log.push(ev(i)); // mid-block, with recent events cached
+    log.dropHeld();
+    expect(log.length).toBe(1300);
+    expect(log.firstHeld).toBe(1300);
+    expect(log.at(1299)).toBeUndefined();
+    expect(log.typeAt(0)).toBeUndefined();
+    expect(log.slice()).toEqual([]);
+    const more = Array.from({ length: 700 }, (_, k) => ev(1300 + k));
+    for (const e of more) log.push(e);
+    expect(log.length).toBe(2000);
+    expect(log.slice()).toEqual(more);
+    expect(log.at(1300)).toEqual(more[0]);
+    expect(log.textAt(1301)).toBe((more[1] as { text?: string }).text);
+    expect(log.typeAt(1999)).toBe(more[699]!.type);
+  });
+
   it("round-trips every kind of event across block boundaries, in any read order", () => {
     const log = new EventLog(1_000_000);
     const all: LoomEvent[] = [];

@@ -5,7 +5,7 @@
 // explicit cursors) must equal loomcycle's persisted events exactly, a fresh bridge
 // must see the same positions, and every run must have been POSTed exactly once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readAllRaw, startFaultEnv, type FaultEnv } from "./env.js";
+import { fullLog, readAllRaw, settledPhase, startFaultEnv, type FaultEnv } from "./env.js";
 import { FrameCutter, type CutKind, type CutLanding, type ProxiedRequest } from "./proxy.js";
 import { record, size } from "./report.js";
 import { rng, waitFor } from "../helpers.js";
@@ -142,7 +142,7 @@ describe("scenario 1: stream cuts", () => {
           const expected = env.sim.expectedTailFrames(id).length;
           const r = await fb.call("read_run_events", { run_id: id, cursor: 0, format: "raw", max_events: 1 });
           expect(r.isError, r.text).toBe(false);
-          await waitFor(() => (fb.bridge.tracker.get(id)?.events.length ?? 0) >= expected && fb.bridge.tracker.get(id)?.stream.phase === "live", 30_000, `replay of ${id}`);
+          await waitFor(() => (fb.bridge.tracker.get(id)?.events.length ?? 0) >= expected && settledPhase(fb.bridge.tracker.get(id)?.stream.phase), 30_000, `replay of ${id}`);
         }),
       );
     }
@@ -185,7 +185,8 @@ describe("scenario 1: stream cuts", () => {
       const again = await readAllRaw(fresh.call, id);
       if (JSON.stringify(again) !== JSON.stringify(log)) cursorMismatches += 1;
       for (const rb of replayReaders) {
-        if (JSON.stringify(rb.bridge.tracker.get(id)?.events.slice()) !== JSON.stringify(expected)) cursorMismatches += 1;
+        const held = rb.bridge.tracker.get(id);
+        if (!held || JSON.stringify(await fullLog(held)) !== JSON.stringify(expected)) cursorMismatches += 1;
       }
     }
     const posts = env.sim.requests.filter((q) => q.method === "POST" && q.path === "/v1/runs").length - postsBefore;

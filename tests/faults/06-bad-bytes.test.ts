@@ -4,7 +4,7 @@
 // 17 MB frame, CRLF line endings and no final newline. No crash, each kind of bad
 // frame logged once per stream, and the run goes on or ends cleanly.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFaultEnv, type FaultEnv } from "./env.js";
+import { fullLog, startFaultEnv, type FaultEnv } from "./env.js";
 import { FrameSplitter, type BodyTap, type Plan, type ProxiedRequest } from "./proxy.js";
 import { record } from "./report.js";
 import { memoryLogger, waitFor } from "../helpers.js";
@@ -215,7 +215,7 @@ describe("scenario 6: bad upstream bytes", () => {
     const badFrameWarns = warns.filter((w) => /unusable SSE frame/.test(w.msg));
     const byReason = (k: string) => badFrameWarns.filter((w) => w.reason === k).length;
     const expected = env.sim.expectedTailFrames(runId).map(([, d]) => d);
-    const held = run.events.slice() as Array<Record<string, unknown>>;
+    const held = (await fullLog(run)) as Array<Record<string, unknown>>;
     const good = held.filter((e) => !String(e.type).startsWith("galaxy_brain") && !(e.type === "text" && e.text === big));
     const sizes = [s, st, ...pages].map((r) => ({ text: Buffer.byteLength(r.text), sc: Buffer.byteLength(JSON.stringify(r.sc)) }));
     const maxBytes = Math.max(...sizes.flatMap((x) => [x.text, x.sc]));
@@ -262,7 +262,7 @@ describe("scenario 6: bad upstream bytes", () => {
     const crlfRun = String(s.sc.run_id);
     const st = await env.call("send_steer", { run_id: crlfRun, text: "again in CRLF ✓" });
     rmCrlf();
-    const crlfExact = JSON.stringify(env.bridge.tracker.get(crlfRun)!.events.slice()) === JSON.stringify(env.sim.expectedTailFrames(crlfRun).map(([, d]) => d));
+    const crlfExact = JSON.stringify(await fullLog(env.bridge.tracker.get(crlfRun)!)) === JSON.stringify(env.sim.expectedTailFrames(crlfRun).map(([, d]) => d));
 
     const endings: Array<[1 | 2, string]> = [
       [1, "…}\\n + EOF"],

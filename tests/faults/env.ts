@@ -5,6 +5,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { startSimulator, type SimOptions, type Simulator } from "../../src/sim/index.js";
 import { Bridge } from "../../src/bridge/bridge.js";
 import { caller as mcpCaller, connect as mcpConnect, type Call, type ToolOutcome } from "../mcp-client.js";
+import type { TrackedRun } from "../../src/bridge/tracker.js";
 import { silentLogger, type Logger } from "../../src/logger.js";
 import { FaultProxy } from "./proxy.js";
 
@@ -31,6 +32,24 @@ export interface FaultEnvOptions {
   userId?: string;
 }
 
+/** FAULTS_PARK_RELEASE_MS=n runs the suite with parked runs releasing their streams after n ms
+ * (so releases and re-attaches happen in the middle of every fault); unset: the default. */
+const PARK_RELEASE_MS = process.env.FAULTS_PARK_RELEASE_MS ? Number(process.env.FAULTS_PARK_RELEASE_MS) : undefined;
+const releaseOpt = (): { parkReleaseMs?: number } => (PARK_RELEASE_MS === undefined ? {} : { parkReleaseMs: PARK_RELEASE_MS });
+
+/** A stream that is live, or released after catching up (FAULTS_PARK_RELEASE_MS): not reconnecting. */
+export function settledPhase(phase: string | undefined): boolean {
+  return phase === "live" || phase === "released";
+}
+
+/** A run's whole log as the bridge sees it: what it holds, after the part a release let
+ * go of (FAULTS_PARK_RELEASE_MS), re-read the way a read re-fetches it. */
+export async function fullLog(run: TrackedRun): Promise<unknown[]> {
+  const first = run.events.firstHeld;
+  const head = first > 0 ? await run.stream.fetchRange(0, first) : [];
+  return [...head, ...run.events.slice()];
+}
+
 function connect(bridge: Bridge): ReturnType<typeof mcpConnect> {
   return mcpConnect(bridge, { name: "fault-host" });
 }
@@ -50,6 +69,7 @@ export async function startFaultEnv(opts: FaultEnvOptions = {}): Promise<FaultEn
     config: { baseUrl: proxy ? proxy.url : sim.url, token: sim.token, userId: opts.userId ?? "u_faults" },
     logger: opts.logger ?? silentLogger(),
     ...(opts.backoffMs ? { backoffMs: opts.backoffMs } : {}),
+    ...releaseOpt(),
   });
   const { client, close } = await connect(bridge);
   const extras: Array<() => Promise<void>> = [];
@@ -61,7 +81,7 @@ export async function startFaultEnv(opts: FaultEnvOptions = {}): Promise<FaultEn
     call: caller(client),
     async freshBridge(via = "sim") {
       const baseUrl = via === "proxy" && proxy ? proxy.url : sim.url;
-      const b2 = new Bridge({ config: { baseUrl, token: sim.token, userId: opts.userId ?? "u_faults" }, logger: silentLogger(), backoffMs: [0, 20, 50, 100] });
+      const b2 = new Bridge({ config: { baseUrl, token: sim.token, userId: opts.userId ?? "u_faults" }, logger: silentLogger(), backoffMs: [0, 20, 50, 100], ...releaseOpt() });
       const c2 = await connect(b2);
       const closeIt = async () => {
         await c2.close();

@@ -26,6 +26,7 @@ export interface HarnessBridgeOptions {
   retainFinishedMs?: number;
   /** Point the bridge here instead of the simulator's URL (e.g. a wrong path). */
   baseUrl?: string;
+  parkReleaseMs?: number;
   /** Reuse a running simulator (the harness then does not close it). */
   sim?: Simulator;
   /** The bridge's default for `questions` (LOOMCYCLE_MCP_QUESTIONS). */
@@ -54,6 +55,7 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
     ...(bridgeOpts.stateFilePath ? { stateFilePath: bridgeOpts.stateFilePath } : {}),
     ...(bridgeOpts.eventWindow ? { eventWindow: bridgeOpts.eventWindow } : {}),
     ...(bridgeOpts.retainFinishedMs !== undefined ? { retainFinishedMs: bridgeOpts.retainFinishedMs } : {}),
+    ...(bridgeOpts.parkReleaseMs !== undefined ? { parkReleaseMs: bridgeOpts.parkReleaseMs } : {}),
   });
   const { client, close } = await connect(bridge, bridgeOpts.onElicit ? { onElicit: bridgeOpts.onElicit } : {});
   return {

@@ -10,10 +10,10 @@ export interface BridgeSession {
   close(): Promise<void>;
 }
 
-export async function bridgeAgainstSim(simOpts: SimOptions): Promise<BridgeSession> {
+export async function bridgeAgainstSim(simOpts: SimOptions, env: Record<string, string> = {}): Promise<BridgeSession> {
   const sim = await startSimulator(simOpts);
   const bridge = new Peer(bridgeBin(), {
-    env: serverEnv({ LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn" }),
+    env: serverEnv({ LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn", ...env }),
   });
   await bridge.initialize();
   return {
