@@ -163,6 +163,9 @@ export function spawnBridge(live: LiveEnv, opts: { stateDir?: string; token?: st
     LOOMCYCLE_USER_ID: opts.userId ?? live.userId,
     XDG_STATE_HOME: stateDir,
     LOOMCYCLE_MCP_LOG_LEVEL: "warn",
+    // LOOMCYCLE_LIVE_PARK_RELEASE_MS runs the tier with parked runs releasing their streams
+    // after that long, so re-attaches on use happen against the real loomcycle throughout.
+    ...(process.env.LOOMCYCLE_LIVE_PARK_RELEASE_MS ? { LOOMCYCLE_MCP_PARK_RELEASE_MS: process.env.LOOMCYCLE_LIVE_PARK_RELEASE_MS } : {}),
     ...opts.extraEnv,
   });
   return { peer, stateDir };
