@@ -9,12 +9,14 @@
 // The bridge attaches to each run through read_run_events, exactly as for a run
 // started in loomcycle's Web UI, and holds every stream for the whole measure
 // (LOOMCYCLE_MCP_PARK_RELEASE_MS=0): the worst case, comparable with earlier figures.
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { agentFrame, captureLongtalk } from "./lib/frames.js";
 import { ok, Peer } from "./lib/peer.js";
 import { fmt, median, spread } from "./lib/stats.js";
 import { bridgeBin, echoServer, serverEnv } from "./lib/targets.js";
+import { stateDir, stateFilePath } from "../../src/bridge/state-file.js";
 import type { BenchContext, Figure, FigureResult } from "./lib/types.js";
 
 const RUNS_TRACKED = 500;
@@ -257,6 +259,17 @@ async function attachMany(bridge: Peer, n: number, width: number): Promise<numbe
   return performance.now() - t0;
 }
 
+/** A state file saying the host has read every run to its end, as a bridge that has
+ * followed them for a while leaves it (read positions survive restarts). */
+function writeReadToEnd(env: Record<string, string>, baseUrl: string, userId: string, n: number): void {
+  const dir = stateDir(env);
+  mkdirSync(dir, { recursive: true });
+  const updated_at = new Date().toISOString();
+  const runs: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) runs[`r_bench_${i}`] = { read_pos: EVENTS_PER_RUN, events: EVENTS_PER_RUN, state: "awaiting_input", updated_at };
+  writeFileSync(stateFilePath(dir, baseUrl, userId), JSON.stringify({ version: 1, base_url: baseUrl, user_id: userId, runs }));
+}
+
 export const rssFollowedFigure: Figure = {
   key: "rss_followed",
   title: "RSS with 2,000 followed runs, idle past the release delay",
@@ -269,9 +282,9 @@ export const rssFollowedFigure: Figure = {
     try {
       for (let run = 0; run < runs; run++) {
         const echo = new Peer(await echoServer(), { env: serverEnv() });
-        const bridge = new Peer(bridgeBin(), {
-          env: serverEnv({ LOOMCYCLE_BASE_URL: fake.url, LOOMCYCLE_AUTH_TOKEN: fake.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn", LOOMCYCLE_MCP_PARK_RELEASE_MS: String(FOLLOWED_RELEASE_MS) }),
-        });
+        const env = serverEnv({ LOOMCYCLE_BASE_URL: fake.url, LOOMCYCLE_AUTH_TOKEN: fake.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn", LOOMCYCLE_MCP_PARK_RELEASE_MS: String(FOLLOWED_RELEASE_MS) });
+        writeReadToEnd(env, fake.url, "bench-user", FOLLOWED);
+        const bridge = new Peer(bridgeBin(), { env });
         try {
           await Promise.all([bridge.initialize(), echo.initialize()]);
           await echo.callTool("echo", { text: "ping" });
@@ -310,7 +323,7 @@ export const rssFollowedFigure: Figure = {
           `each idle run costs no longer grows with its length. What is left per run is its tracker and stream objects, and what ` +
           `the burst of ${FOLLOWED} replays (${fmt((template.length * FOLLOWED) / MiB)} MiB of SSE at once) left in V8's and glibc's heaps.`,
         details: [
-          `${runs} runs one after the other (one bridge + one echo server each); the loomcycle stand-in of the RSS figure above serves every run's ${EVENTS_PER_RUN} frames; every run attached with read_run_events (250 at a time), then left idle for ${fmt((FOLLOWED_RELEASE_MS * 1.25 + 2000) / 1000)} s (LOOMCYCLE_MCP_PARK_RELEASE_MS=${FOLLOWED_RELEASE_MS}), then the RSS polled every second until it has come down from the peak and stayed within 1% for ${FOLLOWED_STABLE_POLLS} polls, at least ${FOLLOWED_MIN_SETTLE_MS / 1000} s (median wait ${fmt(m((r) => r.settledMs) / 1000)} s).`,
+          `${runs} runs one after the other (one bridge + one echo server each); the loomcycle stand-in of the RSS figure above serves every run's ${EVENTS_PER_RUN} frames; every run attached with read_run_events (250 at a time) by a bridge whose state file says the host had read each run to its end (a read position never moves past what the host was not given, so this is how a host that has read them looks), then left idle for ${fmt((FOLLOWED_RELEASE_MS * 1.25 + 2000) / 1000)} s (LOOMCYCLE_MCP_PARK_RELEASE_MS=${FOLLOWED_RELEASE_MS}), then the RSS polled every second until it has come down from the peak and stayed within 1% for ${FOLLOWED_STABLE_POLLS} polls, at least ${FOLLOWED_MIN_SETTLE_MS / 1000} s (median wait ${fmt(m((r) => r.settledMs) / 1000)} s).`,
           `per-run deltas: ${spread(per.map((r) => (r.steady - r.echo) / MiB))} MiB; median attach time ${fmt(m((r) => r.attachMs))} ms.`,
         ],
       };
