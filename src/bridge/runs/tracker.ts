@@ -3,11 +3,11 @@
 // host's read position, and waits that end at a stop point, at a deadline, or when
 // the host cancels the call.
 import { randomBytes } from "node:crypto";
-import type { LoomEvent } from "./events.js";
+import type { LoomEvent } from "../loomcycle/events.js";
 import type { EventLog } from "./event-log.js";
 import { RunStream, segmentsText, type RunStreamClient, type TerminalInfo } from "./run-stream.js";
-import { BadRequestError } from "./errors.js";
-import type { Logger } from "../logger.js";
+import { BadRequestError } from "../loomcycle/errors.js";
+import type { Logger } from "../../logger.js";
 import type { StateFile } from "./state-file.js";
 
 export type RunState =

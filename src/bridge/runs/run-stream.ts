@@ -10,14 +10,14 @@
 //    versions differ in which rows the tail streams);
 //  - fallback: `from_seq=0` and skip the frames we already have.
 // The POST that started the run is never repeated.
-import type { LoomEvent, StreamFrame } from "./events.js";
+import type { LoomEvent, StreamFrame } from "../loomcycle/events.js";
 import {
   LoomcycleError,
   NotFoundError,
   UnauthorizedError,
   ForbiddenError,
-} from "./errors.js";
-import type { Logger } from "../logger.js";
+} from "../loomcycle/errors.js";
+import type { Logger } from "../../logger.js";
 import { EventLog } from "./event-log.js";
 
 export interface SseStreamLike {

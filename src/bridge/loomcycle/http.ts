@@ -51,7 +51,7 @@ import {
 import type { StreamFrame } from "./events.js";
 import { abortError, DEFAULT_STREAM_IDLE_MS, describeError, readSseFrames } from "./sse.js";
 import { openStreamRequest, type StreamRequestOptions, type StreamResponse, type StreamTransport } from "./stream-request.js";
-import { redactSecrets, silentLogger, type Logger } from "../logger.js";
+import { redactSecrets, silentLogger, type Logger } from "../../logger.js";
 
 export interface RetryOptions {
   /** Total attempts for retryable requests, first one included. Default 3. */
@@ -67,7 +67,7 @@ export interface LoomcycleClientOptions {
   token?: string;
   /** For JSON requests (tests inject one). Run streams use `streamTransport`. */
   fetch?: typeof fetch;
-  /** Opens run streams. Default: openStreamRequest (src/bridge/stream-request.ts, node:http); the ingest benchmark injects one. */
+  /** Opens run streams. Default: openStreamRequest (src/bridge/loomcycle/stream-request.ts, node:http); the ingest benchmark injects one. */
   streamTransport?: StreamTransport;
   logger?: Logger;
   /** Deadline for response headers. Default 15000. */

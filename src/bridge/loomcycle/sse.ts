@@ -19,7 +19,7 @@ import { isAscii } from "node:buffer";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { agentFrameIssue, loomEventIssue, type AgentFrame, type LoomEvent, type StreamFrame } from "./events.js";
 import { TimeoutError, UnreachableError } from "./errors.js";
-import { redactSecrets, silentLogger, type Logger } from "../logger.js";
+import { redactSecrets, silentLogger, type Logger } from "../../logger.js";
 
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_STREAM_IDLE_MS = 60_000;
@@ -52,7 +52,7 @@ export interface ReadSseOptions {
 export type SseFrames = AsyncGenerator<StreamFrame, void, unknown> & { readonly batches: AsyncIterable<StreamFrame[]> };
 
 /**
- * A body that pushes its bytes (src/bridge/stream-request.ts). `data` gets bytes that are
+ * A body that pushes its bytes (src/bridge/loomcycle/stream-request.ts). `data` gets bytes that are
  * scanned during the call and not kept: a source may reuse the buffer for its next read.
  */
 export interface PushBody {
