@@ -5,7 +5,8 @@
 // bridge would work, 1 otherwise. Every request is bounded (5 s), nothing is retried,
 // and the token is never printed (only where it came from).
 import { USER_ID_PLACEHOLDER, type BridgeConfig } from "../config.js";
-import { LoomcycleClient, tlsFailure } from "../bridge/loomcycle/http.js";
+import { LoomcycleClient } from "../bridge/loomcycle/http.js";
+import { tlsFailure } from "../bridge/loomcycle/network-errors.js";
 import type { Me, RunnableAgents } from "../bridge/loomcycle/api-types.js";
 import {
   ForbiddenError,

@@ -3,7 +3,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { LoomcycleClient, errorFromResponse, parseRetryAfter, type LoomcycleClientOptions } from "../../src/bridge/loomcycle/http.js";
+import { LoomcycleClient } from "../../src/bridge/loomcycle/http.js";
+import type { LoomcycleClientOptions } from "../../src/bridge/loomcycle/http-core.js";
+import { errorFromResponse, parseRetryAfter } from "../../src/bridge/loomcycle/error-response.js";
 import { isZeroTime } from "../../src/bridge/loomcycle/api-types.js";
 import {
   BadRequestError,
