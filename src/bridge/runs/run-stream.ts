@@ -1,4 +1,5 @@
-// One run's background subscription and its append-only event log (SPEC §2).
+// One run's background subscription and its append-only event log: across reconnects
+// no event is lost and none is repeated.
 //
 // The log holds the run's frames in arrival order, `session`/`agent` excluded. Its
 // positions are stable: loomcycle's tail streams replay a run's persisted rows in
@@ -97,7 +98,7 @@ export interface TerminalInfo {
 
 export interface RunStreamOptions {
   logger: Logger;
-  /** Delays before re-attach attempts; the last one repeats. SPEC: at once, 0.5, 1, 2, 4 s, then every 4 s. */
+  /** Delays before re-attach attempts; the last one repeats (default: at once, 0.5, 1, 2, 4 s, then every 4 s). */
   backoffMs?: readonly number[];
   /** Use the transcript to compute `from_seq` on re-attach (default true). */
   useTranscriptResume?: boolean;

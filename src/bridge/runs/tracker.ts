@@ -1,5 +1,5 @@
 // The run tracker: every run the bridge started or was asked about, with its event
-// log (RunStream), derived state (SPEC §2), pending interrupts, summed usage, the
+// log (RunStream), its state as the events say it (one RunState), pending interrupts, summed usage, the
 // host's read position, and waits that end at a stop point, at a deadline, or when
 // the host cancels the call.
 import { randomBytes } from "node:crypto";
@@ -8,6 +8,7 @@ import type { EventLog } from "./event-log.js";
 import { RunStream, segmentsText, type RunStreamClient, type TerminalInfo } from "./run-stream.js";
 import { BadRequestError } from "../loomcycle/errors.js";
 import type { Logger } from "../../logger.js";
+import { isId, mustMatch } from "../../ids.js";
 import type { StateFile } from "./state-file.js";
 
 export type RunState =
@@ -38,8 +39,6 @@ export interface UsageTotals {
 /** Positions of the host's own inputs kept per run in the state file (the newest). */
 const MAX_HOST_INPUTS = 500;
 
-export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
-
 export function newAgentId(): string {
   return "a_" + randomBytes(8).toString("hex");
 }
@@ -47,7 +46,7 @@ export function newAgentId(): string {
 type Base = "running" | "awaiting_input" | "awaiting_answer";
 
 export class TrackedRun {
-  /** Where the host last read to (SPEC §2 per-run read position). */
+  /** Where the host last read to: the next read starts here, and it never passes an event the host was not given. */
   readPos = 0;
   /** The first replay after attaching has been waited for (tools wait once). */
   settled = false;
@@ -541,8 +540,8 @@ export class RunTracker {
 
   /** The tracked run, attaching to it first when the bridge has never seen it. */
   getOrAttach(runId: string): TrackedRun {
-    if (!RUN_ID_PATTERN.test(runId)) {
-      throw new BadRequestError(`run_id must match [A-Za-z0-9_-]{1,128} (got ${JSON.stringify(runId.slice(0, 40))})`);
+    if (!isId(runId)) {
+      throw new BadRequestError(`${mustMatch("run_id")} (got ${JSON.stringify(runId.slice(0, 40))})`);
     }
     let run = this.runs.get(runId);
     if (run && run.stream.fatal && !run.stream.terminal) {
