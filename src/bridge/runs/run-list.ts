@@ -3,7 +3,7 @@
 import type { Bridge } from "../bridge.js";
 import type { RunState } from "./tracker.js";
 import { assessStuck, LOOP_LOST_REMEDY, summarize, type RunSummary } from "./run-info.js";
-import { loopLostFrom } from "./run-stream.js";
+import { loopLostFrom } from "./run-stream-client.js";
 
 /** Every run state, in the order a schema lists them. */
 export const RUN_STATES = ["starting", "running", "awaiting_input", "awaiting_answer", "completed", "failed", "cancelled", "unreachable"] as const satisfies readonly RunState[];

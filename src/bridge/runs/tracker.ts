@@ -5,7 +5,9 @@
 import { randomBytes } from "node:crypto";
 import type { LoomEvent } from "../loomcycle/events.js";
 import type { EventLog } from "./event-log.js";
-import { RunStream, segmentsText, type RunStreamClient, type TerminalInfo } from "./run-stream.js";
+import { RunStream, segmentsText } from "./run-stream.js";
+import type { RunStreamClient } from "./run-stream-client.js";
+import type { TerminalInfo } from "./run-stream-state.js";
 import { BadRequestError } from "../loomcycle/errors.js";
 import type { Logger } from "../../logger.js";
 import { isId, mustMatch } from "../../ids.js";
