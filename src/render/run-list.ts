@@ -1,6 +1,6 @@
 // The text of a run list (list_runs, wait_for_runs, loomcycle://runs): grouped by state,
 // the runs that wait for the host first.
-import type { RunState } from "../bridge/runs/tracker.js";
+import type { RunState } from "../bridge/runs/run-state.js";
 import type { RunSummary } from "../bridge/runs/run-info.js";
 import { REMOTE_RUNS_MAX } from "../bridge/runs/run-list.js";
 

@@ -8,7 +8,7 @@ import type { Bridge } from "../bridge/bridge.js";
 import { assessStuck, summarize } from "../bridge/runs/run-info.js";
 import { collectRuns } from "../bridge/runs/run-list.js";
 import { attachFailure, isShowable, onRunChange, recentEvents } from "../bridge/runs/run-reader.js";
-import type { RunState } from "../bridge/runs/tracker.js";
+import type { RunState } from "../bridge/runs/run-state.js";
 import { isId, mustMatch } from "../ids.js";
 import { renderRuns } from "../render/run-list.js";
 import { renderResult, SANDBOX_BANNER } from "../render/run-result.js";

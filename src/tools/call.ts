@@ -1,7 +1,7 @@
 // One tool call's bounds: its deadline, the signal that ends it (host cancel or the hard
 // deadline), and the progress notifications it sends while it waits.
 import { TimeoutError } from "../bridge/loomcycle/errors.js";
-import type { TrackedRun } from "../bridge/runs/tracker.js";
+import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import type { WaitOptions } from "../bridge/runs/run-reader.js";
 import type { Extra } from "./types.js";
 

@@ -5,7 +5,7 @@ import type { z } from "zod";
 import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { Bridge } from "../bridge/bridge.js";
-import type { TrackedRun } from "../bridge/runs/tracker.js";
+import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import { waitAttached } from "../bridge/runs/run-reader.js";
 import { SANDBOX_BANNER } from "../render/run-result.js";
 import { callSignal, clock, waitOptions, type CallClock } from "./call.js";

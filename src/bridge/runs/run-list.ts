@@ -1,7 +1,7 @@
 // The runs a host can drive, as summaries: followed here, followed by an earlier process
 // (from the state file), and the user's running interactive runs on loomcycle.
 import type { Bridge } from "../bridge.js";
-import type { RunState } from "./tracker.js";
+import type { RunState } from "./run-state.js";
 import { assessStuck, LOOP_LOST_REMEDY, summarize, type RunSummary } from "./run-info.js";
 import { loopLostFrom } from "./run-stream-client.js";
 

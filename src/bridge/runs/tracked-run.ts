@@ -1,0 +1,340 @@
+// One tracked run: its event log (RunStream), its state derived from the events, pending
+// interrupts, summed usage, the host's read position, and waits that end at a stop point,
+// at a deadline, or when the host cancels the call.
+import type { LoomEvent } from "../loomcycle/events.js";
+import type { EventLog } from "./event-log.js";
+import { segmentsText, type RunStream } from "./run-stream.js";
+import type { RunStreamClient } from "./run-stream-client.js";
+import type { TerminalInfo } from "./run-stream-state.js";
+import type { Logger } from "../../logger.js";
+import type { PendingInterrupt, RunState, UsageTotals } from "./run-state.js";
+
+/** A released run keeps a log of up to this many events in memory (re-fetching it would cost more than it holds). */
+export const DROP_LOG_ABOVE = 512;
+
+type Base = "running" | "awaiting_input" | "awaiting_answer";
+
+export class TrackedRun {
+  /** Where the host last read to: the next read starts here, and it never passes an event the host was not given. */
+  readPos = 0;
+  /** The first replay after attaching has been waited for (tools wait once). */
+  settled = false;
+  /** Last time a tool or resource used this run (finished runs unused for long are dropped,
+   * parked ones release their stream). */
+  lastUsedAt = Date.now();
+  /** Waits and subscriptions that need the run's stream open now. */
+  private holds = 0;
+  /** The user's prompt when this bridge started the run (to strip the system prompt). */
+  prompt: string | undefined;
+  /** The loomcycle agent's name, when known (start body, or a status lookup). */
+  agentName: string | undefined;
+  /** Who answers this run's questions: the host model, or the person (MCP elicitation); unset: the bridge's default. */
+  questions: "host" | "human" | undefined;
+  readonly pending = new Map<string, PendingInterrupt>();
+  readonly usage: UsageTotals = { input_tokens: 0, output_tokens: 0 };
+  /** Interrupts answered through this bridge whose tool_result has not arrived yet. */
+  readonly answered = new Set<string>();
+  /** Log positions of inputs this bridge sent (the opening prompt of a run it started,
+   * its steers): shown with source "host", also after a restart (kept in the state file). */
+  readonly hostInputs = new Set<number>();
+  /** This bridge started the run: its opening steer is the host's. */
+  startedHere = false;
+  /** What an earlier process saw of this run (state file): its log length and the time of
+   * its last event. Until the replay passes that length, the replayed events are not new
+   * activity, and the run is known to have at least that many events. */
+  saved: { events: number; lastActivityAt: number } | undefined;
+  /** Called when an input of the host's is found in the log (the tracker saves it). */
+  onHostInput: (() => void) | undefined;
+  /** Steer texts sent (or being sent) whose echo has not arrived yet. */
+  private readonly sentTexts: string[] = [];
+  private base: Base = "running";
+  private processed = 0;
+  private interruptToolCalls = new Map<string, string>(); // tool_use id → interrupt_id
+  private lastInterruptToolUse: string | undefined;
+  private openingText: string | undefined;
+  /** Position and raw text of the run's first steer (the opening prompt, maybe with the system prompt). */
+  private openingPos: number | undefined;
+  private openingRaw = "";
+  private openingLookup: Promise<void> | undefined;
+
+  constructor(
+    readonly stream: RunStream,
+    private readonly client: RunStreamClient,
+    private readonly log: Logger,
+  ) {
+    // Fold each event as the stream appends it (no read-back from the compact log).
+    stream.onEvent((e, position) => {
+      if (position !== this.processed) this.catchUp();
+      if (position === this.processed) {
+        this.apply(e, position);
+        this.processed += 1;
+      }
+    });
+    stream.onChange(() => this.catchUp());
+  }
+
+  get runId(): string | undefined {
+    return this.stream.runId;
+  }
+  get agentId(): string | undefined {
+    return this.stream.agentId;
+  }
+  get sessionId(): string | undefined {
+    return this.stream.sessionId;
+  }
+  get events(): EventLog {
+    return this.stream.events;
+  }
+
+  get state(): RunState {
+    this.catchUp();
+    const s = this.stream;
+    if (s.terminal) return s.terminal.status;
+    if (s.fatal) return s.created ? "unreachable" : "failed";
+    // After a release, a failed re-attach leaves the state as of the release (stateAsOf says so).
+    if (s.phase === "reconnecting" && s.lastError && s.confirmed) return "unreachable";
+    if (!s.created) return "starting";
+    if (this.pending.size > 0) return "awaiting_answer";
+    return this.base;
+  }
+
+  /** When the run last produced an event (not when this process happened to replay it). */
+  get lastActivityAt(): number {
+    const s = this.saved;
+    if (s && this.stream.events.length <= s.events) return s.lastActivityAt;
+    return this.stream.lastActivityAt;
+  }
+
+  /** Events the run is known to have (the replay after a restart may not be there yet). */
+  get knownLength(): number {
+    return Math.max(this.stream.events.length, this.saved?.events ?? 0);
+  }
+
+  get terminal(): TerminalInfo | undefined {
+    return this.stream.terminal;
+  }
+
+  /** Someone needs this run now (a tool call, a resource read): a released stream re-attaches. */
+  touch(): void {
+    this.lastUsedAt = Date.now();
+    this.stream.interest();
+  }
+
+  /** Keep the stream open until the returned function is called (a subscription, a wait). */
+  hold(): () => void {
+    this.holds += 1;
+    this.touch();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.holds -= 1;
+      this.lastUsedAt = Date.now();
+    };
+  }
+
+  /** The state has been confirmed since the last release (see RunStream.confirmed). */
+  get confirmed(): boolean {
+    return this.stream.confirmed;
+  }
+
+  /** When the state shown was last seen, if it is not confirmed (the stream was released
+   * and has not caught up since): the state is as of that time. */
+  get stateAsOf(): string | undefined {
+    const at = this.stream.releasedAt;
+    return at === undefined || this.stream.confirmed ? undefined : new Date(at).toISOString();
+  }
+
+  /**
+   * Release the stream of a parked or asking run that nobody has needed for `afterMs`
+   * (no wait, no subscription, no tool call, no frame): it costs loomcycle a connection
+   * and a database poll every 250 ms for nothing. A run mid-turn keeps its stream.
+   */
+  releaseIfIdle(afterMs: number, now = Date.now()): boolean {
+    if (this.holds > 0) return false;
+    const s = this.stream;
+    if (s.phase !== "live" || now - Math.max(this.lastUsedAt, s.lastActivityAt) < afterMs) return false;
+    // A re-attach still catching up is not released again: its state would stay unconfirmed
+    // (shown "as of" an old release) until the next use, though loomcycle is reachable.
+    if (!this.confirmed) return false;
+    const st = this.state;
+    if (st !== "awaiting_input" && st !== "awaiting_answer") return false;
+    // A long log the host has read to its end is let go too (loomcycle keeps it; a read
+    // of it re-fetches it): what a followed run costs the bridge then no longer grows with
+    // its length. Unread events stay, so the next read or steer never waits on a re-fetch.
+    const dropLog = s.events.length - s.events.firstHeld > DROP_LOG_ABOVE && this.readPos >= s.events.length;
+    return s.release({ dropLog });
+  }
+
+  /** Fold new log entries into the derived state. Idempotent and incremental. */
+  catchUp(): void {
+    const ev = this.stream.events;
+    while (this.processed < ev.length) {
+      const e = ev.at(this.processed);
+      if (e) this.apply(e, this.processed);
+      this.processed += 1;
+    }
+  }
+
+  private apply(e: LoomEvent, position: number): void {
+    if (e.type === "steer") {
+      if (this.openingPos === undefined) {
+        this.openingPos = position;
+        this.openingRaw = e.user_input?.text ?? "";
+        if (this.startedHere) {
+          this.hostInputs.add(position);
+          this.onHostInput?.();
+        }
+      } else if (this.sentTexts.length > 0) {
+        const i = this.sentTexts.indexOf((e.user_input?.text ?? "").trim());
+        if (i >= 0) {
+          this.sentTexts.splice(i, 1);
+          this.hostInputs.add(position);
+          this.onHostInput?.();
+        }
+      }
+    }
+    switch (e.type) {
+      case "usage":
+        this.usage.input_tokens += e.usage?.input_tokens ?? 0;
+        this.usage.output_tokens += e.usage?.output_tokens ?? 0;
+        return;
+      case "awaiting_input":
+        this.base = "awaiting_input";
+        return;
+      case "interruption_pending": {
+        const i = e.interruption;
+        if (!i) return;
+        const p: PendingInterrupt = { interrupt_id: i.interrupt_id, question: i.question ?? "" };
+        if (i.options && i.options.length > 0) p.options = [...i.options];
+        if (i.expires_at && !i.expires_at.startsWith("0001-01-01")) p.expires_at = i.expires_at;
+        this.pending.set(i.interrupt_id, p);
+        if (this.lastInterruptToolUse) this.interruptToolCalls.set(this.lastInterruptToolUse, i.interrupt_id);
+        this.base = "running";
+        return;
+      }
+      case "tool_call":
+        if (e.tool_use?.name === "Interruption") this.lastInterruptToolUse = e.tool_use.id;
+        this.base = "running";
+        return;
+      case "tool_result": {
+        const id = e.tool_use?.id;
+        let intr = id ? this.interruptToolCalls.get(id) : undefined;
+        if (!intr && e.tool_use?.name === "Interruption") intr = interruptIdInResult(e.text) ?? [...this.pending.keys()][0];
+        if (intr) {
+          this.pending.delete(intr);
+          this.answered.delete(intr);
+        }
+        this.base = "running";
+        return;
+      }
+      case "steer":
+      case "started":
+      case "text":
+      case "thinking":
+      case "turn_cancelled":
+        this.base = "running";
+        return;
+      default:
+        // usage-like, notices, compaction (a parked run stays parked), errors (the
+        // stream's end decides whether they were terminal).
+        return;
+    }
+  }
+
+  /** A steer this bridge is sending: its echo in the log is the host's input. Returns a
+   * function that forgets it (the send failed, so no echo will come). */
+  noteSending(text: string): () => void {
+    const t = text.trim();
+    this.sentTexts.push(t);
+    return () => {
+      const i = this.sentTexts.indexOf(t);
+      if (i >= 0) this.sentTexts.splice(i, 1);
+    };
+  }
+
+  /** The position and user-visible text of the opening prompt, when known. */
+  opening(): { position: number; text: string } | undefined {
+    this.catchUp();
+    const pos = this.openingPos;
+    if (pos === undefined) return undefined;
+    const raw = this.openingRaw;
+    if (this.prompt !== undefined) {
+      const p = this.prompt.trim();
+      if (raw === p || raw.endsWith("\n" + p)) return { position: pos, text: p };
+    }
+    if (this.openingText !== undefined) return { position: pos, text: this.openingText };
+    return { position: pos, text: "[opening prompt: could not be separated from the agent's system prompt]" };
+  }
+
+  /** For runs started elsewhere: learn the user's opening prompt from the transcript
+   * (the user segments of the run's first user_input row), so the system prompt that
+   * loomcycle prepends to the replayed opening turn is never shown. */
+  async resolveOpening(signal?: AbortSignal): Promise<void> {
+    if (this.prompt !== undefined || this.openingText !== undefined || !this.sessionId || !this.runId) return;
+    this.openingLookup ??= (async () => {
+      try {
+        const opts = signal ? { signal } : {};
+        const { events } = await this.client.transcript(this.sessionId!, opts);
+        const row = events.find((r) => r.run_id === this.runId && r.type === "user_input");
+        if (!row || !Array.isArray(row.payload)) return;
+        const userSegs = row.payload.filter((s) => (s as { role?: unknown })?.role === "user");
+        this.openingText = segmentsText(userSegs);
+      } catch (err) {
+        this.log.debug({ err: String(err), runId: this.runId }, "could not read the opening prompt from the transcript");
+      } finally {
+        this.openingLookup = undefined;
+      }
+    })();
+    await this.openingLookup;
+  }
+
+  /**
+   * Wait until `done()` holds, the deadline passes, or `signal` aborts. `done` is
+   * re-checked whenever the run's log or connection changes. Sends `onTick` at least
+   * every `tickMs` while waiting.
+   */
+  waitUntil(
+    done: () => boolean,
+    opts: { deadline: number; signal?: AbortSignal; onTick?: () => void; tickMs?: number; now?: () => number },
+  ): Promise<"done" | "timeout" | "aborted"> {
+    const now = opts.now ?? Date.now;
+    if (done()) return Promise.resolve("done");
+    if (opts.signal?.aborted) return Promise.resolve("aborted");
+    if (now() >= opts.deadline) return Promise.resolve("timeout");
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (r: "done" | "timeout" | "aborted") => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (tick) clearInterval(tick);
+        unhold();
+        off();
+        opts.signal?.removeEventListener("abort", onAbort);
+        resolve(r);
+      };
+      const off = this.stream.onChange(() => {
+        if (done()) finish("done");
+      });
+      const onAbort = () => finish("aborted");
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      const timer = setTimeout(() => finish(done() ? "done" : "timeout"), Math.max(0, opts.deadline - now()));
+      const tick = opts.onTick ? setInterval(() => opts.onTick?.(), opts.tickMs ?? 5000) : undefined;
+      // The stream stays open while someone waits on it (and re-attaches if it was released).
+      const unhold = this.hold();
+      // A waiting host is a good reason to retry a lost stream now.
+      this.stream.nudge();
+    });
+  }
+}
+
+function interruptIdInResult(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as { interrupt_id?: unknown };
+    return typeof v.interrupt_id === "string" ? v.interrupt_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
