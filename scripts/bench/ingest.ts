@@ -1,7 +1,7 @@
 // Ingest throughput: frames/s through the bridge's whole receive path — the HTTP
-// client's SSE stream (src/bridge/loomcycle/http.ts → sse.ts: byte scanner, eventsource-parser,
+// client's SSE stream (src/bridge/loomcycle/http-core.ts → sse.ts: byte scanner, eventsource-parser,
 // JSON.parse, frame validation), the run's event log and derived state (run-stream.ts,
-// tracker.ts), then the digest of the whole log as a host reading it page by page gets
+// tracked-run.ts), then the digest of the whole log as a host reading it page by page gets
 // it — against eventsource-parser + JSON.parse alone on the same bytes, in the same
 // process, alternated.
 //

@@ -279,7 +279,7 @@ describe("openStreamRequest: what the transport keeps doing", () => {
     expect(got).toBe(piece.length * TOTAL);
   });
 
-  it("a refused connection rejects with ECONNREFUSED (http.ts: the request did not reach loomcycle)", async () => {
+  it("a refused connection rejects with ECONNREFUSED (network-errors.ts: the request did not reach loomcycle)", async () => {
     const srv = await serve(() => undefined);
     const port = srv.port;
     await Promise.all([...servers].map((s) => new Promise<void>((r) => s.close(() => r()))));

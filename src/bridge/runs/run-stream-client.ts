@@ -67,7 +67,7 @@ export interface RunStreamClient {
   transcript(sessionId: string, opts?: { signal?: AbortSignal }): Promise<{ events: TranscriptRowLike[] }>;
 }
 
-/** Transport failures that mean the request never reached loomcycle (see http.ts networkError). */
+/** Transport failures that mean the request never reached loomcycle (see network-errors.ts networkError). */
 const NOT_REACHED = new Set(["connect_refused", "dns_failed", "connect_timeout", "host_unreachable", "tls_failed"]);
 
 /** A failed start that certainly created no run: loomcycle (or a proxy) refused it with a
