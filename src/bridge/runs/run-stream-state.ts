@@ -175,6 +175,9 @@ export abstract class RunStreamState {
    * (the frame count its transcript gave, or the replay reached what we held and went
    * quiet): until then the derived state is the one seen at the release.
    */
+  /** When a re-attach last caught up: the use it served counts from then (see releaseIfIdle). */
+  confirmedAt = 0;
+
   get confirmed(): boolean {
     return !this.confirming || this.terminal !== undefined || this.fatal !== undefined || this.closed;
   }
@@ -182,6 +185,7 @@ export abstract class RunStreamState {
   protected confirm(): void {
     if (!this.confirming) return;
     this.confirming = false;
+    this.confirmedAt = this.now();
     this.catchUpTo = undefined;
     this.releasedAt = undefined;
     if (this.quietTimer) clearTimeout(this.quietTimer);

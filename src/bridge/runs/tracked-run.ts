@@ -153,7 +153,9 @@ export class TrackedRun {
   releaseIfIdle(afterMs: number, now = Date.now()): boolean {
     if (this.holds > 0) return false;
     const s = this.stream;
-    if (s.phase !== "live" || now - Math.max(this.lastUsedAt, s.lastActivityAt) < afterMs) return false;
+    // A re-attach that just caught up served a use: the delay counts from then, or a run
+    // idle before an outage would be released again the moment it is confirmed.
+    if (s.phase !== "live" || now - Math.max(this.lastUsedAt, s.lastActivityAt, s.confirmedAt) < afterMs) return false;
     // A re-attach still catching up is not released again: its state would stay unconfirmed
     // (shown "as of" an old release) until the next use, though loomcycle is reachable.
     if (!this.confirmed) return false;
