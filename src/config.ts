@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { isId } from "./ids.js";
+import { DEFAULT_PARK_RELEASE_MS } from "./bridge/runs/tracker.js";
 
 export type Command = "serve" | "help" | "version" | "doctor" | "config" | "demo" | "sim";
 
@@ -57,8 +58,6 @@ export interface BridgeConfig {
 export class ConfigError extends Error {}
 
 const QUESTIONS = ["host", "human"] as const;
-/** A parked run nobody reads, waits on or subscribes to releases its upstream stream after this long. */
-export const DEFAULT_PARK_RELEASE_MS = 120_000;
 
 const OPTIONS = {
   help: { type: "boolean", short: "h" },

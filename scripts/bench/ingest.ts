@@ -1,7 +1,7 @@
 // Ingest throughput: frames/s through the bridge's whole receive path — the HTTP
-// client's SSE stream (src/bridge/http.ts → sse.ts: byte scanner, eventsource-parser,
+// client's SSE stream (src/bridge/loomcycle/http-core.ts → sse.ts: byte scanner, eventsource-parser,
 // JSON.parse, frame validation), the run's event log and derived state (run-stream.ts,
-// tracker.ts), then the digest of the whole log as a host reading it page by page gets
+// tracked-run.ts), then the digest of the whole log as a host reading it page by page gets
 // it — against eventsource-parser + JSON.parse alone on the same bytes, in the same
 // process, alternated.
 //
@@ -17,14 +17,14 @@ import { ROOT } from "./lib/targets.js";
 
 // The bridge's modules as built (dist/, what `npm run build` ships), typed from src/.
 const dist = (rel: string) => pathToFileURL(join(ROOT, "dist", rel)).href;
-const { buildDigest } = (await import(dist("bridge/digest.js"))) as typeof import("../../src/bridge/digest.js");
-const { LoomcycleClient } = (await import(dist("bridge/http.js"))) as typeof import("../../src/bridge/http.js");
-const { RunTracker } = (await import(dist("bridge/tracker.js"))) as typeof import("../../src/bridge/tracker.js");
+const { buildDigest } = (await import(dist("bridge/runs/digest.js"))) as typeof import("../../src/bridge/runs/digest.js");
+const { LoomcycleClient } = (await import(dist("bridge/loomcycle/http.js"))) as typeof import("../../src/bridge/loomcycle/http.js");
+const { RunTracker } = (await import(dist("bridge/runs/tracker.js"))) as typeof import("../../src/bridge/runs/tracker.js");
 const { silentLogger } = (await import(dist("logger.js"))) as typeof import("../../src/logger.js");
 import { fmt, fmtInt, median, spread } from "./lib/stats.js";
 import type { BenchContext, Figure, FigureResult } from "./lib/types.js";
-import type { PushSink } from "../../src/bridge/sse.js";
-import type { StreamResponse, StreamTransport } from "../../src/bridge/stream-request.js";
+import type { PushSink } from "../../src/bridge/loomcycle/sse.js";
+import type { StreamResponse, StreamTransport } from "../../src/bridge/loomcycle/stream-request.js";
 
 const FRAMES = 2000;
 const CHUNK = 16 * 1024;
@@ -181,7 +181,7 @@ export const ingestFigure: Figure = {
       limits:
         `${fmt(ratio * 100, 0)}% of the bridge's time per frame is the baseline's own work (eventsource-parser and JSON.parse). On top ` +
         `of it, per frame: the SSE scanner's frame bounds (for the oversized-frame limit) and validation, the event log's compact copy ` +
-        `(src/bridge/event-log.ts), the tracker folding the event into the run's state, and the digest over the whole log. What was ` +
+        `(src/bridge/runs/event-log.ts), the tracker folding the event into the run's state, and the digest over the whole log. What was ` +
         `removed on the way (profiled with --cpu-prof): zod validation per frame, the HTTP client's per-frame generator and the run ` +
         `stream's per-frame wake-up (now one batch of every frame complete when it wakes), reading every event back out of the log to fold it, and building ` +
         `objects for text deltas in the digest. ${fmt(1e6 / cand, 2)} µs per frame in all, against ${fmt(1e6 / base, 2)} µs for parsing alone.`,

@@ -16,7 +16,7 @@ import { agentFrame, captureLongtalk } from "./lib/frames.js";
 import { ok, Peer } from "./lib/peer.js";
 import { fmt, median, spread } from "./lib/stats.js";
 import { bridgeBin, echoServer, serverEnv } from "./lib/targets.js";
-import { stateDir, stateFilePath } from "../../src/bridge/state-file.js";
+import { stateDir, stateFilePath } from "../../src/bridge/runs/state-file.js";
 import type { BenchContext, Figure, FigureResult } from "./lib/types.js";
 
 const RUNS_TRACKED = 500;
@@ -209,7 +209,7 @@ export const rssFigure: Figure = {
           `Steady state is ${fmt(perEvent, 0)} bytes per held event over the bridge's idle RSS. Heap snapshots of a bridge holding ` +
           `the ${RUNS_TRACKED} runs (scripts/bench/rss.ts workload, after GC) put ~37 MB of live heap over idle: ~16 MB is the reply ` +
           `text itself (this workload streams ~16 characters per delta), ~8 MB the event log's per-block kind/offset arrays ` +
-          `(src/bridge/event-log.ts, ~7 bytes per event), and ~12 MB the ${RUNS_TRACKED} runs' own objects (~25 KB each: stream, ` +
+          `(src/bridge/runs/event-log.ts, ~7 bytes per event), and ~12 MB the ${RUNS_TRACKED} runs' own objects (~25 KB each: stream, ` +
           `tracker, socket, parser state). The rest is V8's heap slack. Every stream is held open for the whole measure ` +
           `(LOOMCYCLE_MCP_PARK_RELEASE_MS=0), the worst case: with the default, these parked runs release their streams after ` +
           `120 s idle (upstream_cost). Run streams go through node:http; the hand-written HTTP/1.1 client they used before ` +

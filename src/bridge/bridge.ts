@@ -2,10 +2,10 @@
 // client and the run tracker. Tools receive it as an argument (no module globals).
 import type { BridgeConfig } from "../config.js";
 import type { Logger } from "../logger.js";
-import { LoomcycleClient } from "./http.js";
-import { RunTracker } from "./tracker.js";
-import { StateFile } from "./state-file.js";
-import { DEFAULT_STUCK_AFTER_MS } from "./run-info.js";
+import { LoomcycleClient } from "./loomcycle/http.js";
+import { RunTracker } from "./runs/tracker.js";
+import { StateFile } from "./runs/state-file.js";
+import { DEFAULT_STUCK_AFTER_MS } from "./runs/run-info.js";
 
 export interface BridgeOptions {
   config: Pick<BridgeConfig, "baseUrl" | "token" | "userId" | "tokenSource"> & Partial<Pick<BridgeConfig, "questions">>;

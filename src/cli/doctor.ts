@@ -5,8 +5,9 @@
 // bridge would work, 1 otherwise. Every request is bounded (5 s), nothing is retried,
 // and the token is never printed (only where it came from).
 import { USER_ID_PLACEHOLDER, type BridgeConfig } from "../config.js";
-import { LoomcycleClient, tlsFailure } from "../bridge/http.js";
-import type { Me, RunnableAgents } from "../bridge/api-types.js";
+import { LoomcycleClient } from "../bridge/loomcycle/http.js";
+import { tlsFailure } from "../bridge/loomcycle/network-errors.js";
+import type { Me, RunnableAgents } from "../bridge/loomcycle/api-types.js";
 import {
   ForbiddenError,
   LoomcycleError,
@@ -17,7 +18,7 @@ import {
   UnavailableError,
   UnreachableError,
   UpstreamError,
-} from "../bridge/errors.js";
+} from "../bridge/loomcycle/errors.js";
 import { redactSecrets } from "../logger.js";
 import { version } from "../version.js";
 import { printLine } from "./terminal.js";

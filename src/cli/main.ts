@@ -5,7 +5,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { ConfigError, parseConfig, type BridgeConfig } from "../config.js";
 import { createLogger, type Logger } from "../logger.js";
 import { Bridge } from "../bridge/bridge.js";
-import { stateDir, stateFilePath } from "../bridge/state-file.js";
+import { stateDir, stateFilePath } from "../bridge/runs/state-file.js";
 import { createServer } from "../server.js";
 import { version } from "../version.js";
 import { onStdoutClosed, printLine } from "./terminal.js";

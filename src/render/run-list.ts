@@ -1,8 +1,8 @@
 // The text of a run list (list_runs, wait_for_runs, loomcycle://runs): grouped by state,
 // the runs that wait for the host first.
-import type { RunState } from "../bridge/tracker.js";
-import type { RunSummary } from "../bridge/run-info.js";
-import { REMOTE_RUNS_MAX } from "../bridge/run-list.js";
+import type { RunState } from "../bridge/runs/run-state.js";
+import type { RunSummary } from "../bridge/runs/run-info.js";
+import { REMOTE_RUNS_MAX } from "../bridge/runs/run-list.js";
 
 export const ORDER: RunState[] = ["awaiting_answer", "awaiting_input", "running", "unreachable", "starting", "failed", "completed", "cancelled"];
 

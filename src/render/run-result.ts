@@ -1,8 +1,8 @@
 // The text block of a run result: every field of structuredContent, compact and readable,
 // for hosts that show their model only text. Shared by tools and resources.
-import type { DigestItem, RawItem } from "../bridge/digest.js";
-import { nextStep } from "../bridge/run-info.js";
-import type { RunSnapshot } from "../bridge/run-reader.js";
+import type { DigestItem, RawItem } from "../bridge/runs/digest.js";
+import { nextStep } from "../bridge/runs/run-info.js";
+import type { RunSnapshot } from "../bridge/runs/run-reader.js";
 
 /** The first line of every result in `--sandbox`, so nobody mistakes simulator output for loomcycle's. */
 export const SANDBOX_BANNER = "[sandbox: these results come from the built-in loomcycle simulator, not a real loomcycle]";

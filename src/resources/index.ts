@@ -5,10 +5,10 @@
 import { ResourceTemplate, type McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SubscribeRequestSchema, UnsubscribeRequestSchema, type ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../bridge/bridge.js";
-import { assessStuck, summarize } from "../bridge/run-info.js";
-import { collectRuns } from "../bridge/run-list.js";
-import { attachFailure, isShowable, onRunChange, recentEvents } from "../bridge/run-reader.js";
-import type { RunState } from "../bridge/tracker.js";
+import { assessStuck, summarize } from "../bridge/runs/run-info.js";
+import { collectRuns } from "../bridge/runs/run-list.js";
+import { attachFailure, isShowable, onRunChange, recentEvents } from "../bridge/runs/run-reader.js";
+import type { RunState } from "../bridge/runs/run-state.js";
 import { isId, mustMatch } from "../ids.js";
 import { renderRuns } from "../render/run-list.js";
 import { renderResult, SANDBOX_BANNER } from "../render/run-result.js";

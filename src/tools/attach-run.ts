@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { readRun } from "../bridge/run-reader.js";
-import { STOP_STATES } from "../bridge/tracker.js";
+import { readRun } from "../bridge/runs/run-reader.js";
+import { STOP_STATES } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { ATTACH_WITHIN_WAIT, defineTool } from "./types.js";
 import { askedOutputShape } from "./asked.js";

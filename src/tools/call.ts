@@ -1,8 +1,8 @@
 // One tool call's bounds: its deadline, the signal that ends it (host cancel or the hard
 // deadline), and the progress notifications it sends while it waits.
-import { TimeoutError } from "../bridge/errors.js";
-import type { TrackedRun } from "../bridge/tracker.js";
-import type { WaitOptions } from "../bridge/run-reader.js";
+import { TimeoutError } from "../bridge/loomcycle/errors.js";
+import type { TrackedRun } from "../bridge/runs/tracked-run.js";
+import type { WaitOptions } from "../bridge/runs/run-reader.js";
 import type { Extra } from "./types.js";
 
 /** Everything a call does beyond its wait fits in this, so it returns within wait_ms + 5 s. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { NotFoundError, ToolError } from "../bridge/errors.js";
-import { isTerminal, readRun, retryNow } from "../bridge/run-reader.js";
+import { NotFoundError, ToolError } from "../bridge/loomcycle/errors.js";
+import { isTerminal, readRun, retryNow } from "../bridge/runs/run-reader.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "./types.js";
 import { waitOnRun } from "./call.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConflictError, ToolError } from "../bridge/errors.js";
+import { ConflictError, ToolError } from "../bridge/loomcycle/errors.js";
 import { defineTool } from "./types.js";
 import { waitOnRun } from "./call.js";
 import { runIdField } from "./fields.js";

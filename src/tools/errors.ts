@@ -1,9 +1,9 @@
 // The one error mapper: any failure of a tool call becomes an isError result whose one
 // line says what happened and what to do next, phrased for what the tool was doing.
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { LoomcycleError, ToolError } from "../bridge/errors.js";
-import { tlsFailure } from "../bridge/http.js";
-import { isAbortError } from "../bridge/sse.js";
+import { LoomcycleError, ToolError } from "../bridge/loomcycle/errors.js";
+import { tlsFailure } from "../bridge/loomcycle/network-errors.js";
+import { isAbortError } from "../bridge/loomcycle/sse.js";
 import type { Bridge } from "../bridge/bridge.js";
 import { redactSecrets } from "../logger.js";
 

@@ -1,6 +1,6 @@
 // Input fields shared by several tools, each checked with one clear line on bad input.
 import { z } from "zod";
-import { MAX_WAIT_MS } from "../bridge/run-reader.js";
+import { MAX_WAIT_MS } from "../bridge/runs/run-reader.js";
 import { isId, mustMatch } from "../ids.js";
 
 /** An id field: checked with a clear message, without a pattern in the schema the model reads. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { isZeroTime } from "../bridge/api-types.js";
-import { ToolError } from "../bridge/errors.js";
+import { isZeroTime } from "../bridge/loomcycle/api-types.js";
+import { ToolError } from "../bridge/loomcycle/errors.js";
 import { defineTool } from "./types.js";
 import { runIdField, userIdField } from "./fields.js";
 

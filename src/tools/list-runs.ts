@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { collectRuns, RUN_STATES } from "../bridge/run-list.js";
+import { collectRuns, RUN_STATES } from "../bridge/runs/run-list.js";
 import { ORDER, renderRuns } from "../render/run-list.js";
 import { defineTool } from "./types.js";
 import { runSummarySchema } from "./schemas.js";

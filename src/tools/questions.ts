@@ -8,7 +8,8 @@
 import { z } from "zod";
 import { ElicitResultSchema, type ClientCapabilities, type ElicitRequestFormParams } from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../bridge/bridge.js";
-import type { PendingInterrupt, TrackedRun } from "../bridge/tracker.js";
+import type { PendingInterrupt } from "../bridge/runs/run-state.js";
+import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import { redactSecrets } from "../logger.js";
 import { PROGRESS_EVERY_MS, SLACK_MS, callSignal, progressReporter, waitOnRun } from "./call.js";
 import type { PersonQuestion } from "./asked.js";

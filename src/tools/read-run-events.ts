@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { assertCursor, atStopPoint, isTerminal, readRun, type ReadOptions } from "../bridge/run-reader.js";
+import { assertCursor, atStopPoint, isTerminal, readRun, type ReadOptions } from "../bridge/runs/run-reader.js";
 import { renderResult } from "../render/run-result.js";
 import { ATTACH_WITHIN_WAIT, defineTool } from "./types.js";
 import { askedOutputShape } from "./asked.js";

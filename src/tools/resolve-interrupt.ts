@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { ToolError } from "../bridge/errors.js";
-import { isTerminal, readRun } from "../bridge/run-reader.js";
-import { STOP_STATES, type PendingInterrupt } from "../bridge/tracker.js";
+import { ToolError } from "../bridge/loomcycle/errors.js";
+import { isTerminal, readRun } from "../bridge/runs/run-reader.js";
+import { STOP_STATES, type PendingInterrupt } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "./types.js";
 import { askedOutputShape } from "./asked.js";

@@ -1,6 +1,6 @@
 // Output schema pieces shared by the tools that return a run (and by the run lists).
 import { z } from "zod";
-import { RUN_STATES } from "../bridge/run-list.js";
+import { RUN_STATES } from "../bridge/runs/run-list.js";
 
 export const eventItemSchema = z
   .looseObject({

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { LoomcycleError, NotFoundError, RateLimitedError, ToolError } from "../bridge/errors.js";
-import { LOOP_LOST_REMEDY } from "../bridge/run-info.js";
-import { isTerminal, loopLost, loopOwner, readRun } from "../bridge/run-reader.js";
-import { STOP_STATES } from "../bridge/tracker.js";
+import { LoomcycleError, NotFoundError, RateLimitedError, ToolError } from "../bridge/loomcycle/errors.js";
+import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
+import { isTerminal, loopLost, loopOwner, readRun } from "../bridge/runs/run-reader.js";
+import { STOP_STATES } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "./types.js";
 import { askedOutputShape } from "./asked.js";

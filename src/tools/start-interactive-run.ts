@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { ToolError } from "../bridge/errors.js";
-import { atStopPoint, attachFailure, isKnown, lastFailure, readRun } from "../bridge/run-reader.js";
+import { ToolError } from "../bridge/loomcycle/errors.js";
+import { atStopPoint, attachFailure, isKnown, lastFailure, readRun } from "../bridge/runs/run-reader.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "./types.js";
 import { askedOutputShape } from "./asked.js";

@@ -1,8 +1,9 @@
 import { z } from "zod";
-import { ToolError } from "../bridge/errors.js";
-import { summarize } from "../bridge/run-info.js";
-import { attachFailure, waitAttached } from "../bridge/run-reader.js";
-import { STOP_STATES, TERMINAL_STATES, type TrackedRun } from "../bridge/tracker.js";
+import { ToolError } from "../bridge/loomcycle/errors.js";
+import { summarize } from "../bridge/runs/run-info.js";
+import { attachFailure, waitAttached } from "../bridge/runs/run-reader.js";
+import { STOP_STATES, TERMINAL_STATES } from "../bridge/runs/run-state.js";
+import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import { renderSummary } from "../render/run-list.js";
 import { defineTool, type Extra } from "./types.js";
 import { askedOutputShape } from "./asked.js";

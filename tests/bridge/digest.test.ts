@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { buildDigest, buildRaw, type DigestItem } from "../../src/bridge/digest.js";
-import type { LoomEvent } from "../../src/bridge/events.js";
+import { buildDigest, buildRaw, type DigestItem } from "../../src/bridge/runs/digest.js";
+import type { LoomEvent } from "../../src/bridge/loomcycle/events.js";
 
 const t = (text: string): LoomEvent => ({ type: "text", text });
 const usage: LoomEvent = { type: "usage", usage: { input_tokens: 10, output_tokens: 5 } };

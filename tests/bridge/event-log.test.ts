@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { EventLog, PatchedSource } from "../../src/bridge/event-log.js";
-import type { LoomEvent } from "../../src/bridge/events.js";
+import { EventLog, PatchedSource } from "../../src/bridge/runs/event-log.js";
+import type { LoomEvent } from "../../src/bridge/loomcycle/events.js";
 
 const ev = (i: number): LoomEvent =>
   i % 10 === 9

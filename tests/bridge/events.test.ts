@@ -2,7 +2,7 @@
 // accept: compared on generated values that mix valid fields, wrong types, null,
 // arrays and unknown fields at every level.
 import { describe, expect, it } from "vitest";
-import { AgentFrame, LoomEvent, agentFrameIssue, loomEventIssue } from "../../src/bridge/events.js";
+import { AgentFrame, LoomEvent, agentFrameIssue, loomEventIssue } from "../../src/bridge/loomcycle/events.js";
 import { rng } from "../helpers.js";
 
 type Gen = () => unknown;

@@ -3,8 +3,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { LoomcycleClient, errorFromResponse, parseRetryAfter, type LoomcycleClientOptions } from "../../src/bridge/http.js";
-import { isZeroTime } from "../../src/bridge/api-types.js";
+import { LoomcycleClient } from "../../src/bridge/loomcycle/http.js";
+import type { LoomcycleClientOptions } from "../../src/bridge/loomcycle/http-core.js";
+import { errorFromResponse, parseRetryAfter } from "../../src/bridge/loomcycle/error-response.js";
+import { isZeroTime } from "../../src/bridge/loomcycle/api-types.js";
 import {
   BadRequestError,
   ConflictError,
@@ -22,8 +24,8 @@ import {
   UnreachableError,
   UnsupportedMediaTypeError,
   UpstreamError,
-} from "../../src/bridge/errors.js";
-import type { StreamFrame } from "../../src/bridge/events.js";
+} from "../../src/bridge/loomcycle/errors.js";
+import type { StreamFrame } from "../../src/bridge/loomcycle/events.js";
 import { createLogger } from "../../src/logger.js";
 
 const TOKEN = "lc_tok_SECRET_0123456789abcdef";

@@ -4,9 +4,9 @@
 // exactly one POST /v1/runs per run.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { LoomcycleClient } from "../../src/bridge/http.js";
-import { RunStream } from "../../src/bridge/run-stream.js";
-import { newAgentId } from "../../src/bridge/tracker.js";
+import { LoomcycleClient } from "../../src/bridge/loomcycle/http.js";
+import { RunStream } from "../../src/bridge/runs/run-stream.js";
+import { newAgentId } from "../../src/bridge/runs/tracker.js";
 import { silentLogger } from "../../src/logger.js";
 import { rng, waitFor } from "../helpers.js";
 

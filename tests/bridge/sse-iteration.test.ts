@@ -1,9 +1,9 @@
 // The SSE reader's iteration surface beyond `for await`: the `batches` view and the
 // `onEnd` hook (which lets a caller map errors without wrapping the iterator).
 import { describe, expect, it } from "vitest";
-import { readSseFrames, type PushBody, type PushSink } from "../../src/bridge/sse.js";
-import { UnreachableError } from "../../src/bridge/errors.js";
-import type { StreamFrame } from "../../src/bridge/events.js";
+import { readSseFrames, type PushBody, type PushSink } from "../../src/bridge/loomcycle/sse.js";
+import { UnreachableError } from "../../src/bridge/loomcycle/errors.js";
+import type { StreamFrame } from "../../src/bridge/loomcycle/events.js";
 
 const enc = new TextEncoder();
 const text = (t: string) => `event: text\ndata: ${JSON.stringify({ type: "text", text: t })}\n\n`;

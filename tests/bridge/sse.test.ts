@@ -4,9 +4,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { readSseFrames } from "../../src/bridge/sse.js";
-import { TimeoutError, UnreachableError } from "../../src/bridge/errors.js";
-import type { StreamFrame } from "../../src/bridge/events.js";
+import { readSseFrames } from "../../src/bridge/loomcycle/sse.js";
+import { TimeoutError, UnreachableError } from "../../src/bridge/loomcycle/errors.js";
+import type { StreamFrame } from "../../src/bridge/loomcycle/events.js";
 import { createLogger } from "../../src/logger.js";
 
 const enc = new TextEncoder();

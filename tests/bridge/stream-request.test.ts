@@ -1,4 +1,4 @@
-// The run-stream transport (src/bridge/stream-request.ts, Node's own HTTP client) against
+// The run-stream transport (src/bridge/loomcycle/stream-request.ts, Node's own HTTP client) against
 // raw node:net servers that write byte-exact responses.
 //
 // 1. Malformed responses. The hand-written HTTP/1.1 client this transport replaced was
@@ -11,11 +11,11 @@
 //    a clear error for a body cut short.
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import type { PushSink } from "../../src/bridge/sse.js";
-import { LoomcycleClient } from "../../src/bridge/http.js";
-import { LoomcycleError } from "../../src/bridge/errors.js";
-import type { StreamFrame } from "../../src/bridge/events.js";
-import { openStreamRequest, type StreamResponse } from "../../src/bridge/stream-request.js";
+import type { PushSink } from "../../src/bridge/loomcycle/sse.js";
+import { LoomcycleClient } from "../../src/bridge/loomcycle/http.js";
+import { LoomcycleError } from "../../src/bridge/loomcycle/errors.js";
+import type { StreamFrame } from "../../src/bridge/loomcycle/events.js";
+import { openStreamRequest, type StreamResponse } from "../../src/bridge/loomcycle/stream-request.js";
 import { silentLogger } from "../../src/logger.js";
 
 const FRAME = 'event: text\ndata: {"type":"text","text":"the first frame"}\n\n';
@@ -279,7 +279,7 @@ describe("openStreamRequest: what the transport keeps doing", () => {
     expect(got).toBe(piece.length * TOTAL);
   });
 
-  it("a refused connection rejects with ECONNREFUSED (http.ts: the request did not reach loomcycle)", async () => {
+  it("a refused connection rejects with ECONNREFUSED (network-errors.ts: the request did not reach loomcycle)", async () => {
     const srv = await serve(() => undefined);
     const port = srv.port;
     await Promise.all([...servers].map((s) => new Promise<void>((r) => s.close(() => r()))));

@@ -1,7 +1,7 @@
 // Tier (c) over TLS: the built binary against the simulator behind a TLS-terminating
 // proxy with a self-signed certificate for localhost. Run streams (POST /v1/runs with an
 // SSE answer, GET /v1/runs/{id}/stream) go through node:http
-// (src/bridge/stream-request.ts) and JSON requests through fetch: both must trust the
+// (src/bridge/loomcycle/stream-request.ts) and JSON requests through fetch: both must trust the
 // certificate through NODE_EXTRA_CA_CERTS, and neither may get past it without.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";

@@ -5,7 +5,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { startSimulator, type SimOptions, type Simulator } from "../../src/sim/index.js";
 import { Bridge } from "../../src/bridge/bridge.js";
 import { caller as mcpCaller, connect as mcpConnect, type Call, type ToolOutcome } from "../mcp-client.js";
-import type { TrackedRun } from "../../src/bridge/tracker.js";
+import type { TrackedRun } from "../../src/bridge/runs/tracked-run.js";
 import { silentLogger, type Logger } from "../../src/logger.js";
 import { FaultProxy } from "./proxy.js";
 

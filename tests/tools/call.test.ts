@@ -1,7 +1,7 @@
 // A call's bound without waiting for it: fake timers stand for the clock.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SLACK_MS, callSignal, clock, progressReporter } from "../../src/tools/call.js";
-import { TimeoutError } from "../../src/bridge/errors.js";
+import { TimeoutError } from "../../src/bridge/loomcycle/errors.js";
 import type { Extra } from "../../src/tools/types.js";
 
 function fakeExtra(progressToken?: string): { extra: Extra; host: AbortController; sent: unknown[] } {

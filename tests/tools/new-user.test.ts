@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BadRequestError, NotFoundError, UnauthorizedError } from "../../src/bridge/errors.js";
+import { BadRequestError, NotFoundError, UnauthorizedError } from "../../src/bridge/loomcycle/errors.js";
 import { errorResult } from "../../src/tools/errors.js";
 import { startHarness, type Harness } from "./harness.js";
 

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { isSilent } from "../../src/bridge/digest.js";
+import { isSilent } from "../../src/bridge/runs/digest.js";
 import { startHarness, type Harness, type ToolOutcome } from "./harness.js";
 
 type Op =

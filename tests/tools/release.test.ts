@@ -5,7 +5,7 @@
 // cannot be confirmed says it is as of the release.
 import { afterEach, describe, expect, it } from "vitest";
 import { startHarness, texts, type Harness } from "./harness.js";
-import { LoomcycleClient } from "../../src/bridge/http.js";
+import { LoomcycleClient } from "../../src/bridge/loomcycle/http.js";
 import { silentLogger } from "../../src/logger.js";
 import { waitFor } from "../helpers.js";
 

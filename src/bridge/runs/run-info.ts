@@ -1,7 +1,8 @@
 // Run summaries shared by list_runs, the run resources and read results: ids, state,
 // last activity, the one next-step table, and stuck detection.
-import type { TrackedRun, RunState } from "./tracker.js";
-import type { RunStreamClient } from "./run-stream.js";
+import type { TrackedRun } from "./tracked-run.js";
+import type { RunState } from "./run-state.js";
+import type { RunStreamClient } from "./run-stream-client.js";
 
 export const DEFAULT_STUCK_AFTER_MS = 120_000;
 export const REAPER_WINDOW_MS = 10 * 60_000;

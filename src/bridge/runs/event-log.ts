@@ -10,7 +10,7 @@
 // When the log grows past its window the oldest blocks are dropped; their positions
 // stay valid, and a read of one is served by re-fetching it from loomcycle
 // (RunStream.fetchRange), because a run's replay is deterministic.
-import type { LoomEvent } from "./events.js";
+import type { LoomEvent } from "../loomcycle/events.js";
 
 export interface EventSource {
   readonly length: number;

@@ -1,9 +1,9 @@
 // The runs a host can drive, as summaries: followed here, followed by an earlier process
 // (from the state file), and the user's running interactive runs on loomcycle.
-import type { Bridge } from "./bridge.js";
-import type { RunState } from "./tracker.js";
+import type { Bridge } from "../bridge.js";
+import type { RunState } from "./run-state.js";
 import { assessStuck, LOOP_LOST_REMEDY, summarize, type RunSummary } from "./run-info.js";
-import { loopLostFrom } from "./run-stream.js";
+import { loopLostFrom } from "./run-stream-client.js";
 
 /** Every run state, in the order a schema lists them. */
 export const RUN_STATES = ["starting", "running", "awaiting_input", "awaiting_answer", "completed", "failed", "cancelled", "unreachable"] as const satisfies readonly RunState[];

@@ -4,9 +4,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildDigest, buildRaw, type DigestItem, type RawItem } from "./digest.js";
 import { PatchedSource, type EventSource } from "./event-log.js";
-import { LoomcycleError, ToolError } from "./errors.js";
-import { STOP_STATES, TERMINAL_STATES, type PendingInterrupt, type RunState, type TrackedRun } from "./tracker.js";
-import type { Bridge } from "./bridge.js";
+import { LoomcycleError, ToolError } from "../loomcycle/errors.js";
+import { STOP_STATES, TERMINAL_STATES, type PendingInterrupt, type RunState } from "./run-state.js";
+import type { TrackedRun } from "./tracked-run.js";
+import type { Bridge } from "../bridge.js";
 import { assessStuck, nextStep, type StuckInfo } from "./run-info.js";
 
 /** The longest a tool call may wait on a run: hosts cut tool calls off around 60 s. */

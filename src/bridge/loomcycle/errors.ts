@@ -1,5 +1,5 @@
 // One class per meaning. The HTTP client turns every non-2xx response and every
-// transport failure into one of these (src/bridge/http.ts `errorFromResponse`), and
+// transport failure into one of these (src/bridge/loomcycle/error-response.ts `errorFromResponse`), and
 // the tool layer turns any of them into an `isError` result that says how to recover.
 // Messages never contain the bearer token: upstream bodies are scrubbed before they
 // are stored here.

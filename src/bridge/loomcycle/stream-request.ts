@@ -5,14 +5,14 @@
 // Why not fetch: a run stream is a long-lived response whose consumer needs pause and
 // resume on the socket and an abort that tears the connection down at once; IncomingMessage
 // gives both without a WHATWG stream per connection. Streams are few: a parked run nobody
-// needs releases its stream (tracker.ts, LOOMCYCLE_MCP_PARK_RELEASE_MS), so the per-stream
+// needs releases its stream (tracked-run.ts, LOOMCYCLE_MCP_PARK_RELEASE_MS), so the per-stream
 // cost of Node's client no longer needs a hand-written HTTP/1.1 parser to save memory.
 //
 // Each stream has a connection of its own (`agent: false`, `Connection: close`): a parked
 // stream holds its socket for as long as the run is followed, so pooling would gain nothing.
 // TLS for https base URLs uses Node's trust store plus NODE_EXTRA_CA_CERTS, as fetch does;
 // the handshake completes before node:http writes the request on that socket.
-// No redirects are followed (a 3xx becomes an error naming the location, in http.ts).
+// No redirects are followed (a 3xx becomes an error naming the location, in error-response.ts).
 import http from "node:http";
 import net from "node:net";
 import tls from "node:tls";

@@ -3,7 +3,7 @@
 // frame boundaries, `next` is the position right after the last frame returned, and
 // a text run cut by a limit is marked `partial` so the next read carries on after it
 // without repeating a character.
-import type { LoomEvent } from "./events.js";
+import type { LoomEvent } from "../loomcycle/events.js";
 import type { EventSource } from "./event-log.js";
 
 export type DigestItem =

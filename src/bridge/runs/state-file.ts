@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import type { Logger } from "../logger.js";
-import { isId } from "../ids.js";
+import type { Logger } from "../../logger.js";
+import { isId } from "../../ids.js";
 
 const Entry = z.object({
   read_pos: z.number().int().min(0),

@@ -1,0 +1,246 @@
+// The run tracker: every run the bridge started or was asked about (a TrackedRun each),
+// by run id; starting and attaching, the read positions kept across restarts, and the
+// sweeper that drops finished runs and releases idle streams.
+import { randomBytes } from "node:crypto";
+import { RunStream } from "./run-stream.js";
+import type { RunStreamClient } from "./run-stream-client.js";
+import { BadRequestError } from "../loomcycle/errors.js";
+import type { Logger } from "../../logger.js";
+import { isId, mustMatch } from "../../ids.js";
+import type { StateFile } from "./state-file.js";
+import { TrackedRun } from "./tracked-run.js";
+import { TERMINAL_STATES, type RunState } from "./run-state.js";
+
+/** Positions of the host's own inputs kept per run in the state file (the newest). */
+const MAX_HOST_INPUTS = 500;
+
+export function newAgentId(): string {
+  return "a_" + randomBytes(8).toString("hex");
+}
+
+export interface TrackerOptions {
+  client: RunStreamClient;
+  logger: Logger;
+  backoffMs?: readonly number[];
+  /** Where read positions and followed runs are kept across restarts (optional). */
+  stateFile?: StateFile;
+  /** Events kept in memory per run. */
+  eventWindow?: number;
+  /** A finished run nobody used for this long is dropped from memory (default 30 min);
+   * reading it again re-attaches it, and its read position is in the state file. */
+  retainFinishedMs?: number;
+  /** A parked or asking run nobody needed for this long releases its upstream stream
+   * (LOOMCYCLE_MCP_PARK_RELEASE_MS, default 120000; 0 never releases). */
+  parkReleaseMs?: number;
+}
+
+export const DEFAULT_PARK_RELEASE_MS = 120_000;
+
+export class RunTracker {
+  private readonly runs = new Map<string, TrackedRun>();
+  /** Runs whose start has not produced a run_id yet, by the agent_id we chose. */
+  private readonly startingRuns = new Map<string, TrackedRun>();
+
+  private readonly sweeper: NodeJS.Timeout;
+  /** Read positions of dropped finished runs, when there is no state file to keep them. */
+  private readonly droppedPositions = new Map<string, { readPos: number; hostInputs: number[] }>();
+
+  constructor(private readonly opts: TrackerOptions) {
+    const retain = opts.retainFinishedMs ?? 30 * 60_000;
+    const park = opts.parkReleaseMs ?? DEFAULT_PARK_RELEASE_MS;
+    // A run releases between `park` and 1.25 × `park` after its last use.
+    const every = Math.min(60_000, retain / 4, park > 0 ? park / 4 : Infinity);
+    this.sweeper = setInterval(() => {
+      this.sweep(retain);
+      if (park > 0) this.releaseIdle(park);
+    }, Math.max(50, every));
+    this.sweeper.unref();
+  }
+
+  /** Release the streams of parked runs nobody needed for `afterMs` (see TrackedRun.releaseIfIdle). */
+  releaseIdle(afterMs: number, now = Date.now()): number {
+    let n = 0;
+    for (const run of this.runs.values()) if (run.releaseIfIdle(afterMs, now)) n += 1;
+    return n;
+  }
+
+  /**
+   * Someone needs these runs now (list_runs, the runs resource): released ones re-attach.
+   * Resolves when every one is confirmed, at `deadline`, or when `signal` aborts; a run
+   * not confirmed by then shows its state as of its release (TrackedRun.stateAsOf).
+   */
+  async want(runs: readonly TrackedRun[], opts: { deadline: number; signal?: AbortSignal }): Promise<void> {
+    for (const r of runs) r.touch();
+    const waiting = runs.filter((r) => !r.confirmed);
+    await Promise.all(waiting.map((r) => r.waitUntil(() => r.confirmed, opts)));
+  }
+
+  /** Drop finished runs nobody has used for `retainMs` (their logs are re-read on demand). */
+  sweep(retainMs: number, now = Date.now()): number {
+    let dropped = 0;
+    for (const [id, run] of this.runs) {
+      if (!run.terminal || now - run.lastUsedAt < retainMs) continue;
+      this.noteRead(run);
+      if (!this.opts.stateFile) {
+        this.droppedPositions.set(id, { readPos: run.readPos, hostInputs: [...run.hostInputs] });
+        if (this.droppedPositions.size > 10_000) this.droppedPositions.delete(this.droppedPositions.keys().next().value!);
+      }
+      run.stream.close();
+      this.runs.delete(id);
+      dropped += 1;
+    }
+    return dropped;
+  }
+
+  /** Remember where the host read to (and the run's ids and state) across restarts. */
+  noteRead(run: TrackedRun): void {
+    if (!this.opts.stateFile || !run.runId) return;
+    const e: Parameters<StateFile["set"]>[1] = {
+      read_pos: run.readPos,
+      state: run.state,
+      events: run.knownLength,
+      last_activity_at: new Date(run.lastActivityAt).toISOString(),
+      pending: run.pending.size,
+    };
+    if (run.hostInputs.size > 0) e.host_inputs = [...run.hostInputs].sort((a, b) => a - b).slice(-MAX_HOST_INPUTS);
+    if (run.agentId) e.agent_id = run.agentId;
+    if (run.sessionId) e.session_id = run.sessionId;
+    if (run.agentName) e.agent = run.agentName;
+    this.opts.stateFile.set(run.runId, e);
+  }
+
+  /** Save a run's entry whenever its state changes (a park is its last activity until the
+   * next turn), so a restart after a crash still shows when it last did something. */
+  private saveOnStateChange(run: TrackedRun): void {
+    if (!this.opts.stateFile) return;
+    let last: RunState | undefined;
+    run.stream.onChange(() => {
+      const st = run.state;
+      if (st === last || !run.runId || !run.stream.created) return;
+      last = st;
+      this.noteRead(run);
+    });
+  }
+
+  /** After a restart: follow again the runs the host was following that had not ended. */
+  restore(max = 50): number {
+    const sf = this.opts.stateFile;
+    if (!sf) return 0;
+    let n = 0;
+    for (const [runId, e] of sf.entries()) {
+      if (n >= max) break;
+      if (e.state && TERMINAL_STATES.has(e.state as RunState)) continue;
+      this.getOrAttach(runId);
+      n += 1;
+    }
+    return n;
+  }
+
+  /** Runs the host followed in an earlier process, not attached in this one. */
+  savedOnly(): Array<[string, NonNullable<ReturnType<StateFile["get"]>>]> {
+    const sf = this.opts.stateFile;
+    if (!sf) return [];
+    return sf.entries().filter(([id]) => !this.runs.has(id));
+  }
+
+  flush(): void {
+    this.opts.stateFile?.flush();
+  }
+
+  private streamOpts() {
+    const o: { logger: Logger; backoffMs?: readonly number[]; window?: number } = { logger: this.opts.logger };
+    if (this.opts.backoffMs) o.backoffMs = this.opts.backoffMs;
+    if (this.opts.eventWindow) o.window = this.opts.eventWindow;
+    return o;
+  }
+
+  /** Start an interactive run. Returns at once; ids arrive on the stream. */
+  start(body: { agent: string; prompt: string; user_id?: string; session_id?: string; metadata?: Record<string, string> }): TrackedRun {
+    const agentId = newAgentId();
+    const stream = RunStream.start(this.opts.client, { ...body, agent_id: agentId }, this.streamOpts());
+    const run = new TrackedRun(stream, this.opts.client, this.opts.logger);
+    run.prompt = body.prompt;
+    run.startedHere = true;
+    run.onHostInput = () => this.noteRead(run);
+    this.saveOnStateChange(run);
+    run.agentName = body.agent;
+    run.settled = true; // a new run has nothing to replay
+    this.startingRuns.set(agentId, run);
+    const off = stream.onChange(() => {
+      if (stream.runId && !this.runs.has(stream.runId)) {
+        this.runs.set(stream.runId, run);
+        this.startingRuns.delete(agentId);
+        this.noteRead(run);
+        off();
+      } else if (stream.fatal && !stream.created) {
+        this.startingRuns.delete(agentId);
+        off();
+      }
+    });
+    return run;
+  }
+
+  get(runId: string): TrackedRun | undefined {
+    return this.runs.get(runId);
+  }
+
+  /** The tracked run, attaching to it first when the bridge has never seen it. */
+  getOrAttach(runId: string): TrackedRun {
+    if (!isId(runId)) {
+      throw new BadRequestError(`${mustMatch("run_id")} (got ${JSON.stringify(runId.slice(0, 40))})`);
+    }
+    let run = this.runs.get(runId);
+    if (run && run.stream.fatal && !run.stream.terminal) {
+      // A failed earlier attach (e.g. unknown run): try again rather than caching the failure.
+      run.stream.close();
+      this.runs.delete(runId);
+      run = undefined;
+    }
+    if (run) {
+      run.touch();
+      return run;
+    }
+    const stream = RunStream.attach(this.opts.client, runId, this.streamOpts());
+    const fresh = new TrackedRun(stream, this.opts.client, this.opts.logger);
+    const saved = this.opts.stateFile?.get(runId);
+    if (saved) {
+      fresh.readPos = saved.read_pos;
+      if (saved.agent) fresh.agentName = saved.agent;
+      for (const p of saved.host_inputs ?? []) fresh.hostInputs.add(p);
+      const at = saved.last_activity_at ? Date.parse(saved.last_activity_at) : NaN;
+      if (saved.events !== undefined && Number.isFinite(at)) fresh.saved = { events: saved.events, lastActivityAt: at };
+    } else if (this.droppedPositions.has(runId)) {
+      const d = this.droppedPositions.get(runId)!;
+      fresh.readPos = d.readPos;
+      for (const p of d.hostInputs) fresh.hostInputs.add(p);
+    }
+    fresh.onHostInput = () => this.noteRead(fresh);
+    this.saveOnStateChange(fresh);
+    this.runs.set(runId, fresh);
+    // A run loomcycle does not know (or this token may not see) is not kept: random
+    // or mistyped ids must not grow memory. The caller still gets the failure.
+    const off = stream.onChange(() => {
+      if (stream.created) off();
+      else if (stream.fatal) {
+        off();
+        if (this.runs.get(runId) === fresh) this.runs.delete(runId);
+      }
+    });
+    return fresh;
+  }
+
+  list(): TrackedRun[] {
+    return [...this.runs.values(), ...this.startingRuns.values()];
+  }
+
+  /** Stop following every run locally (shutdown). Remote runs are never cancelled. */
+  closeAll(): void {
+    clearInterval(this.sweeper);
+    // What each run looks like now (last activity, length) is what a restart shows.
+    for (const r of this.runs.values()) this.noteRead(r);
+    this.flush();
+    for (const r of this.list()) r.stream.close();
+    this.runs.clear();
+    this.startingRuns.clear();
+  }
+}
