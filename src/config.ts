@@ -234,7 +234,10 @@ function checkBaseUrl(raw: string, from: string): string {
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") throw new ConfigError(`${shown} must start with http:// or https://, e.g. ${DEFAULT_BASE_URL}`);
   if (u.hostname === "") throw new ConfigError(`${shown} has no host: give loomcycle's address, e.g. ${DEFAULT_BASE_URL}`);
-  if (u.username || u.password) throw new ConfigError(`${shown} carries credentials: remove them from the URL and set LOOMCYCLE_AUTH_TOKEN (or --token-file) instead`);
+  if (u.username || u.password) {
+    const safe = `${u.protocol}//${u.username ? `${u.username}:***@` : "***@"}${u.host}${u.pathname === "/" ? "" : u.pathname}`;
+    throw new ConfigError(`${from} ${q(safe)} carries credentials: remove them from the URL and set LOOMCYCLE_AUTH_TOKEN (or --token-file) instead`);
+  }
   if (u.search || u.hash) throw new ConfigError(`${shown} has a query or fragment: give only scheme, host and port, e.g. ${u.origin}`);
   const path = u.pathname.replace(/\/+$/, "");
   if (path !== "") {

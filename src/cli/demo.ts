@@ -104,7 +104,7 @@ export async function runDemo(): Promise<number> {
     }
     await call("List loomcycle's snapshots", "list_snapshots", { limit: 5 });
     printLine("");
-    printLine("Done. The runs are still parked in the simulator; a real loomcycle keeps them until cancelled.");
+    printLine("Done. The simulator stops with the demo; a real loomcycle keeps parked runs until they are cancelled.");
     return 0;
   } finally {
     await client.close().catch(() => {});

@@ -29,6 +29,7 @@ function parseArgs(argv: readonly string[]): SimOptions | "help" {
     switch (flag) {
       case "--port":
         opts.port = num(flag, take(), 0);
+        if (opts.port > 65535 || !Number.isInteger(opts.port)) fail(`--port ${opts.port} is not a TCP port: use 1 … 65535, or 0 for a free one`);
         break;
       case "--host":
         opts.host = take() ?? fail("--host needs a value");
@@ -72,14 +73,24 @@ export async function runSim(argv: readonly string[], command = "loomcycle-mcp-b
     opts = parseArgs(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`loomcycle simulator: ${err.message}\n${usage}\n`);
+    process.stderr.write(`loomcycle-mcp-bridge sim: ${err.message} (${usage})\n`);
     return 2;
   }
   if (opts === "help") {
     printLine(usage);
     return 0;
   }
-  const sim = await startSimulator(opts);
+  let sim;
+  try {
+    sim = await startSimulator(opts);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EADDRINUSE" && code !== "EACCES" && code !== "EADDRNOTAVAIL") throw err;
+    const where = `${opts.host ?? "127.0.0.1"}:${opts.port ?? 0}`;
+    const why = code === "EADDRINUSE" ? `something already listens on ${where} (a loomcycle?)` : code === "EACCES" ? `this user may not listen on ${where}` : `${where} is not an address of this machine`;
+    process.stderr.write(`loomcycle-mcp-bridge sim: ${why}: choose another port with --port N, or --port 0 for a free one\n`);
+    return 2;
+  }
   printLine(`loomcycle simulator listening on ${sim.url} token ${sim.token}`);
   printLine(`point the bridge at it: LOOMCYCLE_BASE_URL=${sim.url} LOOMCYCLE_AUTH_TOKEN=${sim.token} (Ctrl-C stops it)`);
   let stopping = false;

@@ -46,7 +46,7 @@ function errorText(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: 
   switch (err.kind) {
     case "unauthorized":
       if (!bridge.config.token) return `loomcycle requires a token and the bridge has none (401).${up} Set LOOMCYCLE_AUTH_TOKEN (or LOOMCYCLE_AUTH_TOKEN_FILE) in this server's entry of the MCP host's config and restart it; \`loomcycle-mcp-bridge doctor\` checks it.`;
-      return `loomcycle refused the bearer token${bridge.config.tokenSource ? ` from ${bridge.config.tokenSource}` : ""} (401: unknown, expired or revoked).${up} Put a valid token there (or in LOOMCYCLE_AUTH_TOKEN / LOOMCYCLE_AUTH_TOKEN_FILE) and restart the bridge; \`loomcycle-mcp-bridge doctor\` checks it.`;
+      return `loomcycle refused the bearer token${bridge.config.tokenSource ? ` from ${bridge.config.tokenSource}` : ""} (401: unknown, expired or revoked).${up} Put a valid token there and restart the bridge; \`loomcycle-mcp-bridge doctor\` checks it.`;
     case "forbidden": {
       const scope = (err as { requiredScope?: string }).requiredScope;
       if (action === "snapshots") return `Listing snapshots needs an admin token (scope substrate:admin); this token does not have it.${up} Use an operator/admin token, or skip snapshots.`;
@@ -73,7 +73,7 @@ function errorText(err: unknown, action: Action, bridge: Bridge, ctx: { runId?: 
     }
     case "bad_request":
     case "unprocessable":
-      if (action === "start" && /unknown agent/i.test(err.detail)) return `loomcycle has no agent by that name.${up} Use an agent name that loomcycle can run (check its Web UI or \`loomcycle-mcp-bridge doctor\`).`;
+      if (action === "start" && /unknown agent/i.test(err.detail)) return `loomcycle has no agent by that name.${up} Call list_agents for the names this token can run, and start one of those.`;
       if (!up) return `loomcycle rejected the request without saying why (HTTP ${err.status ?? 400}). Check the arguments against this tool's description and call again.`;
       return `loomcycle rejected the request.${up} Correct what that message points at and call again.`;
     case "too_large":

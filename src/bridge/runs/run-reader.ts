@@ -121,7 +121,7 @@ export function assertCursor(run: TrackedRun, cursor: number): void {
   const length = run.events.length;
   if (cursor <= length) return;
   throw new ToolError(
-    `cursor ${cursor} is past the end of run ${run.runId ?? "(starting)"}'s log, which holds ${length} event${length === 1 ? "" : "s"} (cursors 0 … ${length}). Omit cursor to continue from your read position (${Math.min(run.readPos, length)}), or pass a cursor of ${length} or less.`,
+    `cursor ${cursor} is past the end of run ${run.runId ?? "(starting)"}'s log, which holds ${length} event${length === 1 ? "" : "s"} (cursors 0 … ${Math.max(0, length - 1)}; ${length} is its end). Omit cursor to continue from your read position (${Math.min(run.readPos, length)}), or pass a cursor of ${length} or less.`,
   );
 }
 
