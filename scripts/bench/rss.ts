@@ -134,13 +134,18 @@ async function settle(peer: Peer, burst: number, opts: { stablePolls?: number; m
   return { rss: last, afterMs: performance.now() - t0 };
 }
 
+/** A loomcycle stand-in serving every run the simulator's longtalk wire bytes (EVENTS_PER_RUN frames). */
+async function longtalkStandIn(): Promise<{ template: Buffer; fake: Awaited<ReturnType<typeof fakeLoomcycle>> }> {
+  const captured = await captureLongtalk(EVENTS_PER_RUN);
+  const template = Buffer.from(captured.frames.join(""), "utf8");
+  return { template, fake: await fakeLoomcycle(template, captured.agent) };
+}
+
 export const rssFigure: Figure = {
   key: "rss",
   title: "RSS with 500 tracked runs",
   async measure(ctx: BenchContext): Promise<FigureResult> {
-    const captured = await captureLongtalk(EVENTS_PER_RUN);
-    const template = Buffer.from(captured.frames.join(""), "utf8");
-    const fake = await fakeLoomcycle(template, captured.agent);
+    const { template, fake } = await longtalkStandIn();
     const peers: Peer[] = [];
     try {
       // The runs go side by side (their steady state takes tens of seconds to reach):
@@ -274,9 +279,7 @@ export const rssFollowedFigure: Figure = {
   key: "rss_followed",
   title: "RSS with 2,000 followed runs, idle past the release delay",
   async measure(ctx: BenchContext): Promise<FigureResult> {
-    const captured = await captureLongtalk(EVENTS_PER_RUN);
-    const template = Buffer.from(captured.frames.join(""), "utf8");
-    const fake = await fakeLoomcycle(template, captured.agent);
+    const { template, fake } = await longtalkStandIn();
     const runs = Math.min(ctx.runs, FOLLOWED_MAX_RUNS);
     const per: Array<{ echo: number; idle: number; peak: number; steady: number; open: number; attachMs: number; settledMs: number }> = [];
     try {
