@@ -6,6 +6,7 @@ import { LoomcycleClient } from "./loomcycle/http.js";
 import { RunTracker } from "./runs/tracker.js";
 import { StateFile } from "./runs/state-file.js";
 import { DEFAULT_STUCK_AFTER_MS } from "./runs/run-info.js";
+import { ATTACH_WITHIN_MS } from "./runs/run-reader.js";
 
 export interface BridgeOptions {
   config: Pick<BridgeConfig, "baseUrl" | "token" | "userId" | "tokenSource"> & Partial<Pick<BridgeConfig, "questions">>;
@@ -30,6 +31,8 @@ export interface BridgeOptions {
   retainFinishedMs?: number;
   /** Parked runs nobody needed this long release their upstream stream. Default 120 s; 0 never. */
   parkReleaseMs?: number;
+  /** How long a call waits at least for a run to attach or re-attach. Default 3 s (tests shorten it). */
+  attachWithinMs?: number;
 }
 
 export class Bridge {
@@ -41,6 +44,7 @@ export class Bridge {
   readonly stuckAfterMs: number;
   readonly progressEveryMs: number | undefined;
   readonly compactionSeenMs: number | undefined;
+  readonly attachWithinMs: number;
   readonly stateFile: StateFile | undefined;
 
   constructor(opts: BridgeOptions) {
@@ -50,6 +54,7 @@ export class Bridge {
     this.stuckAfterMs = opts.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
     this.progressEveryMs = opts.progressEveryMs;
     this.compactionSeenMs = opts.compactionSeenMs;
+    this.attachWithinMs = opts.attachWithinMs ?? ATTACH_WITHIN_MS;
     if (opts.stateFilePath) {
       this.stateFile = new StateFile(opts.stateFilePath, { baseUrl: opts.config.baseUrl, userId: opts.config.userId }, opts.logger.child({ module: "state" }));
       this.stateFile.load();

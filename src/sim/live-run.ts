@@ -11,7 +11,7 @@ import type { SegmentIn } from "./body.js";
 import type { Engine } from "./engine.js";
 import { askInterruption } from "./interrupts.js";
 import { makeEvent, type RunRec, type Store } from "./store.js";
-import { nowNs, rfc3339Nano, sleep, toolUseId, type Rng } from "./util.js";
+import { nowNs, rfc3339Nano, scaledSleep, toolUseId, type Rng } from "./util.js";
 
 export const MODEL = "sim-model-1";
 export const PROVIDER = "sim";
@@ -80,6 +80,7 @@ export class LiveRun {
   private turnCancelReason = "";
   private totals = { input_tokens: 0, output_tokens: 0 };
   private heartbeatTimer?: NodeJS.Timeout;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 
   constructor(
     readonly engine: Engine,
@@ -89,6 +90,7 @@ export class LiveRun {
     this.agent = opts.agent;
     this.interactive = opts.interactive;
     this.messages = [...(opts.prior ?? []), ...firstUserMessage(opts.segments)];
+    this.sleep = scaledSleep(engine.opts.speed);
   }
 
   get store(): Store {
@@ -105,9 +107,6 @@ export class LiveRun {
     this.engine.changed(this.run.id);
   }
 
-  private sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return sleep(ms * this.engine.opts.speed, signal);
-  }
 
   private heartbeat(): void {
     this.store.heartbeat(this.run.id);

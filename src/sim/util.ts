@@ -159,6 +159,24 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return delay(Math.max(0, ms), undefined, signal ? { signal } : {}).catch(() => undefined);
 }
 
+/**
+ * Sleeps scaled by `speed`. Timers have a 1 ms floor, so at a fast speed a pause shorter
+ * than that is owed and taken with later ones (the event loop still turns): 1,000 deltas
+ * of 20 ms at speed 0.02 take 400 ms, not the 1 s of a thousand 1 ms timers.
+ * Speed 0 keeps one zero-length timer per pause.
+ */
+export function scaledSleep(speed: number): (ms: number, signal?: AbortSignal) => Promise<void> {
+  let owed = 0;
+  return (ms, signal) => {
+    if (speed <= 0) return sleep(0, signal);
+    owed += Math.max(0, ms) * speed;
+    if (owed < 1) return new Promise((resolve) => setImmediate(resolve));
+    const due = owed;
+    owed = 0;
+    return sleep(due, signal);
+  };
+}
+
 /** Split text into pieces of `per` code points (never splits a surrogate pair). */
 export function chunkCodePoints(text: string, per: number): string[] {
   const cps = Array.from(text);

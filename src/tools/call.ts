@@ -15,11 +15,13 @@ export interface CallClock {
   waitUntil: number;
   /** Nothing in the call may run past this. */
   hardUntil: number;
+  /** Attaching to a run (or re-attaching a released one) may take until here, whatever the wait. */
+  attachBy: number;
 }
 
-export function clock(waitMs: number): CallClock {
+export function clock(waitMs: number, attachWithinMs: number): CallClock {
   const started = Date.now();
-  return { started, waitUntil: started + waitMs, hardUntil: started + waitMs + SLACK_MS };
+  return { started, waitUntil: started + waitMs, hardUntil: started + waitMs + SLACK_MS, attachBy: started + attachWithinMs };
 }
 
 /**
@@ -27,7 +29,7 @@ export function clock(waitMs: number): CallClock {
  * deadline passes. One controller holds its own timer: Node 20's `AbortSignal.any` with
  * `AbortSignal.timeout` loses the timeout once the timeout signal is garbage-collected.
  */
-export function callSignal(extra: Extra, c: CallClock): AbortSignal {
+export function callSignal(extra: Extra, c: Pick<CallClock, "started" | "hardUntil">): AbortSignal {
   const ctrl = new AbortController();
   if (extra.signal.aborted) {
     ctrl.abort(extra.signal.reason);

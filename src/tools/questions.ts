@@ -168,7 +168,7 @@ async function askPerson(run: TrackedRun, q: PendingInterrupt, timeoutMs: number
   if (res.action === "cancel") return { ...base(q), outcome: "no_answer", note: "the person cancelled; it stays pending" };
   const runId = run.runId ?? "";
   // Delivering the answer fits in what is left of the call's bound.
-  const signal = callSignal(extra, { started: Date.now(), waitUntil: until, hardUntil: until + SLACK_MS - 1000 });
+  const signal = callSignal(extra, { started: Date.now(), hardUntil: until + SLACK_MS - 1000 });
   try {
     if (res.action === "decline") {
       await bridge.client.resolveInterrupt(runId, q.interrupt_id, { kind: "question", disposition: "declined", resolved_by: "mcp-elicitation" }, { signal });

@@ -67,13 +67,13 @@ export interface ToolDef<In extends z.ZodRawShape = z.ZodRawShape, Out extends z
   handler: (args: z.infer<z.ZodObject<In>>, bridge: Bridge, extra: Extra) => Promise<CallToolResult>;
 }
 
-/** By default a run is attached within the call's wait, and at least 3 s. */
-export const ATTACH_WITHIN_WAIT = (c: CallClock): number => Math.max(c.waitUntil, c.started + 3000);
+/** A run is attached within the call's wait, and at least the bridge's attach bound (3 s). */
+export const ATTACH_WITHIN_WAIT = (c: CallClock): number => Math.max(c.waitUntil, c.attachBy);
 
 export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(spec: ToolSpec<In, Out>): ToolDef<In, Out> {
   const handler = async (args: z.infer<z.ZodObject<In>>, bridge: Bridge, extra: Extra): Promise<CallToolResult> => {
     const a = args as Record<string, unknown>;
-    const c = clock(typeof a.wait_ms === "number" ? a.wait_ms : (spec.waitMs ?? 0));
+    const c = clock(typeof a.wait_ms === "number" ? a.wait_ms : (spec.waitMs ?? 0), bridge.attachWithinMs);
     let run: TrackedRun | undefined;
     const ctx: ToolContext = {
       bridge,

@@ -54,7 +54,7 @@ export const waitForRuns = defineTool({
   async logic(args, { bridge, extra, clock: c }) {
     const ids = [...new Set(args.run_ids)];
     const runs = ids.map((id) => bridge.tracker.getOrAttach(id));
-    await Promise.all(runs.map((r) => waitAttached(r, c.started + 3000, waitOptions(r, extra)).catch(() => undefined)));
+    await Promise.all(runs.map((r) => waitAttached(r, c.attachBy, waitOptions(r, extra)).catch(() => undefined)));
     const failed = runs.filter((r) => attachFailure(r) !== undefined);
     if (failed.length > 0) throw new ToolError(`loomcycle has no run ${failed.map((r) => r.runId).join(", ")} visible to this token; remove it from run_ids.`);
     // Runs in questions: "human" mode have their questions put to the person here; a

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { EventLog, PatchedSource } from "../../src/bridge/runs/event-log.js";
 import type { LoomEvent } from "../../src/bridge/loomcycle/events.js";
@@ -83,11 +85,16 @@ describe("EventLog", () => {
   });
 
   it("stores text deltas far smaller than parsed objects", () => {
+    // A full collection on both sides, so garbage left by whatever ran before in this
+    // worker (or made by the loop) is not counted.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
     const n = 200_000;
+    gc();
     const before = process.memoryUsage().heapUsed;
     const log = new EventLog(n);
     for (let i = 0; i < n; i++) log.push({ type: "text", text: `word${i % 1000} ` });
-    global.gc?.();
+    gc();
     const perEvent = (process.memoryUsage().heapUsed - before) / n;
     expect(log.length).toBe(n);
     // Parsed {type, text} objects cost well over 100 bytes each in V8; the columnar

@@ -17,7 +17,7 @@ let sim: Simulator;
 let client: LoomcycleClient;
 
 beforeAll(async () => {
-  sim = await startSimulator({ tailPollMs: 5, keepaliveMs: 0, speed: 0.05, seed: 13 });
+  sim = await startSimulator({ tailPollMs: 5, keepaliveMs: 0, speed: 0.02, seed: 13 });
   client = new LoomcycleClient({ baseUrl: sim.url, token: sim.token, logger: silentLogger() });
 });
 afterAll(async () => {

@@ -28,7 +28,7 @@ afterEach(() => {
 describe("a call's signal", () => {
   it("aborts with a TimeoutError naming the limit once wait_ms + the slack has passed, not before", () => {
     const { extra } = fakeExtra();
-    const signal = callSignal(extra, clock(1000));
+    const signal = callSignal(extra, clock(1000, 3000));
     vi.advanceTimersByTime(1000 + SLACK_MS - 1);
     expect(signal.aborted).toBe(false);
     vi.advanceTimersByTime(1);
@@ -39,7 +39,7 @@ describe("a call's signal", () => {
 
   it("aborts at once when the host cancels, with the host's reason, and its timer no longer fires", () => {
     const { extra, host } = fakeExtra();
-    const signal = callSignal(extra, clock(1000));
+    const signal = callSignal(extra, clock(1000, 3000));
     host.abort(new Error("host gave up"));
     expect(signal.aborted).toBe(true);
     expect((signal.reason as Error).message).toBe("host gave up");

@@ -27,6 +27,8 @@ export interface HarnessBridgeOptions {
   /** Point the bridge here instead of the simulator's URL (e.g. a wrong path). */
   baseUrl?: string;
   parkReleaseMs?: number;
+  /** How long a call waits at least for a run to (re-)attach (default 3 s). */
+  attachWithinMs?: number;
   /** Reuse a running simulator (the harness then does not close it). */
   sim?: Simulator;
   /** The bridge's default for `questions` (LOOMCYCLE_MCP_QUESTIONS). */
@@ -56,6 +58,7 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
     ...(bridgeOpts.eventWindow ? { eventWindow: bridgeOpts.eventWindow } : {}),
     ...(bridgeOpts.retainFinishedMs !== undefined ? { retainFinishedMs: bridgeOpts.retainFinishedMs } : {}),
     ...(bridgeOpts.parkReleaseMs !== undefined ? { parkReleaseMs: bridgeOpts.parkReleaseMs } : {}),
+    ...(bridgeOpts.attachWithinMs !== undefined ? { attachWithinMs: bridgeOpts.attachWithinMs } : {}),
   });
   const { client, close } = await connect(bridge, bridgeOpts.onElicit ? { onElicit: bridgeOpts.onElicit } : {});
   return {

@@ -118,11 +118,12 @@ describe("releasing idle parked runs", () => {
   });
 
   it("a released run whose re-attach cannot be confirmed shows its state as of the release, within the call's bound", async () => {
-    h = await startHarness({}, { parkReleaseMs: RELEASE_MS });
+    // The read waits 300 ms for the re-attach (3 s by default); loomcycle is away for longer.
+    h = await startHarness({}, { parkReleaseMs: RELEASE_MS, attachWithinMs: 300 });
     const runId = await startParked(h);
     await waitFor(released(h, runId), 5_000, "released");
     const releasedAt = h.bridge.tracker.get(runId)!.stream.releasedAt!;
-    await h.sim.faults.refuseConnections(8_000);
+    await h.sim.faults.refuseConnections(1_500);
     const r = await h.call("read_run_events", { run_id: runId, wait_ms: 0 });
     expect(r.isError, r.text).toBe(false);
     expect(r.sc.state).toBe("awaiting_input");

@@ -11,13 +11,11 @@ export const RUN_STATES = ["starting", "running", "awaiting_input", "awaiting_an
 /** loomcycle returns at most this many of a user's runs. */
 export const REMOTE_RUNS_MAX = 100;
 /** Runs this bridge follows, runs followed by an earlier process, and the user's running interactive runs on loomcycle. */
-/** How long a list waits for released runs to re-attach before showing them as of their release. */
-const WANT_MS = 3000;
 
 export async function collectRuns(bridge: Bridge, signal: AbortSignal): Promise<{ runs: RunSummary[]; remoteError?: string; hasMore: boolean }> {
   const out = new Map<string, RunSummary>();
-  // Released runs re-attach to show a confirmed state (bounded; see tracker.want).
-  await bridge.tracker.want(bridge.tracker.list(), { deadline: Date.now() + WANT_MS, signal });
+  // Released runs re-attach to show a confirmed state, for a bounded time (then as of their release).
+  await bridge.tracker.want(bridge.tracker.list(), { deadline: Date.now() + bridge.attachWithinMs, signal });
   for (const run of bridge.tracker.list()) {
     if (!run.runId) continue;
     const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, signal });

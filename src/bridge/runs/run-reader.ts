@@ -16,6 +16,9 @@ export const MAX_WAIT_MS = 55_000;
 export const HOST_ECHO_CHARS = 200;
 /** Most events re-read from loomcycle in one call when a read starts before what memory holds. */
 const REFETCH_MAX_EVENTS = 20_000;
+/** How long a call waits at least for a run to attach or a released one to catch up
+ * before answering with what it has (then marked as of the release). */
+export const ATTACH_WITHIN_MS = 3000;
 /** A replay counts as settled once no frame came for this long. */
 const REPLAY_QUIET_MS = 120;
 
