@@ -278,31 +278,23 @@ describe("deadlines and transport failures", () => {
   it("fires the header deadline on a server that never sends headers", async () => {
     const { url } = await serve(() => undefined);
     const c = client(url, { headersTimeoutMs: 300, retry: { attempts: 1 } });
-    const t0 = Date.now();
     const err = (await failure(c.getAgent("a_1"))) as TimeoutError;
-    const elapsed = Date.now() - t0;
     expect(err).toBeInstanceOf(TimeoutError);
     expect(err.code).toBe("headers_timeout");
     expect(err.message).toMatch(/no response headers .* 300 ms/);
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(800);
   });
 
   it("uses the run-start header deadline for POST /v1/runs and says the run may exist", async () => {
     const { url, seen } = await serve(() => undefined);
     const c = client(url, { headersTimeoutMs: 100, runStartHeadersTimeoutMs: 400 });
-    const t0 = Date.now();
     const err = (await failure(c.startInteractiveRun({ agent: "echo", prompt: "hi" }))) as TimeoutError;
-    const elapsed = Date.now() - t0;
     expect(err).toBeInstanceOf(TimeoutError);
     expect(err.message).toContain("may have been created");
-    expect(elapsed).toBeGreaterThanOrEqual(390);
-    expect(elapsed).toBeLessThan(900);
+    expect(err.message).toMatch(/no response headers .* 400 ms/);
     expect(seen).toHaveLength(1);
     // the per-call override wins
-    const t1 = Date.now();
-    await failure(c.startInteractiveRun({ agent: "echo", prompt: "hi" }, { headersTimeoutMs: 150 }));
-    expect(Date.now() - t1).toBeLessThan(400);
+    const err2 = (await failure(c.startInteractiveRun({ agent: "echo", prompt: "hi" }, { headersTimeoutMs: 150 }))) as TimeoutError;
+    expect(err2.message).toMatch(/no response headers .* 150 ms/);
   });
 
   it("bounds a JSON body that starts but never finishes", async () => {
@@ -311,11 +303,9 @@ describe("deadlines and transport failures", () => {
       res.write('{"agent_id":');
     });
     const c = client(url, { headersTimeoutMs: 200, retry: { attempts: 1 } });
-    const t0 = Date.now();
     const err = (await failure(c.getAgent("a_1"))) as TimeoutError;
     expect(err).toBeInstanceOf(TimeoutError);
     expect(err.code).toBe("body_timeout");
-    expect(Date.now() - t0).toBeLessThan(1000);
   });
 
   it("reports a refused connection as UnreachableError that did not reach loomcycle", async () => {
@@ -377,15 +367,14 @@ describe("deadlines and transport failures", () => {
   });
 
   it("rejects promptly with the caller's abort reason", async () => {
+    // The header deadline is an hour away: only the abort can end these calls in time.
     const { url } = await serve(() => undefined);
-    const c = client(url);
+    const c = client(url, { headersTimeoutMs: 3_600_000, runStartHeadersTimeoutMs: 3_600_000 });
     const ctl = new AbortController();
     const reason = new Error("host cancelled the call");
     setTimeout(() => ctl.abort(reason), 100);
-    const t0 = Date.now();
     const err = await failure(c.getAgent("a_1", { signal: ctl.signal }));
     expect(err).toBe(reason);
-    expect(Date.now() - t0).toBeLessThan(400);
 
     // default reason: an AbortError
     const ctl2 = new AbortController();
@@ -401,9 +390,9 @@ describe("deadlines and transport failures", () => {
   it("works with an injected fetch that ignores the signal (deadline still fires)", async () => {
     const neverFetch = (() => new Promise<Response>(() => undefined)) as unknown as typeof fetch;
     const c = new LoomcycleClient({ baseUrl: "http://loomcycle.invalid", fetch: neverFetch, headersTimeoutMs: 100, retry: { attempts: 1 } });
-    const t0 = Date.now();
-    expect(await failure(c.healthz())).toBeInstanceOf(TimeoutError);
-    expect(Date.now() - t0).toBeLessThan(500);
+    const err = (await failure(c.healthz())) as TimeoutError;
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err.code).toBe("headers_timeout");
   });
 });
 
@@ -459,10 +448,12 @@ describe("retries", () => {
       if (n === 1) plain(res, 429, "run input queue full; retry shortly", { "Retry-After": "1" });
       else json(res, 200, { interrupts: [], total: 0 });
     });
-    const t0 = Date.now();
-    await client(url, { retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 5000 } }).listRunInterrupts("r_1");
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    // The pauses are recorded instead of slept.
+    const paused: number[] = [];
+    const sleep = async (ms: number): Promise<void> => void paused.push(ms);
+    await client(url, { retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 5000, sleep } }).listRunInterrupts("r_1");
     expect(seen).toHaveLength(2);
+    expect(paused).toEqual([1000]);
 
     n = 0;
     const capped = await serve((_req, res) => {
@@ -470,20 +461,32 @@ describe("retries", () => {
       if (n === 1) plain(res, 503, "paused", { "Retry-After": "30" });
       else json(res, 200, { interrupts: null, total: 0 });
     });
-    const t1 = Date.now();
-    const r = await client(capped.url, { retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 200 } }).listRunInterrupts("r_1");
+    paused.length = 0;
+    const r = await client(capped.url, { retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 200, sleep } }).listRunInterrupts("r_1");
     expect(r.interrupts).toEqual([]);
-    expect(Date.now() - t1).toBeLessThan(1000);
+    expect(paused).toEqual([200]);
+
+    // Without Retry-After: base·2^(n-1), capped, jittered into its upper half.
+    const always = await serve((_req, res) => plain(res, 503, "busy"));
+    paused.length = 0;
+    await failure(client(always.url, { retry: { attempts: 5, baseDelayMs: 100, maxDelayMs: 300, sleep } }).getAgent("a_1"));
+    expect(always.seen).toHaveLength(5);
+    expect(paused).toHaveLength(4);
+    for (const [i, [lo, hi]] of [[50, 100], [100, 200], [150, 300], [150, 300]].entries()) {
+      expect(paused[i]).toBeGreaterThanOrEqual(lo!);
+      expect(paused[i]).toBeLessThanOrEqual(hi!);
+    }
   });
 
   it("stops retrying when the caller aborts during the backoff", async () => {
-    const { url, seen } = await serve((_req, res) => plain(res, 503, "busy", { "Retry-After": "2" }));
+    // loomcycle asks for an hour's pause: only the abort can end the call in time.
     const ctl = new AbortController();
-    setTimeout(() => ctl.abort(), 150);
-    const t0 = Date.now();
-    const err = (await failure(client(url, { retry: { attempts: 3, maxDelayMs: 5000 } }).getAgent("a_1", { signal: ctl.signal }))) as Error;
+    const { url, seen } = await serve((_req, res) => {
+      plain(res, 503, "busy", { "Retry-After": "3600" });
+      setTimeout(() => ctl.abort(), 50);
+    });
+    const err = (await failure(client(url, { retry: { attempts: 3, maxDelayMs: 3_600_000 } }).getAgent("a_1", { signal: ctl.signal }))) as Error;
     expect(err.name).toBe("AbortError");
-    expect(Date.now() - t0).toBeLessThan(600);
     expect(seen).toHaveLength(1);
   });
 
@@ -599,13 +602,12 @@ describe("SSE streams", () => {
     expect(seen[0]).toMatchObject({ method: "GET", path: "/v1/runs/r_0b1c2d3e4f5a6b7c/stream", query: { from_seq: "9004" } });
     expect(seen[0]?.headers.accept).toBe("text/event-stream");
     const got: StreamFrame[] = [];
-    const t0 = Date.now();
+    // The server keeps the stream open for good: only close() ends this loop.
     for await (const f of s.frames) {
       got.push(f);
       if (got.length === 2) setTimeout(() => s.close(), 50);
     }
     expect(got).toHaveLength(2);
-    expect(Date.now() - t0).toBeLessThan(500);
     await new Promise((r) => setTimeout(r, 50));
     expect(closedConnections()).toBe(1);
   });
@@ -638,7 +640,6 @@ describe("SSE streams", () => {
       res.write('event: started\ndata: {"type":"started"}\n\n');
     });
     const s = await client(url, { headersTimeoutMs: 100, streamIdleMs: 400 }).streamRun("r_1", 0);
-    const t0 = Date.now();
     const err = await (async () => {
       try {
         for await (const _f of s.frames) {
@@ -651,7 +652,7 @@ describe("SSE streams", () => {
     })();
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as TimeoutError).code).toBe("stream_idle");
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(390);
+    expect((err as TimeoutError).message).toMatch(/400 ms/);
   });
 
   it("streamRun maps 404 `no such run` and refuses a non-SSE 200", async () => {

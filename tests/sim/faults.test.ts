@@ -80,16 +80,17 @@ describe("cutStream", () => {
 
 describe("request faults", () => {
   it("delays response headers of the next matching request", async () => {
-    sim.faults.delayHeaders(250, { pathPrefix: "/v1/_me" });
-    const t0 = Date.now();
-    expect((await api(sim, "GET", "/healthz")).status).toBe(200);
-    expect(Date.now() - t0).toBeLessThan(200);
-    const t1 = Date.now();
-    expect((await api(sim, "GET", "/v1/_me")).status).toBe(200);
-    expect(Date.now() - t1).toBeGreaterThanOrEqual(240);
-    const t2 = Date.now();
-    await api(sim, "GET", "/v1/_me");
-    expect(Date.now() - t2).toBeLessThan(200);
+    // Judged by order, not by the clock: requests sent after the delayed one are answered
+    // while it is still held (the one that does not match, then the next that does).
+    sim.faults.delayHeaders(1_000, { pathPrefix: "/v1/_me" });
+    const answered: string[] = [];
+    const seen = sim.requests.length;
+    const delayed = api(sim, "GET", "/v1/_me").then((r) => answered.push(`delayed ${r.status}`));
+    await waitUntil(() => sim.requests.length > seen);
+    await api(sim, "GET", "/healthz").then((r) => answered.push(`healthz ${r.status}`));
+    await api(sim, "GET", "/v1/_me").then((r) => answered.push(`next ${r.status}`));
+    await delayed;
+    expect(answered).toEqual(["healthz 200", "next 200", "delayed 200"]);
   });
 
   it("answers the next N matching requests with nginx's 502 page", async () => {
@@ -106,13 +107,11 @@ describe("request faults", () => {
 
   it("clear() drops every pending fault", async () => {
     sim.faults.html502(5);
-    sim.faults.delayHeaders(5000, { count: 5 });
+    sim.faults.delayHeaders(3_600_000, { count: 5 }); // an hour: only clear() lets the request through in time
     sim.faults.cutStream({ afterFrames: 1, connections: 5 });
     sim.faults.clear();
     expect(sim.faults.pendingCuts()).toBe(0);
-    const t0 = Date.now();
     expect((await api(sim, "GET", "/v1/_me")).status).toBe(200);
-    expect(Date.now() - t0).toBeLessThan(1000);
   });
 });
 
@@ -139,9 +138,7 @@ describe("close", () => {
     const b = await startInteractive(s, { agent: "longtalk", prompt: "x" });
     await a.sse.waitFor((f) => f.event === "awaiting_input");
     await b.sse.waitFor((f) => f.event === "text");
-    const t0 = Date.now();
-    await s.close();
-    expect(Date.now() - t0).toBeLessThan(1000);
+    await s.close(); // keep-alive streams and parked runs would hold it past the test's timeout
     await Promise.all([a.sse.ended, b.sse.ended]);
     await expect(fetch(s.url + "/healthz")).rejects.toThrow();
     await s.close(); // idempotent

@@ -1,7 +1,5 @@
 // One HTTP attempt's lifetime: its AbortController, the link to the caller's signal, and
-// the one timer (header or body deadline) that may abort it; plus an abortable backoff sleep.
-import { abortError } from "./sse.js";
-
+// the one timer (header or body deadline) that may abort it.
 export type AbortCause = "caller" | "headers_timeout" | "body_timeout" | "closed";
 
 /** Raised inside an attempt when its controller aborted; mapped by cause afterwards. */
@@ -82,23 +80,4 @@ export class Attempt {
       );
     });
   }
-}
-
-export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortError(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      if (signal) reject(abortError(signal));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -14,7 +14,8 @@ import { LoomcycleError, ProtocolError, TimeoutError } from "./errors.js";
 import type { StreamFrame } from "./events.js";
 import { abortError, DEFAULT_STREAM_IDLE_MS, readSseFrames } from "./sse.js";
 import { openStreamRequest, type StreamRequestOptions, type StreamResponse, type StreamTransport } from "./stream-request.js";
-import { Attempt, ATTEMPT_ABORTED, sleep } from "./attempt.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Attempt, ATTEMPT_ABORTED } from "./attempt.js";
 import { errorFromResponse, isRetryable, looksLikeHtml } from "./error-response.js";
 import { networkError } from "./network-errors.js";
 import { redactSecrets, silentLogger, type Logger } from "../../logger.js";
@@ -26,6 +27,17 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Cap for one backoff delay, and for an honoured Retry-After. Default 5000. */
   maxDelayMs?: number;
+  /** The pause between attempts; rejects with the caller's abort (tests record the delays). */
+  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
+}
+
+/** A backoff pause that ends early with the caller's abort reason. */
+export function backoffSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (ms <= 0) return Promise.resolve();
+  return sleep(ms, undefined, signal ? { signal } : {}).catch((err: unknown) => {
+    throw signal?.aborted ? abortError(signal) : err;
+  });
 }
 
 export interface LoomcycleClientOptions {
@@ -103,6 +115,7 @@ export class HttpCore {
   private readonly attempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly sleep: NonNullable<RetryOptions["sleep"]>;
   private readonly userAgent: string;
 
   constructor(opts: LoomcycleClientOptions) {
@@ -121,6 +134,7 @@ export class HttpCore {
     this.attempts = Math.max(1, opts.retry?.attempts ?? 3);
     this.baseDelayMs = opts.retry?.baseDelayMs ?? 250;
     this.maxDelayMs = opts.retry?.maxDelayMs ?? 5000;
+    this.sleep = opts.retry?.sleep ?? backoffSleep;
     this.userAgent = opts.userAgent ?? "loomcycle-mcp-bridge";
   }
 
@@ -330,7 +344,7 @@ export class HttpCore {
         "loomcycle request failed",
       );
       if (!retry) throw err;
-      await sleep(this.delayFor(n, err), opts.signal);
+      await this.sleep(this.delayFor(n, err), opts.signal);
     }
   }
 
