@@ -2,7 +2,7 @@ import { z } from "zod";
 import { isZeroTime } from "../bridge/loomcycle/api-types.js";
 import { ToolError } from "../bridge/loomcycle/errors.js";
 import { defineTool } from "./types.js";
-import { runIdField, userIdField } from "./fields.js";
+import { runIdField, userIdField, given } from "./fields.js";
 
 /** loomcycle returns at most this many interrupts. */
 const INTERRUPTS_MAX = 200;
@@ -21,7 +21,7 @@ export const listInterrupts = defineTool({
       run_id: runIdField.optional(),
       user_id: userIdField.optional().describe("Whose questions, without run_id (default LOOMCYCLE_USER_ID)."),
       status: z
-        .enum(INTERRUPT_STATUSES, { error: `status must be one of ${INTERRUPT_STATUSES.join(", ")}` })
+        .enum(INTERRUPT_STATUSES, { error: given("status", `one of ${INTERRUPT_STATUSES.join(", ")}`) })
         .default("pending")
         .describe('Which questions (default "pending").'),
     },

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { given } from "./fields.js";
 import { collectRuns, RUN_STATES } from "../bridge/runs/run-list.js";
 import { ORDER, renderRuns } from "../render/run-list.js";
 import { defineTool } from "./types.js";
@@ -14,7 +15,7 @@ export const listRuns = defineTool({
     ].join(" "),
     inputSchema: {
       state: z
-        .enum(RUN_STATES, { error: `state must be one of ${RUN_STATES.join(", ")}` })
+        .enum(RUN_STATES, { error: given("state", `one of ${RUN_STATES.join(", ")}`) })
         .optional()
         .describe('Only this state. Example: "awaiting_input".'),
     },

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { given } from "./fields.js";
 import { defineTool } from "./types.js";
 
 /** loomcycle's own cap on one snapshot list. */
@@ -14,14 +15,14 @@ export const listSnapshots = defineTool({
     ].join(" "),
     inputSchema: {
       limit: z
-        .number({ error: "limit must be an integer 1 … 200" })
+        .number({ error: given("limit", "an integer 1 … 200") })
         .int("limit must be an integer")
         .min(1, "limit must be at least 1")
         .max(200, "limit must be at most 200")
         .default(50)
         .describe("Most snapshots to return (default 50)."),
       label_contains: z
-        .string({ error: "label_contains must be a string" })
+        .string({ error: given("label_contains", "a string") })
         .max(256, "label_contains must be at most 256 characters")
         .optional()
         .describe('Only labels containing this (any case). Example: "deploy".'),

@@ -6,6 +6,7 @@
 //   cancel, or no answer within the call's bound → the question stays pending.
 // Hosts without elicitation get the usual result plus one line saying so.
 import { z } from "zod";
+import { given } from "./fields.js";
 import { ElicitResultSchema, type ClientCapabilities, type ElicitRequestFormParams } from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../bridge/bridge.js";
 import type { PendingInterrupt } from "../bridge/runs/run-state.js";
@@ -19,7 +20,7 @@ import type { Extra } from "./types.js";
 export type QuestionsMode = "host" | "human";
 
 export const questionsField = z
-  .enum(["host", "human"], { error: 'questions must be "host" or "human"' })
+  .enum(["host", "human"], { error: given("questions", '"host" or "human"') })
   .optional()
   .describe('Who answers the agent\'s questions: "host" (you) or "human" (the person is asked, if your host can). Default LOOMCYCLE_MCP_QUESTIONS.');
 

@@ -4,7 +4,7 @@ import { renderResult } from "../render/run-result.js";
 import { ATTACH_WITHIN_WAIT, defineTool } from "./types.js";
 import { askedOutputShape } from "./asked.js";
 import { waitAsking, type PersonQuestion } from "./questions.js";
-import { runIdField, waitMsField } from "./fields.js";
+import { runIdField, waitMsField, given } from "./fields.js";
 import { runOutputShape } from "./schemas.js";
 
 export const readRunEvents = defineTool({
@@ -19,7 +19,7 @@ export const readRunEvents = defineTool({
     inputSchema: {
       run_id: runIdField,
       cursor: z
-        .number({ error: "cursor must be a non-negative integer log position" })
+        .number({ error: given("cursor", "a non-negative integer log position") })
         .int("cursor must be an integer")
         .min(0, "cursor must be 0 or more")
         .meta({ maximum: undefined }) // zod's safe-integer bound says nothing a model needs
@@ -27,22 +27,22 @@ export const readRunEvents = defineTool({
         .describe("Position to read from (default: your last read)."),
       wait_ms: waitMsField(0),
       wait_for: z
-        .enum(["stop", "any"], { error: "wait_for must be \"stop\" or \"any\"" })
+        .enum(["stop", "any"], { error: given("wait_for", "\"stop\" or \"any\"") })
         .default("stop")
         .describe('"stop" (default): wait for a stop point; "any": for any new event.'),
       format: z
-        .enum(["digest", "raw"], { error: "format must be \"digest\" or \"raw\"" })
+        .enum(["digest", "raw"], { error: given("format", "\"digest\" or \"raw\"") })
         .default("digest")
         .describe('"digest" (default): compact items; "raw": loomcycle\'s events as {cursor, event}.'),
       max_events: z
-        .number({ error: "max_events must be an integer 1 … 1000" })
+        .number({ error: given("max_events", "an integer 1 … 1000") })
         .int()
         .min(1, "max_events must be at least 1")
         .max(1000, "max_events must be at most 1000")
         .default(200)
         .describe("Most items to return (default 200)."),
       max_chars: z
-        .number({ error: "max_chars must be an integer 200 … 40000" })
+        .number({ error: given("max_chars", "an integer 200 … 40000") })
         .int()
         .min(200, "max_chars must be at least 200")
         .max(40_000, "max_chars must be at most 40000 (hosts cut results around 50 KB)")

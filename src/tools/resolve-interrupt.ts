@@ -6,7 +6,7 @@ import { renderResult } from "../render/run-result.js";
 import { defineTool } from "./types.js";
 import { askedOutputShape } from "./asked.js";
 import { waitAsking, type PersonQuestion } from "./questions.js";
-import { idField, runIdField, waitMsField } from "./fields.js";
+import { idField, runIdField, waitMsField, given } from "./fields.js";
 import { runOutputShape } from "./schemas.js";
 
 export const resolveInterrupt = defineTool({
@@ -22,11 +22,11 @@ export const resolveInterrupt = defineTool({
       run_id: runIdField,
       interrupt_id: idField("interrupt_id", "intr_18a2b3c4d5e6f708a1b2c3d4").describe('From pending_interrupts. Example: "intr_18a2b3c4".'),
       answer: z
-        .string({ error: "answer must be a string" })
+        .string({ error: given("answer", "a string") })
         .optional()
         .describe('The answer; one of the options when listed. Example: "yes".'),
       decline: z
-        .boolean({ error: "decline must be true or false" })
+        .boolean({ error: given("decline", "true or false") })
         .default(false)
         .describe("true: decline instead of answering (default false)."),
       wait_ms: waitMsField(25_000),

@@ -8,7 +8,7 @@ import { renderResult } from "../render/run-result.js";
 import { defineTool } from "./types.js";
 import { askedOutputShape } from "./asked.js";
 import { waitAsking, type PersonQuestion } from "./questions.js";
-import { runIdField, waitMsField } from "./fields.js";
+import { runIdField, waitMsField, given } from "./fields.js";
 import { runOutputShape } from "./schemas.js";
 
 /** Re-sends after a cluster replica that does not run the run refused a steer (see below). */
@@ -26,7 +26,7 @@ export const sendSteer = defineTool({
     inputSchema: {
       run_id: runIdField,
       text: z
-        .string({ error: "text must be a string" })
+        .string({ error: given("text", "a string") })
         .refine((s) => s.trim().length > 0, "text must not be empty")
         .describe('The message. Example: "Now add a test."'),
       wait_ms: waitMsField(25_000),

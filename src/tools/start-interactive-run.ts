@@ -5,7 +5,7 @@ import { renderResult } from "../render/run-result.js";
 import { defineTool } from "./types.js";
 import { askedOutputShape } from "./asked.js";
 import { questionsField, waitAsking, type PersonQuestion } from "./questions.js";
-import { userIdField, waitMsField } from "./fields.js";
+import { userIdField, waitMsField, given } from "./fields.js";
 import { waitOnRun } from "./call.js";
 import { runOutputShape } from "./schemas.js";
 
@@ -20,22 +20,22 @@ export const startInteractiveRun = defineTool({
     ].join(" "),
     inputSchema: {
       agent: z
-        .string({ error: "agent must be the name of a loomcycle agent, e.g. \"helper\"" })
+        .string({ error: given("agent", "the name of a loomcycle agent, e.g. \"helper\"") })
         .min(1, "agent must not be empty")
         .refine((s) => s.length <= 256, "agent must be at most 256 characters")
         .describe('Agent name (list_agents). Example: "helper".'),
       prompt: z
-        .string({ error: "prompt must be a string" })
+        .string({ error: given("prompt", "a string") })
         .refine((s) => s.trim().length > 0, "prompt must not be empty")
         .describe('Opening instruction. Example: "Summarize README.md".'),
       user_id: userIdField.optional().describe("User to run as (default LOOMCYCLE_USER_ID)."),
       session_id: z
-        .string({ error: "session_id must be a string" })
+        .string({ error: given("session_id", "a string") })
         .refine((s) => s.length >= 1 && s.length <= 256, "session_id must be 1 … 256 characters")
         .optional()
         .describe("Existing session to add the run to, without its history (default: a new one)."),
       metadata: z
-        .record(z.string(), z.string({ error: "metadata values must be strings" }))
+        .record(z.string(), z.string({ error: given("each metadata value", "a string") }), { error: given("metadata", 'an object of strings, e.g. {"repo": "acme/w"}') })
         .optional()
         .describe('Non-secret run metadata. Example: {"repo": "acme/w"}.'),
       wait_ms: waitMsField(25_000),

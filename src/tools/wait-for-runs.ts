@@ -9,7 +9,7 @@ import { defineTool, type Extra } from "./types.js";
 import { askedOutputShape } from "./asked.js";
 import { PersonAsker } from "./questions.js";
 import { PROGRESS_EVERY_MS, progressReporter, waitOptions } from "./call.js";
-import { idField, waitMsField } from "./fields.js";
+import { idField, waitMsField, given } from "./fields.js";
 import { runSummarySchema } from "./schemas.js";
 
 /** A run is "ready" for the host: at a stop point with something unread, or ended. */
@@ -41,7 +41,7 @@ export const waitForRuns = defineTool({
     ].join(" "),
     inputSchema: {
       run_ids: z
-        .array(idField("run_id", "r_0b1c2d3e4f5a6b7c"), { error: "run_ids must be a list of run ids" })
+        .array(idField("run_id", "r_0b1c2d3e4f5a6b7c"), { error: given("run_ids", "a list of run ids") })
         .min(1, "run_ids needs at least 1 run id")
         .max(20, "run_ids takes at most 20 run ids")
         .describe('Runs to watch. Example: ["r_0b1c", "r_1a2b"].'),

@@ -111,6 +111,27 @@ describe("start_interactive_run / read_run_events / send_steer", () => {
     expect(d.text).toMatch(/No run was created/);
   });
 
+  it.each([
+    ["start_interactive_run", { agent: "echo" }, "prompt is missing: give a string"],
+    ["start_interactive_run", { agent: "echo", prompt: 5 }, "prompt must be a string, not 5"],
+    ["start_interactive_run", { prompt: "hi" }, 'agent is missing: give the name of a loomcycle agent, e.g. "helper"'],
+    ["start_interactive_run", { agent: "echo", prompt: "x", metadata: { repo: 1 } }, "each metadata value must be a string, not 1"],
+    ["start_interactive_run", { agent: "echo", prompt: "x", metadata: "acme" }, 'metadata must be an object of strings, e.g. {"repo": "acme/w"}, not the string "acme"'],
+    ["read_run_events", {}, 'run_id is missing: give a string such as "r_0b1c2d3e4f5a6b7c"'],
+    ["read_run_events", { run_id: " r_0b1c2d3e4f5a6b7c" }, 'run_id must match [A-Za-z0-9_-]{1,128}, e.g. "r_0b1c2d3e4f5a6b7c", not the string " r_0b1c2d3e4f5a6b7c"'],
+    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", format: "Raw" }, 'format must be "digest" or "raw", not the string "Raw"'],
+    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", wait_ms: "5000" }, 'wait_ms must be an integer number of milliseconds, 0 … 55000, not the string "5000"'],
+    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", cursor: null }, "cursor must be a non-negative integer log position, not null"],
+    ["send_steer", { run_id: "r_0b1c2d3e4f5a6b7c", text: ["a"] }, "text must be a string, not a list"],
+    ["resolve_interrupt", { run_id: "r_0b1c2d3e4f5a6b7c", interrupt_id: "i_1", decline: "yes" }, 'decline must be true or false, not the string "yes"'],
+    ["list_runs", { state: "parked" }, 'state must be one of starting, running, awaiting_input, awaiting_answer, completed, failed, cancelled, unreachable, not the string "parked"'],
+    ["wait_for_runs", { run_ids: "r_0b1c2d3e4f5a6b7c" }, 'run_ids must be a list of run ids, not the string "r_0b1c2d3e4f5a6b7c"'],
+  ] as const)("%s %j: one line naming what was given and what is allowed", async (tool, args, line) => {
+    const r = await h.call(tool, args as Record<string, unknown>);
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain(line);
+  });
+
   it("says a run unknown to loomcycle is unknown", async () => {
     const r = await h.call("read_run_events", { run_id: "r_ffffffffffffffff" });
     expect(r.isError).toBe(true);
