@@ -161,6 +161,7 @@ function parseCommandLine(argv: readonly string[]): Parsed {
   if (command === "serve" && rest.length > 0) {
     const word = rest.shift()!;
     if (word === "serve") command = "serve"; // the default, also accepted by name
+    else if (word === "help" || word === "version") command = word; // as the flags, for those who type them as words
     else if ((COMMANDS as readonly string[]).includes(word)) command = word as Command;
     else {
       const guess = didYouMean(word, COMMANDS);

@@ -17,6 +17,7 @@ import { listInterrupts } from "./list-interrupts.js";
 import { compactRun } from "./compact-run.js";
 import { listAgents } from "./list-agents.js";
 import { waitForRuns } from "./wait-for-runs.js";
+import { didYouMean } from "../config.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- heterogeneous registry; each def is checked where it is defined
 export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [
@@ -35,6 +36,18 @@ export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [
   waitForRuns,
 ];
 
+/** An argument the tool does not take is refused, not ignored: a misspelt `waitms` would
+ * otherwise silently mean "no wait". */
+function unknownArguments(tool: string, shape: z.ZodRawShape) {
+  const names = Object.keys(shape);
+  return (iss: { code?: string; keys?: string[] }): string | undefined => {
+    if (iss.code !== "unrecognized_keys" || !iss.keys) return undefined;
+    const guesses = iss.keys.map((k) => didYouMean(k, names)).filter((g): g is string => g !== undefined);
+    const given = iss.keys.map((k) => JSON.stringify(k)).join(", ");
+    return `unknown argument${iss.keys.length > 1 ? "s" : ""} ${given}${guesses.length > 0 ? ` (did you mean ${guesses.join(", ")}?)` : ""}; ${tool} takes ${names.join(", ")}`;
+  };
+}
+
 /** Present in every structured result when serving against the built-in simulator. */
 const sandboxField = z.boolean().optional().describe("true: this result comes from the built-in loomcycle simulator (--sandbox), not a real loomcycle");
 
@@ -44,8 +57,10 @@ export function registerTools(server: McpServer, bridge: Bridge): void {
       ...t.config,
       // No "$schema" in the input schema a host shows its model (~50 bytes a tool, in every
       // conversation): MCP reads a schema without it as JSON Schema 2020-12, and these use
-      // only keywords that mean the same there as in the draft-07 zod would name.
-      inputSchema: z.object(t.config.inputSchema).meta({ $schema: undefined }),
+      // only keywords that mean the same there as in the draft-07 zod would name. Unknown
+      // arguments are refused when the call is checked; the schema does not spell that out
+      // (additionalProperties, ~27 bytes a tool) since a model sends only what it was shown.
+      inputSchema: z.strictObject(t.config.inputSchema, { error: unknownArguments(t.name, t.config.inputSchema) }).meta({ $schema: undefined, additionalProperties: undefined }),
       outputSchema: { ...t.config.outputSchema, sandbox: sandboxField },
     };
     server.registerTool(t.name, config, (args: unknown, extra: Extra) =>

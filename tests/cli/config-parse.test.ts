@@ -85,6 +85,12 @@ describe("parseConfig", () => {
     expect(didYouMean("zzzz", ["doctor", "config", "demo"])).toBeUndefined();
   });
 
+  it("help and version typed as words do what --help and --version do", () => {
+    expect(parseConfig(["help"], {}).command).toBe("help");
+    expect(parseConfig(["version"], {}).command).toBe("version");
+    expect(parseConfig(["help"], {}).command).toBe(parseConfig(["--help"], {}).command);
+  });
+
   it("a command refuses the options it cannot honour instead of dropping them", () => {
     expect(mistake(["demo", "--base-url", "http://h"])).toMatch(/^demo does not take --base-url/);
     expect(mistake(["doctor", "--sandbox"])).toMatch(/^doctor does not take --sandbox/);

@@ -126,6 +126,8 @@ describe("start_interactive_run / read_run_events / send_steer", () => {
     ["resolve_interrupt", { run_id: "r_0b1c2d3e4f5a6b7c", interrupt_id: "i_1", decline: "yes" }, 'decline must be true or false, not the string "yes"'],
     ["list_runs", { state: "parked" }, 'state must be one of starting, running, awaiting_input, awaiting_answer, completed, failed, cancelled, unreachable, not the string "parked"'],
     ["wait_for_runs", { run_ids: "r_0b1c2d3e4f5a6b7c" }, 'run_ids must be a list of run ids, not the string "r_0b1c2d3e4f5a6b7c"'],
+    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", waitms: 100 }, 'unknown argument "waitms" (did you mean wait_ms?); read_run_events takes run_id, cursor, wait_ms, wait_for, format, max_events, max_chars'],
+    ["send_steer", { run_id: "r_0b1c2d3e4f5a6b7c", text: "hi", priority: "high", mode: 1 }, 'unknown arguments "priority", "mode"; send_steer takes run_id, text, wait_ms'],
   ] as const)("%s %j: one line naming what was given and what is allowed", async (tool, args, line) => {
     const r = await h.call(tool, args as Record<string, unknown>);
     expect(r.isError).toBe(true);
