@@ -47,7 +47,7 @@ export const resolveInterrupt = defineTool({
     if (!args.decline && answer === "") throw new ToolError("Give a non-empty answer, or decline: true to decline the question.");
   },
   async logic(args, { run, bridge, extra, clock: c, signal }) {
-    let answer = args.answer?.trim() ?? "";
+    const answer = args.answer?.trim() ?? "";
     // Check the question before calling loomcycle: it must be pending, and the
     // answer must be one of its options when it declared some.
     let q: (PendingInterrupt & { status?: string }) | undefined = run.pending.get(args.interrupt_id);
@@ -66,10 +66,6 @@ export const resolveInterrupt = defineTool({
       q = { interrupt_id: row.interrupt_id, question: row.question ?? "", status: row.status };
       if (row.options && row.options.length > 0) q.options = [...row.options];
     }
-    // "Yes" for the option "yes": sent in the option's own spelling when only one matches.
-    const alike = q.options?.filter((o) => o.toLowerCase() === answer.toLowerCase()) ?? [];
-    const respelled = !args.decline && !q.options?.includes(answer) && alike.length === 1 ? alike[0] : undefined;
-    if (respelled !== undefined) answer = respelled;
     if (!args.decline && q.options && q.options.length > 0 && !q.options.includes(answer)) {
       throw new ToolError(
         `The answer must be one of the question's options: ${q.options.map((o) => JSON.stringify(o)).join(", ")} (got ${JSON.stringify(answer)}). Or pass decline: true.`,
@@ -87,7 +83,6 @@ export const resolveInterrupt = defineTool({
     const snap = await readRun(run, {}, extra.signal, bridge);
     const status: "resolved" | "declined" = res.status === "declined" || args.decline ? "declined" : "resolved";
     const head = { run_id: args.run_id, interrupt_id: args.interrupt_id, status };
-    const text = renderResult(head, snap);
-    return { structured: { ...head, ...snap }, text: respelled === undefined ? text : `answer sent as ${JSON.stringify(respelled)}, the option's spelling\n${text}`, asked };
+    return { structured: { ...head, ...snap }, text: renderResult(head, snap), asked };
   },
 });
