@@ -13,7 +13,8 @@ export default defineConfig({
     // Files share their worker (no fresh module graph per file): importing the SDK, zod and
     // the bridge again for each of ~40 files cost about a quarter of the suite's time.
     // Tests therefore leave no global state behind (timers, env, mocks).
-    poolOptions: { forks: { maxForks: 2, minForks: 1, isolate: false } },
+    // --expose-gc: a memory test collects garbage before and after what it measures.
+    poolOptions: { forks: { maxForks: 2, minForks: 1, isolate: false, execArgv: ["--expose-gc"] } },
     reporters: ["default"],
   },
 });

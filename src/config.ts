@@ -87,13 +87,15 @@ const WHY_NOT: Partial<Record<Command, string>> = {
   sim: "sim takes only its own --port and --token, written after the word sim",
 };
 
-/** Edit distance, for "did you mean". */
+/** Edit distance for "did you mean", a swap of two neighbouring letters counting as one edit ("agnet"). */
 function distance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
+    for (let j = 1; j <= b.length; j++) {
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
   return d[a.length]![b.length]!;
 }
 
@@ -164,7 +166,7 @@ function parseCommandLine(argv: readonly string[]): Parsed {
     else if (word === "help" || word === "version") command = word; // as the flags, for those who type them as words
     else if ((COMMANDS as readonly string[]).includes(word)) command = word as Command;
     else {
-      const guess = didYouMean(word, COMMANDS);
+      const guess = didYouMean(word, [...COMMANDS, "help", "version"]);
       throw new ConfigError(`unknown command ${q(word)}${guess ? `; did you mean ${q(guess)}?` : ""} (commands: ${COMMANDS.join(", ")}, or none to serve; see --help)`);
     }
   }

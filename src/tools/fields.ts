@@ -17,6 +17,18 @@ export function given(name: string, allowed: string) {
   return (iss: { input?: unknown }): string => (iss.input === undefined ? `${name} is missing: give ${allowed}` : `${name} must be ${allowed}, not ${shown(iss.input)}`);
 }
 
+/**
+ * An integer argument from `min` to `max` (no upper bound when absent): a wrong type, a
+ * fraction or a value out of range all get the same line, naming the value given.
+ * `why` explains the bound to a number out of it ("hosts cut tool calls off around 60 s").
+ */
+export function intField(name: string, allowed: string, min: number, max?: number, why = "") {
+  const line = (iss: { input?: unknown }): string =>
+    iss.input === undefined ? `${name} is missing: give ${allowed}` : `${name} must be ${allowed}${typeof iss.input === "number" ? why : ""}, not ${shown(iss.input)}`;
+  const n = z.number({ error: line }).int({ error: line }).min(min, { error: line });
+  return max === undefined ? n.meta({ maximum: undefined }) : n.max(max, { error: line });
+}
+
 /** An id field: checked with a clear message, without a pattern in the schema the model reads. */
 export function idField(name: string, example: string) {
   return z
@@ -29,11 +41,7 @@ export const runIdField = idField("run_id", "r_0b1c2d3e4f5a6b7c").describe('Run 
 export const userIdField = idField("user_id", "u_42");
 
 export function waitMsField(defaultMs: number) {
-  return z
-    .number({ error: given("wait_ms", `an integer number of milliseconds, 0 … ${MAX_WAIT_MS}`) })
-    .int("wait_ms must be an integer number of milliseconds")
-    .min(0, "wait_ms must be at least 0")
-    .max(MAX_WAIT_MS, `wait_ms must be at most ${MAX_WAIT_MS} (hosts cut tool calls off around 60 s)`)
+  return intField("wait_ms", `an integer number of milliseconds, 0 … ${MAX_WAIT_MS}`, 0, MAX_WAIT_MS, " (hosts cut tool calls off around 60 s)")
     .default(defaultMs)
     .describe(`Max wait in ms (default ${defaultMs}).`);
 }

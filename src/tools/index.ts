@@ -42,9 +42,11 @@ function unknownArguments(tool: string, shape: z.ZodRawShape) {
   const names = Object.keys(shape);
   return (iss: { code?: string; keys?: string[] }): string | undefined => {
     if (iss.code !== "unrecognized_keys" || !iss.keys) return undefined;
-    const guesses = iss.keys.map((k) => didYouMean(k, names)).filter((g): g is string => g !== undefined);
-    const given = iss.keys.map((k) => JSON.stringify(k)).join(", ");
-    return `unknown argument${iss.keys.length > 1 ? "s" : ""} ${given}${guesses.length > 0 ? ` (did you mean ${guesses.join(", ")}?)` : ""}; ${tool} takes ${names.join(", ")}`;
+    const given = iss.keys.map((k) => {
+      const guess = didYouMean(k, names);
+      return `${JSON.stringify(k)}${guess ? ` (did you mean ${guess}?)` : ""}`;
+    });
+    return `unknown argument${given.length > 1 ? "s" : ""} ${given.join(", ")}; ${tool} takes ${names.length > 0 ? names.join(", ") : "no arguments"}`;
   };
 }
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { given } from "./fields.js";
+import { given, intField } from "./fields.js";
 import { defineTool } from "./types.js";
 
 /** loomcycle's own cap on one snapshot list. */
@@ -14,11 +14,7 @@ export const listSnapshots = defineTool({
       "Use it to see restore points; needs an admin token (scope substrate:admin).",
     ].join(" "),
     inputSchema: {
-      limit: z
-        .number({ error: given("limit", "an integer 1 … 200") })
-        .int("limit must be an integer")
-        .min(1, "limit must be at least 1")
-        .max(200, "limit must be at most 200")
+      limit: intField("limit", "an integer 1 … 200", 1, 200)
         .default(50)
         .describe("Most snapshots to return (default 50)."),
       label_contains: z

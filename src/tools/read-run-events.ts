@@ -4,7 +4,7 @@ import { renderResult } from "../render/run-result.js";
 import { ATTACH_WITHIN_WAIT, defineTool } from "./types.js";
 import { askedOutputShape } from "./asked.js";
 import { waitAsking, type PersonQuestion } from "./questions.js";
-import { runIdField, waitMsField, given } from "./fields.js";
+import { runIdField, waitMsField, given, intField } from "./fields.js";
 import { runOutputShape } from "./schemas.js";
 
 export const readRunEvents = defineTool({
@@ -18,11 +18,7 @@ export const readRunEvents = defineTool({
     ].join(" "),
     inputSchema: {
       run_id: runIdField,
-      cursor: z
-        .number({ error: given("cursor", "a non-negative integer log position") })
-        .int("cursor must be an integer")
-        .min(0, "cursor must be 0 or more")
-        .meta({ maximum: undefined }) // zod's safe-integer bound says nothing a model needs
+      cursor: intField("cursor", "a non-negative integer log position", 0) // no maximum: zod's safe-integer bound says nothing a model needs
         .optional()
         .describe("Position to read from (default: your last read)."),
       wait_ms: waitMsField(0),
@@ -34,18 +30,10 @@ export const readRunEvents = defineTool({
         .enum(["digest", "raw"], { error: given("format", "\"digest\" or \"raw\"") })
         .default("digest")
         .describe('"digest" (default): compact items; "raw": loomcycle\'s events as {cursor, event}.'),
-      max_events: z
-        .number({ error: given("max_events", "an integer 1 … 1000") })
-        .int()
-        .min(1, "max_events must be at least 1")
-        .max(1000, "max_events must be at most 1000")
+      max_events: intField("max_events", "an integer 1 … 1000", 1, 1000)
         .default(200)
         .describe("Most items to return (default 200)."),
-      max_chars: z
-        .number({ error: given("max_chars", "an integer 200 … 40000") })
-        .int()
-        .min(200, "max_chars must be at least 200")
-        .max(40_000, "max_chars must be at most 40000 (hosts cut results around 50 KB)")
+      max_chars: intField("max_chars", "an integer 200 … 40000", 200, 40_000, " (hosts cut results around 50 KB)")
         .default(20_000)
         .describe("Most characters of item text (default 20000); a longer event comes truncated."),
     },

@@ -1,5 +1,3 @@
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { EventLog, PatchedSource } from "../../src/bridge/runs/event-log.js";
 import type { LoomEvent } from "../../src/bridge/loomcycle/events.js";
@@ -86,9 +84,9 @@ describe("EventLog", () => {
 
   it("stores text deltas far smaller than parsed objects", () => {
     // A full collection on both sides, so garbage left by whatever ran before in this
-    // worker (or made by the loop) is not counted.
-    setFlagsFromString("--expose-gc");
-    const gc = runInNewContext("gc") as () => void;
+    // worker (or made by the loop) is not counted (vitest.config.ts passes --expose-gc).
+    const gc = globalThis.gc;
+    if (!gc) throw new Error("run with node --expose-gc (vitest.config.ts does)");
     const n = 200_000;
     gc();
     const before = process.memoryUsage().heapUsed;

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { LoomcycleClient } from "../../src/bridge/loomcycle/http.js";
-import type { LoomcycleClientOptions } from "../../src/bridge/loomcycle/http-core.js";
+import { backoffSleep, type LoomcycleClientOptions } from "../../src/bridge/loomcycle/http-core.js";
 import { errorFromResponse, parseRetryAfter } from "../../src/bridge/loomcycle/error-response.js";
 import { isZeroTime } from "../../src/bridge/loomcycle/api-types.js";
 import {
@@ -479,14 +479,19 @@ describe("retries", () => {
   });
 
   it("stops retrying when the caller aborts during the backoff", async () => {
-    // loomcycle asks for an hour's pause: only the abort can end the call in time.
+    // loomcycle asks for an hour's pause: only the abort, sent once the pause has begun,
+    // can end the call in time.
     const ctl = new AbortController();
-    const { url, seen } = await serve((_req, res) => {
-      plain(res, 503, "busy", { "Retry-After": "3600" });
-      setTimeout(() => ctl.abort(), 50);
-    });
-    const err = (await failure(client(url, { retry: { attempts: 3, maxDelayMs: 3_600_000 } }).getAgent("a_1", { signal: ctl.signal }))) as Error;
+    const { url, seen } = await serve((_req, res) => plain(res, 503, "busy", { "Retry-After": "3600" }));
+    const paused: number[] = [];
+    const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> => {
+      paused.push(ms);
+      setTimeout(() => ctl.abort(), 20);
+      return backoffSleep(ms, signal);
+    };
+    const err = (await failure(client(url, { retry: { attempts: 3, maxDelayMs: 3_600_000, sleep } }).getAgent("a_1", { signal: ctl.signal }))) as Error;
     expect(err.name).toBe("AbortError");
+    expect(paused).toEqual([3_600_000]);
     expect(seen).toHaveLength(1);
   });
 

@@ -89,6 +89,7 @@ describe("parseConfig", () => {
     expect(parseConfig(["help"], {}).command).toBe("help");
     expect(parseConfig(["version"], {}).command).toBe("version");
     expect(parseConfig(["help"], {}).command).toBe(parseConfig(["--help"], {}).command);
+    expect(mistake(["hlep"])).toMatch(/unknown command "hlep"; did you mean "help"\?/);
   });
 
   it("a command refuses the options it cannot honour instead of dropping them", () => {

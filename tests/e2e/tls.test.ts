@@ -12,6 +12,7 @@ import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { StdioPeer } from "../stdio-peer.js";
+import { waitFor } from "../helpers.js";
 
 const HAVE_OPENSSL = spawnSync("openssl", ["version"], { encoding: "utf8" }).status === 0;
 /** Shown in the test names when the tests are skipped: there is no other way to generate the certificate. */
@@ -167,7 +168,10 @@ describe(`the built binary against loomcycle behind TLS${SKIPPED}`, () => {
       expect(s.text, s.text).toContain("NODE_EXTRA_CA_CERTS");
       expect(s.text).not.toMatch(/may still be created/i);
       expect(s.text).toMatch(/did not reach loomcycle|no run was created/i);
-      // The bridge reached the proxy and broke off the handshake; nothing got through to the simulator.
+      // The bridge reached the proxy and broke off the handshake; nothing got through to the
+      // simulator. The proxy's side of the handshake may be reported after the tool result.
+      await waitFor(() => refusedHandshakes > handshakesBefore, 5_000, "the proxy saw the refused handshake");
+      await new Promise((r) => setTimeout(r, 200));
       expect(refusedHandshakes - handshakesBefore).toBe(1);
       expect(sim!.requests.length).toBe(requestsBefore);
       expect(p.nonJsonLines).toEqual([]);

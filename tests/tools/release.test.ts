@@ -123,7 +123,7 @@ describe("releasing idle parked runs", () => {
     const runId = await startParked(h);
     await waitFor(released(h, runId), 5_000, "released");
     const releasedAt = h.bridge.tracker.get(runId)!.stream.releasedAt!;
-    await h.sim.faults.refuseConnections(1_500);
+    await h.sim.faults.refuseConnections(3_000);
     const r = await h.call("read_run_events", { run_id: runId, wait_ms: 0 });
     expect(r.isError, r.text).toBe(false);
     expect(r.sc.state).toBe("awaiting_input");

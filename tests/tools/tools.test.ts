@@ -101,7 +101,7 @@ describe("start_interactive_run / read_run_events / send_steer", () => {
     expect(a.text).toMatch(/run_id must match/);
     const b = await h.call("read_run_events", { run_id: "r_0000000000000000", wait_ms: 60_000 });
     expect(b.isError).toBe(true);
-    expect(b.text).toMatch(/at most 55000/);
+    expect(b.text).toContain("wait_ms must be an integer number of milliseconds, 0 … 55000 (hosts cut tool calls off around 60 s), not 60000");
     const c = await h.call("start_interactive_run", { agent: "echo", prompt: "   " });
     expect(c.isError).toBe(true);
     expect(c.text).toMatch(/prompt must not be empty/);
@@ -122,12 +122,19 @@ describe("start_interactive_run / read_run_events / send_steer", () => {
     ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", format: "Raw" }, 'format must be "digest" or "raw", not the string "Raw"'],
     ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", wait_ms: "5000" }, 'wait_ms must be an integer number of milliseconds, 0 … 55000, not the string "5000"'],
     ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", cursor: null }, "cursor must be a non-negative integer log position, not null"],
+    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", cursor: 1.5 }, "cursor must be a non-negative integer log position, not 1.5"],
+    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", wait_ms: -5 }, "wait_ms must be an integer number of milliseconds, 0 … 55000 (hosts cut tool calls off around 60 s), not -5"],
+    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", max_chars: 50_000 }, "max_chars must be an integer 200 … 40000 (hosts cut results around 50 KB), not 50000"],
+    ["list_snapshots", { limit: 0 }, "limit must be an integer 1 … 200, not 0"],
     ["send_steer", { run_id: "r_0b1c2d3e4f5a6b7c", text: ["a"] }, "text must be a string, not a list"],
     ["resolve_interrupt", { run_id: "r_0b1c2d3e4f5a6b7c", interrupt_id: "i_1", decline: "yes" }, 'decline must be true or false, not the string "yes"'],
     ["list_runs", { state: "parked" }, 'state must be one of starting, running, awaiting_input, awaiting_answer, completed, failed, cancelled, unreachable, not the string "parked"'],
     ["wait_for_runs", { run_ids: "r_0b1c2d3e4f5a6b7c" }, 'run_ids must be a list of run ids, not the string "r_0b1c2d3e4f5a6b7c"'],
     ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", waitms: 100 }, 'unknown argument "waitms" (did you mean wait_ms?); read_run_events takes run_id, cursor, wait_ms, wait_for, format, max_events, max_chars'],
     ["send_steer", { run_id: "r_0b1c2d3e4f5a6b7c", text: "hi", priority: "high", mode: 1 }, 'unknown arguments "priority", "mode"; send_steer takes run_id, text, wait_ms'],
+    ["start_interactive_run", { agnet: "echo", promt: "hi" }, 'unknown arguments "agnet" (did you mean agent?), "promt" (did you mean prompt?); start_interactive_run takes'],
+    ["send_steer", { run_id: "r_0b1c2d3e4f5a6b7c", txet: "hi" }, 'unknown argument "txet" (did you mean text?)'],
+    ["list_agents", { verbose: true }, 'unknown argument "verbose"; list_agents takes no arguments'],
   ] as const)("%s %j: one line naming what was given and what is allowed", async (tool, args, line) => {
     const r = await h.call(tool, args as Record<string, unknown>);
     expect(r.isError).toBe(true);
