@@ -40,7 +40,9 @@ export async function askInterruption(live: LiveRun, input: Json, signal: AbortS
   live.phase = "interrupt";
   live.engine.changed(live.run.id);
   const outcome = await live.engine.waitInterrupt(rec, signal, timeoutMs);
-  if (rec.status === "pending") {
+  // A crash (restart) writes nothing: the question stays pending, and loomcycle still takes
+  // an answer to it that no loop will read (checked against v1.59, docs/conformance.md).
+  if (rec.status === "pending" && live.cause?.kind !== "crash") {
     if (outcome === "timeout") live.store.finishInterrupt(rec.interrupt_id, "timed_out", "timeout");
     else live.store.finishInterrupt(rec.interrupt_id, "cancelled", "agent_cancel");
   }

@@ -36,7 +36,7 @@ export function renderAsked(asked: readonly PersonQuestion[]): string[] {
       case "no_answer":
         return `question ${q} still pending: ${a.note ?? "the person gave no answer"}`;
       case "not_asked":
-        return `question ${q} could not be put to the person (this host does not support elicitation); answer it with resolve_interrupt`;
+        return `question ${q} could not be put to the person: ${a.note ?? "answer it with resolve_interrupt"}`;
     }
   });
 }

@@ -7,6 +7,8 @@
 // Hosts without elicitation get the usual result plus one line saying so.
 import { z } from "zod";
 import { given } from "./fields.js";
+import { loopGoneNow } from "../bridge/runs/run-reader.js";
+import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
 import { ElicitResultSchema, type ClientCapabilities, type ElicitRequestFormParams } from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../bridge/bridge.js";
 import type { PendingInterrupt } from "../bridge/runs/run-state.js";
@@ -82,7 +84,7 @@ export class PersonAsker {
     if (!(this.extra.canElicit?.() ?? false)) {
       for (const p of open) {
         this.seen.add(p.interrupt_id);
-        this.asked.push({ ...base(p), outcome: "not_asked", note: "this host does not support MCP elicitation, so the question could not be put to the person" });
+        this.asked.push({ ...base(p), outcome: "not_asked", note: "this host does not support MCP elicitation; answer it with resolve_interrupt" });
       }
       return "stop";
     }
@@ -91,6 +93,11 @@ export class PersonAsker {
     const q = open.find((p) => !inFlight.has(p.interrupt_id));
     if (!q) return "stop"; // another call is asking the person right now
     this.seen.add(q.interrupt_id);
+    // Nothing would read the person's answer to a run whose loop loomcycle lost.
+    if (await loopGoneNow(run, this.extra.signal)) {
+      this.asked.push({ ...base(q), outcome: "not_asked", note: LOOP_LOST_REMEDY });
+      return "stop";
+    }
     const timeLeft = until - Date.now();
     if (timeLeft < 1000) {
       this.asked.push({ ...base(q), outcome: "no_answer", note: "no time left in this call to ask the person; it stays pending" });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
-import { isTerminal, readRun } from "../bridge/runs/run-reader.js";
+import { isTerminal, loopGoneNow, readRun } from "../bridge/runs/run-reader.js";
+import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
 import { STOP_STATES, type PendingInterrupt } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "./types.js";
@@ -70,6 +71,10 @@ export const resolveInterrupt = defineTool({
       throw new ToolError(
         `The answer must be one of the question's options: ${q.options.map((o) => JSON.stringify(o)).join(", ")} (got ${JSON.stringify(answer)}). Or pass decline: true.`,
       );
+    }
+    // loomcycle takes an answer for a run whose loop it lost, and nothing reads it.
+    if (await loopGoneNow(run, signal())) {
+      throw new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The ${args.decline ? "decline" : "answer"} was NOT sent.`);
     }
     const res = await bridge.client.resolveInterrupt(
       args.run_id,

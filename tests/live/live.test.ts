@@ -571,5 +571,20 @@ d("live loomcycle", () => {
       expect(steer.isError).toBe(true);
       expect(steer.text).toMatch(/no longer runs|restart/i);
     }, 120_000);
+
+    it("with a question pending: loomcycle keeps it pending and would take an answer no loop reads; the bridge does not send one", async () => {
+      const asked = await start(peer, "lc-asker", "asking across a restart");
+      expect(asked.sc.state).toBe("awaiting_answer");
+      const iid = String((asked.sc.pending_interrupts as Array<{ interrupt_id: string }>)[0]!.interrupt_id);
+      restartLoomcycle(live!);
+      expect(await lc.status(asked.agentId)).toMatchObject({ status: "running", live: false });
+      const pending = async (): Promise<unknown> => ((await lc.json("GET", `/v1/runs/${asked.runId}/interrupts?status=all`)).body as { interrupts: Array<Record<string, unknown>> }).interrupts.find((i) => i.interrupt_id === iid)?.status;
+      expect(await pending()).toBe("pending");
+      const r = await call(peer, "resolve_interrupt", { run_id: asked.runId, interrupt_id: iid, answer: "yes", wait_ms: 3000 });
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(/no longer runs this run's loop/);
+      expect(r.text).toMatch(/The answer was NOT sent/);
+      expect(await pending()).toBe("pending");
+    }, 120_000);
   });
 });

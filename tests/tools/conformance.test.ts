@@ -42,6 +42,39 @@ describe("loomcycle restarted under followed runs (conformance: restart)", () =>
     expect(s.text).toMatch(/NOT delivered/);
   });
 
+  it("an answer to a question of a run whose loop loomcycle lost is not sent: loomcycle would take it, and nothing would read it", async () => {
+    const s = await h.call("start_interactive_run", { agent: "asker", prompt: "ask me" });
+    expect(s.sc.state).toBe("awaiting_answer");
+    const runId = String(s.sc.run_id);
+    const iid = String(s.sc.pending_interrupts![0]!.interrupt_id);
+    await h.sim.restart(50);
+    await h.sim.whenAccepting?.();
+    // What real loomcycle v1.59 does (docs/conformance.md): the resolve is accepted.
+    const before = h.sim.requests.length;
+    for (const args of [{ answer: "yes" }, { decline: true }]) {
+      const r = await h.call("resolve_interrupt", { run_id: runId, interrupt_id: iid, ...args });
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(/no longer runs this run's loop/);
+      expect(r.text).toMatch(args.decline ? /The decline was NOT sent/ : /The answer was NOT sent/);
+    }
+    expect(h.sim.requests.slice(before).filter((q) => q.path.endsWith("/resolve"))).toEqual([]);
+    const list = await h.call("list_interrupts", { run_id: runId, status: "all" });
+    expect(list.sc.interrupts).toEqual([expect.objectContaining({ interrupt_id: iid, status: "pending" })]);
+
+    // Nor is the question put to the person.
+    let elicited = 0;
+    const human = await startHarness({}, { sim: h.sim, questions: "human", onElicit: async () => (elicited++, { action: "accept", content: { answer: "yes" } }) });
+    try {
+      const a = await human.call("attach_run", { run_id: runId, wait_ms: 2000 });
+      expect(a.isError, a.text).toBe(false);
+      expect(elicited).toBe(0);
+      expect(a.sc.questions_to_person).toEqual([expect.objectContaining({ interrupt_id: iid, outcome: "not_asked", note: expect.stringMatching(/no longer runs this run's loop/) })]);
+      expect(a.text).toMatch(/could not be put to the person: loomcycle no longer runs this run's loop/);
+    } finally {
+      await human.close();
+    }
+  });
+
   it("list_runs flags a run started elsewhere whose loop loomcycle lost", async () => {
     const ac = new AbortController();
     const res = await fetch(`${h.sim.url}/v1/runs`, {

@@ -56,6 +56,13 @@ export function loopLost(run: TrackedRun): boolean {
   return run.stream.loopLost !== undefined;
 }
 
+/** Ask loomcycle afresh whether the run's loop is gone. Before an answer: loomcycle accepts
+ * one for a run whose loop it lost (after a restart) and nothing ever reads it. */
+export async function loopGoneNow(run: TrackedRun, signal: AbortSignal): Promise<boolean> {
+  await run.stream.checkLoop(signal);
+  return loopLost(run);
+}
+
 /** Ask loomcycle who runs the run: the replica id when another replica runs it, else "". */
 export async function loopOwner(run: TrackedRun, signal: AbortSignal): Promise<string> {
   const st = await run.stream.checkLoop(signal);
