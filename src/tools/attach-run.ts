@@ -26,7 +26,10 @@ export const attachRun = defineTool({
   action: "attach",
   run: ATTACH_WITHIN_WAIT,
   async logic(args, { run, bridge, extra, clock }) {
-    if (args.questions) run.questions = args.questions;
+    if (args.questions) {
+      run.questions = args.questions;
+      bridge.tracker.noteRead(run); // kept across a restart of the bridge
+    }
     const asked: PersonQuestion[] = [];
     if (args.wait_ms > 0) await waitAsking(run, () => STOP_STATES.has(run.state), clock.waitUntil, extra, bridge, asked);
     const from = Math.max(0, run.events.length - LAST_EVENTS);

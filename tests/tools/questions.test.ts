@@ -3,7 +3,11 @@
 // bridge's elicitation/create; a client without elicitation gets one line saying so.
 import { afterEach, describe, expect, it } from "vitest";
 import type { ElicitRequest, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startHarness, texts, type Harness } from "./harness.js";
+import { startSimulator } from "../../src/sim/index.js";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -164,5 +168,38 @@ describe("questions: human, host without elicitation", () => {
     expect(lines).toHaveLength(1);
     const host = await h.call("start_interactive_run", { agent: "asker", prompt: "deploy" });
     expect(host.text).not.toMatch(/could not be put/);
+  });
+});
+
+describe("questions: human across a restart of the bridge", () => {
+  it("a run started in human mode stays in it when the next bridge process follows it", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "lcb-q-")), "state.json");
+    // The first process, whose host cannot ask the person, starts the run in human mode.
+    const sim = await startSimulator({ tailPollMs: 10, speed: 0.05 });
+    const a = await startHarness({}, { sim, stateFilePath: path });
+    let runId = "";
+    try {
+      const s = await a.call("start_interactive_run", { agent: "asker", prompt: "deploy", questions: "human" });
+      expect(s.sc.state).toBe("awaiting_answer");
+      expect(s.sc.questions_to_person).toEqual([expect.objectContaining({ outcome: "not_asked" })]);
+      runId = String(s.sc.run_id);
+    } finally {
+      await a.close();
+    }
+    // The next process (default: host) has a host that can: the person is asked.
+    const r = recorder(() => ({ action: "accept", content: { answer: "yes" } }));
+    h = await startHarness({}, { stateFilePath: path, onElicit: r.onElicit, sim });
+    try {
+      const read = await h.call("read_run_events", { run_id: runId, wait_ms: 10_000 });
+      expect(read.isError, read.text).toBe(false);
+      expect(r.seen).toHaveLength(1);
+      expect(read.sc.questions_to_person).toEqual([expect.objectContaining({ outcome: "answered", answer: "yes" })]);
+      expect(read.sc.state).toBe("awaiting_input");
+      expect(texts(read.sc.events)).toContain("Answer was yes");
+    } finally {
+      await h.close();
+      h = undefined;
+      await sim.close();
+    }
   });
 });

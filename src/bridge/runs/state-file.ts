@@ -24,6 +24,8 @@ const Entry = z.object({
   pending: z.number().int().min(0).optional(),
   /** Log positions of inputs this bridge sent (shown with source "host"). */
   host_inputs: z.array(z.number().int().min(0)).max(10_000).optional(),
+  /** Who answers the run's questions, when a tool call chose it (questions: host | human). */
+  questions: z.enum(["host", "human"]).optional(),
   updated_at: z.string(),
 });
 export type SavedRun = z.infer<typeof Entry>;

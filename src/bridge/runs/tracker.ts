@@ -106,6 +106,7 @@ export class RunTracker {
     if (run.agentId) e.agent_id = run.agentId;
     if (run.sessionId) e.session_id = run.sessionId;
     if (run.agentName) e.agent = run.agentName;
+    if (run.questions) e.questions = run.questions;
     this.opts.stateFile.set(run.runId, e);
   }
 
@@ -206,6 +207,7 @@ export class RunTracker {
     if (saved) {
       fresh.readPos = saved.read_pos;
       if (saved.agent) fresh.agentName = saved.agent;
+      if (saved.questions) fresh.questions = saved.questions;
       for (const p of saved.host_inputs ?? []) fresh.hostInputs.add(p);
       const at = saved.last_activity_at ? Date.parse(saved.last_activity_at) : NaN;
       if (saved.events !== undefined && Number.isFinite(at)) fresh.saved = { events: saved.events, lastActivityAt: at };
