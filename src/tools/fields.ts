@@ -23,8 +23,8 @@ export function given(name: string, allowed: string) {
  * `why` explains the bound to a number out of it ("hosts cut tool calls off around 60 s").
  */
 export function intField(name: string, allowed: string, min: number, max?: number, why = "") {
-  const line = (iss: { input?: unknown }): string =>
-    iss.input === undefined ? `${name} is missing: give ${allowed}` : `${name} must be ${allowed}${typeof iss.input === "number" ? why : ""}, not ${shown(iss.input)}`;
+  const other = given(name, allowed);
+  const line = (iss: { input?: unknown }): string => (typeof iss.input === "number" ? `${name} must be ${allowed}${why}, not ${iss.input}` : other(iss));
   const n = z.number({ error: line }).int({ error: line }).min(min, { error: line });
   return max === undefined ? n.meta({ maximum: undefined }) : n.max(max, { error: line });
 }

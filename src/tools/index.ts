@@ -42,11 +42,11 @@ function unknownArguments(tool: string, shape: z.ZodRawShape) {
   const names = Object.keys(shape);
   return (iss: { code?: string; keys?: string[] }): string | undefined => {
     if (iss.code !== "unrecognized_keys" || !iss.keys) return undefined;
-    const given = iss.keys.map((k) => {
+    const unknown = iss.keys.map((k) => {
       const guess = didYouMean(k, names);
       return `${JSON.stringify(k)}${guess ? ` (did you mean ${guess}?)` : ""}`;
     });
-    return `unknown argument${given.length > 1 ? "s" : ""} ${given.join(", ")}; ${tool} takes ${names.length > 0 ? names.join(", ") : "no arguments"}`;
+    return `unknown argument${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; ${tool} takes ${names.length > 0 ? names.join(", ") : "no arguments"}`;
   };
 }
 

@@ -94,7 +94,7 @@ export class PersonAsker {
     if (!q) return "stop"; // another call is asking the person right now
     this.seen.add(q.interrupt_id);
     // Nothing would read the person's answer to a run whose loop loomcycle lost.
-    if (await loopGoneNow(run, this.extra.signal)) {
+    if (await loopGoneNow(run, callSignal(this.extra, { started: Date.now(), hardUntil: until }))) {
       this.asked.push({ ...base(q), outcome: "not_asked", note: LOOP_LOST_REMEDY });
       return "stop";
     }
