@@ -3,6 +3,7 @@
 // helper that the human-facing CLI commands (help, doctor, config, demo, sim) use.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import prettier from "eslint-config-prettier";
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "coverage/**"] },
@@ -44,8 +45,14 @@ export default tseslint.config(
       "no-console": "error",
       "no-restricted-properties": [
         "error",
-        { object: "process", property: "stdout", message: "stdout is the MCP channel: log through pino to stderr, or print via src/cli/terminal.ts in a CLI command." },
+        {
+          object: "process",
+          property: "stdout",
+          message: "stdout is the MCP channel: log through pino to stderr, or print via src/cli/terminal.ts in a CLI command.",
+        },
       ],
     },
   },
+  // Layout is prettier's (npm run format; npm run lint checks it): no style rule of its own.
+  prettier,
 );

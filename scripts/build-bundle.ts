@@ -39,7 +39,9 @@ const result = await build({
   minifySyntax: true,
   legalComments: "none",
   // CommonJS dependencies (pino and its helpers) call require() for node built-ins.
-  banner: { js: 'import { createRequire as __bridgeCreateRequire } from "node:module"; const require = __bridgeCreateRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __bridgeCreateRequire } from "node:module"; const require = __bridgeCreateRequire(import.meta.url);',
+  },
   define: { __LOOMCYCLE_BRIDGE_VERSION__: JSON.stringify(pkg.version) },
   logLevel: "warning",
   metafile: true,
@@ -50,4 +52,6 @@ const outputs = Object.entries(result.metafile.outputs);
 const kib = (n: number): number => Math.round(n / 1024);
 const mainBytes = outputs.find(([f]) => f.endsWith("/main.js"))?.[1].bytes ?? 0;
 const allBytes = outputs.reduce((n, [, o]) => n + o.bytes, 0);
-process.stderr.write(`bundled dist/cli/main.js (${kib(mainBytes)} KiB) and ${outputs.length - 1} lazily loaded chunks (${kib(allBytes)} KiB in all)\n`);
+process.stderr.write(
+  `bundled dist/cli/main.js (${kib(mainBytes)} KiB) and ${outputs.length - 1} lazily loaded chunks (${kib(allBytes)} KiB in all)\n`,
+);

@@ -30,12 +30,23 @@ function size(path) {
 }
 
 try {
-  const packed = JSON.parse(execFileSync(npm, ["pack", "--json", "--pack-destination", work], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
+  const packed = JSON.parse(
+    execFileSync(npm, ["pack", "--json", "--pack-destination", work], {
+      cwd: root,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    }),
+  );
   const tarball = join(work, packed[0].filename);
   const files = packed[0].files.map((f) => f.path);
-  check(files.includes("dist/cli/main.js"), `npm pack built the bin (${files.length} files, ${Math.round(packed[0].unpackedSize / 1024)} KiB unpacked)`);
+  check(
+    files.includes("dist/cli/main.js"),
+    `npm pack built the bin (${files.length} files, ${Math.round(packed[0].unpackedSize / 1024)} KiB unpacked)`,
+  );
 
-  execFileSync(npm, ["install", "-g", "--prefix", prefix, tarball, "--no-audit", "--no-fund"], { stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync(npm, ["install", "-g", "--prefix", prefix, tarball, "--no-audit", "--no-fund"], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   const installed = join(prefix, "lib", "node_modules");
   const pkgs = readdirSync(installed);
   check(pkgs.length === 1 && pkgs[0] === "loomcycle-mcp-bridge", `installs one package, nothing else (${pkgs.join(", ")})`);
@@ -60,7 +71,14 @@ try {
       }
     });
     p.on("exit", () => resolve(out));
-    p.stdin.write(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "check", version: "1" } } }) + "\n");
+    p.stdin.write(
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "check", version: "1" } },
+      }) + "\n",
+    );
   });
   check(/"serverInfo"/.test(String(reply)), "the installed bin answers initialize over stdio (--sandbox)");
 

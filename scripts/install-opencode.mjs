@@ -15,5 +15,18 @@ if (existsSync(pkg) && JSON.parse(readFileSync(pkg, "utf8")).version === OPENCOD
 } else {
   mkdirSync(prefix, { recursive: true });
   process.stderr.write(`installing opencode-ai ${OPENCODE_VERSION} into ${prefix}\n`);
-  execFileSync("npm", ["install", "--prefix", prefix, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", `opencode-ai@${OPENCODE_VERSION}`], { stdio: ["ignore", 2, 2] });
+  execFileSync(
+    "npm",
+    [
+      "install",
+      "--prefix",
+      prefix,
+      "--no-save",
+      "--no-package-lock",
+      "--no-audit",
+      "--no-fund",
+      `opencode-ai@${OPENCODE_VERSION}`,
+    ],
+    { stdio: ["ignore", 2, 2] },
+  );
 }

@@ -10,5 +10,9 @@ if (missing.length > 0) {
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 const build = spawnSync(npm, ["run", "build"], { stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
-const run = spawnSync(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "-c", "vitest.live.config.ts", ...process.argv.slice(2)], { stdio: "inherit" });
+const run = spawnSync(
+  process.execPath,
+  ["node_modules/vitest/vitest.mjs", "run", "-c", "vitest.live.config.ts", ...process.argv.slice(2)],
+  { stdio: "inherit" },
+);
 process.exit(run.status ?? 1);

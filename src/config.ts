@@ -119,7 +119,9 @@ function unknownOption(raw: string, name: string): ConfigError {
     );
   const longs = Object.keys(OPTIONS).map((k) => `--${k}`);
   const guess = didYouMean(raw.startsWith("--") ? raw : `--${name}`, longs);
-  return new ConfigError(`unknown option ${raw}${guess ? `; did you mean ${guess}?` : ""} (options: ${longs.join(", ")}; see --help)`);
+  return new ConfigError(
+    `unknown option ${raw}${guess ? `; did you mean ${guess}?` : ""} (options: ${longs.join(", ")}; see --help)`,
+  );
 }
 
 const BOOL_TRUE = new Set(["true", "1", "yes", "on"]);
@@ -148,12 +150,17 @@ function parseCommandLine(argv: readonly string[]): Parsed {
       if (t.value === undefined) flags[name] = true;
       else if (BOOL_TRUE.has(t.value.toLowerCase())) flags[name] = true;
       else if (BOOL_FALSE.has(t.value.toLowerCase())) flags[name] = false;
-      else throw new ConfigError(`${t.rawName} takes no value, or true/false (got ${t.rawName}=${t.value}): write ${t.rawName} alone`);
+      else
+        throw new ConfigError(
+          `${t.rawName} takes no value, or true/false (got ${t.rawName}=${t.value}): write ${t.rawName} alone`,
+        );
       continue;
     }
     const v = t.value;
     if (v === undefined || (!t.inlineValue && v.startsWith("-") && v.length > 1))
-      throw new ConfigError(`${t.rawName} needs a value${v === undefined ? "" : ` (got the option ${v} instead)`}: write ${t.rawName} VALUE or ${t.rawName}=VALUE`);
+      throw new ConfigError(
+        `${t.rawName} needs a value${v === undefined ? "" : ` (got the option ${v} instead)`}: write ${t.rawName} VALUE or ${t.rawName}=VALUE`,
+      );
     if (v.trim() === "") throw new ConfigError(`${t.rawName} is empty: give it a value, or leave the option out`);
     flags[name] = v;
   }
@@ -162,24 +169,33 @@ function parseCommandLine(argv: readonly string[]): Parsed {
   const rest = [...positionals];
   if (command === "serve" && rest.length > 0) {
     const word = rest.shift()!;
-    if (word === "serve") command = "serve"; // the default, also accepted by name
-    else if (word === "help" || word === "version") command = word; // as the flags, for those who type them as words
+    if (word === "serve")
+      command = "serve"; // the default, also accepted by name
+    else if (word === "help" || word === "version")
+      command = word; // as the flags, for those who type them as words
     else if ((COMMANDS as readonly string[]).includes(word)) command = word as Command;
     else {
       const guess = didYouMean(word, [...COMMANDS, "help", "version"]);
-      throw new ConfigError(`unknown command ${q(word)}${guess ? `; did you mean ${q(guess)}?` : ""} (commands: ${COMMANDS.join(", ")}, or none to serve; see --help)`);
+      throw new ConfigError(
+        `unknown command ${q(word)}${guess ? `; did you mean ${q(guess)}?` : ""} (commands: ${COMMANDS.join(", ")}, or none to serve; see --help)`,
+      );
     }
   }
   if (command === "config") {
     arg = rest.shift();
-    if (arg === undefined) throw new ConfigError(`config needs a host: use one of ${HOSTS.join(", ")} (e.g. loomcycle-mcp-bridge config claude-code)`);
+    if (arg === undefined)
+      throw new ConfigError(`config needs a host: use one of ${HOSTS.join(", ")} (e.g. loomcycle-mcp-bridge config claude-code)`);
     if (!(HOSTS as readonly string[]).includes(arg)) {
       const guess = didYouMean(arg, HOSTS);
-      throw new ConfigError(`unknown host ${q(arg)} for config${guess ? ` (did you mean ${q(guess)}?)` : ""}: use one of ${HOSTS.join(", ")}`);
+      throw new ConfigError(
+        `unknown host ${q(arg)} for config${guess ? ` (did you mean ${q(guess)}?)` : ""}: use one of ${HOSTS.join(", ")}`,
+      );
     }
   }
   if (rest.length > 0 && command !== "help" && command !== "version") {
-    throw new ConfigError(`unexpected argument ${q(rest[0]!)} after ${command === "serve" ? "the options" : command}${command === "config" ? ` ${arg}` : ""} (see --help)`);
+    throw new ConfigError(
+      `unexpected argument ${q(rest[0]!)} after ${command === "serve" ? "the options" : command}${command === "config" ? ` ${arg}` : ""} (see --help)`,
+    );
   }
   for (const k of Object.keys(flags) as OptionName[]) {
     if (!TAKES[command].has(k)) {
@@ -203,7 +219,9 @@ function headerSafe(token: string): boolean {
 /** Read the token file: every way it can be wrong is one line naming where it was set. */
 function readTokenFile(path: string, from: string): string {
   if (path === TOKEN_FILE_PLACEHOLDER) {
-    throw new ConfigError(`${from} is the placeholder ${q(path)} from the config snippet: replace it with the path of a file holding your loomcycle token`);
+    throw new ConfigError(
+      `${from} is the placeholder ${q(path)} from the config snippet: replace it with the path of a file holding your loomcycle token`,
+    );
   }
   let text: string;
   try {
@@ -211,15 +229,20 @@ function readTokenFile(path: string, from: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
-      code === "ENOENT" ? "there is no such file"
-      : code === "EACCES" || code === "EPERM" ? "this user may not read it (permission denied)"
-      : code === "EISDIR" ? "it is a directory, not a file"
-      : `it cannot be read (${code ?? "error"})`;
+      code === "ENOENT"
+        ? "there is no such file"
+        : code === "EACCES" || code === "EPERM"
+          ? "this user may not read it (permission denied)"
+          : code === "EISDIR"
+            ? "it is a directory, not a file"
+            : `it cannot be read (${code ?? "error"})`;
     throw new ConfigError(`${from} names ${q(path)}, but ${why}: point it at a readable file that holds the token`);
   }
   const token = text.trim();
   if (token === "") {
-    throw new ConfigError(`${from} names ${q(path)}, which is empty: put the token in it (one line), or unset ${from.startsWith("--") ? "--token-file" : "LOOMCYCLE_AUTH_TOKEN_FILE"} to use LOOMCYCLE_AUTH_TOKEN`);
+    throw new ConfigError(
+      `${from} names ${q(path)}, which is empty: put the token in it (one line), or unset ${from.startsWith("--") ? "--token-file" : "LOOMCYCLE_AUTH_TOKEN_FILE"} to use LOOMCYCLE_AUTH_TOKEN`,
+    );
   }
   if (!headerSafe(token)) {
     throw new ConfigError(`${from} names ${q(path)}, which holds more than one word or line: it must hold the token alone`);
@@ -235,13 +258,17 @@ function checkBaseUrl(raw: string, from: string): string {
   } catch {
     throw new ConfigError(`${shown} is not a URL: give loomcycle's address, e.g. ${DEFAULT_BASE_URL}`);
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") throw new ConfigError(`${shown} must start with http:// or https://, e.g. ${DEFAULT_BASE_URL}`);
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new ConfigError(`${shown} must start with http:// or https://, e.g. ${DEFAULT_BASE_URL}`);
   if (u.hostname === "") throw new ConfigError(`${shown} has no host: give loomcycle's address, e.g. ${DEFAULT_BASE_URL}`);
   if (u.username || u.password) {
     const safe = `${u.protocol}//${u.username ? `${u.username}:***@` : "***@"}${u.host}${u.pathname === "/" ? "" : u.pathname}`;
-    throw new ConfigError(`${from} ${q(safe)} carries credentials: remove them from the URL and set LOOMCYCLE_AUTH_TOKEN (or --token-file) instead`);
+    throw new ConfigError(
+      `${from} ${q(safe)} carries credentials: remove them from the URL and set LOOMCYCLE_AUTH_TOKEN (or --token-file) instead`,
+    );
   }
-  if (u.search || u.hash) throw new ConfigError(`${shown} has a query or fragment: give only scheme, host and port, e.g. ${u.origin}`);
+  if (u.search || u.hash)
+    throw new ConfigError(`${shown} has a query or fragment: give only scheme, host and port, e.g. ${u.origin}`);
   const path = u.pathname.replace(/\/+$/, "");
   if (path !== "") {
     throw new ConfigError(`${shown} has a path (${path}): give loomcycle's root URL, ${u.origin} (the bridge adds /v1/… itself)`);
@@ -254,7 +281,17 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
   const flags: GivenFlags = {};
   // These use none of the configuration: a mistake in it must not stop them.
   if (command === "demo" || command === "help" || command === "version") {
-    return { command, baseUrl: DEFAULT_BASE_URL, token: undefined, userId: undefined, logLevel: "info", sandbox: false, questions: "host", parkReleaseMs: DEFAULT_PARK_RELEASE_MS, flags };
+    return {
+      command,
+      baseUrl: DEFAULT_BASE_URL,
+      token: undefined,
+      userId: undefined,
+      logLevel: "info",
+      sandbox: false,
+      questions: "host",
+      parkReleaseMs: DEFAULT_PARK_RELEASE_MS,
+      flags,
+    };
   }
   const pick = (flag: OptionName, envName: string, fallback?: string): { value: string | undefined; from: string } => {
     const v = f[flag];
@@ -270,7 +307,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
 
   const user = pick("user-id", "LOOMCYCLE_USER_ID");
   if (user.value !== undefined && !isId(user.value)) {
-    throw new ConfigError(`${user.from} ${q(user.value)} is not a loomcycle user id: it may hold letters, digits, _ and - (1 … 128 characters)`);
+    throw new ConfigError(
+      `${user.from} ${q(user.value)} is not a loomcycle user id: it may hold letters, digits, _ and - (1 … 128 characters)`,
+    );
   }
   if (typeof f["user-id"] === "string") flags.userId = user.value!;
 
@@ -278,7 +317,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
   const parsedLevel = z.enum(LOG_LEVELS).safeParse(level.value!.toLowerCase());
   if (!parsedLevel.success) {
     const guess = didYouMean(level.value!, LOG_LEVELS);
-    throw new ConfigError(`${level.from} ${q(level.value!)} is not a log level${guess ? ` (did you mean ${q(guess)}?)` : ""}: use one of ${LOG_LEVELS.join(", ")}`);
+    throw new ConfigError(
+      `${level.from} ${q(level.value!)} is not a log level${guess ? ` (did you mean ${q(guess)}?)` : ""}: use one of ${LOG_LEVELS.join(", ")}`,
+    );
   }
   if (typeof f["log-level"] === "string") flags.logLevel = parsedLevel.data;
 
@@ -295,25 +336,40 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
     token = env.LOOMCYCLE_AUTH_TOKEN.trim();
     tokenSource = "LOOMCYCLE_AUTH_TOKEN";
     // It goes into an HTTP header: spaces, line breaks or control characters cannot.
-    if (!headerSafe(token)) throw new ConfigError("LOOMCYCLE_AUTH_TOKEN holds spaces, line breaks or control characters: it must hold the token alone");
+    if (!headerSafe(token))
+      throw new ConfigError("LOOMCYCLE_AUTH_TOKEN holds spaces, line breaks or control characters: it must hold the token alone");
   }
   const questionsRaw = (env.LOOMCYCLE_MCP_QUESTIONS ?? "").trim();
   const questions = questionsRaw === "" ? "host" : questionsRaw.toLowerCase();
   if (questions !== "host" && questions !== "human") {
     const guess = didYouMean(questionsRaw, QUESTIONS);
-    throw new ConfigError(`LOOMCYCLE_MCP_QUESTIONS ${q(questionsRaw)} is not host or human${guess ? ` (did you mean ${q(guess)}?)` : ""}: host lets the host's model answer agents' questions, human puts them to the person`);
+    throw new ConfigError(
+      `LOOMCYCLE_MCP_QUESTIONS ${q(questionsRaw)} is not host or human${guess ? ` (did you mean ${q(guess)}?)` : ""}: host lets the host's model answer agents' questions, human puts them to the person`,
+    );
   }
 
   const releaseRaw = (env.LOOMCYCLE_MCP_PARK_RELEASE_MS ?? "").trim();
   if (releaseRaw !== "" && !/^\d{1,10}$/.test(releaseRaw)) {
-    throw new ConfigError(`LOOMCYCLE_MCP_PARK_RELEASE_MS ${q(releaseRaw)} is not a whole number of milliseconds: e.g. 120000 (the default), or 0 to never release a parked run's stream`);
+    throw new ConfigError(
+      `LOOMCYCLE_MCP_PARK_RELEASE_MS ${q(releaseRaw)} is not a whole number of milliseconds: e.g. 120000 (the default), or 0 to never release a parked run's stream`,
+    );
   }
   const parkReleaseMs = releaseRaw === "" ? DEFAULT_PARK_RELEASE_MS : Number(releaseRaw);
 
   const sandbox = f.sandbox === true;
   if (f.sandbox !== undefined) flags.sandbox = sandbox;
 
-  const cfg: BridgeConfig = { command, baseUrl, token, userId: user.value, logLevel: parsedLevel.data, sandbox, questions, parkReleaseMs, flags };
+  const cfg: BridgeConfig = {
+    command,
+    baseUrl,
+    token,
+    userId: user.value,
+    logLevel: parsedLevel.data,
+    sandbox,
+    questions,
+    parkReleaseMs,
+    flags,
+  };
   if (tokenSource) cfg.tokenSource = tokenSource;
   if (file.value !== undefined) cfg.tokenFile = file.value;
   if (arg !== undefined) cfg.arg = arg;

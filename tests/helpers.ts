@@ -44,7 +44,11 @@ export interface ProcessResult {
 
 /** Run a command to completion without blocking the event loop (a simulator it talks to
  * may run in this process); stdin closed; killed and rejected after `timeoutMs`. */
-export function runProcess(cmd: string, args: readonly string[], opts: { env: Record<string, string>; cwd?: string; timeoutMs?: number }): Promise<ProcessResult> {
+export function runProcess(
+  cmd: string,
+  args: readonly string[],
+  opts: { env: Record<string, string>; cwd?: string; timeoutMs?: number },
+): Promise<ProcessResult> {
   const timeoutMs = opts.timeoutMs ?? 90_000;
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
@@ -55,7 +59,11 @@ export function runProcess(cmd: string, args: readonly string[], opts: { env: Re
     p.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
     const timer = setTimeout(() => {
       p.kill("SIGKILL");
-      reject(new Error(`${cmd} ${args.join(" ")}: no exit within ${timeoutMs} ms; stdout: ${stdout.slice(-2000)}; stderr: ${stderr.slice(-2000)}`));
+      reject(
+        new Error(
+          `${cmd} ${args.join(" ")}: no exit within ${timeoutMs} ms; stdout: ${stdout.slice(-2000)}; stderr: ${stderr.slice(-2000)}`,
+        ),
+      );
     }, timeoutMs);
     p.on("error", (e) => {
       clearTimeout(timer);

@@ -2,7 +2,12 @@
 // transport, talking to createServer() for a given Bridge.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { ElicitRequestSchema, type CallToolResult, type ElicitRequest, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
+import {
+  ElicitRequestSchema,
+  type CallToolResult,
+  type ElicitRequest,
+  type ElicitResult,
+} from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../src/bridge/bridge.js";
 import { createServer } from "../src/server.js";
 
@@ -30,10 +35,16 @@ export interface ConnectOptions {
 }
 
 /** A connected client; `close` closes the client and the server (not the bridge). */
-export async function connect(bridge: Bridge, opts: ConnectOptions = {}): Promise<{ client: Client; close: () => Promise<void> }> {
+export async function connect(
+  bridge: Bridge,
+  opts: ConnectOptions = {},
+): Promise<{ client: Client; close: () => Promise<void> }> {
   const { server, close } = createServer({ bridge });
   const [a, b] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: opts.name ?? "test-host", version: "1.0.0" }, opts.onElicit ? { capabilities: { elicitation: { form: {} } } } : {});
+  const client = new Client(
+    { name: opts.name ?? "test-host", version: "1.0.0" },
+    opts.onElicit ? { capabilities: { elicitation: { form: {} } } } : {},
+  );
   if (opts.onElicit) client.setRequestHandler(ElicitRequestSchema, opts.onElicit);
   await Promise.all([server.connect(a), client.connect(b)]);
   // As hosts do: with the tool list known, the SDK client validates every result's
@@ -56,6 +67,12 @@ export function caller(client: Client, defaultTimeoutMs = 70_000): Call {
     const t0 = Date.now();
     const raw = (await client.callTool({ name, arguments: args }, undefined, reqOpts)) as CallToolResult;
     const first = raw.content[0];
-    return { isError: raw.isError === true, text: first && first.type === "text" ? first.text : "", sc: (raw.structuredContent ?? {}) as ToolOutcome["sc"], raw, ms: Date.now() - t0 };
+    return {
+      isError: raw.isError === true,
+      text: first && first.type === "text" ? first.text : "",
+      sc: (raw.structuredContent ?? {}) as ToolOutcome["sc"],
+      raw,
+      ms: Date.now() - t0,
+    };
   };
 }

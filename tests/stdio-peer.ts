@@ -57,7 +57,10 @@ export class StdioPeer {
 
   constructor(env: Record<string, string>, args: string[] = [], opts: PeerOptions = {}) {
     const keep = opts.keepOutput ?? true;
-    this.proc = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    this.proc = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let buf = "";
     this.proc.stdout.on("data", (d: Buffer) => {
       this.stdoutBytes += d.length;
@@ -138,7 +141,11 @@ export class StdioPeer {
   }
 
   async initialize(): Promise<RpcMessage> {
-    const r = await this.request("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "test-host", version: "1" } });
+    const r = await this.request("initialize", {
+      protocolVersion: "2025-06-18",
+      capabilities: {},
+      clientInfo: { name: "test-host", version: "1" },
+    });
     this.notify("notifications/initialized");
     return r;
   }
@@ -156,6 +163,16 @@ export class StdioPeer {
 }
 
 export function toolReply(m: RpcMessage, ms: number): ToolReply {
-  const result = (m.result ?? {}) as { isError?: boolean; structuredContent?: Record<string, unknown>; content?: Array<{ text?: string }> };
-  return { rpcError: m.error, isError: result.isError === true, sc: result.structuredContent ?? {}, text: result.content?.[0]?.text ?? "", ms };
+  const result = (m.result ?? {}) as {
+    isError?: boolean;
+    structuredContent?: Record<string, unknown>;
+    content?: Array<{ text?: string }>;
+  };
+  return {
+    rpcError: m.error,
+    isError: result.isError === true,
+    sc: result.structuredContent ?? {},
+    text: result.content?.[0]?.text ?? "",
+    ms,
+  };
 }

@@ -30,9 +30,13 @@ export const coldStartFigure: Figure = {
     const bin = bridgeBin();
     const echo = await echoServer();
     const floor = join(scratch, "floor.mjs");
-    writeFileSync(floor, 'process.stdin.once("data", () => process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: 1, result: {} }) + "\\n"));\n');
+    writeFileSync(
+      floor,
+      'process.stdin.once("data", () => process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: 1, result: {} }) + "\\n"));\n',
+    );
     // What a host configures: a base URL and a token. Nothing is contacted at start-up.
-    const bridgeEnv = () => serverEnv({ LOOMCYCLE_BASE_URL: "http://127.0.0.1:9", LOOMCYCLE_AUTH_TOKEN: "bench-token-not-used-0123456789" });
+    const bridgeEnv = () =>
+      serverEnv({ LOOMCYCLE_BASE_URL: "http://127.0.0.1:9", LOOMCYCLE_AUTH_TOKEN: "bench-token-not-used-0123456789" });
     // Warm the OS file cache for all three.
     for (const s of [echo, bin, floor]) await coldStart(s, s === bin ? bridgeEnv() : serverEnv());
 
@@ -50,7 +54,9 @@ export const coldStartFigure: Figure = {
       }
       const r = { bridge: median(b), echo: median(e), floor: median(f), ratio: median(b) / median(e) };
       perRun.push(r);
-      ctx.log(`  run ${run + 1}: bridge ${fmt(r.bridge)} ms, SDK echo ${fmt(r.echo)} ms, bare node ${fmt(r.floor)} ms → ${fmt(r.ratio)}×`);
+      ctx.log(
+        `  run ${run + 1}: bridge ${fmt(r.bridge)} ms, SDK echo ${fmt(r.echo)} ms, bare node ${fmt(r.floor)} ms → ${fmt(r.ratio)}×`,
+      );
     }
     const bridge = median(perRun.map((r) => r.bridge));
     const echoMs = median(perRun.map((r) => r.echo));

@@ -28,7 +28,8 @@ async function readAll(bridge: Peer, runId: string, format: "digest" | "raw"): P
     cost.structured += Buffer.byteLength(JSON.stringify(r.structured), "utf8");
     cost.text += Buffer.byteLength(r.text, "utf8");
     cost.pages += 1;
-    if (r.structured.state !== "awaiting_input") throw new Error(`context cost: the run is ${String(r.structured.state)}, not parked`);
+    if (r.structured.state !== "awaiting_input")
+      throw new Error(`context cost: the run is ${String(r.structured.state)}, not parked`);
     if (r.structured.has_more !== true) return cost;
     cursor = r.structured.next_cursor as number;
   }
@@ -43,15 +44,28 @@ export const contextCostFigure: Figure = {
       const perRun: Array<{ ref: number; words: number; deltas: number; digest: Cost; raw: Cost; ratio: number }> = [];
       for (let run = 0; run < ctx.runs; run++) {
         const prompt = `Tell me, at length, everything about weaving (take ${run + 1}).`;
-        const start = ok(await session.bridge.callTool("start_interactive_run", { agent: "longtalk", prompt, wait_ms: 0 }), "start_interactive_run");
+        const start = ok(
+          await session.bridge.callTool("start_interactive_run", { agent: "longtalk", prompt, wait_ms: 0 }),
+          "start_interactive_run",
+        );
         const runId = start.structured.run_id as string;
         await session.sim.waitForStopPoint(runId, 60_000);
-        const texts = session.sim.expectedTailFrames(runId).filter(([name]) => name === "text").map(([, data]) => String(data.text ?? ""));
+        const texts = session.sim
+          .expectedTailFrames(runId)
+          .filter(([name]) => name === "text")
+          .map(([, data]) => String(data.text ?? ""));
         const reply = texts.join("");
         const ref = Buffer.byteLength(reply, "utf8") + Buffer.byteLength(prompt, "utf8");
         const digest = await readAll(session.bridge, runId, "digest");
         const raw = await readAll(session.bridge, runId, "raw");
-        const r = { ref, words: reply.split(/\s+/).filter(Boolean).length, deltas: texts.length, digest, raw, ratio: Math.max(digest.structured, digest.text) / ref };
+        const r = {
+          ref,
+          words: reply.split(/\s+/).filter(Boolean).length,
+          deltas: texts.length,
+          digest,
+          raw,
+          ratio: Math.max(digest.structured, digest.text) / ref,
+        };
         perRun.push(r);
         ctx.log(
           `  run ${run + 1}: ${r.words} words in ${r.deltas} deltas, ${fmtInt(ref)} bytes → digest ${fmtInt(digest.structured)} (structured) / ${fmtInt(digest.text)} (text) bytes, raw ${fmtInt(raw.structured)} / ${fmtInt(raw.text)} bytes`,
@@ -80,7 +94,10 @@ export const contextCostFigure: Figure = {
           `${median(perRun.map((r) => r.digest.pages))} per reply. Raw pays a JSON object per frame.`,
         details: [
           `${ctx.runs} runs (different replies); each read from cursor 0 to the end with the default limits; bytes of JSON.stringify(structuredContent) and of the text block, UTF-8.`,
-          `per-run ratio (larger of the two forms): ${spread(perRun.map((r) => r.ratio), 3)}.`,
+          `per-run ratio (larger of the two forms): ${spread(
+            perRun.map((r) => r.ratio),
+            3,
+          )}.`,
           `a host shows the model one form: Claude Code structuredContent, OpenCode the text block; the goal applies to the larger of the two.`,
         ],
       };

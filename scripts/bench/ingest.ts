@@ -18,7 +18,9 @@ import { ROOT } from "./lib/targets.js";
 // The bridge's modules as built (dist/, what `npm run build` ships), typed from src/.
 const dist = (rel: string) => pathToFileURL(join(ROOT, "dist", rel)).href;
 const { buildDigest } = (await import(dist("bridge/runs/digest.js"))) as typeof import("../../src/bridge/runs/digest.js");
-const { LoomcycleClient } = (await import(dist("bridge/loomcycle/http.js"))) as typeof import("../../src/bridge/loomcycle/http.js");
+const { LoomcycleClient } = (await import(
+  dist("bridge/loomcycle/http.js")
+)) as typeof import("../../src/bridge/loomcycle/http.js");
 const { RunTracker } = (await import(dist("bridge/runs/tracker.js"))) as typeof import("../../src/bridge/runs/tracker.js");
 const { silentLogger } = (await import(dist("logger.js"))) as typeof import("../../src/logger.js");
 import { fmt, fmtInt, median, spread } from "./lib/stats.js";
@@ -91,7 +93,13 @@ let runCounter = 0;
 const logger = silentLogger();
 
 export async function candidate(body: readonly Uint8Array[], expected: number): Promise<number> {
-  const client = new LoomcycleClient({ baseUrl: "http://loomcycle.invalid", token: "bench-token-0123456789", streamTransport: fakeTransport(body), streamIdleMs: 0, logger });
+  const client = new LoomcycleClient({
+    baseUrl: "http://loomcycle.invalid",
+    token: "bench-token-0123456789",
+    streamTransport: fakeTransport(body),
+    streamIdleMs: 0,
+    logger,
+  });
   const tracker = new RunTracker({ client, logger });
   try {
     const run = tracker.getOrAttach(`r_ingest_${++runCounter}`);
@@ -142,7 +150,10 @@ export const ingestFigure: Figure = {
   title: "ingest",
   async measure(ctx: BenchContext): Promise<FigureResult> {
     const captured = await captureLongtalk(FRAMES);
-    const bytes = Buffer.from(agentFrame(captured.agent, { run_id: "r_ingest", agent_id: "a_ingest", session_id: "s_ingest" }) + captured.frames.join(""), "utf8");
+    const bytes = Buffer.from(
+      agentFrame(captured.agent, { run_id: "r_ingest", agent_id: "a_ingest", session_id: "s_ingest" }) + captured.frames.join(""),
+      "utf8",
+    );
     const chunks = chunked(bytes, CHUNK);
     if (baseline(chunks) !== FRAMES + 1) throw new Error("ingest: the baseline did not see every frame");
     // Warm up both paths (JIT).
@@ -165,7 +176,9 @@ export const ingestFigure: Figure = {
       }
       const r = { base: median(b), cand: median(c), ratio: median(c) / median(b) };
       perRun.push(r);
-      ctx.log(`  run ${run + 1}: bridge ${fmtInt(r.cand)} frames/s, eventsource-parser + JSON.parse ${fmtInt(r.base)} frames/s → ${fmt(r.ratio)}×`);
+      ctx.log(
+        `  run ${run + 1}: bridge ${fmtInt(r.cand)} frames/s, eventsource-parser + JSON.parse ${fmtInt(r.base)} frames/s → ${fmt(r.ratio)}×`,
+      );
     }
     const cand = median(perRun.map((r) => r.cand));
     const base = median(perRun.map((r) => r.base));

@@ -24,7 +24,10 @@ const auth = { authorization: `Bearer ${token}` };
 /** A direct tail reader of one run: resolves the next awaiting_input frame it sees. */
 async function directTail(runId: string): Promise<{ nextPark(): Promise<number>; close(): void }> {
   const ac = new AbortController();
-  const res = await fetch(`${url}/v1/runs/${runId}/stream`, { headers: { ...auth, accept: "text/event-stream" }, signal: ac.signal });
+  const res = await fetch(`${url}/v1/runs/${runId}/stream`, {
+    headers: { ...auth, accept: "text/event-stream" },
+    signal: ac.signal,
+  });
   let parks = 0;
   const waiters: Array<{ n: number; resolve: (at: number) => void }> = [];
   const parser = createParser({
@@ -53,7 +56,14 @@ async function directTail(runId: string): Promise<{ nextPark(): Promise<number>;
 }
 
 async function main(): Promise<void> {
-  const bridge = new Peer(bridgeBin(), { env: serverEnv({ LOOMCYCLE_BASE_URL: url!, LOOMCYCLE_AUTH_TOKEN: token!, LOOMCYCLE_USER_ID: "bench-live", LOOMCYCLE_MCP_LOG_LEVEL: "warn" }) });
+  const bridge = new Peer(bridgeBin(), {
+    env: serverEnv({
+      LOOMCYCLE_BASE_URL: url!,
+      LOOMCYCLE_AUTH_TOKEN: token!,
+      LOOMCYCLE_USER_ID: "bench-live",
+      LOOMCYCLE_MCP_LOG_LEVEL: "warn",
+    }),
+  });
   const echo = new Peer(await echoServer(), { env: serverEnv() });
   try {
     await bridge.initialize();
@@ -61,7 +71,10 @@ async function main(): Promise<void> {
     const health = (await (await fetch(`${url}/healthz`)).json()) as { version?: string; commit?: string };
 
     // Wake latency.
-    const started = ok(await bridge.callTool("start_interactive_run", { agent: "lc-echo", prompt: "bench", wait_ms: 20_000 }), "start");
+    const started = ok(
+      await bridge.callTool("start_interactive_run", { agent: "lc-echo", prompt: "bench", wait_ms: 20_000 }),
+      "start",
+    );
     const runId = String(started.structured.run_id);
     const tail = await directTail(runId);
     const viaBridge: number[] = [];
@@ -77,7 +90,11 @@ async function main(): Promise<void> {
       } else {
         const park = tail.nextPark();
         const t0 = performance.now();
-        const res = await fetch(`${url}/v1/runs/${runId}/input`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ text: `d${i}` }) });
+        const res = await fetch(`${url}/v1/runs/${runId}/input`, {
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify({ text: `d${i}` }),
+        });
         if (res.status !== 200) throw new Error(`direct sample ${i}: HTTP ${res.status}`);
         direct.push((await park) - t0);
       }
@@ -85,10 +102,16 @@ async function main(): Promise<void> {
     tail.close();
 
     // Round trip on a parked run with ~50 events (lc-chat turns are ~9 frames each).
-    const chat = ok(await bridge.callTool("start_interactive_run", { agent: "lc-chat", prompt: "round trip", wait_ms: 20_000 }), "start");
+    const chat = ok(
+      await bridge.callTool("start_interactive_run", { agent: "lc-chat", prompt: "round trip", wait_ms: 20_000 }),
+      "start",
+    );
     const chatId = String(chat.structured.run_id);
-    for (let i = 0; i < 5; i++) ok(await bridge.callTool("send_steer", { run_id: chatId, text: `turn ${i}`, wait_ms: 20_000 }), "steer");
-    const events = Number(ok(await bridge.callTool("read_run_events", { run_id: chatId, cursor: 0 }), "read").structured.next_cursor);
+    for (let i = 0; i < 5; i++)
+      ok(await bridge.callTool("send_steer", { run_id: chatId, text: `turn ${i}`, wait_ms: 20_000 }), "steer");
+    const events = Number(
+      ok(await bridge.callTool("read_run_events", { run_id: chatId, cursor: 0 }), "read").structured.next_cursor,
+    );
     const reads: number[] = [];
     const pings: number[] = [];
     for (let i = 0; i < 100; i++) {

@@ -34,7 +34,9 @@ export const roundTripFigure: Figure = {
       };
       const sample = ok(await session.bridge.callTool("read_run_events", readArgs), "read_run_events");
       if (sample.structured.next_cursor !== EVENTS || sample.structured.state !== "awaiting_input") {
-        throw new Error(`round trip: expected a parked run with ${EVENTS} events, got ${JSON.stringify(sample.structured).slice(0, 300)}`);
+        throw new Error(
+          `round trip: expected a parked run with ${EVENTS} events, got ${JSON.stringify(sample.structured).slice(0, 300)}`,
+        );
       }
       for (let i = 0; i < WARMUP; i++) {
         await read();
@@ -53,7 +55,12 @@ export const roundTripFigure: Figure = {
             b.push(await read());
           }
         }
-        const r = { bridge: percentile(b, 50), echo: percentile(e, 50), ratio: percentile(b, 50) / percentile(e, 50), bridgeP99: percentile(b, 99) };
+        const r = {
+          bridge: percentile(b, 50),
+          echo: percentile(e, 50),
+          ratio: percentile(b, 50) / percentile(e, 50),
+          bridgeP99: percentile(b, 99),
+        };
         perRun.push(r);
         ctx.log(`  run ${run + 1}: read_run_events p50 ${fmt(r.bridge, 3)} ms, echo p50 ${fmt(r.echo, 3)} ms → ${fmt(r.ratio)}×`);
       }
@@ -74,7 +81,10 @@ export const roundTripFigure: Figure = {
           `output schema, which grows with the result. The absolute difference is ${fmt((bridge - echoMs) * 1000, 0)} µs per call.`,
         details: [
           `${ctx.runs} runs × ${CALLS_PER_RUN} calls each side, strictly alternated, after ${WARMUP} warm-up pairs; each call reads from cursor 0 (all ${EVENTS} events) with the default digest format.`,
-          `per-run ratio: ${spread(perRun.map((r) => r.ratio))}; bridge p99 per run: ${spread(perRun.map((r) => r.bridgeP99), 3)} ms.`,
+          `per-run ratio: ${spread(perRun.map((r) => r.ratio))}; bridge p99 per run: ${spread(
+            perRun.map((r) => r.bridgeP99),
+            3,
+          )} ms.`,
           `result size: ${sample.lineBytes} bytes of JSON-RPC for read_run_events.`,
         ],
       };

@@ -56,7 +56,17 @@ export async function fakeLoomcycle(template: Buffer, agent: Record<string, unkn
     if (req.method === "GET" && agentStatus) {
       const n = agentStatus[1]!;
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ agent_id: `a_bench_${n}`, run_id: `r_bench_${n}`, session_id: `s_bench_${n}`, agent: "longtalk", status: "running", live: true, interactive: true }));
+      res.end(
+        JSON.stringify({
+          agent_id: `a_bench_${n}`,
+          run_id: `r_bench_${n}`,
+          session_id: `s_bench_${n}`,
+          agent: "longtalk",
+          status: "running",
+          live: true,
+          interactive: true,
+        }),
+      );
       return;
     }
     res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found\n");
@@ -119,7 +129,11 @@ async function attachAll(bridge: Peer): Promise<number> {
  * runs (tens of seconds after allocation calms down; Node runs no idle-time GC). Poll
  * until the RSS has come down from the burst and stayed put, or SETTLE_MAX_MS passes.
  */
-async function settle(peer: Peer, burst: number, opts: { stablePolls?: number; minMs?: number } = {}): Promise<{ rss: number; afterMs: number }> {
+async function settle(
+  peer: Peer,
+  burst: number,
+  opts: { stablePolls?: number; minMs?: number } = {},
+): Promise<{ rss: number; afterMs: number }> {
   const t0 = performance.now();
   const polls = opts.stablePolls ?? SETTLE_STABLE_POLLS;
   let last = peer.rssBytes();
@@ -155,7 +169,13 @@ export const rssFigure: Figure = {
       for (let run = 0; run < ctx.runs; run++) {
         const mkBridge = () =>
           new Peer(bridgeBin(), {
-            env: serverEnv({ LOOMCYCLE_BASE_URL: fake.url, LOOMCYCLE_AUTH_TOKEN: fake.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn", LOOMCYCLE_MCP_PARK_RELEASE_MS: "0" }),
+            env: serverEnv({
+              LOOMCYCLE_BASE_URL: fake.url,
+              LOOMCYCLE_AUTH_TOKEN: fake.token,
+              LOOMCYCLE_USER_ID: "bench-user",
+              LOOMCYCLE_MCP_LOG_LEVEL: "warn",
+              LOOMCYCLE_MCP_PARK_RELEASE_MS: "0",
+            }),
           });
         const mkEcho = async () => new Peer(await echoServer(), { env: serverEnv() });
         let bridge: Peer;
@@ -179,7 +199,9 @@ export const rssFigure: Figure = {
         const attachMs = await attachAll(bridge);
         await sleep(1000);
         loads.push({ attachMs, burst: bridge.rssBytes() });
-        ctx.log(`  run ${run + 1}: attached ${RUNS_TRACKED} runs × ${EVENTS_PER_RUN} events in ${fmt(attachMs)} ms; RSS ${fmt(loads[run]!.burst / MiB)} MiB right after`);
+        ctx.log(
+          `  run ${run + 1}: attached ${RUNS_TRACKED} runs × ${EVENTS_PER_RUN} events in ${fmt(attachMs)} ms; RSS ${fmt(loads[run]!.burst / MiB)} MiB right after`,
+        );
       }
       const settled = await Promise.all(started.map(({ bridge }, run) => settle(bridge, loads[run]!.burst)));
       const perRun: RunResult[] = started.map(({ echo }, run) => ({
@@ -253,7 +275,10 @@ async function attachMany(bridge: Peer, n: number, width: number): Promise<numbe
       while (next < n) {
         const i = next++;
         for (let tries = 0; ; tries++) {
-          const r = ok(await bridge.callTool("read_run_events", { run_id: `r_bench_${i}`, cursor: last, max_events: 1 }), `read_run_events r_bench_${i}`);
+          const r = ok(
+            await bridge.callTool("read_run_events", { run_id: `r_bench_${i}`, cursor: last, max_events: 1 }),
+            `read_run_events r_bench_${i}`,
+          );
           if (r.structured.next_cursor === EVENTS_PER_RUN) break;
           if (tries > 20) throw new Error(`rss_followed: r_bench_${i} never held ${EVENTS_PER_RUN} events`);
           await sleep(200);
@@ -271,7 +296,8 @@ function writeReadToEnd(env: Record<string, string>, baseUrl: string, userId: st
   mkdirSync(dir, { recursive: true });
   const updated_at = new Date().toISOString();
   const runs: Record<string, unknown> = {};
-  for (let i = 0; i < n; i++) runs[`r_bench_${i}`] = { read_pos: EVENTS_PER_RUN, events: EVENTS_PER_RUN, state: "awaiting_input", updated_at };
+  for (let i = 0; i < n; i++)
+    runs[`r_bench_${i}`] = { read_pos: EVENTS_PER_RUN, events: EVENTS_PER_RUN, state: "awaiting_input", updated_at };
   writeFileSync(stateFilePath(dir, baseUrl, userId), JSON.stringify({ version: 1, base_url: baseUrl, user_id: userId, runs }));
 }
 
@@ -281,11 +307,25 @@ export const rssFollowedFigure: Figure = {
   async measure(ctx: BenchContext): Promise<FigureResult> {
     const { template, fake } = await longtalkStandIn();
     const runs = Math.min(ctx.runs, FOLLOWED_MAX_RUNS);
-    const per: Array<{ echo: number; idle: number; peak: number; steady: number; open: number; attachMs: number; settledMs: number }> = [];
+    const per: Array<{
+      echo: number;
+      idle: number;
+      peak: number;
+      steady: number;
+      open: number;
+      attachMs: number;
+      settledMs: number;
+    }> = [];
     try {
       for (let run = 0; run < runs; run++) {
         const echo = new Peer(await echoServer(), { env: serverEnv() });
-        const env = serverEnv({ LOOMCYCLE_BASE_URL: fake.url, LOOMCYCLE_AUTH_TOKEN: fake.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn", LOOMCYCLE_MCP_PARK_RELEASE_MS: String(FOLLOWED_RELEASE_MS) });
+        const env = serverEnv({
+          LOOMCYCLE_BASE_URL: fake.url,
+          LOOMCYCLE_AUTH_TOKEN: fake.token,
+          LOOMCYCLE_USER_ID: "bench-user",
+          LOOMCYCLE_MCP_LOG_LEVEL: "warn",
+          LOOMCYCLE_MCP_PARK_RELEASE_MS: String(FOLLOWED_RELEASE_MS),
+        });
         writeReadToEnd(env, fake.url, "bench-user", FOLLOWED);
         const bridge = new Peer(bridgeBin(), { env });
         try {
@@ -305,7 +345,9 @@ export const rssFollowedFigure: Figure = {
           // memory reducer runs: a plateau just under the peak is not the steady state yet.
           const { rss } = await settle(bridge, peak, { stablePolls: FOLLOWED_STABLE_POLLS, minMs: FOLLOWED_MIN_SETTLE_MS });
           per.push({ echo: echo.rssBytes(), idle, peak, steady: rss, open, attachMs, settledMs: performance.now() - t0 });
-          ctx.log(`  run ${run + 1}: ${FOLLOWED} runs attached in ${fmt(attachMs)} ms; peak ${fmt(peak / MiB)} MiB; ${open} streams open after the release delay; steady ${fmt(rss / MiB)} MiB (echo ${fmt(per[run]!.echo / MiB)} MiB)`);
+          ctx.log(
+            `  run ${run + 1}: ${FOLLOWED} runs attached in ${fmt(attachMs)} ms; peak ${fmt(peak / MiB)} MiB; ${open} streams open after the release delay; steady ${fmt(rss / MiB)} MiB (echo ${fmt(per[run]!.echo / MiB)} MiB)`,
+          );
         } finally {
           await Promise.all([bridge.close(), echo.close()]);
         }

@@ -18,7 +18,18 @@ import { rssFigure, rssFollowedFigure } from "./rss.js";
 import { reattachLatencyFigure, upstreamCostFigure } from "./upstream.js";
 import { wakeLatencyFigure } from "./wake-latency.js";
 
-const FIGURES: Figure[] = [coldStartFigure, roundTripFigure, wakeLatencyFigure, rssFigure, rssFollowedFigure, ingestFigure, contextCostFigure, toolContextFigure, upstreamCostFigure, reattachLatencyFigure];
+const FIGURES: Figure[] = [
+  coldStartFigure,
+  roundTripFigure,
+  wakeLatencyFigure,
+  rssFigure,
+  rssFollowedFigure,
+  ingestFigure,
+  contextCostFigure,
+  toolContextFigure,
+  upstreamCostFigure,
+  reattachLatencyFigure,
+];
 
 function args(argv: string[]): { runs: number; only?: Set<string>; out: string; write: boolean } {
   let runs = 5;
@@ -64,7 +75,9 @@ function markdown(results: FigureResult[], runs: number, seconds: number): strin
   lines.push("");
   lines.push("Written by `npm run bench` (scripts/bench/); do not edit by hand. Every ratio compares the bridge with a baseline");
   lines.push("measured in the same process tree within the same minute, the two alternated, and reports the median over");
-  lines.push(`${runs} runs (the machine is shared and noisy). The bridge is always spawned as users run it: \`node <bin>\` with the`);
+  lines.push(
+    `${runs} runs (the machine is shared and noisy). The bridge is always spawned as users run it: \`node <bin>\` with the`,
+  );
   lines.push("`bin` of package.json. No figure uses inputs shaped for the benchmark: the frames are the simulator's wire bytes.");
   lines.push("");
   lines.push(...machine());
@@ -73,7 +86,9 @@ function markdown(results: FigureResult[], runs: number, seconds: number): strin
   lines.push("| figure | baseline | measured | ratio / value | goal | result |");
   lines.push("|---|---|---|---|---|---|");
   for (const r of results) {
-    lines.push(`| ${cell(r.figure)} | ${cell(r.baseline)} | ${cell(r.measured)} | ${cell(r.ratio)} | ${cell(r.goal)} | ${r.pass ? "pass" : "**miss**"} |`);
+    lines.push(
+      `| ${cell(r.figure)} | ${cell(r.baseline)} | ${cell(r.measured)} | ${cell(r.ratio)} | ${cell(r.goal)} | ${r.pass ? "pass" : "**miss**"} |`,
+    );
   }
   lines.push("");
   lines.push("## What limits each figure");
@@ -109,7 +124,9 @@ async function main(): Promise<void> {
       const t = performance.now();
       const r = await f.measure(ctx);
       results.push(r);
-      log(`  → ${r.measured}: ${r.ratio} (goal ${r.goal}) ${r.pass ? "pass" : "MISS"} [${((performance.now() - t) / 1000).toFixed(1)} s]`);
+      log(
+        `  → ${r.measured}: ${r.ratio} (goal ${r.goal}) ${r.pass ? "pass" : "MISS"} [${((performance.now() - t) / 1000).toFixed(1)} s]`,
+      );
     }
   } finally {
     cleanup();

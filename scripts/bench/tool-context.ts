@@ -56,9 +56,24 @@ function pkgVersion(pkg: string | undefined): string {
 
 const TARGETS: Target[] = [
   { name: "loomcycle-mcp-bridge", script: bridgeBin, args: [] },
-  { name: "@modelcontextprotocol/server-filesystem", pkg: "@modelcontextprotocol/server-filesystem", script: pkgBin("@modelcontextprotocol/server-filesystem", "mcp-server-filesystem"), args: [scratch] },
-  { name: "@playwright/mcp", pkg: "@playwright/mcp", script: pkgBin("@playwright/mcp", "playwright-mcp"), args: ["--headless", "--isolated"] },
-  { name: "@modelcontextprotocol/server-everything", pkg: "@modelcontextprotocol/server-everything", script: pkgBin("@modelcontextprotocol/server-everything", "mcp-server-everything"), args: ["stdio"] },
+  {
+    name: "@modelcontextprotocol/server-filesystem",
+    pkg: "@modelcontextprotocol/server-filesystem",
+    script: pkgBin("@modelcontextprotocol/server-filesystem", "mcp-server-filesystem"),
+    args: [scratch],
+  },
+  {
+    name: "@playwright/mcp",
+    pkg: "@playwright/mcp",
+    script: pkgBin("@playwright/mcp", "playwright-mcp"),
+    args: ["--headless", "--isolated"],
+  },
+  {
+    name: "@modelcontextprotocol/server-everything",
+    pkg: "@modelcontextprotocol/server-everything",
+    script: pkgBin("@modelcontextprotocol/server-everything", "mcp-server-everything"),
+    args: ["stdio"],
+  },
 ];
 
 export function toolBytes(t: Pick<Tool, "name" | "description" | "inputSchema">): number {
@@ -68,7 +83,12 @@ export function toolBytes(t: Pick<Tool, "name" | "description" | "inputSchema">)
 async function measureOne(target: Target): Promise<ToolListCost> {
   // The bridge needs no loomcycle to list its tools; it points at a closed port.
   const env = serverEnv(target.pkg ? {} : { LOOMCYCLE_BASE_URL: "http://127.0.0.1:9", LOOMCYCLE_MCP_LOG_LEVEL: "silent" });
-  const transport = new StdioClientTransport({ command: process.execPath, args: [target.script(), ...target.args], env, stderr: "ignore" });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [target.script(), ...target.args],
+    env,
+    stderr: "ignore",
+  });
   const client = new Client({ name: "loomcycle-bench", version: "1" });
   try {
     await client.connect(transport);
@@ -102,7 +122,9 @@ export async function measureAll(log: (line: string) => void = () => {}): Promis
   const out: ToolListCost[] = [];
   for (const t of TARGETS) {
     const r = await measureOne(t);
-    log(`  ${r.name} ${r.version}: ${r.tools} tools, ${fmtInt(r.toolBytes)} B (${fmtInt(Math.round(r.perTool))} B/tool) + ${fmtInt(r.instructionBytes)} B instructions = ${fmtInt(r.total)} B`);
+    log(
+      `  ${r.name} ${r.version}: ${r.tools} tools, ${fmtInt(r.toolBytes)} B (${fmtInt(Math.round(r.perTool))} B/tool) + ${fmtInt(r.instructionBytes)} B instructions = ${fmtInt(r.total)} B`,
+    );
     out.push(r);
   }
   return out;

@@ -53,7 +53,10 @@ export const upstreamCostFigure: Figure = {
   key: "upstream_cost",
   title: "upstream streams and polls for 2,000 idle parked runs",
   async measure(ctx: BenchContext): Promise<FigureResult> {
-    const s = await bridgeAgainstSim({ tailPollMs: TAIL_POLL_MS, speed: 0.05, seed: 13 }, { LOOMCYCLE_MCP_PARK_RELEASE_MS: String(RELEASE_MS) });
+    const s = await bridgeAgainstSim(
+      { tailPollMs: TAIL_POLL_MS, speed: 0.05, seed: 13 },
+      { LOOMCYCLE_MCP_PARK_RELEASE_MS: String(RELEASE_MS) },
+    );
     try {
       const t0 = performance.now();
       await inParallel(RUNS_FOLLOWED, CONCURRENCY, (i) => parkedEchoRun(s, `run ${i}`));
@@ -64,7 +67,9 @@ export const upstreamCostFigure: Figure = {
       const sinceLast = performance.now() - t0 - startedMs;
       await sleep(Math.max(0, RELEASED_BY_MS - sinceLast));
       const idle = await measureWindow(s, WINDOW_MS);
-      ctx.log(`  held: ${held.open} tails, ${fmtInt(held.pollsPerMin)} polls/min; idle past the release delay: ${idle.open} tails, ${fmtInt(idle.pollsPerMin)} polls/min`);
+      ctx.log(
+        `  held: ${held.open} tails, ${fmtInt(held.pollsPerMin)} polls/min; idle past the release delay: ${idle.open} tails, ${fmtInt(idle.pollsPerMin)} polls/min`,
+      );
       const users = 1;
       return {
         key: "upstream_cost",
@@ -99,7 +104,10 @@ export const reattachLatencyFigure: Figure = {
   title: "wake latency of a read that re-attaches a released run",
   async measure(ctx: BenchContext): Promise<FigureResult> {
     const release = 300;
-    const s = await bridgeAgainstSim({ tailPollMs: TAIL_POLL_MS, speed: 0.05, seed: 14 }, { LOOMCYCLE_MCP_PARK_RELEASE_MS: String(release) });
+    const s = await bridgeAgainstSim(
+      { tailPollMs: TAIL_POLL_MS, speed: 0.05, seed: 14 },
+      { LOOMCYCLE_MCP_PARK_RELEASE_MS: String(release) },
+    );
     try {
       const runIds = await inParallel(REATTACH_RUNS, 10, (i) => parkedEchoRun(s, `run ${i}`));
       const all: number[] = [];
@@ -107,11 +115,13 @@ export const reattachLatencyFigure: Figure = {
       for (let run = 0; run < ctx.runs; run++) {
         // Every run idle past the release delay (no tail left open), then one read each.
         await sleep(release * 1.25 + 300);
-        if (s.sim.tailStats().open !== 0) throw new Error(`reattach latency: ${s.sim.tailStats().open} tails still open after the release delay`);
+        if (s.sim.tailStats().open !== 0)
+          throw new Error(`reattach latency: ${s.sim.tailStats().open} tails still open after the release delay`);
         const xs: number[] = [];
         for (const id of runIds) {
           const r = ok(await s.bridge.callTool("read_run_events", { run_id: id, wait_ms: 0 }), "read_run_events");
-          if (r.structured.state !== "awaiting_input" || r.structured.state_as_of !== undefined) throw new Error(`reattach latency: unconfirmed state ${JSON.stringify(r.structured.state)}`);
+          if (r.structured.state !== "awaiting_input" || r.structured.state_as_of !== undefined)
+            throw new Error(`reattach latency: unconfirmed state ${JSON.stringify(r.structured.state)}`);
           xs.push(r.recvAt - r.sentAt);
         }
         all.push(...xs);

@@ -111,7 +111,13 @@ export const wakeLatencyFigure: Figure = {
           `the client share one process).`,
         details: [
           `${ctx.runs} runs × ${SAMPLES_PER_RUN} turns of the echo agent (simulator speed 0.5, tail poll 1 ms); each sample: send_steer (wait_ms 0), then read_run_events (wait_ms 20000) issued while the turn streams; pooled percentiles over all samples.`,
-          `per-run p50: ${spread(perRun.map((r) => r.p50), 2)} ms; per-run p99: ${spread(perRun.map((r) => r.p99), 2)} ms; median of per-run p50s ${fmt(median(perRun.map((r) => r.p50)), 2)} ms; ${discarded} samples discarded (the park came before the poll was sent).`,
+          `per-run p50: ${spread(
+            perRun.map((r) => r.p50),
+            2,
+          )} ms; per-run p99: ${spread(
+            perRun.map((r) => r.p99),
+            2,
+          )} ms; median of per-run p50s ${fmt(median(perRun.map((r) => r.p50)), 2)} ms; ${discarded} samples discarded (the park came before the poll was sent).`,
         ],
       };
     } finally {

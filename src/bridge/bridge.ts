@@ -56,7 +56,11 @@ export class Bridge {
     this.compactionSeenMs = opts.compactionSeenMs;
     this.attachWithinMs = opts.attachWithinMs ?? ATTACH_WITHIN_MS;
     if (opts.stateFilePath) {
-      this.stateFile = new StateFile(opts.stateFilePath, { baseUrl: opts.config.baseUrl, userId: opts.config.userId }, opts.logger.child({ module: "state" }));
+      this.stateFile = new StateFile(
+        opts.stateFilePath,
+        { baseUrl: opts.config.baseUrl, userId: opts.config.userId },
+        opts.logger.child({ module: "state" }),
+      );
       this.stateFile.load();
     }
     const clientOpts: ConstructorParameters<typeof LoomcycleClient>[0] = {

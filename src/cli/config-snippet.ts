@@ -155,10 +155,20 @@ export function runConfig(cfg: BridgeConfig, env: NodeJS.ProcessEnv): number {
   const values = snippetValues(cfg, env);
   printLine(JSON.stringify(snippetFor(host, values), null, 2));
   const notes = values.tokenFileGiven && host !== "claude-desktop" ? [HINTS[host][0]!] : [...HINTS[host]];
-  if (values.args.includes("--sandbox")) notes.push("This entry serves the built-in simulator (--sandbox), not a real loomcycle: remove \"--sandbox\" from it to use yours.");
-  if (values.viaNpx) notes.push(`You ran this through npx, whose cache path may not exist tomorrow: the entry starts the bridge with npx -y ${PACKAGE_NAME}@${version()} instead (npm install -g ${PACKAGE_NAME} and run config again for a faster start).`);
-  if (values.userId === USER_ID_PLACEHOLDER) notes.push(`Replace "${USER_ID_PLACEHOLDER}" with your loomcycle user id (or set LOOMCYCLE_USER_ID / --user-id and run this again).`);
-  if (values.tokenFile === TOKEN_FILE_PLACEHOLDER && (host === "claude-desktop" || values.tokenFileGiven)) notes.push(`Replace "${TOKEN_FILE_PLACEHOLDER}" with the token file's absolute path.`);
+  if (values.args.includes("--sandbox"))
+    notes.push(
+      'This entry serves the built-in simulator (--sandbox), not a real loomcycle: remove "--sandbox" from it to use yours.',
+    );
+  if (values.viaNpx)
+    notes.push(
+      `You ran this through npx, whose cache path may not exist tomorrow: the entry starts the bridge with npx -y ${PACKAGE_NAME}@${version()} instead (npm install -g ${PACKAGE_NAME} and run config again for a faster start).`,
+    );
+  if (values.userId === USER_ID_PLACEHOLDER)
+    notes.push(
+      `Replace "${USER_ID_PLACEHOLDER}" with your loomcycle user id (or set LOOMCYCLE_USER_ID / --user-id and run this again).`,
+    );
+  if (values.tokenFile === TOKEN_FILE_PLACEHOLDER && (host === "claude-desktop" || values.tokenFileGiven))
+    notes.push(`Replace "${TOKEN_FILE_PLACEHOLDER}" with the token file's absolute path.`);
   notes.push("Check the setup with: loomcycle-mcp-bridge doctor");
   for (const n of notes) process.stderr.write(`# ${n}\n`);
   return 0;

@@ -22,12 +22,17 @@ function showEvents(sc: Structured): void {
   for (const e of sc.events ?? []) {
     const k = String(e.kind);
     const body =
-      k === "text" ? `${short(String(e.text))}${e.partial ? "  [partial: still streaming]" : ""}`
-      : k === "input" ? `"${short(String(e.text))}"`
-      : k === "interrupt" ? `${String(e.question)} options=${JSON.stringify(e.options)} id=${String(e.interrupt_id)}`
-      : k === "tool_call" ? `${String(e.tool)} ${short(String(e.input), 60)}`
-      : k === "tool_result" ? `${String(e.tool)} ok=${String(e.ok)} ${short(String(e.output), 60)}`
-      : "";
+      k === "text"
+        ? `${short(String(e.text))}${e.partial ? "  [partial: still streaming]" : ""}`
+        : k === "input"
+          ? `"${short(String(e.text))}"`
+          : k === "interrupt"
+            ? `${String(e.question)} options=${JSON.stringify(e.options)} id=${String(e.interrupt_id)}`
+            : k === "tool_call"
+              ? `${String(e.tool)} ${short(String(e.input), 60)}`
+              : k === "tool_result"
+                ? `${String(e.tool)} ok=${String(e.ok)} ${short(String(e.output), 60)}`
+                : "";
     printLine(`      [${String(e.cursor)}] ${k}${body ? ": " + body : ""}`);
   }
 }
@@ -44,7 +49,14 @@ export async function runDemo(): Promise<number> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [bin],
-    env: { ...env, XDG_STATE_HOME: stateHome, LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_USER_ID: "demo-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn" },
+    env: {
+      ...env,
+      XDG_STATE_HOME: stateHome,
+      LOOMCYCLE_BASE_URL: sim.url,
+      LOOMCYCLE_AUTH_TOKEN: sim.token,
+      LOOMCYCLE_USER_ID: "demo-user",
+      LOOMCYCLE_MCP_LOG_LEVEL: "warn",
+    },
     stderr: "inherit",
   });
   const client = new Client({ name: "demo-host", version: "1.0.0" });
@@ -70,7 +82,9 @@ export async function runDemo(): Promise<number> {
     printLine(`   ← (${ms} ms) ${head}`);
     showEvents(sc);
     for (const snap of (sc.snapshots as Array<Record<string, unknown>> | undefined) ?? []) {
-      printLine(`      ${String(snap.id)}  label=${JSON.stringify(snap.label)}  ${String(snap.byte_size)} bytes  ${String(snap.created_at)}`);
+      printLine(
+        `      ${String(snap.id)}  label=${JSON.stringify(snap.label)}  ${String(snap.byte_size)} bytes  ${String(snap.created_at)}`,
+      );
     }
     return sc;
   };
@@ -81,18 +95,34 @@ export async function runDemo(): Promise<number> {
     printLine(`loomcycle-mcp-bridge demo — simulator at ${sim.url}, bridge spawned over stdio`);
     printLine(`tools: ${tools.tools.map((t) => t.name).join(", ")}`);
 
-    const started = await call("Start a run with the slow-talking agent; return after 1 s even though it is mid-turn", "start_interactive_run", {
-      agent: "slow",
-      prompt: "Tell me about the weather on Mars.",
-      wait_ms: 1000,
-    });
+    const started = await call(
+      "Start a run with the slow-talking agent; return after 1 s even though it is mid-turn",
+      "start_interactive_run",
+      {
+        agent: "slow",
+        prompt: "Tell me about the weather on Mars.",
+        wait_ms: 1000,
+      },
+    );
     const runId = String(started.run_id);
     printLine(`   run_id=${runId} agent_id=${String(started.agent_id)} session_id=${String(started.session_id)}`);
-    await call("Read again as soon as anything new arrives (still mid-turn: the text is partial)", "read_run_events", { run_id: runId, wait_ms: 5000, wait_for: "any" });
+    await call("Read again as soon as anything new arrives (still mid-turn: the text is partial)", "read_run_events", {
+      run_id: runId,
+      wait_ms: 5000,
+      wait_for: "any",
+    });
     await call("Wait until it parks at the end of its turn", "read_run_events", { run_id: runId, wait_ms: 25000 });
-    await call("Steer it: send the next instruction and wait for the answer", "send_steer", { run_id: runId, text: "Now in one sentence, please.", wait_ms: 25000 });
+    await call("Steer it: send the next instruction and wait for the answer", "send_steer", {
+      run_id: runId,
+      text: "Now in one sentence, please.",
+      wait_ms: 25000,
+    });
 
-    const asked = await call("Start an agent that asks a question before going on", "start_interactive_run", { agent: "asker", prompt: "Deploy the new build.", wait_ms: 25000 });
+    const asked = await call("Start an agent that asks a question before going on", "start_interactive_run", {
+      agent: "asker",
+      prompt: "Deploy the new build.",
+      wait_ms: 25000,
+    });
     const pending = (asked.pending_interrupts as Array<{ interrupt_id: string }> | undefined)?.[0];
     if (pending) {
       await call("Answer with something that is not one of its options (the bridge checks first)", "resolve_interrupt", {
@@ -100,7 +130,12 @@ export async function runDemo(): Promise<number> {
         interrupt_id: pending.interrupt_id,
         answer: "maybe",
       });
-      await call("Answer properly", "resolve_interrupt", { run_id: String(asked.run_id), interrupt_id: pending.interrupt_id, answer: "yes", wait_ms: 25000 });
+      await call("Answer properly", "resolve_interrupt", {
+        run_id: String(asked.run_id),
+        interrupt_id: pending.interrupt_id,
+        answer: "yes",
+        wait_ms: 25000,
+      });
     }
     await call("List loomcycle's snapshots", "list_snapshots", { limit: 5 });
     printLine("");

@@ -58,7 +58,13 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
   const secrets = token ? [token] : [];
   const log = secrets.length ? createLogger({ level: cfg.logLevel, secrets }) : logger;
   const bridge = new Bridge({
-    config: { baseUrl, token, userId: cfg.userId, questions: cfg.questions, ...(cfg.tokenSource && !cfg.sandbox ? { tokenSource: cfg.tokenSource } : {}) },
+    config: {
+      baseUrl,
+      token,
+      userId: cfg.userId,
+      questions: cfg.questions,
+      ...(cfg.tokenSource && !cfg.sandbox ? { tokenSource: cfg.tokenSource } : {}),
+    },
     logger: log,
     sandbox: cfg.sandbox,
     parkReleaseMs: cfg.parkReleaseMs,
@@ -89,8 +95,14 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
   log.info({ baseUrl, version: version(), auth: token ? "bearer" : "none" }, "loomcycle-mcp-bridge ready on stdio");
   if (restored > 0) log.info({ restored, stateFile: bridge.stateFile?.path }, "following runs again from the state file");
   if (token && !cfg.sandbox && /^(\$\{\w+\}|\{env:\w+\})$/.test(token))
-    log.warn({ tokenSource: cfg.tokenSource }, "the token is an unexpanded host reference (the MCP host's environment lacks the variable): calls will be refused; `loomcycle-mcp-bridge doctor` explains");
-  if (!token && !cfg.sandbox) log.warn("LOOMCYCLE_AUTH_TOKEN is not set: calls will fail if loomcycle requires a token (`loomcycle-mcp-bridge doctor` checks)");
+    log.warn(
+      { tokenSource: cfg.tokenSource },
+      "the token is an unexpanded host reference (the MCP host's environment lacks the variable): calls will be refused; `loomcycle-mcp-bridge doctor` explains",
+    );
+  if (!token && !cfg.sandbox)
+    log.warn(
+      "LOOMCYCLE_AUTH_TOKEN is not set: calls will fail if loomcycle requires a token (`loomcycle-mcp-bridge doctor` checks)",
+    );
 }
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {

@@ -4,7 +4,16 @@ import type { RunState } from "../bridge/runs/run-state.js";
 import type { RunSummary } from "../bridge/runs/run-info.js";
 import { REMOTE_RUNS_MAX } from "../bridge/runs/run-list.js";
 
-export const ORDER: RunState[] = ["awaiting_answer", "awaiting_input", "running", "unreachable", "starting", "failed", "completed", "cancelled"];
+export const ORDER: RunState[] = [
+  "awaiting_answer",
+  "awaiting_input",
+  "running",
+  "unreachable",
+  "starting",
+  "failed",
+  "completed",
+  "cancelled",
+];
 
 export function renderSummary(r: RunSummary): string {
   return `- ${r.run_id} agent_id=${r.agent_id} session_id=${r.session_id}${r.agent ? ` agent=${r.agent}` : ""} state=${r.state}${r.state_as_of ? ` (as of ${r.state_as_of})` : ""} followed=${r.followed} last_activity_at=${r.last_activity_at} events=${r.events} unread=${r.unread} pending_interrupts=${r.pending_interrupts}${r.stuck ? ` stuck=${r.stuck.verdict}(${r.stuck.idle_seconds}s idle${r.stuck.heartbeat_age_seconds !== undefined ? `, heartbeat ${r.stuck.heartbeat_age_seconds}s ago` : ""})` : ""}\n  next: ${r.next_step}`;
@@ -18,7 +27,11 @@ export function renderRuns(runs: RunSummary[], remoteError?: string, hasMore = f
     lines.push(`${st} (${group.length}):`);
     for (const r of group) lines.push(renderSummary(r));
   }
-  if (hasMore) lines.push(`note: loomcycle lists at most ${REMOTE_RUNS_MAX} of the user's running runs; more exist (filter with state, or find one in loomcycle's Web UI)`);
-  if (remoteError) lines.push(`note: loomcycle's run list could not be read (${remoteError}); only runs this bridge follows are shown`);
+  if (hasMore)
+    lines.push(
+      `note: loomcycle lists at most ${REMOTE_RUNS_MAX} of the user's running runs; more exist (filter with state, or find one in loomcycle's Web UI)`,
+    );
+  if (remoteError)
+    lines.push(`note: loomcycle's run list could not be read (${remoteError}); only runs this bridge follows are shown`);
   return lines.join("\n");
 }

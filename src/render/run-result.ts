@@ -42,7 +42,8 @@ export function renderResult(head: Record<string, unknown>, snap: Partial<RunSna
   const fields = Object.entries(head)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
-  if (snap.state) fields.push(`state=${snap.state}${snap.state_as_of ? ` (as of ${snap.state_as_of}, not confirmed since)` : ""}`);
+  if (snap.state)
+    fields.push(`state=${snap.state}${snap.state_as_of ? ` (as of ${snap.state_as_of}, not confirmed since)` : ""}`);
   if (snap.next_cursor !== undefined) fields.push(`next_cursor=${snap.next_cursor}`);
   if (snap.has_more !== undefined) fields.push(`has_more=${snap.has_more}`);
   if (snap.usage) fields.push(`usage=in:${snap.usage.input_tokens},out:${snap.usage.output_tokens}`);
@@ -57,11 +58,15 @@ export function renderResult(head: Record<string, unknown>, snap: Partial<RunSna
   if (snap.pending_interrupts && snap.pending_interrupts.length > 0) {
     lines.push("pending_interrupts:");
     for (const p of snap.pending_interrupts) {
-      lines.push(`- ${p.interrupt_id}: ${p.question}${p.options ? ` options=${JSON.stringify(p.options)}` : ""}${p.expires_at ? ` expires_at=${p.expires_at}` : ""}`);
+      lines.push(
+        `- ${p.interrupt_id}: ${p.question}${p.options ? ` options=${JSON.stringify(p.options)}` : ""}${p.expires_at ? ` expires_at=${p.expires_at}` : ""}`,
+      );
     }
   } else if (snap.pending_interrupts) lines.push("pending_interrupts: none");
   if (snap.stuck) {
-    lines.push(`stuck: ${snap.stuck.verdict}, no event for ${snap.stuck.idle_seconds} s${snap.stuck.heartbeat_age_seconds !== undefined ? `, last heartbeat ${snap.stuck.heartbeat_age_seconds} s ago` : ""}`);
+    lines.push(
+      `stuck: ${snap.stuck.verdict}, no event for ${snap.stuck.idle_seconds} s${snap.stuck.heartbeat_age_seconds !== undefined ? `, last heartbeat ${snap.stuck.heartbeat_age_seconds} s ago` : ""}`,
+    );
   }
   const next = snap.next_step ?? (snap.state ? nextStep(snap.state) : undefined);
   if (next) lines.push(`next: ${next}`);

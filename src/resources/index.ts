@@ -44,10 +44,19 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
   server.registerResource(
     "runs",
     "loomcycle://runs",
-    { title: "loomcycle runs", description: "The interactive runs this bridge follows plus the user's running interactive runs on loomcycle, grouped by state, with what to do next.", mimeType: "text/plain" },
+    {
+      title: "loomcycle runs",
+      description:
+        "The interactive runs this bridge follows plus the user's running interactive runs on loomcycle, grouped by state, with what to do next.",
+      mimeType: "text/plain",
+    },
     async (uri) => {
       const { runs, remoteError, hasMore } = await collectRuns(bridge, deadline(8000));
-      return both(uri.href, banner(bridge) + renderRuns(runs, remoteError, hasMore), { runs, count: runs.length, has_more: hasMore });
+      return both(uri.href, banner(bridge) + renderRuns(runs, remoteError, hasMore), {
+        runs,
+        count: runs.length,
+        has_more: hasMore,
+      });
     },
   );
 
@@ -58,7 +67,12 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
         resources: bridge.tracker
           .list()
           .filter((r) => r.runId)
-          .map((r) => ({ uri: `loomcycle://runs/${r.runId}`, name: `run ${r.runId}`, description: `${r.agentName ?? "run"}: ${r.state}`, mimeType: "text/plain" })),
+          .map((r) => ({
+            uri: `loomcycle://runs/${r.runId}`,
+            name: `run ${r.runId}`,
+            description: `${r.agentName ?? "run"}: ${r.state}`,
+            mimeType: "text/plain",
+          })),
       }),
       complete: {
         run_id: (value) =>
@@ -69,7 +83,12 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
             .slice(0, 100),
       },
     }),
-    { title: "loomcycle run", description: "One run: its ids, state, next step and its most recent events (digest). Subscribe to be told when its state changes.", mimeType: "text/plain" },
+    {
+      title: "loomcycle run",
+      description:
+        "One run: its ids, state, next step and its most recent events (digest). Subscribe to be told when its state changes.",
+      mimeType: "text/plain",
+    },
     async (uri, vars) => {
       const runId = String(vars.run_id ?? "");
       if (!isId(runId)) throw new Error(`${mustMatch("run_id")} (got ${JSON.stringify(runId.slice(0, 40))})`);
@@ -92,19 +111,46 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
         next_step: summary.next_step,
         ...(summary.state_as_of ? { state_as_of: summary.state_as_of } : {}),
       };
-      const head = { run_id: runId, agent_id: summary.agent_id, session_id: summary.session_id, last_activity_at: summary.last_activity_at, read_position: run.readPos };
-      const text = `Run ${runId} — the last ${page.items.length} events (from cursor ${from}); read_run_events reads more.\n` + banner(bridge) + renderResult(head, snap);
-      return both(uri.href, text, { ...summary, recent_events: page.items, from_cursor: from, next_cursor: page.next, pending: snap.pending_interrupts, usage: snap.usage, next: summary.next_step });
+      const head = {
+        run_id: runId,
+        agent_id: summary.agent_id,
+        session_id: summary.session_id,
+        last_activity_at: summary.last_activity_at,
+        read_position: run.readPos,
+      };
+      const text =
+        `Run ${runId} — the last ${page.items.length} events (from cursor ${from}); read_run_events reads more.\n` +
+        banner(bridge) +
+        renderResult(head, snap);
+      return both(uri.href, text, {
+        ...summary,
+        recent_events: page.items,
+        from_cursor: from,
+        next_cursor: page.next,
+        pending: snap.pending_interrupts,
+        usage: snap.usage,
+        next: summary.next_step,
+      });
     },
   );
 
   server.registerResource(
     "snapshots",
     "loomcycle://snapshots",
-    { title: "loomcycle snapshots", description: "loomcycle's operator snapshots, newest first (admin token needed).", mimeType: "text/plain" },
+    {
+      title: "loomcycle snapshots",
+      description: "loomcycle's operator snapshots, newest first (admin token needed).",
+      mimeType: "text/plain",
+    },
     async (uri) => {
       const res = await bridge.client.listSnapshots({ limit: 200 }, { signal: deadline(8000) });
-      const snapshots = res.entries.map((e) => ({ id: e.id, label: e.label ?? "", created_at: e.created_at, byte_size: e.byte_size ?? 0, schema_version: e.schema_version ?? 0 }));
+      const snapshots = res.entries.map((e) => ({
+        id: e.id,
+        label: e.label ?? "",
+        created_at: e.created_at,
+        byte_size: e.byte_size ?? 0,
+        schema_version: e.schema_version ?? 0,
+      }));
       // loomcycle returns at most 200; a full page may have been cut.
       const has_more = snapshots.length >= 200;
       const text = [
@@ -118,11 +164,18 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
   server.registerResource(
     "agents",
     "loomcycle://agents",
-    { title: "loomcycle agents", description: "The loomcycle agents this token may start (names for start_interactive_run).", mimeType: "text/plain" },
+    {
+      title: "loomcycle agents",
+      description: "The loomcycle agents this token may start (names for start_interactive_run).",
+      mimeType: "text/plain",
+    },
     async (uri) => {
       const res = await bridge.client.runnableAgents({ signal: deadline(8000) });
       const agents = res.agents.map((a) => ({ name: a.name, source: a.source ?? "" }));
-      const text = [`${agents.length} runnable agents (use the name with start_interactive_run):`, ...agents.map((a) => `- ${a.name} (${a.source})`)].join("\n");
+      const text = [
+        `${agents.length} runnable agents (use the name with start_interactive_run):`,
+        ...agents.map((a) => `- ${a.name} (${a.source})`),
+      ].join("\n");
       return both(uri.href, text, { agents, count: agents.length, has_more: false });
     },
   );

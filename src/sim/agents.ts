@@ -76,7 +76,9 @@ async function* say(ctx: CallContext, deltas: string[], perDeltaMs = DELTA_MS): 
 }
 
 /** Describe an Interruption tool result the way the asking agents react to it. */
-function interruptOutcome(r: Extract<Block, { type: "tool_result" }>): { kind: "answer"; answer: string } | { kind: "declined" } | { kind: "failed" } {
+function interruptOutcome(
+  r: Extract<Block, { type: "tool_result" }>,
+): { kind: "answer"; answer: string } | { kind: "declined" } | { kind: "failed" } {
   if (r.is_error) return { kind: "failed" };
   try {
     const v = JSON.parse(r.text) as { answer?: unknown; declined?: unknown };

@@ -29,7 +29,8 @@ function parseArgs(argv: readonly string[]): SimOptions | "help" {
     switch (flag) {
       case "--port":
         opts.port = num(flag, take(), 0);
-        if (opts.port > 65535 || !Number.isInteger(opts.port)) fail(`--port ${opts.port} is not a TCP port: use 1 … 65535, or 0 for a free one`);
+        if (opts.port > 65535 || !Number.isInteger(opts.port))
+          fail(`--port ${opts.port} is not a TCP port: use 1 … 65535, or 0 for a free one`);
         break;
       case "--host":
         opts.host = take() ?? fail("--host needs a value");
@@ -87,7 +88,12 @@ export async function runSim(argv: readonly string[], command = "loomcycle-mcp-b
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== "EADDRINUSE" && code !== "EACCES" && code !== "EADDRNOTAVAIL") throw err;
     const where = `${opts.host ?? "127.0.0.1"}:${opts.port ?? 0}`;
-    const why = code === "EADDRINUSE" ? `something already listens on ${where} (a loomcycle?)` : code === "EACCES" ? `this user may not listen on ${where}` : `${where} is not an address of this machine`;
+    const why =
+      code === "EADDRINUSE"
+        ? `something already listens on ${where} (a loomcycle?)`
+        : code === "EACCES"
+          ? `this user may not listen on ${where}`
+          : `${where} is not an address of this machine`;
     process.stderr.write(`loomcycle-mcp-bridge sim: ${why}: choose another port with --port N, or --port 0 for a free one\n`);
     return 2;
   }

@@ -11,7 +11,16 @@ import { goJSON } from "./util.js";
 function flattenText(c: { type?: string; text?: string; kind?: string }): string | undefined {
   if (c.type === "image") return undefined;
   if (c.type === "untrusted-block") {
-    const allowed = ["untrusted", "web_content", "uploaded_cv", "qa_question", "user_input", "tool_output", "search_result", "run_metadata"];
+    const allowed = [
+      "untrusted",
+      "web_content",
+      "uploaded_cv",
+      "qa_question",
+      "user_input",
+      "tool_output",
+      "search_result",
+      "run_metadata",
+    ];
     const kind = c.kind && allowed.includes(c.kind) ? c.kind : "untrusted";
     return `<${kind}>\n${(c.text ?? "").split("<").join("&lt;")}\n</${kind}>`;
   }
@@ -36,7 +45,8 @@ export function validateImages(segments: SegmentIn[]): string | undefined {
   for (const s of segments) {
     for (const c of s?.content ?? []) {
       if (c?.type !== "image") continue;
-      if (s?.role !== "user") return `image content is only allowed in user-role segments (got role ${JSON.stringify(s?.role ?? "")})`;
+      if (s?.role !== "user")
+        return `image content is only allowed in user-role segments (got role ${JSON.stringify(s?.role ?? "")})`;
       const mt = c.media_type ?? "";
       if (!["image/png", "image/jpeg", "image/gif", "image/webp"].includes(mt)) {
         return `unsupported image media_type ${JSON.stringify(mt)} (allowed: image/png, image/jpeg, image/gif, image/webp)`;
@@ -66,7 +76,11 @@ function isFreshUserTurn(m: ConvMessage): boolean {
   return m.role === "user" && (m.blocks.length === 0 || m.blocks[0]?.type !== "tool_result");
 }
 /** loop.CompactionSplit with the defaults keep_last_n=4, keep_first=true. */
-export function compactionSplit(msgs: readonly ConvMessage[], keepLastN = 4, keepFirst = true): { firstIdx: number; cut: number; ok: boolean } {
+export function compactionSplit(
+  msgs: readonly ConvMessage[],
+  keepLastN = 4,
+  keepFirst = true,
+): { firstIdx: number; cut: number; ok: boolean } {
   const n = msgs.length;
   const firstIdx = keepFirst && n > 0 && isFreshUserTurn(msgs[0] as ConvMessage) ? 1 : 0;
   const target = n - keepLastN;
@@ -87,7 +101,9 @@ function messageText(m: ConvMessage | undefined): string {
 export function compactionMessages(pinned: string, summary: string, tail: readonly ConvMessage[]): ConvMessage[] {
   let text = "";
   if (pinned.trim() !== "") text += "[Original task — preserved verbatim:]\n" + pinned + "\n\n";
-  text += "[Conversation so far, compacted to a summary — treat it as established context for everything before this point:]\n\n" + summary;
+  text +=
+    "[Conversation so far, compacted to a summary — treat it as established context for everything before this point:]\n\n" +
+    summary;
   return [
     { role: "user", blocks: [{ type: "text", text }] },
     { role: "assistant", blocks: [{ type: "text", text: "Understood — I'll continue from the summary above." }] },
@@ -118,7 +134,12 @@ export function replayMessages(rows: readonly RowRec[]): ConvMessage[] {
     pending = [];
   };
   for (const r of rows) {
-    const ev = r.event as { text?: string; tool_use?: { id: string; name: string; input: Json }; is_error?: boolean; context_compaction?: { summary: string; keep_n?: number; keep_first?: boolean } };
+    const ev = r.event as {
+      text?: string;
+      tool_use?: { id: string; name: string; input: Json };
+      is_error?: boolean;
+      context_compaction?: { summary: string; keep_n?: number; keep_first?: boolean };
+    };
     switch (r.type) {
       case "user_input": {
         flushAsst();
@@ -137,7 +158,14 @@ export function replayMessages(rows: readonly RowRec[]): ConvMessage[] {
         break;
       case "tool_result":
         flushAsst();
-        if (ev.tool_use) pending.push({ type: "tool_result", tool_use_id: ev.tool_use.id, name: ev.tool_use.name, text: ev.text ?? "", is_error: !!ev.is_error });
+        if (ev.tool_use)
+          pending.push({
+            type: "tool_result",
+            tool_use_id: ev.tool_use.id,
+            name: ev.tool_use.name,
+            text: ev.text ?? "",
+            is_error: !!ev.is_error,
+          });
         break;
       case "done":
         flushAsst();

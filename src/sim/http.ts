@@ -84,7 +84,12 @@ export function endBody(res: ServerResponse, status: number, headers: Record<str
 /** Go's http.Error. */
 export function httpError(res: ServerResponse, status: number, msg: string, extraHeaders: Record<string, string> = {}): void {
   if (res.headersSent) return;
-  endBody(res, status, { ...extraHeaders, "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" }, msg + "\n");
+  endBody(
+    res,
+    status,
+    { ...extraHeaders, "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" },
+    msg + "\n",
+  );
 }
 
 /** writeJSON: json.NewEncoder(w).Encode(body) — note the trailing newline. */
@@ -113,7 +118,14 @@ export const NGINX_502 =
 
 // ---- auth ---------------------------------------------------------------------
 
-const TENANT_IMPLIED = new Set(["substrate:tenant", "runs:create", "runs:read", "channel:publish", "channel:read", "providers:operator-key"]);
+const TENANT_IMPLIED = new Set([
+  "substrate:tenant",
+  "runs:create",
+  "runs:read",
+  "channel:publish",
+  "channel:read",
+  "providers:operator-key",
+]);
 const USER_IMPLIED = new Set(["substrate:user", "runs:create", "runs:read"]);
 
 export function hasScope(granted: string[], want: string): boolean {
@@ -140,11 +152,18 @@ export function requiredScopeFor(method: string, path: string): string {
   if (path === "/v1/_runnable-agents" || path === "/v1/_history") return "runs:read";
   if (path.startsWith("/v1/_")) return "substrate:admin";
   if (method === "POST" && (path === "/v1/runs" || path === "/v1/runs:batch")) return "runs:create";
-  if (method === "POST" && path.startsWith("/v1/sessions/") && (path.endsWith("/messages") || path.endsWith("/replay"))) return "runs:create";
+  if (method === "POST" && path.startsWith("/v1/sessions/") && (path.endsWith("/messages") || path.endsWith("/replay")))
+    return "runs:create";
   if (method === "POST" && path.startsWith("/v1/agents/") && path.endsWith("/cancel")) return "runs:create";
-  if (method === "POST" && path.startsWith("/v1/runs/") && ["/resolve", "/compact", "/cancel", "/input"].some((s) => path.endsWith(s))) return "runs:create";
+  if (
+    method === "POST" &&
+    path.startsWith("/v1/runs/") &&
+    ["/resolve", "/compact", "/cancel", "/input"].some((s) => path.endsWith(s))
+  )
+    return "runs:create";
   if (method === "GET" && path.startsWith("/v1/runs/")) return "runs:read";
-  if (method === "GET" && (path.startsWith("/v1/agents/") || path.startsWith("/v1/users/") || path.startsWith("/v1/sessions/"))) return "runs:read";
+  if (method === "GET" && (path.startsWith("/v1/agents/") || path.startsWith("/v1/users/") || path.startsWith("/v1/sessions/")))
+    return "runs:read";
   if (["POST", "PUT", "PATCH", "DELETE"].includes(method)) return "substrate:admin";
   return "";
 }
@@ -252,7 +271,13 @@ export function makeListener(sim: SimContext, router: Router, requests: SimReque
   };
 }
 
-async function dispatch(sim: SimContext, router: Router, requests: SimRequestRecord[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function dispatch(
+  sim: SimContext,
+  router: Router,
+  requests: SimRequestRecord[],
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const url = new URL(req.url ?? "/", "http://sim.invalid");
   const method = (req.method ?? "GET").toUpperCase();
   const query: Record<string, string> = {};
@@ -280,7 +305,12 @@ async function dispatch(sim: SimContext, router: Router, requests: SimRequestRec
     if (clean !== url.pathname) {
       const loc = clean + url.search;
       const html = `<a href="${loc.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&#34;")}">Moved Permanently</a>.\n\n`;
-      endBody(res, 301, { Location: loc, ...(method === "GET" || method === "HEAD" ? { "Content-Type": "text/html; charset=utf-8" } : {}) }, method === "GET" ? html : "");
+      endBody(
+        res,
+        301,
+        { Location: loc, ...(method === "GET" || method === "HEAD" ? { "Content-Type": "text/html; charset=utf-8" } : {}) },
+        method === "GET" ? html : "",
+      );
       return;
     }
   }
@@ -302,5 +332,17 @@ async function dispatch(sim: SimContext, router: Router, requests: SimRequestRec
   }
   const replicas = sim.opts.replicas;
   const replica = replicas.length > 0 ? (replicas[sim.served++ % replicas.length] ?? "") : "";
-  await found.route.handler({ sim, req, res, method, path: url.pathname, query: url.searchParams, params: found.params, body: body.text, bodyBytes: body.bytes, principal, replica });
+  await found.route.handler({
+    sim,
+    req,
+    res,
+    method,
+    path: url.pathname,
+    query: url.searchParams,
+    params: found.params,
+    body: body.text,
+    bodyBytes: body.bytes,
+    principal,
+    replica,
+  });
 }

@@ -75,7 +75,12 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
   const tokens = new Map<string, Principal>();
   tokens.set(token, { tenant_id: "default", subject: "default", scopes: ["substrate:admin"], legacy: true });
   for (const t of opts.extraTokens ?? []) {
-    tokens.set(t.token, { tenant_id: t.tenant_id ?? "default", subject: t.subject ?? "sim-user", scopes: [...t.scopes], legacy: t.legacy ?? false });
+    tokens.set(t.token, {
+      tenant_id: t.tenant_id ?? "default",
+      subject: t.subject ?? "sim-user",
+      scopes: [...t.scopes],
+      legacy: t.legacy ?? false,
+    });
   }
   const shutdown = new AbortController();
   // Every open tail and scripted turn sleeps on this one signal: many listeners is normal.
@@ -126,7 +131,12 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
     store,
     engine,
     faults,
-    opts: { tailPollMs: opts.tailPollMs ?? 250, keepaliveMs: opts.keepaliveMs ?? 20_000, speed: opts.speed ?? 1, replicas: opts.replicas ?? [] },
+    opts: {
+      tailPollMs: opts.tailPollMs ?? 250,
+      keepaliveMs: opts.keepaliveMs ?? 20_000,
+      speed: opts.speed ?? 1,
+      replicas: opts.replicas ?? [],
+    },
     served: 0,
     tokens,
     startedAt: Date.now(),

@@ -6,7 +6,11 @@ import { makeEvent, type InterruptRec } from "./store.js";
 import { goJSON, nowNs, rfc3339Nano } from "./util.js";
 
 /** The Interruption tool's `ask`: create the row, emit, block until resolved/cancelled/expired. */
-export async function askInterruption(live: LiveRun, input: Json, signal: AbortSignal): Promise<{ text: string; isError: boolean }> {
+export async function askInterruption(
+  live: LiveRun,
+  input: Json,
+  signal: AbortSignal,
+): Promise<{ text: string; isError: boolean }> {
   const question = typeof input.question === "string" ? input.question : "";
   if (!question) return { text: "ask: missing required field: question", isError: true };
   const options = Array.isArray(input.options) ? input.options.filter((o): o is string => typeof o === "string") : undefined;
@@ -55,16 +59,29 @@ export function toolResultForInterrupt(row: InterruptRec): { text: string; isErr
   switch (row.status) {
     case "resolved":
       return {
-        text: goJSON({ answer: row.answer, interrupt_id: row.interrupt_id, resolved_at: row.resolved_ns !== undefined ? rfc3339Nano(row.resolved_ns) : "", resolved_by: row.resolved_by }),
+        text: goJSON({
+          answer: row.answer,
+          interrupt_id: row.interrupt_id,
+          resolved_at: row.resolved_ns !== undefined ? rfc3339Nano(row.resolved_ns) : "",
+          resolved_by: row.resolved_by,
+        }),
         isError: false,
       };
     case "declined":
       return {
-        text: goJSON({ declined: true, interrupt_id: row.interrupt_id, note: "The operator declined to answer; proceed without this input.", resolved_by: row.resolved_by }),
+        text: goJSON({
+          declined: true,
+          interrupt_id: row.interrupt_id,
+          note: "The operator declined to answer; proceed without this input.",
+          resolved_by: row.resolved_by,
+        }),
         isError: false,
       };
     case "timed_out":
-      return { text: `interruption timed_out (id=${row.interrupt_id}) — no answer received in the allotted window`, isError: true };
+      return {
+        text: `interruption timed_out (id=${row.interrupt_id}) — no answer received in the allotted window`,
+        isError: true,
+      };
     case "cancelled":
       return { text: `interruption cancelled (id=${row.interrupt_id}, resolved_by=${row.resolved_by})`, isError: true };
     default:

@@ -107,7 +107,6 @@ export class LiveRun {
     this.engine.changed(this.run.id);
   }
 
-
   private heartbeat(): void {
     this.store.heartbeat(this.run.id);
   }
@@ -130,7 +129,9 @@ export class LiveRun {
   /** makeSteer's OnSteer: persist a user_input row, emit the live steer. */
   private onSteer(m: SteerMsg): void {
     if (!this.runAbort.signal.aborted) {
-      this.store.appendRow(this.run.id, "user_input", { type: "user_input" }, [{ role: "user", content: [{ type: "trusted-text", text: m.text }] }]);
+      this.store.appendRow(this.run.id, "user_input", { type: "user_input" }, [
+        { role: "user", content: [{ type: "trusted-text", text: m.text }] },
+      ]);
     }
     this.emit(makeEvent({ type: "steer", user_input: { text: m.text, source: m.source, seen_at: rfc3339Nano(nowNs()) } }));
   }
@@ -141,7 +142,13 @@ export class LiveRun {
     this.emit(
       makeEvent({
         type: "context_compaction",
-        context_compaction: { summary: m.text, before_tokens: before || undefined, after_tokens: estimateTokens(this.messages) || undefined, keep_n: m.keepN || undefined, keep_first: m.keepFirst || undefined },
+        context_compaction: {
+          summary: m.text,
+          before_tokens: before || undefined,
+          after_tokens: estimateTokens(this.messages) || undefined,
+          keep_n: m.keepN || undefined,
+          keep_first: m.keepFirst || undefined,
+        },
       }),
     );
   }
@@ -274,7 +281,12 @@ export class LiveRun {
       this.heartbeat();
       this.drainSteer();
       if (this.agent.compactionFails) {
-        this.emit(makeEvent({ type: "error", error: "compaction summary failed (auto): summarize: sim-provider 529: overloaded_error: Overloaded" }));
+        this.emit(
+          makeEvent({
+            type: "error",
+            error: "compaction summary failed (auto): summarize: sim-provider 529: overloaded_error: Overloaded",
+          }),
+        );
       }
       if (this.runAbort.signal.aborted) {
         // Provider.Call on a dead context fails before streaming.
@@ -304,7 +316,12 @@ export class LiveRun {
         };
         this.totals.input_tokens += usage.input_tokens;
         this.totals.output_tokens += usage.output_tokens;
-        this.emit(makeEvent({ type: "usage", usage: { ...usage, model: MODEL, provider: PROVIDER, max_context_tokens: MAX_CONTEXT_TOKENS } }));
+        this.emit(
+          makeEvent({
+            type: "usage",
+            usage: { ...usage, model: MODEL, provider: PROVIDER, max_context_tokens: MAX_CONTEXT_TOKENS },
+          }),
+        );
       }
       stopReason = res.stop;
 
@@ -312,7 +329,13 @@ export class LiveRun {
         if (res.tools.length > 0) {
           this.messages.push({
             role: "user",
-            blocks: res.tools.map((t) => ({ type: "tool_result", tool_use_id: t.id, name: t.name, text: "cancelled by operator", is_error: true })),
+            blocks: res.tools.map((t) => ({
+              type: "tool_result",
+              tool_use_id: t.id,
+              name: t.name,
+              text: "cancelled by operator",
+              is_error: true,
+            })),
           });
         }
         if (!(await this.finishTurnCancel(iter))) break;
@@ -340,7 +363,12 @@ export class LiveRun {
     this.emit(
       makeEvent({
         type: "done",
-        usage: { input_tokens: this.totals.input_tokens, output_tokens: this.totals.output_tokens, model: MODEL, provider: PROVIDER },
+        usage: {
+          input_tokens: this.totals.input_tokens,
+          output_tokens: this.totals.output_tokens,
+          model: MODEL,
+          provider: PROVIDER,
+        },
         stop_reason: stopReason,
       }),
     );
@@ -387,7 +415,14 @@ export class LiveRun {
     }
     const cause = this.cause;
     if (cause?.kind === "api") this.store.finishRun(this.run.id, "cancelled", cause.reason || "cancelled by api", totals, "");
-    else if (cause) this.store.finishRun(this.run.id, "cancelled", cause.kind === "disconnect" ? "client disconnected" : "simulator shut down", totals, "");
+    else if (cause)
+      this.store.finishRun(
+        this.run.id,
+        "cancelled",
+        cause.kind === "disconnect" ? "client disconnected" : "simulator shut down",
+        totals,
+        "",
+      );
     else if (r.error !== undefined) this.store.finishRun(this.run.id, "failed", r.stop, undefined, r.error);
     else this.store.finishRun(this.run.id, "completed", r.stop, totals, "");
     this.phase = "ended";

@@ -1,8 +1,28 @@
 // Status, listing, transcript, interrupt, snapshot and discovery routes.
 import { AGENTS } from "./agents.js";
 import { ReasonSchema, ResolveSchema, SnapshotCreateSchema, SnapshotRestoreSchema, decodeBody } from "./body.js";
-import { endBody, hasScope, httpError, isAdmin, tenantVisible, writeJSON, writeJSONError, writeRawJSON, type Principal, type RequestCtx } from "./http.js";
-import { agentResponseJSON, interruptJSON, rowJSON, sessionJSON, type InterruptRec, type Json, type RunRec, type SnapshotRec } from "./store.js";
+import {
+  endBody,
+  hasScope,
+  httpError,
+  isAdmin,
+  tenantVisible,
+  writeJSON,
+  writeJSONError,
+  writeRawJSON,
+  type Principal,
+  type RequestCtx,
+} from "./http.js";
+import {
+  agentResponseJSON,
+  interruptJSON,
+  rowJSON,
+  sessionJSON,
+  type InterruptRec,
+  type Json,
+  type RunRec,
+  type SnapshotRec,
+} from "./store.js";
 import { goJSON, goQuote, nowNs, rfc3339Nano, sortedKeys, validIdent } from "./util.js";
 import { mustMatch } from "../ids.js";
 
@@ -139,7 +159,9 @@ export function handleListUserInterrupts(c: RequestCtx): void {
     const run = c.sim.store.runs.get(r.run_id);
     return !!run && tenantVisible(c.principal, run.tenant_id);
   };
-  const rows = c.sim.store.listInterrupts((r) => r.user_id === userId && (status === "" || r.status === status) && visible(r)).map(interruptJSON);
+  const rows = c.sim.store
+    .listInterrupts((r) => r.user_id === userId && (status === "" || r.status === status) && visible(r))
+    .map(interruptJSON);
   writeJSON(c.res, 200, { interrupts: rows, total: rows.length });
 }
 
@@ -171,7 +193,8 @@ export function handleResolveInterrupt(c: RequestCtx): void {
   if (!run || !tenantVisible(c.principal, run.tenant_id)) return httpError(c.res, 404, "interrupt not found");
   const now = nowNs();
   if (row.status !== "pending") {
-    if (row.status === "timed_out" && row.expires_ns !== undefined && row.expires_ns < now) return httpError(c.res, 410, "interrupt expired");
+    if (row.status === "timed_out" && row.expires_ns !== undefined && row.expires_ns < now)
+      return httpError(c.res, 410, "interrupt expired");
     return httpError(c.res, 409, `interrupt already ${row.status}`);
   }
   if (row.expires_ns !== undefined && row.expires_ns < now) return httpError(c.res, 410, "interrupt expired");
@@ -209,7 +232,8 @@ export function handleListSnapshots(c: RequestCtx): void {
   const raw = c.query.get("limit") ?? "";
   if (raw !== "") {
     const n = /^[+-]?\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isSafeInteger(n) || n < 0) return writeJSONError(c.res, 400, "invalid_limit", "limit must be a non-negative integer");
+    if (!Number.isSafeInteger(n) || n < 0)
+      return writeJSONError(c.res, 400, "invalid_limit", "limit must be a non-negative integer");
     if (n > 0) limit = n;
   }
   writeJSON(c.res, 200, { entries: c.sim.store.listSnapshots(labelContains, limit).map(snapshotEntry) });
@@ -224,7 +248,10 @@ export function handleCreateSnapshot(c: RequestCtx): void {
   if (dec.ok) {
     label = dec.value.label ?? "";
     const since = dec.value.include_history_since ?? "";
-    if (since !== "" && (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(since) || Number.isNaN(Date.parse(since)))) {
+    if (
+      since !== "" &&
+      (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(since) || Number.isNaN(Date.parse(since)))
+    ) {
       return writeJSONError(c.res, 400, "invalid_since", "include_history_since must be RFC3339");
     }
   }
@@ -245,7 +272,15 @@ export function handleExportSnapshot(c: RequestCtx): void {
   const id = c.params.id ?? "";
   const s = c.sim.store.snapshots.find((x) => x.id === id);
   if (!s) return writeJSONError(c.res, 404, "snapshot_not_found", "no snapshot with id " + id);
-  endBody(c.res, 200, { "Content-Type": "application/json", "Content-Disposition": `attachment; filename="${id.replace(/[^A-Za-z0-9_.-]/g, "_")}.json"` }, goJSON(s.json_content));
+  endBody(
+    c.res,
+    200,
+    {
+      "Content-Type": "application/json",
+      "Content-Disposition": `attachment; filename="${id.replace(/[^A-Za-z0-9_.-]/g, "_")}.json"`,
+    },
+    goJSON(s.json_content),
+  );
 }
 
 /** DELETE /v1/_snapshots/{id}: always 204. */
@@ -263,7 +298,8 @@ export function handleRestoreSnapshot(c: RequestCtx): void {
   const dec = decodeBody<{ json?: unknown }>(c.body, SnapshotRestoreSchema);
   if (!dec.ok && !dec.empty) return writeJSONError(c.res, 400, "invalid_json", "request body must be JSON object (or empty)");
   const inline = dec.ok && dec.value.json !== undefined;
-  if (!inline && !c.sim.store.snapshots.some((x) => x.id === id)) return writeJSONError(c.res, 404, "snapshot_not_found", "no snapshot with id " + id);
+  if (!inline && !c.sim.store.snapshots.some((x) => x.id === id))
+    return writeJSONError(c.res, 404, "snapshot_not_found", "no snapshot with id " + id);
   writeJSON(c.res, 200, {
     agent_defs_restored: 0,
     agent_def_active_restored: 0,

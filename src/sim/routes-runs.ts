@@ -4,14 +4,39 @@
 import type { AgentDef, ConvMessage } from "./agents.js";
 import { compactionMessages, compactionSplit, estimateTokens, replayMessages } from "./conversation.js";
 import { Engine, type LiveRun } from "./engine.js";
-import { MessagesRequestSchema, ReasonSchema, RunInputSchema, RunRequestSchema, decodeBody, type RunRequest, type SegmentIn } from "./body.js";
-import { MAX_RUN_BODY, applyPrincipal, httpError, tenantVisible, writeJSON, writeJSONError, writeRawJSON, type RequestCtx, type SimContext } from "./http.js";
+import {
+  MessagesRequestSchema,
+  ReasonSchema,
+  RunInputSchema,
+  RunRequestSchema,
+  decodeBody,
+  type RunRequest,
+  type SegmentIn,
+} from "./body.js";
+import {
+  MAX_RUN_BODY,
+  applyPrincipal,
+  httpError,
+  tenantVisible,
+  writeJSON,
+  writeJSONError,
+  writeRawJSON,
+  type RequestCtx,
+  type SimContext,
+} from "./http.js";
 import { SseStream } from "./sse.js";
 import { makeEvent, rowToFrame, type Json, type RunRec, type SessionRec } from "./store.js";
 import { agentId as newAgentId, goQuote, sleep, sortedKeys, validIdent } from "./util.js";
 import { mustMatch } from "../ids.js";
 
-const PC_FIELDS = ["root_agent_run_id", "function_key", "tier_at_run", "board_scope", "board_chunk_id", "board_document_id"] as const;
+const PC_FIELDS = [
+  "root_agent_run_id",
+  "function_key",
+  "tier_at_run",
+  "board_scope",
+  "board_chunk_id",
+  "board_document_id",
+] as const;
 
 /** A PromptSegment slice as json.Marshal writes it (text always present, the rest omitempty). */
 function marshalSegments(segs: Array<SegmentIn | undefined> | undefined): unknown {
@@ -146,7 +171,11 @@ async function startRun(c: RequestCtx, spec: StartSpec): Promise<void> {
   if (sim.engine.agentIdInUse(agentIdValue)) {
     sim.store.finishRun(run.id, "failed", "", undefined, "agent_id collision; run never started");
     spec.releaseLock?.();
-    writeRawJSON(c.res, 409, `{"code":"agent_id_in_use","error":"agent_id ${goQuote(agentIdValue)} is already mapped to an active run"}`);
+    writeRawJSON(
+      c.res,
+      409,
+      `{"code":"agent_id_in_use","error":"agent_id ${goQuote(agentIdValue)} is already mapped to an active run"}`,
+    );
     return;
   }
   sim.store.appendRow(run.id, "user_input", { type: "user_input" }, marshalSegments(spec.persistedSegments));
@@ -157,7 +186,13 @@ async function startRun(c: RequestCtx, spec: StartSpec): Promise<void> {
   stream.send("session", makeEvent({ type: "session", text: session.id }));
   stream.send(
     "agent",
-    sortedKeys({ agent_id: agentIdValue, run_id: run.id, session_id: session.id, parent_agent_id: null, parent_context: spec.parentContext ?? null }),
+    sortedKeys({
+      agent_id: agentIdValue,
+      run_id: run.id,
+      session_id: session.id,
+      parent_agent_id: null,
+      parent_context: spec.parentContext ?? null,
+    }),
   );
 
   try {
@@ -192,7 +227,8 @@ async function startRun(c: RequestCtx, spec: StartSpec): Promise<void> {
 /** POST /v1/runs. */
 export async function handleRuns(c: RequestCtx): Promise<void> {
   const ct = c.req.headers["content-type"];
-  if (ct !== undefined && ct !== "" && !ct.startsWith("application/json")) return httpError(c.res, 415, "Content-Type must be application/json");
+  if (ct !== undefined && ct !== "" && !ct.startsWith("application/json"))
+    return httpError(c.res, 415, "Content-Type must be application/json");
   if (c.bodyBytes > MAX_RUN_BODY) return httpError(c.res, 413, `request body exceeds the ${MAX_RUN_BODY}-byte limit`);
   const dec = decodeBody<RunRequest>(c.body, RunRequestSchema);
   if (!dec.ok) return httpError(c.res, 400, "bad json: " + dec.error);
@@ -206,7 +242,8 @@ export async function handleRuns(c: RequestCtx): Promise<void> {
   const { tenant, user } = applyPrincipal(c.principal, req.user_id);
   const agent = Engine.agent(req.agent);
   if (!agent) return httpError(c.res, 400, `unknown agent ${goQuote(req.agent)}`);
-  if (req.user_bearer && !validUserBearer(req.user_bearer)) return httpError(c.res, 400, "user_bearer must match [A-Za-z0-9._\\-+/=]{16,512}");
+  if (req.user_bearer && !validUserBearer(req.user_bearer))
+    return httpError(c.res, 400, "user_bearer must match [A-Za-z0-9._\\-+/=]{16,512}");
   const pc = parentContextOf(req.parent_context);
   if (pc.error) return httpError(c.res, 400, pc.error);
 
@@ -238,7 +275,8 @@ export async function handleRuns(c: RequestCtx): Promise<void> {
 /** POST /v1/sessions/{id}/messages: continue a session (bound to the request, never detached). */
 export async function handleMessages(c: RequestCtx): Promise<void> {
   const ct = c.req.headers["content-type"];
-  if (ct !== undefined && ct !== "" && !ct.startsWith("application/json")) return httpError(c.res, 415, "Content-Type must be application/json");
+  if (ct !== undefined && ct !== "" && !ct.startsWith("application/json"))
+    return httpError(c.res, 415, "Content-Type must be application/json");
   const id = c.params.id ?? "";
   if (c.bodyBytes > MAX_RUN_BODY) return httpError(c.res, 413, `request body exceeds the ${MAX_RUN_BODY}-byte limit`);
   const dec = decodeBody<RunRequest>(c.body, MessagesRequestSchema);
@@ -252,7 +290,8 @@ export async function handleMessages(c: RequestCtx): Promise<void> {
   try {
     const agent = Engine.agent(session.agent);
     if (!agent) return httpError(c.res, 400, `session refers to unknown agent ${goQuote(session.agent)}`);
-    if (body.user_bearer && !validUserBearer(body.user_bearer)) return httpError(c.res, 400, "user_bearer must match [A-Za-z0-9._\\-+/=]{16,512}");
+    if (body.user_bearer && !validUserBearer(body.user_bearer))
+      return httpError(c.res, 400, "user_bearer must match [A-Za-z0-9._\\-+/=]{16,512}");
     const pc = parentContextOf(body.parent_context);
     if (pc.error) return httpError(c.res, 400, pc.error);
     if (body.agent_id && !validIdent(body.agent_id)) return httpError(c.res, 400, mustMatch("agent_id"));
@@ -336,7 +375,12 @@ export function handleCancelTurn(c: RequestCtx): void {
   if (!live) return httpError(c.res, 404, "no in-flight run for that run_id");
   if (!live.armed) {
     if (!live.interactive) {
-      return writeJSONError(c.res, 409, "not_interactive", "turn-cancel applies only to interactive runs; use POST /v1/agents/{id}/cancel to stop this run");
+      return writeJSONError(
+        c.res,
+        409,
+        "not_interactive",
+        "turn-cancel applies only to interactive runs; use POST /v1/agents/{id}/cancel to stop this run",
+      );
     }
     return writeJSONError(c.res, 409, "not_mid_turn", "run is not mid-turn (already parked or terminal)");
   }
@@ -370,7 +414,10 @@ export function handleCompact(c: RequestCtx): void {
   // loomcycle v1.59 cluster: a replica that does not run the run answers "live" and drops it.
   const elsewhere = live !== undefined && (live.run.replica_id ?? "") !== c.replica;
   if (!terminal && live) {
-    if (!elsewhere && live.push({ kind: "compact", text: summary, source: steerSource(c), keepN, keepFirst: firstIdx > 0 }) === "full") {
+    if (
+      !elsewhere &&
+      live.push({ kind: "compact", text: summary, source: steerSource(c), keepN, keepFirst: firstIdx > 0 }) === "full"
+    ) {
       return httpError(c.res, 429, "run input queue full; retry shortly", { "Retry-After": "1" });
     }
     applied = "live";

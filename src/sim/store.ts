@@ -3,7 +3,16 @@
 // run's seqs are increasing but never contiguous), interrupts and snapshots.
 // Everything is in memory and synchronous; JSON shapes follow loomcycle's Go
 // structs field by field (sessions, interrupts, snapshots, agent status).
-import { Rng, ZERO_TIME, interruptId, nowNs, rfc3339Nano, runId as newRunId, sessionId as newSessionId, snapshotId } from "./util.js";
+import {
+  Rng,
+  ZERO_TIME,
+  interruptId,
+  nowNs,
+  rfc3339Nano,
+  runId as newRunId,
+  sessionId as newSessionId,
+  snapshotId,
+} from "./util.js";
 
 export type RunStatus = "running" | "completed" | "failed" | "cancelled";
 export type Json = Record<string, unknown>;
@@ -136,7 +145,10 @@ export class Store {
     return s;
   }
 
-  createRun(sess: SessionRec, identity: { agent_id: string; user_id: string; tenant_id: string; interactive: boolean; parent_context?: Json }): RunRec {
+  createRun(
+    sess: SessionRec,
+    identity: { agent_id: string; user_id: string; tenant_id: string; interactive: boolean; parent_context?: Json },
+  ): RunRec {
     const r: RunRec = {
       id: newRunId(this.rng),
       session_id: sess.id,
@@ -234,7 +246,9 @@ export class Store {
 
   // ---- interrupts ----
 
-  createInterrupt(fields: Omit<InterruptRec, "interrupt_id" | "created_ns" | "status" | "answer" | "resolved_by" | "kind">): InterruptRec {
+  createInterrupt(
+    fields: Omit<InterruptRec, "interrupt_id" | "created_ns" | "status" | "answer" | "resolved_by" | "kind">,
+  ): InterruptRec {
     const now = nowNs();
     const rec: InterruptRec = {
       ...fields,

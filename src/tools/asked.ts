@@ -22,7 +22,9 @@ export const personQuestionSchema = z
     answer: z.string().optional(),
     note: z.string().optional(),
   })
-  .describe("A question put to the person through the host (questions: human): answered or declined by the person, or still pending");
+  .describe(
+    "A question put to the person through the host (questions: human): answered or declined by the person, or still pending",
+  );
 
 /** The text lines for the questions a call put (or could not put) to the person. */
 export function renderAsked(asked: readonly PersonQuestion[]): string[] {
@@ -43,5 +45,8 @@ export function renderAsked(asked: readonly PersonQuestion[]): string[] {
 
 /** Output fields of the calls that wait on a run. */
 export const askedOutputShape = {
-  questions_to_person: z.array(personQuestionSchema).optional().describe("Questions this call put to the person (questions: human), with their outcome"),
+  questions_to_person: z
+    .array(personQuestionSchema)
+    .optional()
+    .describe("Questions this call put to the person (questions: human), with their outcome"),
 };

@@ -41,10 +41,18 @@ export function callSignal(extra: Extra, c: Pick<CallClock, "started" | "hardUnt
   };
   extra.signal.addEventListener("abort", onHostCancel, { once: true });
   const limitS = Math.round((c.hardUntil - c.started) / 1000);
-  const timer = setTimeout(() => {
-    extra.signal.removeEventListener("abort", onHostCancel);
-    ctrl.abort(new TimeoutError(`loomcycle did not answer within this call's ${limitS} s limit`, { code: "call_deadline", detail: `no answer within this call's ${limitS} s limit` }));
-  }, Math.max(1, c.hardUntil - Date.now()));
+  const timer = setTimeout(
+    () => {
+      extra.signal.removeEventListener("abort", onHostCancel);
+      ctrl.abort(
+        new TimeoutError(`loomcycle did not answer within this call's ${limitS} s limit`, {
+          code: "call_deadline",
+          detail: `no answer within this call's ${limitS} s limit`,
+        }),
+      );
+    },
+    Math.max(1, c.hardUntil - Date.now()),
+  );
   timer.unref?.();
   return ctrl.signal;
 }
@@ -68,10 +76,19 @@ function stateLine(run: TrackedRun): string {
 
 /** How a call waits on a run: stopped by the host's cancel, with progress while it waits. */
 export function waitOptions(run: TrackedRun, extra: Extra): WaitOptions {
-  return { signal: extra.signal, onTick: progressReporter(extra, () => stateLine(run)), tickMs: extra.progressEveryMs ?? PROGRESS_EVERY_MS };
+  return {
+    signal: extra.signal,
+    onTick: progressReporter(extra, () => stateLine(run)),
+    tickMs: extra.progressEveryMs ?? PROGRESS_EVERY_MS,
+  };
 }
 
 /** Wait on a run until `done()`, the deadline, or the host cancels; with progress. */
-export function waitOnRun(run: TrackedRun, done: () => boolean, until: number, extra: Extra): Promise<"done" | "timeout" | "aborted"> {
+export function waitOnRun(
+  run: TrackedRun,
+  done: () => boolean,
+  until: number,
+  extra: Extra,
+): Promise<"done" | "timeout" | "aborted"> {
   return run.waitUntil(done, { deadline: until, ...waitOptions(run, extra) });
 }

@@ -16,19 +16,27 @@ export const cancelRun = defineTool({
       "Use it when the run is no longer wanted; cancel_turn stops only the turn.",
     ].join(" "),
     inputSchema: { run_id: runIdField, reason: reasonField },
-    outputSchema: { ...runOutputShape, cancelled: z.boolean(), final_state: stateSchema.describe("The state loomcycle confirmed") },
+    outputSchema: {
+      ...runOutputShape,
+      cancelled: z.boolean(),
+      final_state: stateSchema.describe("The state loomcycle confirmed"),
+    },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   },
   action: "control",
   waitMs: 10_000,
   run: (c) => c.attachBy,
   async logic(args, { run, bridge, extra, clock, signal }) {
-    if (!run.agentId) throw new ToolError(`loomcycle has not told the bridge run ${args.run_id}'s agent_id yet; try again in a moment.`);
+    if (!run.agentId)
+      throw new ToolError(`loomcycle has not told the bridge run ${args.run_id}'s agent_id yet; try again in a moment.`);
     let res;
     try {
-      res = await bridge.client.cancelAgent(run.agentId, args.reason ?? "cancelled via loomcycle-mcp-bridge", { signal: signal() });
+      res = await bridge.client.cancelAgent(run.agentId, args.reason ?? "cancelled via loomcycle-mcp-bridge", {
+        signal: signal(),
+      });
     } catch (err) {
-      if (err instanceof NotFoundError) throw new ToolError(`loomcycle has no run for agent_id ${run.agentId} any more; nothing to cancel.`);
+      if (err instanceof NotFoundError)
+        throw new ToolError(`loomcycle has no run for agent_id ${run.agentId} any more; nothing to cancel.`);
       throw err;
     }
     // The stream ends with a bare EOF; the bridge confirms the outcome with a status lookup.

@@ -23,16 +23,21 @@ export const cancelTurn = defineTool({
   waitMs: 10_000,
   run: (c) => c.attachBy,
   async logic(args, { run, bridge, extra, clock, signal }) {
-    if (isTerminal(run.state)) throw new ToolError(`Run ${args.run_id} has ended (state ${run.state}); there is no turn to stop.`);
+    if (isTerminal(run.state))
+      throw new ToolError(`Run ${args.run_id} has ended (state ${run.state}); there is no turn to stop.`);
     const mark = run.events.length;
     try {
       await bridge.client.cancelTurn(args.run_id, args.reason, { signal: signal() });
     } catch (err) {
       if (err instanceof ConflictError && err.code === "not_mid_turn") {
-        throw new ToolError(`Run ${args.run_id} is not mid-turn (it is parked or between turns); nothing to stop. send_steer gives it its next instruction.`);
+        throw new ToolError(
+          `Run ${args.run_id} is not mid-turn (it is parked or between turns); nothing to stop. send_steer gives it its next instruction.`,
+        );
       }
       if (err instanceof ConflictError && err.code === "not_interactive") {
-        throw new ToolError(`Run ${args.run_id} is not interactive, so its turn cannot be stopped on its own; cancel_run ends the whole run.`);
+        throw new ToolError(
+          `Run ${args.run_id} is not interactive, so its turn cannot be stopped on its own; cancel_run ends the whole run.`,
+        );
       }
       throw err;
     }

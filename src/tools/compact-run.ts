@@ -35,7 +35,9 @@ export const compactRun = defineTool({
       res = await bridge.client.compactRun(args.run_id, { signal: signal() });
     } catch (err) {
       if (err instanceof ConflictError && err.code === "run_busy") {
-        throw new ToolError(`Run ${args.run_id} is mid-turn; it can only be compacted while parked. Wait for awaiting_input (read_run_events with wait_ms) or cancel_turn first.`);
+        throw new ToolError(
+          `Run ${args.run_id} is mid-turn; it can only be compacted while parked. Wait for awaiting_input (read_run_events with wait_ms) or cancel_turn first.`,
+        );
       }
       throw err;
     }
@@ -60,7 +62,9 @@ export const compactRun = defineTool({
     if (res.applied !== undefined) out.applied = res.applied;
     const text = [
       `run_id=${args.run_id} compacted=${res.compacted} before_tokens=${res.before_tokens ?? "?"} after_tokens=${res.after_tokens ?? "?"} applied=${res.applied ?? "?"}`,
-      res.applied === "noop" ? "next: nothing to do; the conversation is too short to compact" : "next: send_steer as usual; the run continues from the summary",
+      res.applied === "noop"
+        ? "next: nothing to do; the conversation is too short to compact"
+        : "next: send_steer as usual; the run continues from the summary",
     ].join("\n");
     return { structured: out, text };
   },

@@ -14,7 +14,8 @@ function shown(v: unknown): string {
 
 /** The one-line error for a value of the wrong type, or a missing one: names what was given and what is allowed. */
 export function given(name: string, allowed: string) {
-  return (iss: { input?: unknown }): string => (iss.input === undefined ? `${name} is missing: give ${allowed}` : `${name} must be ${allowed}, not ${shown(iss.input)}`);
+  return (iss: { input?: unknown }): string =>
+    iss.input === undefined ? `${name} is missing: give ${allowed}` : `${name} must be ${allowed}, not ${shown(iss.input)}`;
 }
 
 /**
@@ -24,7 +25,8 @@ export function given(name: string, allowed: string) {
  */
 export function intField(name: string, allowed: string, min: number, max?: number, why = "") {
   const other = given(name, allowed);
-  const line = (iss: { input?: unknown }): string => (typeof iss.input === "number" ? `${name} must be ${allowed}${why}, not ${iss.input}` : other(iss));
+  const line = (iss: { input?: unknown }): string =>
+    typeof iss.input === "number" ? `${name} must be ${allowed}${why}, not ${iss.input}` : other(iss);
   const n = z.number({ error: line }).int({ error: line }).min(min, { error: line });
   return max === undefined ? n.meta({ maximum: undefined }) : n.max(max, { error: line });
 }
@@ -41,7 +43,13 @@ export const runIdField = idField("run_id", "r_0b1c2d3e4f5a6b7c").describe('Run 
 export const userIdField = idField("user_id", "u_42");
 
 export function waitMsField(defaultMs: number) {
-  return intField("wait_ms", `an integer number of milliseconds, 0 … ${MAX_WAIT_MS}`, 0, MAX_WAIT_MS, " (hosts cut tool calls off around 60 s)")
+  return intField(
+    "wait_ms",
+    `an integer number of milliseconds, 0 … ${MAX_WAIT_MS}`,
+    0,
+    MAX_WAIT_MS,
+    " (hosts cut tool calls off around 60 s)",
+  )
     .default(defaultMs)
     .describe(`Max wait in ms (default ${defaultMs}).`);
 }

@@ -51,7 +51,10 @@ function unknownArguments(tool: string, shape: z.ZodRawShape) {
 }
 
 /** Present in every structured result when serving against the built-in simulator. */
-const sandboxField = z.boolean().optional().describe("true: this result comes from the built-in loomcycle simulator (--sandbox), not a real loomcycle");
+const sandboxField = z
+  .boolean()
+  .optional()
+  .describe("true: this result comes from the built-in loomcycle simulator (--sandbox), not a real loomcycle");
 
 export function registerTools(server: McpServer, bridge: Bridge): void {
   for (const t of TOOLS) {
@@ -62,7 +65,9 @@ export function registerTools(server: McpServer, bridge: Bridge): void {
       // only keywords that mean the same there as in the draft-07 zod would name. Unknown
       // arguments are refused when the call is checked; the schema does not spell that out
       // (additionalProperties, ~27 bytes a tool) since a model sends only what it was shown.
-      inputSchema: z.strictObject(t.config.inputSchema, { error: unknownArguments(t.name, t.config.inputSchema) }).meta({ $schema: undefined, additionalProperties: undefined }),
+      inputSchema: z
+        .strictObject(t.config.inputSchema, { error: unknownArguments(t.name, t.config.inputSchema) })
+        .meta({ $schema: undefined, additionalProperties: undefined }),
       outputSchema: { ...t.config.outputSchema, sandbox: sandboxField },
     };
     server.registerTool(t.name, config, (args: unknown, extra: Extra) =>

@@ -14,9 +14,7 @@ export const listSnapshots = defineTool({
       "Use it to see restore points; needs an admin token (scope substrate:admin).",
     ].join(" "),
     inputSchema: {
-      limit: intField("limit", "an integer 1 … 200", 1, 200)
-        .default(50)
-        .describe("Most snapshots to return (default 50)."),
+      limit: intField("limit", "an integer 1 … 200", 1, 200).default(50).describe("Most snapshots to return (default 50)."),
       label_contains: z
         .string({ error: given("label_contains", "a string") })
         .max(256, "label_contains must be at most 256 characters")
@@ -34,7 +32,9 @@ export const listSnapshots = defineTool({
         }),
       ),
       count: z.number().int(),
-      has_more: z.boolean().describe("More snapshots match than were returned (raise limit, up to 200, or narrow label_contains)"),
+      has_more: z
+        .boolean()
+        .describe("More snapshots match than were returned (raise limit, up to 200, or narrow label_contains)"),
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
@@ -54,7 +54,10 @@ export const listSnapshots = defineTool({
     }));
     const lines = [
       `count=${snapshots.length} has_more=${has_more}${has_more ? " (more snapshots exist: raise limit or narrow label_contains)" : ""}`,
-      ...snapshots.map((s) => `- ${s.id} label=${JSON.stringify(s.label)} created_at=${s.created_at} byte_size=${s.byte_size} schema_version=${s.schema_version}`),
+      ...snapshots.map(
+        (s) =>
+          `- ${s.id} label=${JSON.stringify(s.label)} created_at=${s.created_at} byte_size=${s.byte_size} schema_version=${s.schema_version}`,
+      ),
     ];
     return { structured: { snapshots, count: snapshots.length, has_more }, text: lines.join("\n") };
   },

@@ -24,7 +24,9 @@ export type QuestionsMode = "host" | "human";
 export const questionsField = z
   .enum(["host", "human"], { error: given("questions", '"host" or "human"') })
   .optional()
-  .describe('Who answers the agent\'s questions: "host" (you) or "human" (the person is asked, if your host can). Default LOOMCYCLE_MCP_QUESTIONS.');
+  .describe(
+    'Who answers the agent\'s questions: "host" (you) or "human" (the person is asked, if your host can). Default LOOMCYCLE_MCP_QUESTIONS.',
+  );
 
 /** Form elicitation declared: `elicitation: {}` (before modes existed) or `elicitation: {form: {}}`. */
 export function hostCanElicitForm(caps: ClientCapabilities | undefined): boolean {
@@ -61,7 +63,9 @@ export class PersonAsker {
    * has not caught up yet, so the run is not at a stop point for this call.
    */
   answeredAll(run: TrackedRun): boolean {
-    return run.state === "awaiting_answer" && run.pending.size > 0 && [...run.pending.keys()].every((id) => this.resolvedHere.has(id));
+    return (
+      run.state === "awaiting_answer" && run.pending.size > 0 && [...run.pending.keys()].every((id) => this.resolvedHere.has(id))
+    );
   }
 
   /** `run` is in human mode and has a question this call has not dealt with. */
@@ -71,7 +75,9 @@ export class PersonAsker {
 
   private open(run: TrackedRun): PendingInterrupt[] {
     if (questionsMode(run, this.bridge) !== "human" || run.state !== "awaiting_answer") return [];
-    return [...run.pending.values()].filter((p) => !this.seen.has(p.interrupt_id) && !this.resolvedHere.has(p.interrupt_id) && !run.answered.has(p.interrupt_id));
+    return [...run.pending.values()].filter(
+      (p) => !this.seen.has(p.interrupt_id) && !this.resolvedHere.has(p.interrupt_id) && !run.answered.has(p.interrupt_id),
+    );
   }
 
   /**
@@ -84,7 +90,11 @@ export class PersonAsker {
     if (!(this.extra.canElicit?.() ?? false)) {
       for (const p of open) {
         this.seen.add(p.interrupt_id);
-        this.asked.push({ ...base(p), outcome: "not_asked", note: "this host does not support MCP elicitation; answer it with resolve_interrupt" });
+        this.asked.push({
+          ...base(p),
+          outcome: "not_asked",
+          note: "this host does not support MCP elicitation; answer it with resolve_interrupt",
+        });
       }
       return "stop";
     }
@@ -100,7 +110,11 @@ export class PersonAsker {
     }
     const timeLeft = until - Date.now();
     if (timeLeft < 1000) {
-      this.asked.push({ ...base(q), outcome: "no_answer", note: "no time left in this call to ask the person; it stays pending" });
+      this.asked.push({
+        ...base(q),
+        outcome: "no_answer",
+        note: "no time left in this call to ask the person; it stays pending",
+      });
       return "stop";
     }
     inFlight.add(q.interrupt_id);
@@ -144,7 +158,14 @@ function base(p: PendingInterrupt): Pick<PersonQuestion, "interrupt_id" | "quest
   return { interrupt_id: p.interrupt_id, question: p.question };
 }
 
-async function askPerson(run: TrackedRun, q: PendingInterrupt, timeoutMs: number, until: number, extra: Extra, bridge: Bridge): Promise<PersonQuestion> {
+async function askPerson(
+  run: TrackedRun,
+  q: PendingInterrupt,
+  timeoutMs: number,
+  until: number,
+  extra: Extra,
+  bridge: Bridge,
+): Promise<PersonQuestion> {
   const options = q.options && q.options.length > 0 ? q.options : undefined;
   const params: ElicitRequestFormParams = {
     message:
@@ -165,9 +186,14 @@ async function askPerson(run: TrackedRun, q: PendingInterrupt, timeoutMs: number
   const tick = progressReporter(extra, () => `run ${run.runId ?? "?"}: waiting for the person to answer ${q.interrupt_id}`);
   const ticker = setInterval(tick, extra.progressEveryMs ?? PROGRESS_EVERY_MS);
   try {
-    res = await extra.sendRequest({ method: "elicitation/create", params }, ElicitResultSchema, { signal: extra.signal, timeout: timeoutMs });
+    res = await extra.sendRequest({ method: "elicitation/create", params }, ElicitResultSchema, {
+      signal: extra.signal,
+      timeout: timeoutMs,
+    });
   } catch (err) {
-    const why = extra.signal.aborted ? "the call was cancelled" : `no answer within this call's wait (${Math.round(timeoutMs / 1000)} s)`;
+    const why = extra.signal.aborted
+      ? "the call was cancelled"
+      : `no answer within this call's wait (${Math.round(timeoutMs / 1000)} s)`;
     bridge.logger.debug({ err: err instanceof Error ? err.message : String(err) }, "elicitation ended without an answer");
     return { ...base(q), outcome: "no_answer", note: `${why}; it stays pending` };
   } finally {
@@ -179,20 +205,38 @@ async function askPerson(run: TrackedRun, q: PendingInterrupt, timeoutMs: number
   const signal = callSignal(extra, { started: Date.now(), hardUntil: until + SLACK_MS - 1000 });
   try {
     if (res.action === "decline") {
-      await bridge.client.resolveInterrupt(runId, q.interrupt_id, { kind: "question", disposition: "declined", resolved_by: "mcp-elicitation" }, { signal });
+      await bridge.client.resolveInterrupt(
+        runId,
+        q.interrupt_id,
+        { kind: "question", disposition: "declined", resolved_by: "mcp-elicitation" },
+        { signal },
+      );
       run.answered.add(q.interrupt_id);
       return { ...base(q), outcome: "declined" };
     }
     const answer = typeof res.content?.answer === "string" ? res.content.answer.trim() : "";
     if (answer === "" || (options && !options.includes(answer))) {
-      return { ...base(q), outcome: "no_answer", note: `the host returned no valid answer${options ? ` (allowed: ${options.join(", ")})` : ""}; it stays pending` };
+      return {
+        ...base(q),
+        outcome: "no_answer",
+        note: `the host returned no valid answer${options ? ` (allowed: ${options.join(", ")})` : ""}; it stays pending`,
+      };
     }
-    await bridge.client.resolveInterrupt(runId, q.interrupt_id, { kind: "question", answer, resolved_by: "mcp-elicitation" }, { signal });
+    await bridge.client.resolveInterrupt(
+      runId,
+      q.interrupt_id,
+      { kind: "question", answer, resolved_by: "mcp-elicitation" },
+      { signal },
+    );
     run.answered.add(q.interrupt_id);
     return { ...base(q), outcome: "answered", answer };
   } catch (err) {
     const secrets = bridge.config.token ? [bridge.config.token] : [];
     const msg = redactSecrets(err instanceof Error ? err.message : String(err), secrets);
-    return { ...base(q), outcome: "no_answer", note: `the person's ${res.action === "decline" ? "decline" : "answer"} could not be delivered to loomcycle (${msg}); check pending_interrupts` };
+    return {
+      ...base(q),
+      outcome: "no_answer",
+      note: `the person's ${res.action === "decline" ? "decline" : "answer"} could not be delivered to loomcycle (${msg}); check pending_interrupts`,
+    };
   }
 }

@@ -23,11 +23,11 @@ export const readRunEvents = defineTool({
         .describe("Position to read from (default: your last read)."),
       wait_ms: waitMsField(0),
       wait_for: z
-        .enum(["stop", "any"], { error: given("wait_for", "\"stop\" or \"any\"") })
+        .enum(["stop", "any"], { error: given("wait_for", '"stop" or "any"') })
         .default("stop")
         .describe('"stop" (default): wait for a stop point; "any": for any new event.'),
       format: z
-        .enum(["digest", "raw"], { error: given("format", "\"digest\" or \"raw\"") })
+        .enum(["digest", "raw"], { error: given("format", '"digest" or "raw"') })
         .default("digest")
         .describe('"digest" (default): compact items; "raw": loomcycle\'s events as {cursor, event}.'),
       max_events: intField("max_events", "an integer 1 … 1000", 1, 1000)

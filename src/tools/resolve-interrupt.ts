@@ -21,7 +21,9 @@ export const resolveInterrupt = defineTool({
     ].join(" "),
     inputSchema: {
       run_id: runIdField,
-      interrupt_id: idField("interrupt_id", "intr_18a2b3c4d5e6f708a1b2c3d4").describe('From pending_interrupts. Example: "intr_18a2b3c4".'),
+      interrupt_id: idField("interrupt_id", "intr_18a2b3c4d5e6f708a1b2c3d4").describe(
+        'From pending_interrupts. Example: "intr_18a2b3c4".',
+      ),
       answer: z
         .string({ error: given("answer", "a string") })
         .optional()
@@ -62,7 +64,9 @@ export const resolveInterrupt = defineTool({
         );
       }
       if (row.status !== "pending") {
-        throw new ToolError(`Interrupt ${args.interrupt_id} is already ${row.status}; it cannot be answered again. Call read_run_events to see what the run did next.`);
+        throw new ToolError(
+          `Interrupt ${args.interrupt_id} is already ${row.status}; it cannot be answered again. Call read_run_events to see what the run did next.`,
+        );
       }
       q = { interrupt_id: row.interrupt_id, question: row.question ?? "", status: row.status };
       if (row.options && row.options.length > 0) q.options = [...row.options];
@@ -79,12 +83,21 @@ export const resolveInterrupt = defineTool({
     const res = await bridge.client.resolveInterrupt(
       args.run_id,
       args.interrupt_id,
-      args.decline ? { kind: "question", disposition: "declined", resolved_by: "mcp" } : { kind: "question", answer, resolved_by: "mcp" },
+      args.decline
+        ? { kind: "question", disposition: "declined", resolved_by: "mcp" }
+        : { kind: "question", answer, resolved_by: "mcp" },
       { signal: signal() },
     );
     run.answered.add(args.interrupt_id);
     const asked: PersonQuestion[] = [];
-    await waitAsking(run, () => isTerminal(run.state) || (!run.pending.has(args.interrupt_id) && STOP_STATES.has(run.state)), c.waitUntil, extra, bridge, asked);
+    await waitAsking(
+      run,
+      () => isTerminal(run.state) || (!run.pending.has(args.interrupt_id) && STOP_STATES.has(run.state)),
+      c.waitUntil,
+      extra,
+      bridge,
+      asked,
+    );
     const snap = await readRun(run, {}, extra.signal, bridge);
     const status: "resolved" | "declined" = res.status === "declined" || args.decline ? "declined" : "resolved";
     const head = { run_id: args.run_id, interrupt_id: args.interrupt_id, status };

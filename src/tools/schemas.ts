@@ -4,7 +4,12 @@ import { RUN_STATES } from "../bridge/runs/run-list.js";
 
 export const eventItemSchema = z
   .looseObject({
-    kind: z.string().optional().describe("input | text | tool_call | tool_result | interrupt | awaiting_input | turn_cancelled | compaction | notice | error | done (digest); absent in raw format"),
+    kind: z
+      .string()
+      .optional()
+      .describe(
+        "input | text | tool_call | tool_result | interrupt | awaiting_input | turn_cancelled | compaction | notice | error | done (digest); absent in raw format",
+      ),
     cursor: z.number().int().describe("Log position of the item's first frame"),
   })
   // Each kind has its own fields (README, "Event items"): any further property is allowed,
@@ -22,9 +27,7 @@ export const usageSchema = z
   .object({ input_tokens: z.number().int(), output_tokens: z.number().int() })
   .describe("Tokens summed over the run's model calls so far");
 
-export const stateSchema = z
-  .enum(RUN_STATES)
-  .describe("Run state; see the server instructions for what to do next in each");
+export const stateSchema = z.enum(RUN_STATES).describe("Run state; see the server instructions for what to do next in each");
 
 export const stuckSchema = z
   .object({
@@ -33,12 +36,16 @@ export const stuckSchema = z
     heartbeat_age_seconds: z.number().optional(),
     remedy: z.string(),
   })
-  .describe("Present when a running run has been silent for a long time: stuck (alive, silent) or likely_dead (no heartbeat for 10+ minutes)");
+  .describe(
+    "Present when a running run has been silent for a long time: stuck (alive, silent) or likely_dead (no heartbeat for 10+ minutes)",
+  );
 
 export const stateAsOfSchema = z
   .string()
   .optional()
-  .describe("Present when the state could not be confirmed in this call: it is the state seen at this time (ISO 8601), when the bridge closed the idle run's stream; the next call re-checks it");
+  .describe(
+    "Present when the state could not be confirmed in this call: it is the state seen at this time (ISO 8601), when the bridge closed the idle run's stream; the next call re-checks it",
+  );
 
 export const runOutputShape = {
   run_id: z.string(),
@@ -59,7 +66,11 @@ export const runSummarySchema = z.object({
   session_id: z.string(),
   agent: z.string().optional(),
   state: stateSchema,
-  followed: z.boolean().describe("true: this bridge follows the run's events; false: known from loomcycle's list only (attach_run or read_run_events follows it)"),
+  followed: z
+    .boolean()
+    .describe(
+      "true: this bridge follows the run's events; false: known from loomcycle's list only (attach_run or read_run_events follows it)",
+    ),
   last_activity_at: z.string(),
   events: z.number().int(),
   unread: z.number().int().describe("Events after your read position"),

@@ -31,7 +31,11 @@ export const sendSteer = defineTool({
         .describe('The message. Example: "Now add a test."'),
       wait_ms: waitMsField(25_000),
     },
-    outputSchema: { ...runOutputShape, ...askedOutputShape, delivered: z.boolean().describe("loomcycle accepted the message into the run's queue") },
+    outputSchema: {
+      ...runOutputShape,
+      ...askedOutputShape,
+      delivered: z.boolean().describe("loomcycle accepted the message into the run's queue"),
+    },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
   action: "steer",
@@ -39,7 +43,9 @@ export const sendSteer = defineTool({
   async logic(args, { run, bridge, extra, clock: c, signal }) {
     const before = run.state;
     if (isTerminal(before)) {
-      throw new ToolError(`Run ${args.run_id} has ended (state ${before}); it cannot take more input. Start a new run with start_interactive_run.`);
+      throw new ToolError(
+        `Run ${args.run_id} has ended (state ${before}); it cannot take more input. Start a new run with start_interactive_run.`,
+      );
     }
     const mark = run.events.length;
     const text = args.text.trim();
@@ -54,7 +60,10 @@ export const sendSteer = defineTool({
       try {
         const res = await bridge.client.sendInput(args.run_id, text, { signal: signal() });
         delivered = res.delivered;
-        if (!delivered) throw new ToolError(`loomcycle did not accept the message for run ${args.run_id} (delivered: false). Call read_run_events to check the run's state.`);
+        if (!delivered)
+          throw new ToolError(
+            `loomcycle did not accept the message for run ${args.run_id} (delivered: false). Call read_run_events to check the run's state.`,
+          );
       } catch (caught) {
         let err = caught;
         // 429 means "not queued": one retry after the stated delay is safe, if it fits.
@@ -106,7 +115,14 @@ export const sendSteer = defineTool({
       return -1;
     };
     const asked: PersonQuestion[] = [];
-    await waitAsking(run, () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)), c.waitUntil, extra, bridge, asked);
+    await waitAsking(
+      run,
+      () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)),
+      c.waitUntil,
+      extra,
+      bridge,
+      asked,
+    );
     const snap = await readRun(run, { shortEcho: true }, extra.signal, bridge);
     const head = { run_id: args.run_id, delivered };
     return { structured: { ...head, ...snap }, text: renderResult(head, snap), asked };

@@ -20,7 +20,7 @@ export const startInteractiveRun = defineTool({
     ].join(" "),
     inputSchema: {
       agent: z
-        .string({ error: given("agent", "the name of a loomcycle agent, e.g. \"helper\"") })
+        .string({ error: given("agent", 'the name of a loomcycle agent, e.g. "helper"') })
         .min(1, "agent must not be empty")
         .refine((s) => s.length <= 256, "agent must be at most 256 characters")
         .describe('Agent name (list_agents). Example: "helper".'),
@@ -35,7 +35,9 @@ export const startInteractiveRun = defineTool({
         .optional()
         .describe("Existing session to add the run to, without its history (default: a new one)."),
       metadata: z
-        .record(z.string(), z.string({ error: given("each metadata value", "a string") }), { error: given("metadata", 'an object of strings, e.g. {"repo": "acme/w"}') })
+        .record(z.string(), z.string({ error: given("each metadata value", "a string") }), {
+          error: given("metadata", 'an object of strings, e.g. {"repo": "acme/w"}'),
+        })
         .optional()
         .describe('Non-secret run metadata. Example: {"repo": "acme/w"}.'),
       wait_ms: waitMsField(25_000),
@@ -68,7 +70,10 @@ export const startInteractiveRun = defineTool({
       throw refused;
     }
     if (!run.runId) {
-      if (extra.signal.aborted) throw new ToolError("Cancelled by the host before loomcycle announced the run. The run may still be created; it is not tracked under a run_id yet.");
+      if (extra.signal.aborted)
+        throw new ToolError(
+          "Cancelled by the host before loomcycle announced the run. The run may still be created; it is not tracked under a run_id yet.",
+        );
       const secs = Math.round((c.hardUntil - c.started) / 1000);
       const lost = lastFailure(run);
       throw new ToolError(

@@ -43,7 +43,8 @@ interface ToolConfig<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
   description: string;
   inputSchema: In;
   outputSchema: Out;
-  annotations: Required<Pick<ToolAnnotations, "readOnlyHint" | "destructiveHint" | "idempotentHint" | "openWorldHint">> & ToolAnnotations;
+  annotations: Required<Pick<ToolAnnotations, "readOnlyHint" | "destructiveHint" | "idempotentHint" | "openWorldHint">> &
+    ToolAnnotations;
 }
 
 export interface ToolSpec<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
@@ -94,9 +95,13 @@ export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
       }
       const reply = await spec.logic(args, ctx);
       const asked = reply.asked ?? [];
-      const structured = asked.length > 0 ? { ...reply.structured, questions_to_person: asked.map((q) => ({ ...q })) } : reply.structured;
+      const structured =
+        asked.length > 0 ? { ...reply.structured, questions_to_person: asked.map((q) => ({ ...q })) } : reply.structured;
       const text = asked.length > 0 ? [reply.text, ...renderAsked(asked)].join("\n") : reply.text;
-      res = { structuredContent: bridge.sandbox ? { ...structured, sandbox: true } : structured, content: [{ type: "text", text: bridge.sandbox ? `${SANDBOX_BANNER}\n${text}` : text }] };
+      res = {
+        structuredContent: bridge.sandbox ? { ...structured, sandbox: true } : structured,
+        content: [{ type: "text", text: bridge.sandbox ? `${SANDBOX_BANNER}\n${text}` : text }],
+      };
     } catch (err) {
       const ids: { runId?: string; sessionId?: string } = {};
       if (typeof a.run_id === "string") ids.runId = a.run_id;

@@ -23,9 +23,21 @@ async function waitAny(runs: TrackedRun[], until: number, extra: Extra, ready: (
   if (runs.some(ready)) return;
   const ac = new AbortController();
   const signal = AbortSignal.any([ac.signal, extra.signal]);
-  const tick = progressReporter(extra, () => `waiting on ${runs.length} runs: ${runs.map((r) => `${r.runId}=${r.state}`).join(", ")}`);
+  const tick = progressReporter(
+    extra,
+    () => `waiting on ${runs.length} runs: ${runs.map((r) => `${r.runId}=${r.state}`).join(", ")}`,
+  );
   try {
-    await Promise.race(runs.map((r) => r.waitUntil(() => ready(r), { deadline: until, signal, onTick: r === runs[0] ? tick : undefined, tickMs: extra.progressEveryMs ?? PROGRESS_EVERY_MS })));
+    await Promise.race(
+      runs.map((r) =>
+        r.waitUntil(() => ready(r), {
+          deadline: until,
+          signal,
+          onTick: r === runs[0] ? tick : undefined,
+          tickMs: extra.progressEveryMs ?? PROGRESS_EVERY_MS,
+        }),
+      ),
+    );
   } finally {
     ac.abort();
   }
@@ -56,7 +68,10 @@ export const waitForRuns = defineTool({
     const runs = ids.map((id) => bridge.tracker.getOrAttach(id));
     await Promise.all(runs.map((r) => waitAttached(r, c.attachBy, waitOptions(r, extra)).catch(() => undefined)));
     const failed = runs.filter((r) => attachFailure(r) !== undefined);
-    if (failed.length > 0) throw new ToolError(`loomcycle has no run ${failed.map((r) => r.runId).join(", ")} visible to this token; remove it from run_ids.`);
+    if (failed.length > 0)
+      throw new ToolError(
+        `loomcycle has no run ${failed.map((r) => r.runId).join(", ")} visible to this token; remove it from run_ids.`,
+      );
     // Runs in questions: "human" mode have their questions put to the person here; a
     // question the person answered does not make its run ready.
     const asker = new PersonAsker(extra, bridge);

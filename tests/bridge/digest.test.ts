@@ -26,7 +26,10 @@ const conversation: LoomEvent[] = [
 const base = { maxEvents: 200, maxChars: 20_000, streaming: false };
 
 function allText(items: DigestItem[]): string {
-  return items.filter((i) => i.kind === "text").map((i) => (i as { text: string }).text).join("");
+  return items
+    .filter((i) => i.kind === "text")
+    .map((i) => (i as { text: string }).text)
+    .join("");
 }
 
 describe("digest", () => {
@@ -117,7 +120,15 @@ describe("digest", () => {
     const frames: LoomEvent[] = [
       { type: "tool_call", tool_use: { id: "toolu_1", name: "Read", input: { path: "README.md" } } },
       { type: "tool_result", tool_use: { id: "toolu_1", name: "Read" }, text: "# hi", is_error: true },
-      { type: "interruption_pending", interruption: { interrupt_id: "intr_1", question: "Proceed?", options: ["yes", "no"], expires_at: "0001-01-01T00:00:00Z" } },
+      {
+        type: "interruption_pending",
+        interruption: {
+          interrupt_id: "intr_1",
+          question: "Proceed?",
+          options: ["yes", "no"],
+          expires_at: "0001-01-01T00:00:00Z",
+        },
+      },
       { type: "turn_cancelled", turn_cancelled: { reason: "stop", since_turn: 1 } },
       { type: "context_compaction", context_compaction: { summary: "s", before_tokens: 100, after_tokens: 10 } },
       { type: "retry", retry: { provider: "anthropic", attempt: 2, wait_ms: 500, reason: "retry-after header" } } as LoomEvent,

@@ -9,13 +9,27 @@ type Gen = () => unknown;
 
 function generators(seed: number) {
   const r = rng(seed);
-  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const chance = (p: number) => r() < p;
-  const junk: Gen = () => pick<Gen>([() => null, () => 42, () => "s", () => "", () => true, () => [], () => ["a"], () => ({}), () => ({ x: 1 }), () => 1.5, () => -0])();
+  const junk: Gen = () =>
+    pick<Gen>([
+      () => null,
+      () => 42,
+      () => "s",
+      () => "",
+      () => true,
+      () => [],
+      () => ["a"],
+      () => ({}),
+      () => ({ x: 1 }),
+      () => 1.5,
+      () => -0,
+    ])();
   const str: Gen = () => (chance(0.85) ? pick(["", "x", "héllo 😀", "end_turn"]) : junk());
   const num: Gen = () => (chance(0.85) ? pick([0, 1, 2202, -3, 0.5]) : junk());
   const bool: Gen = () => (chance(0.85) ? chance(0.5) : junk());
-  const strArr: Gen = () => (chance(0.8) ? (chance(0.1) ? null : [str(), str()].filter((s) => chance(0.9) || typeof s !== "string")) : junk());
+  const strArr: Gen = () =>
+    chance(0.8) ? (chance(0.1) ? null : [str(), str()].filter((s) => chance(0.9) || typeof s !== "string")) : junk();
   const obj =
     (fields: Record<string, Gen>, required: readonly string[] = []): Gen =>
     () => {
@@ -32,10 +46,21 @@ function generators(seed: number) {
       type: () => (chance(0.9) ? pick(["text", "usage", "steer", "x"]) : junk()),
       text: str,
       tool_use: obj({ id: str, name: str, input: junk }, ["id", "name"]),
-      usage: obj({ input_tokens: num, output_tokens: num, cache_creation_input_tokens: num, cache_read_input_tokens: num, model: str, provider: str, max_context_tokens: num }),
+      usage: obj({
+        input_tokens: num,
+        output_tokens: num,
+        cache_creation_input_tokens: num,
+        cache_read_input_tokens: num,
+        model: str,
+        provider: str,
+        max_context_tokens: num,
+      }),
       error: str,
       is_error: bool,
-      interruption: obj({ interrupt_id: str, kind: str, question: str, options: strArr, context: junk, priority: str, expires_at: str }, ["interrupt_id"]),
+      interruption: obj(
+        { interrupt_id: str, kind: str, question: str, options: strArr, context: junk, priority: str, expires_at: str },
+        ["interrupt_id"],
+      ),
       user_input: obj({ text: str, source: str, seen_at: str }, ["text"]),
       awaiting_input: obj({ since_turn: num }),
       turn_cancelled: obj({ reason: str, since_turn: num }),
@@ -44,7 +69,10 @@ function generators(seed: number) {
     },
     ["type"],
   );
-  const agent = obj({ agent_id: str, run_id: str, session_id: str, parent_agent_id: () => (chance(0.3) ? null : str()), parent_context: junk }, ["agent_id", "run_id", "session_id"]);
+  const agent = obj(
+    { agent_id: str, run_id: str, session_id: str, parent_agent_id: () => (chance(0.3) ? null : str()), parent_context: junk },
+    ["agent_id", "run_id", "session_id"],
+  );
   return { event, agent };
 }
 
@@ -78,7 +106,9 @@ describe("hot-path frame checks", () => {
 
   it("name the field at fault", () => {
     expect(loomEventIssue({ type: "text", text: 42 })).toBe("text: expected string");
-    expect(loomEventIssue({ type: "x", interruption: { interrupt_id: "i", options: ["a", 1] } })).toBe("interruption.options.1: expected string");
+    expect(loomEventIssue({ type: "x", interruption: { interrupt_id: "i", options: ["a", 1] } })).toBe(
+      "interruption.options.1: expected string",
+    );
     expect(loomEventIssue([1, 2])).toBe("(root): expected object");
     expect(agentFrameIssue({ agent_id: "a_1" })).toBe("run_id: expected string");
   });

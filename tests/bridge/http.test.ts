@@ -119,7 +119,12 @@ const NGINX_502 = `<html>
 describe("errorFromResponse on loomcycle's not-quite-JSON envelopes", () => {
   it("recovers code and message when %q left raw quotes inside the JSON string", () => {
     const res = new Response(null, { status: 404, headers: { "content-type": "application/json" } });
-    const e = errorFromResponse(res, '{"code":"unknown_agent_id","error":"no run found for agent_id "a_x""}', [], "GET /v1/agents/a_x");
+    const e = errorFromResponse(
+      res,
+      '{"code":"unknown_agent_id","error":"no run found for agent_id "a_x""}',
+      [],
+      "GET /v1/agents/a_x",
+    );
     expect(e).toBeInstanceOf(NotFoundError);
     expect(e.code).toBe("unknown_agent_id");
     expect(e.detail).toBe('no run found for agent_id "a_x"');
@@ -187,7 +192,7 @@ describe("errorFromResponse via real responses", () => {
     });
   }
 
-  it("reads the panic-recovery body {\"error\":\"internal server error\"} (no code)", async () => {
+  it('reads the panic-recovery body {"error":"internal server error"} (no code)', async () => {
     const { url } = await serve((_req, res) => json(res, 500, { error: "internal server error" }));
     const err = (await failure(client(url).getAgent("a_1"))) as LoomcycleError;
     expect(err).toBeInstanceOf(UpstreamError);
@@ -202,7 +207,9 @@ describe("errorFromResponse via real responses", () => {
     });
     const err = (await failure(client(url, { retry: { attempts: 1 } }).getAgent("a_1"))) as LoomcycleError;
     expect(err).toBeInstanceOf(UpstreamError);
-    expect(err.message).toBe("GET /v1/agents/a_1: loomcycle (or a proxy in front of it) answered 502 Bad Gateway with an HTML page");
+    expect(err.message).toBe(
+      "GET /v1/agents/a_1: loomcycle (or a proxy in front of it) answered 502 Bad Gateway with an HTML page",
+    );
     expect(err.message).not.toContain("<");
     // also when the proxy lies about the content type
     const res = new Response(NGINX_502, { status: 502, headers: { "content-type": "text/plain" } });
@@ -219,7 +226,13 @@ describe("errorFromResponse via real responses", () => {
   it("reads Retry-After in seconds and as an HTTP date", async () => {
     const in3s = new Date(Date.now() + 3000).toUTCString();
     const { url } = await serve((_req, res, seen) => {
-      if (seen.path.endsWith("/secs")) json(res, 429, { code: "per_user_quota_exhausted", error: "per-user quota exhausted: user=u_42 cap=2", user_id: "u_42", cap: 2 }, { "Retry-After": "5" });
+      if (seen.path.endsWith("/secs"))
+        json(
+          res,
+          429,
+          { code: "per_user_quota_exhausted", error: "per-user quota exhausted: user=u_42 cap=2", user_id: "u_42", cap: 2 },
+          { "Retry-After": "5" },
+        );
       else plain(res, 503, "no available provider", { "Retry-After": in3s });
     });
     const c = client(url, { retry: { attempts: 1 } });
@@ -238,7 +251,9 @@ describe("errorFromResponse via real responses", () => {
   });
 
   it("exposes the scope a 403 names in WWW-Authenticate", async () => {
-    const { url } = await serve((_req, res) => plain(res, 403, "insufficient scope", { "WWW-Authenticate": 'Bearer scope="substrate:admin"' }));
+    const { url } = await serve((_req, res) =>
+      plain(res, 403, "insufficient scope", { "WWW-Authenticate": 'Bearer scope="substrate:admin"' }),
+    );
     const err = (await failure(client(url).listSnapshots())) as ForbiddenError;
     expect(err).toBeInstanceOf(ForbiddenError);
     expect(err.requiredScope).toBe("substrate:admin");
@@ -252,7 +267,8 @@ describe("errorFromResponse via real responses", () => {
     const { url } = await serve((req, res, seen) => {
       const auth = req.headers.authorization ?? "";
       if (seen.path.includes("plain")) plain(res, 400, `bad request; you sent Authorization: ${auth}`);
-      else if (seen.path.includes("json")) json(res, 401, { code: "bad_token", error: `token ${TOKEN} rejected`, echo: { authorization: auth, list: [auth] } });
+      else if (seen.path.includes("json"))
+        json(res, 401, { code: "bad_token", error: `token ${TOKEN} rejected`, echo: { authorization: auth, list: [auth] } });
       else if (seen.path.includes("escaped")) json(res, 401, `{"code":"x","error":"${TOKEN.replace("_", "\\u005f")}"}`);
       else {
         res.writeHead(502, { "Content-Type": "text/html" });
@@ -293,7 +309,9 @@ describe("deadlines and transport failures", () => {
     expect(err.message).toMatch(/no response headers .* 400 ms/);
     expect(seen).toHaveLength(1);
     // the per-call override wins
-    const err2 = (await failure(c.startInteractiveRun({ agent: "echo", prompt: "hi" }, { headersTimeoutMs: 150 }))) as TimeoutError;
+    const err2 = (await failure(
+      c.startInteractiveRun({ agent: "echo", prompt: "hi" }, { headersTimeoutMs: 150 }),
+    )) as TimeoutError;
     expect(err2.message).toMatch(/no response headers .* 150 ms/);
   });
 
@@ -346,7 +364,11 @@ describe("deadlines and transport failures", () => {
     const url = `http://127.0.0.1:${(plainServer.address() as AddressInfo).port}`;
     // Retries allowed, but a refused handshake is refused again: one connection per call.
     const c = client(url.replace(/^http:/, "https:"), { retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 1 } });
-    for (const call of [() => c.getAgent("a_1"), () => c.streamRun("r_1", 0), () => c.startInteractiveRun({ agent: "echo", prompt: "hi" })]) {
+    for (const call of [
+      () => c.getAgent("a_1"),
+      () => c.streamRun("r_1", 0),
+      () => c.startInteractiveRun({ agent: "echo", prompt: "hi" }),
+    ]) {
       const err = (await failure(call())) as UnreachableError;
       expect(err).toBeInstanceOf(UnreachableError);
       expect(err.code).toBe("tls_failed");
@@ -389,7 +411,12 @@ describe("deadlines and transport failures", () => {
 
   it("works with an injected fetch that ignores the signal (deadline still fires)", async () => {
     const neverFetch = (() => new Promise<Response>(() => undefined)) as unknown as typeof fetch;
-    const c = new LoomcycleClient({ baseUrl: "http://loomcycle.invalid", fetch: neverFetch, headersTimeoutMs: 100, retry: { attempts: 1 } });
+    const c = new LoomcycleClient({
+      baseUrl: "http://loomcycle.invalid",
+      fetch: neverFetch,
+      headersTimeoutMs: 100,
+      retry: { attempts: 1 },
+    });
     const err = (await failure(c.healthz())) as TimeoutError;
     expect(err).toBeInstanceOf(TimeoutError);
     expect(err.code).toBe("headers_timeout");
@@ -433,7 +460,8 @@ describe("retries", () => {
     const { url, seen } = await serve((req, res) => {
       n += 1;
       if (n === 1) req.socket.destroy();
-      else if (n === 2) return; // never answers: header deadline
+      else if (n === 2)
+        return; // never answers: header deadline
       else json(res, 200, { agents: [{ name: "echo", source: "bundled" }] });
     });
     const r = await client(url, { headersTimeoutMs: 200 }).runnableAgents();
@@ -462,7 +490,9 @@ describe("retries", () => {
       else json(res, 200, { interrupts: null, total: 0 });
     });
     paused.length = 0;
-    const r = await client(capped.url, { retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 200, sleep } }).listRunInterrupts("r_1");
+    const r = await client(capped.url, { retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 200, sleep } }).listRunInterrupts(
+      "r_1",
+    );
     expect(r.interrupts).toEqual([]);
     expect(paused).toEqual([200]);
 
@@ -472,7 +502,12 @@ describe("retries", () => {
     await failure(client(always.url, { retry: { attempts: 5, baseDelayMs: 100, maxDelayMs: 300, sleep } }).getAgent("a_1"));
     expect(always.seen).toHaveLength(5);
     expect(paused).toHaveLength(4);
-    for (const [i, [lo, hi]] of [[50, 100], [100, 200], [150, 300], [150, 300]].entries()) {
+    for (const [i, [lo, hi]] of [
+      [50, 100],
+      [100, 200],
+      [150, 300],
+      [150, 300],
+    ].entries()) {
       expect(paused[i]).toBeGreaterThanOrEqual(lo!);
       expect(paused[i]).toBeLessThanOrEqual(hi!);
     }
@@ -489,7 +524,9 @@ describe("retries", () => {
       setTimeout(() => ctl.abort(), 20);
       return backoffSleep(ms, signal);
     };
-    const err = (await failure(client(url, { retry: { attempts: 3, maxDelayMs: 3_600_000, sleep } }).getAgent("a_1", { signal: ctl.signal }))) as Error;
+    const err = (await failure(
+      client(url, { retry: { attempts: 3, maxDelayMs: 3_600_000, sleep } }).getAgent("a_1", { signal: ctl.signal }),
+    )) as Error;
     expect(err.name).toBe("AbortError");
     expect(paused).toEqual([3_600_000]);
     expect(seen).toHaveLength(1);
@@ -507,15 +544,23 @@ describe("retries", () => {
       const c = client(url, { retry: { attempts: 5, baseDelayMs: 1 } });
       const e1 = await failure(c.startInteractiveRun({ agent: "echo", prompt: "hi" }));
       expect(e1).toBeInstanceOf(mode === "reset" ? UnreachableError : UpstreamError);
-      expect(seen.filter((s) => s.path === "/v1/runs"), mode).toHaveLength(1);
+      expect(
+        seen.filter((s) => s.path === "/v1/runs"),
+        mode,
+      ).toHaveLength(1);
       const e2 = await failure(c.sendInput("r_1", "hi"));
       expect(e2).toBeInstanceOf(mode === "reset" ? UnreachableError : UpstreamError);
-      expect(seen.filter((s) => s.path === "/v1/runs/r_1/input"), mode).toHaveLength(1);
+      expect(
+        seen.filter((s) => s.path === "/v1/runs/r_1/input"),
+        mode,
+      ).toHaveLength(1);
     }
   });
 
   it("does not retry /input on 429 and exposes retryAfterMs", async () => {
-    const { url, seen } = await serve((_req, res) => plain(res, 429, "run input queue full; retry shortly", { "Retry-After": "1" }));
+    const { url, seen } = await serve((_req, res) =>
+      plain(res, 429, "run input queue full; retry shortly", { "Retry-After": "1" }),
+    );
     const err = (await failure(client(url).sendInput("r_1", "hi"))) as RateLimitedError;
     expect(err).toBeInstanceOf(RateLimitedError);
     expect(err.retryAfterMs).toBe(1000);
@@ -562,16 +607,34 @@ describe("SSE streams", () => {
 
   it("startInteractiveRun posts interactive:true with SSE headers and yields validated frames", async () => {
     const { url, seen } = await serve((_req, res) => {
-      res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+      res.writeHead(200, {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-cache",
+        Connection: "keep-alive",
+        "X-Accel-Buffering": "no",
+      });
       res.write(POST_STREAM.join(""));
       res.write(": keepalive\n\n");
       res.end();
     });
-    const s = await client(url).startInteractiveRun({ agent: "helper", prompt: "Help me refactor parser.go", user_id: "u_42", agent_id: "a_8c1d2e3f4a5b6c7d", metadata: { repo: "acme/widgets" } });
+    const s = await client(url).startInteractiveRun({
+      agent: "helper",
+      prompt: "Help me refactor parser.go",
+      user_id: "u_42",
+      agent_id: "a_8c1d2e3f4a5b6c7d",
+      metadata: { repo: "acme/widgets" },
+    });
     expect(s.status).toBe(200);
     const frames: StreamFrame[] = [];
     for await (const f of s.frames) frames.push(f);
-    expect(frames.map((f) => (f.kind === "event" ? f.event.type : f.kind))).toEqual(["session", "agent", "steer", "started", "text", "awaiting_input"]);
+    expect(frames.map((f) => (f.kind === "event" ? f.event.type : f.kind))).toEqual([
+      "session",
+      "agent",
+      "steer",
+      "started",
+      "text",
+      "awaiting_input",
+    ]);
     const req = seen[0]!;
     expect(req.method).toBe("POST");
     expect(req.path).toBe("/v1/runs");
@@ -590,7 +653,9 @@ describe("SSE streams", () => {
 
   it("startInteractiveRun maps a pre-stream 409 JSON error", async () => {
     const { url } = await serve((_req, res) => json(res, 409, { code: "agent_id_in_use", error: "agent_id a_1 is in use" }));
-    const err = (await failure(client(url).startInteractiveRun({ agent: "helper", prompt: "x", agent_id: "a_1" }))) as ConflictError;
+    const err = (await failure(
+      client(url).startInteractiveRun({ agent: "helper", prompt: "x", agent_id: "a_1" }),
+    )) as ConflictError;
     expect(err).toBeInstanceOf(ConflictError);
     expect(err.code).toBe("agent_id_in_use");
     expect(err.message).toContain("POST /v1/runs");
@@ -716,9 +781,15 @@ describe("endpoint methods", () => {
 
   const routes: Record<string, (s: Seen, res: ServerResponse) => void> = {
     "POST /v1/runs/r_0b1c2d3e4f5a6b7c/input": (_s, res) => json(res, 200, { delivered: true, run_id: "r_0b1c2d3e4f5a6b7c" }),
-    "POST /v1/runs/r_0b1c2d3e4f5a6b7c/cancel": (_s, res) => json(res, 200, { parked: true, run_id: "r_0b1c2d3e4f5a6b7c", stopped: true }),
+    "POST /v1/runs/r_0b1c2d3e4f5a6b7c/cancel": (_s, res) =>
+      json(res, 200, { parked: true, run_id: "r_0b1c2d3e4f5a6b7c", stopped: true }),
     "POST /v1/agents/a_8c1d2e3f4a5b6c7d/cancel": (_s, res) =>
-      json(res, 200, { cancelled: true, agent_id: "a_8c1d2e3f4a5b6c7d", cascaded: ["a_5e6f7a8b9c0d1e2f"], reason: "user closed the tab" }),
+      json(res, 200, {
+        cancelled: true,
+        agent_id: "a_8c1d2e3f4a5b6c7d",
+        cascaded: ["a_5e6f7a8b9c0d1e2f"],
+        reason: "user closed the tab",
+      }),
     "POST /v1/agents/a_done/cancel": (_s, res) => json(res, 200, { cancelled: false, agent_id: "a_done", status: "completed" }),
     "GET /v1/agents/a_8c1d2e3f4a5b6c7d": (_s, res) => json(res, 200, AGENT_STATUS),
     "GET /v1/users/u_42/agents": (_s, res) => json(res, 200, { agents: [AGENT_STATUS] }),
@@ -726,15 +797,56 @@ describe("endpoint methods", () => {
     "GET /v1/runs/r_0b1c2d3e4f5a6b7c/interrupts": (_s, res) => json(res, 200, { interrupts: [INTERRUPT], total: 1 }),
     "GET /v1/users/u_42/interrupts": (_s, res) => json(res, 200, { interrupts: [INTERRUPT], total: 1 }),
     "POST /v1/runs/r_0b1c2d3e4f5a6b7c/interrupts/intr_18a2b3c4d5e6f708a1b2c3d4/resolve": (_s, res) =>
-      json(res, 200, { interrupt_id: "intr_18a2b3c4d5e6f708a1b2c3d4", resolved_at: "2026-08-19T09:02:11.5Z", status: "resolved" }),
+      json(res, 200, {
+        interrupt_id: "intr_18a2b3c4d5e6f708a1b2c3d4",
+        resolved_at: "2026-08-19T09:02:11.5Z",
+        status: "resolved",
+      }),
     "POST /v1/runs/r_0b1c2d3e4f5a6b7c/compact": (_s, res) =>
-      json(res, 200, { run_id: "r_0b1c2d3e4f5a6b7c", compacted: true, before_tokens: 48120, after_tokens: 3920, applied: "live" }),
+      json(res, 200, {
+        run_id: "r_0b1c2d3e4f5a6b7c",
+        compacted: true,
+        before_tokens: 48120,
+        after_tokens: 3920,
+        applied: "live",
+      }),
     "GET /v1/_snapshots": (_s, res) =>
-      json(res, 200, { entries: [{ id: "snap_1787114500123_9f8e7d6c", created_at: "2026-08-19T09:01:40.123Z", label: "before-deploy", schema_version: 1, byte_size: 48213 }] }),
-    "GET /healthz": (_s, res) => json(res, 200, { ok: true, version: "v1.59.0", commit: "4292f357", built: "2026-08-19T05:40:00Z", uptime_seconds: 3600, metrics_enabled: false }),
+      json(res, 200, {
+        entries: [
+          {
+            id: "snap_1787114500123_9f8e7d6c",
+            created_at: "2026-08-19T09:01:40.123Z",
+            label: "before-deploy",
+            schema_version: 1,
+            byte_size: 48213,
+          },
+        ],
+      }),
+    "GET /healthz": (_s, res) =>
+      json(res, 200, {
+        ok: true,
+        version: "v1.59.0",
+        commit: "4292f357",
+        built: "2026-08-19T05:40:00Z",
+        uptime_seconds: 3600,
+        metrics_enabled: false,
+      }),
     "GET /v1/_me": (_s, res) =>
-      json(res, 200, { capabilities: { http_host_allowlist_configured: false, mcp_allow_dynamic_stdio: false }, is_admin: false, legacy: false, scopes: ["runs:create", "runs:read"], subject: "u_42", tenant_id: "acme" }),
-    "GET /v1/_runnable-agents": (_s, res) => json(res, 200, { agents: [{ name: "helper", source: "bundled" }, { name: "triage-bot", source: "tenant" }] }),
+      json(res, 200, {
+        capabilities: { http_host_allowlist_configured: false, mcp_allow_dynamic_stdio: false },
+        is_admin: false,
+        legacy: false,
+        scopes: ["runs:create", "runs:read"],
+        subject: "u_42",
+        tenant_id: "acme",
+      }),
+    "GET /v1/_runnable-agents": (_s, res) =>
+      json(res, 200, {
+        agents: [
+          { name: "helper", source: "bundled" },
+          { name: "triage-bot", source: "tenant" },
+        ],
+      }),
     "GET /v1/agents/we%20ird%2Fid%3F": (_s, res) => json(res, 200, { ...AGENT_STATUS, agent_id: "we ird/id?" }),
   };
 
@@ -749,7 +861,10 @@ describe("endpoint methods", () => {
 
   it("sendInput", async () => {
     const { c, seen } = await api();
-    expect(await c.sendInput("r_0b1c2d3e4f5a6b7c", "Now add a unit test for the parser.")).toEqual({ delivered: true, run_id: "r_0b1c2d3e4f5a6b7c" });
+    expect(await c.sendInput("r_0b1c2d3e4f5a6b7c", "Now add a unit test for the parser.")).toEqual({
+      delivered: true,
+      run_id: "r_0b1c2d3e4f5a6b7c",
+    });
     expect(seen[0]).toMatchObject({ method: "POST", path: "/v1/runs/r_0b1c2d3e4f5a6b7c/input" });
     expect(JSON.parse(seen[0]!.body)).toEqual({ text: "Now add a unit test for the parser." });
     expect(seen[0]!.headers["content-type"]).toBe("application/json");
@@ -758,7 +873,11 @@ describe("endpoint methods", () => {
 
   it("cancelTurn with and without a reason", async () => {
     const { c, seen } = await api();
-    expect(await c.cancelTurn("r_0b1c2d3e4f5a6b7c", "wrong direction")).toEqual({ parked: true, run_id: "r_0b1c2d3e4f5a6b7c", stopped: true });
+    expect(await c.cancelTurn("r_0b1c2d3e4f5a6b7c", "wrong direction")).toEqual({
+      parked: true,
+      run_id: "r_0b1c2d3e4f5a6b7c",
+      stopped: true,
+    });
     expect(JSON.parse(seen[0]!.body)).toEqual({ reason: "wrong direction" });
     await c.cancelTurn("r_0b1c2d3e4f5a6b7c");
     expect(seen[1]).toMatchObject({ method: "POST", path: "/v1/runs/r_0b1c2d3e4f5a6b7c/cancel", body: "" });
@@ -828,9 +947,20 @@ describe("endpoint methods", () => {
 
   it("resolveInterrupt sends only the given fields", async () => {
     const { c, seen } = await api();
-    const r = await c.resolveInterrupt("r_0b1c2d3e4f5a6b7c", "intr_18a2b3c4d5e6f708a1b2c3d4", { kind: "question", answer: "yes", resolved_by: "mcp" });
-    expect(r).toEqual({ interrupt_id: "intr_18a2b3c4d5e6f708a1b2c3d4", resolved_at: "2026-08-19T09:02:11.5Z", status: "resolved" });
-    expect(seen[0]).toMatchObject({ method: "POST", path: "/v1/runs/r_0b1c2d3e4f5a6b7c/interrupts/intr_18a2b3c4d5e6f708a1b2c3d4/resolve" });
+    const r = await c.resolveInterrupt("r_0b1c2d3e4f5a6b7c", "intr_18a2b3c4d5e6f708a1b2c3d4", {
+      kind: "question",
+      answer: "yes",
+      resolved_by: "mcp",
+    });
+    expect(r).toEqual({
+      interrupt_id: "intr_18a2b3c4d5e6f708a1b2c3d4",
+      resolved_at: "2026-08-19T09:02:11.5Z",
+      status: "resolved",
+    });
+    expect(seen[0]).toMatchObject({
+      method: "POST",
+      path: "/v1/runs/r_0b1c2d3e4f5a6b7c/interrupts/intr_18a2b3c4d5e6f708a1b2c3d4/resolve",
+    });
     expect(JSON.parse(seen[0]!.body)).toEqual({ kind: "question", answer: "yes", resolved_by: "mcp" });
     await c.resolveInterrupt("r_0b1c2d3e4f5a6b7c", "intr_18a2b3c4d5e6f708a1b2c3d4", { disposition: "declined" });
     expect(JSON.parse(seen[1]!.body)).toEqual({ disposition: "declined" });
@@ -838,21 +968,37 @@ describe("endpoint methods", () => {
 
   it("compactRun", async () => {
     const { c, seen } = await api();
-    expect(await c.compactRun("r_0b1c2d3e4f5a6b7c")).toEqual({ run_id: "r_0b1c2d3e4f5a6b7c", compacted: true, before_tokens: 48120, after_tokens: 3920, applied: "live" });
+    expect(await c.compactRun("r_0b1c2d3e4f5a6b7c")).toEqual({
+      run_id: "r_0b1c2d3e4f5a6b7c",
+      compacted: true,
+      before_tokens: 48120,
+      after_tokens: 3920,
+      applied: "live",
+    });
     expect(seen[0]).toMatchObject({ method: "POST", path: "/v1/runs/r_0b1c2d3e4f5a6b7c/compact", body: "{}" });
   });
 
   it("listSnapshots sends limit and label_contains", async () => {
     const { c, seen } = await api();
     const r = await c.listSnapshots({ limit: 50, label_contains: "deploy" });
-    expect(r.entries[0]).toMatchObject({ id: "snap_1787114500123_9f8e7d6c", label: "before-deploy", byte_size: 48213, schema_version: 1 });
+    expect(r.entries[0]).toMatchObject({
+      id: "snap_1787114500123_9f8e7d6c",
+      label: "before-deploy",
+      byte_size: 48213,
+      schema_version: 1,
+    });
     expect(seen[0]).toMatchObject({ method: "GET", path: "/v1/_snapshots", query: { limit: "50", label_contains: "deploy" } });
   });
 
   it("healthz, me, runnableAgents", async () => {
     const { c, seen } = await api();
     expect(await c.healthz()).toMatchObject({ ok: true, version: "v1.59.0" });
-    expect(await c.me()).toMatchObject({ subject: "u_42", tenant_id: "acme", scopes: ["runs:create", "runs:read"], is_admin: false });
+    expect(await c.me()).toMatchObject({
+      subject: "u_42",
+      tenant_id: "acme",
+      scopes: ["runs:create", "runs:read"],
+      is_admin: false,
+    });
     expect((await c.runnableAgents()).agents.map((a) => a.name)).toEqual(["helper", "triage-bot"]);
     expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual(["GET /healthz", "GET /v1/_me", "GET /v1/_runnable-agents"]);
     for (const s of seen) {

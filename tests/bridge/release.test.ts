@@ -49,67 +49,79 @@ describe("releasing and re-attaching a parked run's stream", () => {
   it.each([
     ["transcript from_seq", true],
     ["replay from 0 and skip", false],
-  ] as const)("keeps the log exact across random releases, with turns steered by someone else while released (%s)", async (_label, useTranscriptResume) => {
-    const seed = Number(process.env.RELEASE_SEED ?? 20261313) + (useTranscriptResume ? 0 : 1);
-    const rand = rng(seed);
-    const agents = ["echo", "unicode", "toolish", "longtalk", "echo"];
-    const TURNS = 6;
-    const posts = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length;
-    const streams = agents.map((agent, i) =>
-      RunStream.start(client, { agent, prompt: `prompt ${i} — héllo ✓`, agent_id: newAgentId(), user_id: "u_rel" }, { logger: silentLogger(), backoffMs: FAST_BACKOFF, useTranscriptResume }),
-    );
-    let releases = 0;
-    let steeredWhileReleased = 0;
-    await Promise.all(
-      streams.map(async (rs, i) => {
-        for (let turn = 1; turn <= TURNS; turn++) {
-          await waitFor(() => parks(rs) >= turn, 60_000, `run ${i} park ${turn}`);
-          if (turn === TURNS) break;
-          if (rand() < 0.7 && rs.release()) {
-            releases += 1;
-            await waitFor(() => rs.phase === "released", 5_000, `run ${i} released`);
-            expect(rs.confirmed).toBe(false);
-            if (rand() < 0.6) {
-              // Someone else (the Web UI, another host) steers the run while we hold no stream.
-              steeredWhileReleased += 1;
-              await client.sendInput(rs.runId!, `turn ${turn} of run ${i}, steered elsewhere: ünï 🎉`);
-              const settled = rand() < 0.5;
-              if (settled) await sim.waitForStopPoint(rs.runId!, 30_000);
+  ] as const)(
+    "keeps the log exact across random releases, with turns steered by someone else while released (%s)",
+    async (_label, useTranscriptResume) => {
+      const seed = Number(process.env.RELEASE_SEED ?? 20261313) + (useTranscriptResume ? 0 : 1);
+      const rand = rng(seed);
+      const agents = ["echo", "unicode", "toolish", "longtalk", "echo"];
+      const TURNS = 6;
+      const posts = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length;
+      const streams = agents.map((agent, i) =>
+        RunStream.start(
+          client,
+          { agent, prompt: `prompt ${i} — héllo ✓`, agent_id: newAgentId(), user_id: "u_rel" },
+          { logger: silentLogger(), backoffMs: FAST_BACKOFF, useTranscriptResume },
+        ),
+      );
+      let releases = 0;
+      let steeredWhileReleased = 0;
+      await Promise.all(
+        streams.map(async (rs, i) => {
+          for (let turn = 1; turn <= TURNS; turn++) {
+            await waitFor(() => parks(rs) >= turn, 60_000, `run ${i} park ${turn}`);
+            if (turn === TURNS) break;
+            if (rand() < 0.7 && rs.release()) {
+              releases += 1;
+              await waitFor(() => rs.phase === "released", 5_000, `run ${i} released`);
+              expect(rs.confirmed).toBe(false);
+              if (rand() < 0.6) {
+                // Someone else (the Web UI, another host) steers the run while we hold no stream.
+                steeredWhileReleased += 1;
+                await client.sendInput(rs.runId!, `turn ${turn} of run ${i}, steered elsewhere: ünï 🎉`);
+                const settled = rand() < 0.5;
+                if (settled) await sim.waitForStopPoint(rs.runId!, 30_000);
+                const atConfirm = logWhenConfirmed(rs);
+                rs.interest();
+                const log = await atConfirm;
+                // Confirmed: every frame loomcycle held when we re-attached is in the log, none
+                // twice (all of the turn when it had parked again before the interest).
+                const want = expected(rs.runId!);
+                if (settled) expect(log).toEqual(want);
+                else expect(want.slice(0, log.length)).toEqual(log);
+                continue;
+              }
               const atConfirm = logWhenConfirmed(rs);
               rs.interest();
-              const log = await atConfirm;
-              // Confirmed: every frame loomcycle held when we re-attached is in the log, none
-              // twice (all of the turn when it had parked again before the interest).
-              const want = expected(rs.runId!);
-              if (settled) expect(log).toEqual(want);
-              else expect(want.slice(0, log.length)).toEqual(log);
-              continue;
+              expect(await atConfirm).toEqual(expected(rs.runId!));
             }
-            const atConfirm = logWhenConfirmed(rs);
-            rs.interest();
-            expect(await atConfirm).toEqual(expected(rs.runId!));
+            await client.sendInput(rs.runId!, `turn ${turn} of run ${i}`);
           }
-          await client.sendInput(rs.runId!, `turn ${turn} of run ${i}`);
-        }
-      }),
-    );
-    for (const rs of streams) expect(rs.events.slice()).toEqual(expected(rs.runId!));
-    expect(releases).toBeGreaterThanOrEqual(10);
-    expect(steeredWhileReleased).toBeGreaterThanOrEqual(5);
-    // Every release was followed by exactly one re-attach, and no start was ever repeated.
-    expect(streams.reduce((n, rs) => n + rs.reattaches, 0)).toBe(releases);
-    if (useTranscriptResume) expect(streams.reduce((n, rs) => n + rs.reattachesFromSeq, 0)).toBe(releases);
-    expect(sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length - posts).toBe(streams.length);
+        }),
+      );
+      for (const rs of streams) expect(rs.events.slice()).toEqual(expected(rs.runId!));
+      expect(releases).toBeGreaterThanOrEqual(10);
+      expect(steeredWhileReleased).toBeGreaterThanOrEqual(5);
+      // Every release was followed by exactly one re-attach, and no start was ever repeated.
+      expect(streams.reduce((n, rs) => n + rs.reattaches, 0)).toBe(releases);
+      if (useTranscriptResume) expect(streams.reduce((n, rs) => n + rs.reattachesFromSeq, 0)).toBe(releases);
+      expect(sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length - posts).toBe(streams.length);
 
-    // Released, they hold no tail on loomcycle; closed, nothing is left.
-    const openBefore = sim.tailStats().open;
-    for (const rs of streams) expect(rs.release()).toBe(true);
-    await waitFor(() => sim.tailStats().open === openBefore - streams.length, 5_000, "tails closed");
-    for (const rs of streams) rs.close();
-  }, 120_000);
+      // Released, they hold no tail on loomcycle; closed, nothing is left.
+      const openBefore = sim.tailStats().open;
+      for (const rs of streams) expect(rs.release()).toBe(true);
+      await waitFor(() => sim.tailStats().open === openBefore - streams.length, 5_000, "tails closed");
+      for (const rs of streams) rs.close();
+    },
+    120_000,
+  );
 
   it("sees a run that ended while released, and a re-attach of an unchanged run is confirmed without waiting", async () => {
-    const rs = RunStream.start(client, { agent: "echo", prompt: "end me", agent_id: newAgentId(), user_id: "u_rel" }, { logger: silentLogger(), backoffMs: FAST_BACKOFF });
+    const rs = RunStream.start(
+      client,
+      { agent: "echo", prompt: "end me", agent_id: newAgentId(), user_id: "u_rel" },
+      { logger: silentLogger(), backoffMs: FAST_BACKOFF },
+    );
     await waitFor(() => parks(rs) >= 1, 30_000, "parked");
     expect(rs.release()).toBe(true);
     await waitFor(() => rs.phase === "released", 5_000, "released");
@@ -132,7 +144,11 @@ describe("releasing and re-attaching a parked run's stream", () => {
   });
 
   it("does not release a run that is not live, and close() ends a released one for good", async () => {
-    const rs = RunStream.start(client, { agent: "longtalk", prompt: "talk", agent_id: newAgentId(), user_id: "u_rel" }, { logger: silentLogger(), backoffMs: FAST_BACKOFF });
+    const rs = RunStream.start(
+      client,
+      { agent: "longtalk", prompt: "talk", agent_id: newAgentId(), user_id: "u_rel" },
+      { logger: silentLogger(), backoffMs: FAST_BACKOFF },
+    );
     expect(rs.release()).toBe(false); // still connecting: nothing to release
     await waitFor(() => parks(rs) >= 1, 60_000, "parked");
     expect(rs.release()).toBe(true);

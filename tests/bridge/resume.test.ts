@@ -24,7 +24,10 @@ afterAll(async () => {
 });
 
 function parked(rs: RunStream): boolean {
-  const last = rs.events.slice().reverse().find((e) => e.type !== "usage" && e.type !== "context_compaction");
+  const last = rs.events
+    .slice()
+    .reverse()
+    .find((e) => e.type !== "usage" && e.type !== "context_compaction");
   return last?.type === "awaiting_input";
 }
 
@@ -36,60 +39,78 @@ describe("exact resume under random stream cuts", () => {
   it.each([
     ["transcript from_seq", true],
     ["replay from 0 and skip", false],
-  ] as const)("survives at least 50 random cuts across concurrent runs with an exact log (%s)", async (_label, useTranscriptResume) => {
-    sim.faults.clear();
-    const seed = Number(process.env.RESUME_SEED ?? 20261121) + (useTranscriptResume ? 0 : 1);
-    const rand = rng(seed);
-    const agents = ["unicode", "echo", "toolish", "longtalk", "unicode", "echo"];
-    const TURNS = 4;
-    const totalCuts = 60;
-    // Queue the cuts: each one takes the next run-stream connection that opens.
-    for (let i = 0; i < totalCuts; i++) {
-      const mode = rand() < 0.5 ? "destroy" : "end";
-      if (rand() < 0.5) sim.faults.cutStream({ atByte: 40 + Math.floor(rand() * 4000), mode });
-      else sim.faults.cutStream({ afterFrames: 3 + Math.floor(rand() * 40), mode });
-    }
-    const postsBefore = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length;
-    const streams = agents.map((agent, i) =>
-      RunStream.start(client, { agent, prompt: `prompt ${i} — héllo ✓ 你好`, agent_id: newAgentId(), user_id: "u_test" }, { logger: silentLogger(), backoffMs: FAST_BACKOFF, useTranscriptResume }),
-    );
-    // Drive every run through TURNS turns: steer whenever it parks.
-    await Promise.all(
-      streams.map(async (rs, i) => {
-        for (let turn = 1; turn < TURNS; turn++) {
-          await waitFor(() => parked(rs) && rs.events.slice().filter((e) => e.type === "awaiting_input").length >= turn, 60_000, `run ${i} park ${turn}`);
-          await client.sendInput(rs.runId!, `turn ${turn} of run ${i}: ünïcödé 🎉`);
-        }
-        await waitFor(() => rs.events.slice().filter((e) => e.type === "awaiting_input").length >= TURNS, 60_000, `run ${i} final park`);
-      }),
-    );
-    // Cancel half of them: a bare EOF that the status lookup must turn into "cancelled".
-    for (const rs of streams.slice(0, 3)) await client.cancelAgent(rs.agentId!, "test over");
-    await waitFor(() => streams.slice(0, 3).every((rs) => rs.terminal?.status === "cancelled"), 20_000, "cancelled runs");
+  ] as const)(
+    "survives at least 50 random cuts across concurrent runs with an exact log (%s)",
+    async (_label, useTranscriptResume) => {
+      sim.faults.clear();
+      const seed = Number(process.env.RESUME_SEED ?? 20261121) + (useTranscriptResume ? 0 : 1);
+      const rand = rng(seed);
+      const agents = ["unicode", "echo", "toolish", "longtalk", "unicode", "echo"];
+      const TURNS = 4;
+      const totalCuts = 60;
+      // Queue the cuts: each one takes the next run-stream connection that opens.
+      for (let i = 0; i < totalCuts; i++) {
+        const mode = rand() < 0.5 ? "destroy" : "end";
+        if (rand() < 0.5) sim.faults.cutStream({ atByte: 40 + Math.floor(rand() * 4000), mode });
+        else sim.faults.cutStream({ afterFrames: 3 + Math.floor(rand() * 40), mode });
+      }
+      const postsBefore = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length;
+      const streams = agents.map((agent, i) =>
+        RunStream.start(
+          client,
+          { agent, prompt: `prompt ${i} — héllo ✓ 你好`, agent_id: newAgentId(), user_id: "u_test" },
+          { logger: silentLogger(), backoffMs: FAST_BACKOFF, useTranscriptResume },
+        ),
+      );
+      // Drive every run through TURNS turns: steer whenever it parks.
+      await Promise.all(
+        streams.map(async (rs, i) => {
+          for (let turn = 1; turn < TURNS; turn++) {
+            await waitFor(
+              () => parked(rs) && rs.events.slice().filter((e) => e.type === "awaiting_input").length >= turn,
+              60_000,
+              `run ${i} park ${turn}`,
+            );
+            await client.sendInput(rs.runId!, `turn ${turn} of run ${i}: ünïcödé 🎉`);
+          }
+          await waitFor(
+            () => rs.events.slice().filter((e) => e.type === "awaiting_input").length >= TURNS,
+            60_000,
+            `run ${i} final park`,
+          );
+        }),
+      );
+      // Cancel half of them: a bare EOF that the status lookup must turn into "cancelled".
+      for (const rs of streams.slice(0, 3)) await client.cancelAgent(rs.agentId!, "test over");
+      await waitFor(() => streams.slice(0, 3).every((rs) => rs.terminal?.status === "cancelled"), 20_000, "cancelled runs");
 
-    const reattaches = streams.reduce((n, rs) => n + rs.reattaches, 0);
-    const fromSeq = streams.reduce((n, rs) => n + rs.reattachesFromSeq, 0);
-    const cutsLeft = sim.faults.pendingCuts();
-    const cutsSurvived = totalCuts - cutsLeft;
-    for (const rs of streams) {
-      expect(rs.events.slice()).toEqual(expectedEvents(rs.runId!));
-    }
-    const posts = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length - postsBefore;
-    expect(posts).toBe(streams.length);
-    expect(cutsSurvived).toBeGreaterThanOrEqual(50);
-    // The strategy under test is the one that ran.
-    if (useTranscriptResume) expect(fromSeq).toBeGreaterThan(0);
-    else expect(fromSeq).toBe(0);
-    process.stderr.write(`resume (${_label}): seed ${seed}, ${cutsSurvived} cuts survived across ${streams.length} runs, ${reattaches} re-attaches (${fromSeq} with a transcript from_seq), ${streams.reduce((n, rs) => n + rs.events.length, 0)} events, 0 lost, 0 duplicated\n`);
+      const reattaches = streams.reduce((n, rs) => n + rs.reattaches, 0);
+      const fromSeq = streams.reduce((n, rs) => n + rs.reattachesFromSeq, 0);
+      const cutsLeft = sim.faults.pendingCuts();
+      const cutsSurvived = totalCuts - cutsLeft;
+      for (const rs of streams) {
+        expect(rs.events.slice()).toEqual(expectedEvents(rs.runId!));
+      }
+      const posts = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length - postsBefore;
+      expect(posts).toBe(streams.length);
+      expect(cutsSurvived).toBeGreaterThanOrEqual(50);
+      // The strategy under test is the one that ran.
+      if (useTranscriptResume) expect(fromSeq).toBeGreaterThan(0);
+      else expect(fromSeq).toBe(0);
+      process.stderr.write(
+        `resume (${_label}): seed ${seed}, ${cutsSurvived} cuts survived across ${streams.length} runs, ${reattaches} re-attaches (${fromSeq} with a transcript from_seq), ${streams.reduce((n, rs) => n + rs.events.length, 0)} events, 0 lost, 0 duplicated\n`,
+      );
 
-    // A fresh process attaching the same runs sees the same positions.
-    sim.faults.clear();
-    for (const rs of streams) {
-      const fresh = RunStream.attach(client, rs.runId!, { logger: silentLogger(), backoffMs: FAST_BACKOFF });
-      await waitFor(() => fresh.events.length >= rs.events.length, 10_000, "fresh attach replay");
-      expect(fresh.events.slice()).toEqual(rs.events.slice());
-      fresh.close();
-    }
-    for (const rs of streams) rs.close();
-  }, 120_000);
+      // A fresh process attaching the same runs sees the same positions.
+      sim.faults.clear();
+      for (const rs of streams) {
+        const fresh = RunStream.attach(client, rs.runId!, { logger: silentLogger(), backoffMs: FAST_BACKOFF });
+        await waitFor(() => fresh.events.length >= rs.events.length, 10_000, "fresh attach replay");
+        expect(fresh.events.slice()).toEqual(rs.events.slice());
+        fresh.close();
+      }
+      for (const rs of streams) rs.close();
+    },
+    120_000,
+  );
 });

@@ -16,7 +16,12 @@ const kinds = (fs: StreamFrame[]) => fs.map((f) => (f.kind === "event" ? `${f.ev
 
 describe("readSseFrames: batches", () => {
   it("hands out every frame complete so far, in order, the same frames as one by one", async () => {
-    const wire = [text("a"), text("b") + text("c"), ": keepalive\n\n", 'event: started\ndata: {"type":"started"}\n\n' + text("d")];
+    const wire = [
+      text("a"),
+      text("b") + text("c"),
+      ": keepalive\n\n",
+      'event: started\ndata: {"type":"started"}\n\n' + text("d"),
+    ];
     const one: StreamFrame[] = [];
     for await (const f of readSseFrames(chunks(...wire))) one.push(f);
     const batches: StreamFrame[][] = [];
@@ -30,7 +35,12 @@ describe("readSseFrames: batches", () => {
 
   it("a batch holds every frame parsed when the consumer asks: three frames pushed in one read come as one batch, the next read's as the next", async () => {
     let sink: PushSink | undefined;
-    const body: PushBody = { start: (s) => (sink = s), pause: () => undefined, resume: () => undefined, release: () => undefined };
+    const body: PushBody = {
+      start: (s) => (sink = s),
+      pause: () => undefined,
+      resume: () => undefined,
+      release: () => undefined,
+    };
     const it = readSseFrames(body).batches[Symbol.asyncIterator]();
     sink!.data(enc.encode(text("a") + text("b") + text("c") + "event: te"));
     const first = await it.next();

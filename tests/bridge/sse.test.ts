@@ -23,7 +23,10 @@ async function collect(gen: AsyncIterable<StreamFrame>): Promise<StreamFrame[]> 
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ level: "debug", destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } });
+  const logger = createLogger({
+    level: "debug",
+    destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  });
   return { logger, lines };
 }
 
@@ -32,8 +35,7 @@ const AGENT =
   'event: agent\ndata: {"agent_id":"a_8c1d2e3f4a5b6c7d","parent_agent_id":null,"parent_context":null,"run_id":"r_0b1c2d3e4f5a6b7c","session_id":"s_3f9a0c2b7d1e4a55"}\n\n';
 const STARTED = 'event: started\ndata: {"type":"started"}\n\n';
 const text = (t: string) => `event: text\ndata: ${JSON.stringify({ type: "text", text: t })}\n\n`;
-const DONE =
-  'event: done\ndata: {"type":"done","usage":{"input_tokens":2202,"output_tokens":99},"stop_reason":"end_turn"}\n\n';
+const DONE = 'event: done\ndata: {"type":"done","usage":{"input_tokens":2202,"output_tokens":99},"stop_reason":"end_turn"}\n\n';
 
 // ---- real HTTP helpers --------------------------------------------------------------
 
@@ -76,7 +78,11 @@ describe("readSseFrames: frame kinds", () => {
     const f = frames[0];
     expect(f?.kind).toBe("agent");
     if (f?.kind !== "agent") throw new Error("unreachable");
-    expect(f.agent).toMatchObject({ agent_id: "a_8c1d2e3f4a5b6c7d", run_id: "r_0b1c2d3e4f5a6b7c", session_id: "s_3f9a0c2b7d1e4a55" });
+    expect(f.agent).toMatchObject({
+      agent_id: "a_8c1d2e3f4a5b6c7d",
+      run_id: "r_0b1c2d3e4f5a6b7c",
+      session_id: "s_3f9a0c2b7d1e4a55",
+    });
     expect(f.agent).not.toHaveProperty("type");
     expect(f.bytes).toBe(enc.encode(AGENT).length);
   });
@@ -84,7 +90,11 @@ describe("readSseFrames: frame kinds", () => {
   it("keeps unknown event names as ordinary events and back-fills a missing `type`", async () => {
     const frames = await collect(
       readSseFrames(
-        chunks('event: brand_new_thing\ndata: {"type":"brand_new_thing","x":1}\n\n', 'event: typeless\ndata: {"text":"hi"}\n\n', DONE),
+        chunks(
+          'event: brand_new_thing\ndata: {"type":"brand_new_thing","x":1}\n\n',
+          'event: typeless\ndata: {"text":"hi"}\n\n',
+          DONE,
+        ),
       ),
     );
     expect(frames.map((f) => f.kind)).toEqual(["event", "event", "event"]);
@@ -94,7 +104,9 @@ describe("readSseFrames: frame kinds", () => {
   });
 
   it("ignores `: keepalive` comments", async () => {
-    const frames = await collect(readSseFrames(chunks(": keepalive\n\n", STARTED, ": keepalive\n\n", ": keepalive\n\n", text("a"), ": keepalive\n\n")));
+    const frames = await collect(
+      readSseFrames(chunks(": keepalive\n\n", STARTED, ": keepalive\n\n", ": keepalive\n\n", text("a"), ": keepalive\n\n")),
+    );
     expect(frames.map((f) => (f.kind === "event" ? f.event.type : f.kind))).toEqual(["started", "text"]);
   });
 
@@ -133,7 +145,15 @@ describe("readSseFrames: frame kinds", () => {
 
 describe("readSseFrames: framing", () => {
   // 😀 is 4 bytes in UTF-8, 漢 is 3, é is 2: splits land inside each of them.
-  const transcript = [SESSION, AGENT, ": keepalive\n\n", STARTED, text("emoji 😀 and CJK 漢字 and é"), text("tail 😀"), DONE].join("");
+  const transcript = [
+    SESSION,
+    AGENT,
+    ": keepalive\n\n",
+    STARTED,
+    text("emoji 😀 and CJK 漢字 and é"),
+    text("tail 😀"),
+    DONE,
+  ].join("");
 
   const variants: Array<[string, string]> = [
     ["LF", transcript],
@@ -159,7 +179,11 @@ describe("readSseFrames: framing", () => {
   }
 
   it("parses CRLF line endings", async () => {
-    const frames = await collect(readSseFrames(chunks('event: text\r\ndata: {"type":"text","text":"x"}\r\n\r\n: keepalive\r\n\r\n', DONE.replace(/\n/g, "\r\n"))));
+    const frames = await collect(
+      readSseFrames(
+        chunks('event: text\r\ndata: {"type":"text","text":"x"}\r\n\r\n: keepalive\r\n\r\n', DONE.replace(/\n/g, "\r\n")),
+      ),
+    );
     expect(frames.map((f) => (f.kind === "event" ? f.event.type : f.kind))).toEqual(["text", "done"]);
   });
 
@@ -180,16 +204,26 @@ describe("readSseFrames: framing", () => {
   });
 
   it("at EOF keeps a last frame missing only its blank line or final newline (complete JSON), discards a cut one, and returns normally", async () => {
-    const frames = await collect(readSseFrames(chunks(STARTED, text("complete"), 'event: text\ndata: {"type":"text","text":"last"}\n')));
-    expect(frames.map((f) => (f.kind === "event" ? f.event.text ?? f.event.type : f.kind))).toEqual(["started", "complete", "last"]);
-    const noNewline = await collect(readSseFrames(chunks(STARTED, 'event: done\ndata: {"type":"done","stop_reason":"end_turn"}')));
+    const frames = await collect(
+      readSseFrames(chunks(STARTED, text("complete"), 'event: text\ndata: {"type":"text","text":"last"}\n')),
+    );
+    expect(frames.map((f) => (f.kind === "event" ? (f.event.text ?? f.event.type) : f.kind))).toEqual([
+      "started",
+      "complete",
+      "last",
+    ]);
+    const noNewline = await collect(
+      readSseFrames(chunks(STARTED, 'event: done\ndata: {"type":"done","stop_reason":"end_turn"}')),
+    );
     expect(noNewline.map((f) => (f.kind === "event" ? f.event.type : f.kind))).toEqual(["started", "done"]);
     const crlf = await collect(readSseFrames(chunks(STARTED, 'event: done\r\ndata: {"type":"done"}\r')));
     expect(crlf.map((f) => (f.kind === "event" ? f.event.type : f.kind))).toEqual(["started", "done"]);
     // Cut anywhere before the end of its JSON: never a frame (a re-attach replays it).
     const midLine = await collect(readSseFrames(chunks(STARTED, 'event: text\ndata: {"type":"te')));
     expect(midLine).toHaveLength(1);
-    const midUtf8 = await collect(readSseFrames(chunks(STARTED, Buffer.from('event: text\ndata: {"type":"text","text":"é"}').subarray(0, 42))));
+    const midUtf8 = await collect(
+      readSseFrames(chunks(STARTED, Buffer.from('event: text\ndata: {"type":"text","text":"é"}').subarray(0, 42))),
+    );
     expect(midUtf8).toHaveLength(1);
     const nameOnly = await collect(readSseFrames(chunks(STARTED, "event: text\n")));
     expect(nameOnly).toHaveLength(1);
@@ -223,12 +257,9 @@ describe("readSseFrames: oversized frames", () => {
       yield enc.encode(DONE);
     }
     const frames = await collect(readSseFrames(src(), { maxFrameBytes: 1024 * 1024, logger }));
-    expect(frames.map((f) => (f.kind === "invalid" ? `invalid:${f.name}:${f.reason}` : f.kind === "event" ? f.event.type : f.kind))).toEqual([
-      "started",
-      "invalid:text:oversized",
-      "text",
-      "done",
-    ]);
+    expect(
+      frames.map((f) => (f.kind === "invalid" ? `invalid:${f.name}:${f.reason}` : f.kind === "event" ? f.event.type : f.kind)),
+    ).toEqual(["started", "invalid:text:oversized", "text", "done"]);
     expect(frames[1]?.bytes).toBeGreaterThan(total);
     expect(frames[2]).toMatchObject({ event: { text: "after" } });
     // Buffering the frame would hold >= 20 MB; the reader keeps about maxFrameBytes.
@@ -238,7 +269,9 @@ describe("readSseFrames: oversized frames", () => {
 
   it("does not report an oversized frame that EOF cut off (a re-attach replays it)", async () => {
     const big = "x".repeat(3000);
-    const frames = await collect(readSseFrames(chunks(STARTED, `event: text\ndata: {"type":"text","text":"${big}`), { maxFrameBytes: 1000 }));
+    const frames = await collect(
+      readSseFrames(chunks(STARTED, `event: text\ndata: {"type":"text","text":"${big}`), { maxFrameBytes: 1000 }),
+    );
     expect(frames.map((f) => f.kind)).toEqual(["event"]);
   });
 

@@ -65,7 +65,13 @@ async function serve(respond: (s: net.Socket) => void | Promise<void>): Promise<
 
 function client(port: number): LoomcycleClient {
   // A header deadline far past the test timeout: a response that hangs is a failure of the test, not a timeout error.
-  return new LoomcycleClient({ baseUrl: `http://127.0.0.1:${port}`, token: "tok_test_123456", logger: silentLogger(), headersTimeoutMs: 600_000, retry: { attempts: 1 } });
+  return new LoomcycleClient({
+    baseUrl: `http://127.0.0.1:${port}`,
+    token: "tok_test_123456",
+    logger: silentLogger(),
+    headersTimeoutMs: 600_000,
+    retry: { attempts: 1 },
+  });
 }
 
 /** Open a run stream on the server and read it to its end: the frames that arrived, and how it ended. */
@@ -80,7 +86,8 @@ async function readAll(port: number): Promise<{ frames: StreamFrame[]; error?: L
   }
 }
 
-const texts = (frames: StreamFrame[]): string[] => frames.flatMap((f) => (f.kind === "event" && f.event.type === "text" ? [f.event.text ?? ""] : []));
+const texts = (frames: StreamFrame[]): string[] =>
+  frames.flatMap((f) => (f.kind === "event" && f.event.type === "text" ? [f.event.text ?? ""] : []));
 
 /** The rule for every malformed response: the first frame arrives, or the stream fails (it is never a clean end without it). */
 function expectNotSilentlyLost(out: { frames: StreamFrame[]; error?: Error }): void {
@@ -103,12 +110,19 @@ describe("malformed responses at the transport boundary: no frame is lost silent
     ["NBSP after chunked", Buffer.from([0xa0])],
     ["VT after chunked", Buffer.from([0x0b])],
     ["FF after chunked", Buffer.from([0x0c])],
-  ])("Transfer-Encoding: chunked with %s is not read as chunked (every reference reads such a body to the close)", async (_l, ws) => {
-    const chunked = `${FRAME.length.toString(16)}\r\n${FRAME}\r\n0\r\n\r\n`;
-    const { port } = await serve(writeAndClose(Buffer.concat([Buffer.from(`${SSE_HEAD}Transfer-Encoding: chunked`), ws, Buffer.from(`\r\n\r\n${chunked}`)])));
-    const out = await readAll(port);
-    expectNotSilentlyLost(out);
-  });
+  ])(
+    "Transfer-Encoding: chunked with %s is not read as chunked (every reference reads such a body to the close)",
+    async (_l, ws) => {
+      const chunked = `${FRAME.length.toString(16)}\r\n${FRAME}\r\n0\r\n\r\n`;
+      const { port } = await serve(
+        writeAndClose(
+          Buffer.concat([Buffer.from(`${SSE_HEAD}Transfer-Encoding: chunked`), ws, Buffer.from(`\r\n\r\n${chunked}`)]),
+        ),
+      );
+      const out = await readAll(port);
+      expectNotSilentlyLost(out);
+    },
+  );
 
   it.each([
     ["VT", "\x0b"],
@@ -156,7 +170,9 @@ describe("malformed responses at the transport boundary: no frame is lost silent
 
   it("valid framing the old client refused is read: a 16-digit chunk size with leading zeros, a chunk extension over 4 KiB", async () => {
     const body =
-      `${FRAME.length.toString(16).padStart(16, "0")}\r\n${FRAME}\r\n` + `${SECOND.length.toString(16)};ext=${"e".repeat(5000)}\r\n${SECOND}\r\n` + "0\r\n\r\n";
+      `${FRAME.length.toString(16).padStart(16, "0")}\r\n${FRAME}\r\n` +
+      `${SECOND.length.toString(16)};ext=${"e".repeat(5000)}\r\n${SECOND}\r\n` +
+      "0\r\n\r\n";
     const { port } = await serve(writeAndClose(`${SSE_HEAD}Transfer-Encoding: chunked\r\n\r\n${body}`));
     const out = await readAll(port);
     expect(out.error).toBeUndefined();
@@ -245,7 +261,10 @@ describe("openStreamRequest: what the transport keeps doing", () => {
         }
       }
     });
-    const res: StreamResponse = await openStreamRequest(new URL(`http://127.0.0.1:${srv.port}/big`), { headers: {}, signal: new AbortController().signal });
+    const res: StreamResponse = await openStreamRequest(new URL(`http://127.0.0.1:${srv.port}/big`), {
+      headers: {},
+      signal: new AbortController().signal,
+    });
     let got = 0;
     let ended = false;
     let paused = false;

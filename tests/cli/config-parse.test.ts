@@ -28,8 +28,17 @@ function mistake(argv: string[], env: Record<string, string> = {}): string {
 
 describe("parseConfig", () => {
   it("reads flags over env, and the defaults", () => {
-    const c = parseConfig(["--base-url", "https://loom.example.com:9443/", "--user-id=u_1"], { LOOMCYCLE_BASE_URL: "http://other:1", LOOMCYCLE_USER_ID: "u_env" });
-    expect(c).toMatchObject({ command: "serve", baseUrl: "https://loom.example.com:9443", userId: "u_1", logLevel: "info", sandbox: false });
+    const c = parseConfig(["--base-url", "https://loom.example.com:9443/", "--user-id=u_1"], {
+      LOOMCYCLE_BASE_URL: "http://other:1",
+      LOOMCYCLE_USER_ID: "u_env",
+    });
+    expect(c).toMatchObject({
+      command: "serve",
+      baseUrl: "https://loom.example.com:9443",
+      userId: "u_1",
+      logLevel: "info",
+      sandbox: false,
+    });
     expect(c.flags).toEqual({ baseUrl: "https://loom.example.com:9443", userId: "u_1" });
     expect(parseConfig([], {})).toMatchObject({ baseUrl: "http://127.0.0.1:8787", token: undefined, userId: undefined });
   });
@@ -42,8 +51,12 @@ describe("parseConfig", () => {
 
   it("an empty, missing, unreadable or placeholder token file is a mistake, named by where it was set — never a silent 'no token'", () => {
     const empty = file("empty", "\n");
-    expect(mistake([], { LOOMCYCLE_AUTH_TOKEN: "good", LOOMCYCLE_AUTH_TOKEN_FILE: empty })).toMatch(/^LOOMCYCLE_AUTH_TOKEN_FILE names ".*empty", which is empty/);
-    expect(mistake(["--token-file", empty], { LOOMCYCLE_AUTH_TOKEN: "good" })).toMatch(/^--token-file names ".*empty", which is empty/);
+    expect(mistake([], { LOOMCYCLE_AUTH_TOKEN: "good", LOOMCYCLE_AUTH_TOKEN_FILE: empty })).toMatch(
+      /^LOOMCYCLE_AUTH_TOKEN_FILE names ".*empty", which is empty/,
+    );
+    expect(mistake(["--token-file", empty], { LOOMCYCLE_AUTH_TOKEN: "good" })).toMatch(
+      /^--token-file names ".*empty", which is empty/,
+    );
     const missing = mistake(["--token-file", join(dir, "nope")]);
     expect(missing).toMatch(/^--token-file names ".*nope", but there is no such file/);
     expect(missing).not.toMatch(/ENOENT/);
@@ -57,7 +70,9 @@ describe("parseConfig", () => {
   });
 
   it("refuses a base URL with a path, query, credentials or another scheme, naming the flag or variable used", () => {
-    expect(mistake([], { LOOMCYCLE_BASE_URL: "http://h:8787/v1" })).toMatch(/^LOOMCYCLE_BASE_URL "http:\/\/h:8787\/v1" has a path \(\/v1\): give loomcycle's root URL, http:\/\/h:8787/);
+    expect(mistake([], { LOOMCYCLE_BASE_URL: "http://h:8787/v1" })).toMatch(
+      /^LOOMCYCLE_BASE_URL "http:\/\/h:8787\/v1" has a path \(\/v1\): give loomcycle's root URL, http:\/\/h:8787/,
+    );
     expect(mistake(["--base-url", "http://h/v1/"])).toMatch(/^--base-url "http:\/\/h\/v1\/" has a path/);
     expect(mistake(["--base-url", "http://h/?x=1"])).toMatch(/query/);
     expect(mistake(["--base-url", "http://u:secret@h"])).toMatch(/credentials/);

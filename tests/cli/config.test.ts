@@ -10,7 +10,10 @@ import { BIN, runBin } from "./run-bin.js";
 
 const HOSTS = ["claude-desktop", "claude-code", "opencode"] as const;
 const EXAMPLE_MAIN = "/path/to/loomcycle-mcp-bridge/dist/cli/main.js";
-const example = JSON.parse(readFileSync(fileURLToPath(new URL("../../mcp.json.example", import.meta.url)), "utf8")) as Record<string, unknown>;
+const example = JSON.parse(readFileSync(fileURLToPath(new URL("../../mcp.json.example", import.meta.url)), "utf8")) as Record<
+  string,
+  unknown
+>;
 
 function exampleEntry(host: string): Record<string, unknown> {
   const keys = Object.keys(example).filter((k) => k.startsWith(`${host}:`));
@@ -29,7 +32,8 @@ function withPlaceholderPaths(v: unknown): unknown {
 
 /** The server's env block, wherever the host keeps it. */
 function envOf(host: string, entry: Record<string, unknown>): Record<string, string> {
-  if (host === "opencode") return ((entry.mcp as Record<string, Record<string, unknown>>).loomcycle!.environment ?? {}) as Record<string, string>;
+  if (host === "opencode")
+    return ((entry.mcp as Record<string, Record<string, unknown>>).loomcycle!.environment ?? {}) as Record<string, string>;
   return ((entry.mcpServers as Record<string, Record<string, unknown>>).loomcycle!.env ?? {}) as Record<string, string>;
 }
 
@@ -54,7 +58,10 @@ describe("config <host>", () => {
     });
 
     it(`${host}: fills in the configured base URL and user id (env or flags), still the example's structure`, async () => {
-      const r = await runBin(["config", host, "--user-id", "u_flag"], { LOOMCYCLE_BASE_URL: "https://loom.example.com:9443/", LOOMCYCLE_USER_ID: "u_env" });
+      const r = await runBin(["config", host, "--user-id", "u_flag"], {
+        LOOMCYCLE_BASE_URL: "https://loom.example.com:9443/",
+        LOOMCYCLE_USER_ID: "u_env",
+      });
       expect(r.code, r.stderr).toBe(0);
       const printed = JSON.parse(r.stdout) as Record<string, unknown>;
       const env = envOf(host, printed);
@@ -63,7 +70,10 @@ describe("config <host>", () => {
       // same structure as the example once the filled values are put back
       const back = JSON.parse(JSON.stringify(withPlaceholderPaths(printed))) as Record<string, unknown>;
       const exEnv = envOf(host, exampleEntry(host));
-      Object.assign(envOf(host, back), { LOOMCYCLE_BASE_URL: exEnv.LOOMCYCLE_BASE_URL, LOOMCYCLE_USER_ID: exEnv.LOOMCYCLE_USER_ID });
+      Object.assign(envOf(host, back), {
+        LOOMCYCLE_BASE_URL: exEnv.LOOMCYCLE_BASE_URL,
+        LOOMCYCLE_USER_ID: exEnv.LOOMCYCLE_USER_ID,
+      });
       expect(back).toEqual(exampleEntry(host));
     });
   }
@@ -74,11 +84,17 @@ describe("config <host>", () => {
     writeFileSync(file, "lc_tok_in_a_file_SECRET_987654\n", { mode: 0o600 });
     const env = { LOOMCYCLE_AUTH_TOKEN_FILE: file, LOOMCYCLE_AUTH_TOKEN: "lc_tok_env_SECRET_555" };
     const desktop = await runBin(["config", "claude-desktop"], env);
-    expect(envOf("claude-desktop", JSON.parse(desktop.stdout) as Record<string, unknown>)).toMatchObject({ LOOMCYCLE_AUTH_TOKEN_FILE: file });
+    expect(envOf("claude-desktop", JSON.parse(desktop.stdout) as Record<string, unknown>)).toMatchObject({
+      LOOMCYCLE_AUTH_TOKEN_FILE: file,
+    });
     const code = await runBin(["config", "claude-code"], env);
-    expect(envOf("claude-code", JSON.parse(code.stdout) as Record<string, unknown>).LOOMCYCLE_AUTH_TOKEN).toBe("${LOOMCYCLE_AUTH_TOKEN}");
+    expect(envOf("claude-code", JSON.parse(code.stdout) as Record<string, unknown>).LOOMCYCLE_AUTH_TOKEN).toBe(
+      "${LOOMCYCLE_AUTH_TOKEN}",
+    );
     const oc = await runBin(["config", "opencode"], env);
-    expect(envOf("opencode", JSON.parse(oc.stdout) as Record<string, unknown>).LOOMCYCLE_AUTH_TOKEN).toBe("{env:LOOMCYCLE_AUTH_TOKEN}");
+    expect(envOf("opencode", JSON.parse(oc.stdout) as Record<string, unknown>).LOOMCYCLE_AUTH_TOKEN).toBe(
+      "{env:LOOMCYCLE_AUTH_TOKEN}",
+    );
     for (const r of [desktop, code, oc]) {
       expect(r.code).toBe(0);
       expect(r.stdout + r.stderr).not.toMatch(/SECRET/);
@@ -87,7 +103,10 @@ describe("config <host>", () => {
 
   it("opencode: per-server and experimental.mcp_timeout above the longest wait (55 s + 5 s)", async () => {
     const r = await runBin(["config", "opencode"]);
-    const cfg = JSON.parse(r.stdout) as { mcp: { loomcycle: { timeout: number; type: string; enabled: boolean } }; experimental: { mcp_timeout: number } };
+    const cfg = JSON.parse(r.stdout) as {
+      mcp: { loomcycle: { timeout: number; type: string; enabled: boolean } };
+      experimental: { mcp_timeout: number };
+    };
     const entry = cfg.mcp.loomcycle;
     expect(entry.timeout).toBeGreaterThan(60_000);
     expect(cfg.experimental.mcp_timeout).toBeGreaterThan(60_000);

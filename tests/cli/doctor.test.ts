@@ -63,11 +63,19 @@ function checkLines(out: string): string[] {
 
 describe("doctor", () => {
   it("reports a config snippet's placeholders as not configured (exit 1)", async () => {
-    const user = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: ADMIN, LOOMCYCLE_USER_ID: "your-user-id" });
+    const user = await runBin(["doctor"], {
+      LOOMCYCLE_BASE_URL: sim.url,
+      LOOMCYCLE_AUTH_TOKEN: ADMIN,
+      LOOMCYCLE_USER_ID: "your-user-id",
+    });
     expect(user.code).toBe(1);
     expect(user.stdout).toMatch(/✗ config .*"your-user-id" is the config snippet's placeholder/);
     expect(user.stdout).toMatch(/fix: set LOOMCYCLE_USER_ID/);
-    const tok = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: "${LOOMCYCLE_AUTH_TOKEN}", LOOMCYCLE_USER_ID: "u_1" });
+    const tok = await runBin(["doctor"], {
+      LOOMCYCLE_BASE_URL: sim.url,
+      LOOMCYCLE_AUTH_TOKEN: "${LOOMCYCLE_AUTH_TOKEN}",
+      LOOMCYCLE_USER_ID: "u_1",
+    });
     expect(tok.code).toBe(1);
     expect(tok.stdout).toMatch(/✗ config .*a reference the MCP host did not expand/);
   });
@@ -79,7 +87,9 @@ describe("doctor", () => {
     expect(lines.map((l) => l.split(/\s+/)[1])).toEqual(["config", "reach", "auth", "agents", "user"]);
     expect(lines.every((l) => l.startsWith("✓"))).toBe(true);
     expect(r.stdout).toMatch(/✓ reach .*loomcycle v1\.\d+\.\d+\S* \(commit sim/);
-    expect(r.stdout).toMatch(/✓ auth .*tenant "default", subject "default", scopes substrate:admin, admin: yes \(legacy shared secret\)/);
+    expect(r.stdout).toMatch(
+      /✓ auth .*tenant "default", subject "default", scopes substrate:admin, admin: yes \(legacy shared secret\)/,
+    );
     expect(r.stdout).toMatch(/✓ agents .*runnable: .*\basker\b.*\becho\b/);
     expect(r.stdout).toMatch(/✓ user id .*"u_42"/);
     expect(r.stdout).toMatch(/All checks passed/);
@@ -141,8 +151,12 @@ describe("doctor", () => {
     const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: url, LOOMCYCLE_AUTH_TOKEN: ADMIN }).finally(() => plainHttp.close());
     expect(r.code, r.stdout).toBe(1);
     expect(connections).toBe(1);
-    expect(r.stdout).toContain(`✗ reach    cannot reach loomcycle at ${url} (TLS handshake failed: the server does not speak TLS at that address)`);
-    expect(r.stdout).toMatch(/fix: for a certificate from a private CA, set NODE_EXTRA_CA_CERTS .* use http:\/\/ in LOOMCYCLE_BASE_URL/);
+    expect(r.stdout).toContain(
+      `✗ reach    cannot reach loomcycle at ${url} (TLS handshake failed: the server does not speak TLS at that address)`,
+    );
+    expect(r.stdout).toMatch(
+      /fix: for a certificate from a private CA, set NODE_EXTRA_CA_CERTS .* use http:\/\/ in LOOMCYCLE_BASE_URL/,
+    );
     expect(r.stdout + r.stderr).not.toContain(ADMIN);
   });
 
@@ -175,7 +189,11 @@ describe("doctor", () => {
   });
 
   it("non-legacy token with another LOOMCYCLE_USER_ID: exit 1, names the subject to use", async () => {
-    const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: DEV, LOOMCYCLE_USER_ID: "someone_else" });
+    const r = await runBin(["doctor"], {
+      LOOMCYCLE_BASE_URL: sim.url,
+      LOOMCYCLE_AUTH_TOKEN: DEV,
+      LOOMCYCLE_USER_ID: "someone_else",
+    });
     expect(r.code, r.stdout).toBe(1);
     expect(r.stdout).toMatch(/✗ user id .*"someone_else".*"u_dev"/);
     expect(r.stdout).toMatch(/fix: set LOOMCYCLE_USER_ID=u_dev/);
@@ -196,7 +214,15 @@ describe("doctor", () => {
         res.end(JSON.stringify(body));
       };
       if (req.url === "/healthz") return json({ ok: true, version: "v1.59.0", commit: "4292f357" });
-      if (req.url === "/v1/_me") return json({ is_admin: true, legacy: false, open_mode: true, scopes: ["substrate:admin"], subject: "default", tenant_id: "default" });
+      if (req.url === "/v1/_me")
+        return json({
+          is_admin: true,
+          legacy: false,
+          open_mode: true,
+          scopes: ["substrate:admin"],
+          subject: "default",
+          tenant_id: "default",
+        });
       if (req.url === "/v1/_runnable-agents") return json({ agents: [{ name: "helper", source: "bundled" }] });
       res.writeHead(404).end();
     });

@@ -29,7 +29,9 @@ describe("sim", () => {
     const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
       expect(await runSim(["--port", "99999"])).toBe(2);
-      expect(err.mock.calls.map((c) => String(c[0])).join("")).toMatch(/^loomcycle-mcp-bridge sim: --port 99999 is not a TCP port/);
+      expect(err.mock.calls.map((c) => String(c[0])).join("")).toMatch(
+        /^loomcycle-mcp-bridge sim: --port 99999 is not a TCP port/,
+      );
     } finally {
       err.mockRestore();
     }

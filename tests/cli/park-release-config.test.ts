@@ -12,6 +12,8 @@ describe("LOOMCYCLE_MCP_PARK_RELEASE_MS", () => {
 
   it.each(["-1", "2m", "1.5", "1e3"])("refuses %j with one line naming the variable and the value", (v) => {
     expect(() => parseConfig([], { LOOMCYCLE_MCP_PARK_RELEASE_MS: v })).toThrow(ConfigError);
-    expect(() => parseConfig([], { LOOMCYCLE_MCP_PARK_RELEASE_MS: v })).toThrow(`LOOMCYCLE_MCP_PARK_RELEASE_MS "${v}" is not a whole number of milliseconds: e.g. 120000 (the default), or 0 to never release a parked run's stream`);
+    expect(() => parseConfig([], { LOOMCYCLE_MCP_PARK_RELEASE_MS: v })).toThrow(
+      `LOOMCYCLE_MCP_PARK_RELEASE_MS "${v}" is not a whole number of milliseconds: e.g. 120000 (the default), or 0 to never release a parked run's stream`,
+    );
   });
 });

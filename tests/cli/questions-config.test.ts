@@ -7,6 +7,8 @@ describe("LOOMCYCLE_MCP_QUESTIONS", () => {
     expect(parseConfig([], {}).questions).toBe("host");
     expect(parseConfig([], { LOOMCYCLE_MCP_QUESTIONS: "human" }).questions).toBe("human");
     expect(() => parseConfig([], { LOOMCYCLE_MCP_QUESTIONS: "person" })).toThrow(ConfigError);
-    expect(() => parseConfig([], { LOOMCYCLE_MCP_QUESTIONS: "person" })).toThrow(/LOOMCYCLE_MCP_QUESTIONS "person" is not host or human/);
+    expect(() => parseConfig([], { LOOMCYCLE_MCP_QUESTIONS: "person" })).toThrow(
+      /LOOMCYCLE_MCP_QUESTIONS "person" is not host or human/,
+    );
   });
 });

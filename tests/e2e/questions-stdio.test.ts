@@ -43,13 +43,18 @@ describe("agent questions to the person over stdio", () => {
     });
     try {
       await client.connect(transport);
-      const res = (await client.callTool({ name: "start_interactive_run", arguments: { agent: "asker", prompt: "deploy now" } })) as CallToolResult;
+      const res = (await client.callTool({
+        name: "start_interactive_run",
+        arguments: { agent: "asker", prompt: "deploy now" },
+      })) as CallToolResult;
       const sc = res.structuredContent as Record<string, unknown>;
       expect(res.isError ?? false).toBe(false);
       expect(asked).toHaveLength(1);
       expect((asked[0]!.params as { message: string }).message).toContain("Proceed?");
       expect(sc.state).toBe("awaiting_input");
-      expect(sc.questions_to_person).toEqual([expect.objectContaining({ question: "Proceed?", outcome: "answered", answer: "no" })]);
+      expect(sc.questions_to_person).toEqual([
+        expect.objectContaining({ question: "Proceed?", outcome: "answered", answer: "no" }),
+      ]);
       const text = res.content[0]?.type === "text" ? res.content[0].text : "";
       expect(text).toMatch(/answered by the person: "no"/);
       expect(text).toContain("Answer was no");

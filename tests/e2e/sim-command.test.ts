@@ -7,8 +7,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BIN, StdioPeer } from "../stdio-peer.js";
 
-function startSimCommand(args: string[]): Promise<{ url: string; token: string; stdout: () => string; stop: () => Promise<number | null> }> {
-  const proc = spawn(process.execPath, [BIN, "sim", ...args], { env: { PATH: process.env.PATH ?? "" }, stdio: ["ignore", "pipe", "pipe"] });
+function startSimCommand(
+  args: string[],
+): Promise<{ url: string; token: string; stdout: () => string; stop: () => Promise<number | null> }> {
+  const proc = spawn(process.execPath, [BIN, "sim", ...args], {
+    env: { PATH: process.env.PATH ?? "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   const exited = new Promise<number | null>((res) => proc.on("exit", (code) => res(code)));
   return new Promise((resolve, reject) => {
@@ -42,7 +47,12 @@ describe("loomcycle-mcp-bridge sim", () => {
       const refused = await fetch(`${sim.url}/v1/_runnable-agents`, { headers: { authorization: "Bearer nope" } });
       expect(refused.status).toBe(401);
 
-      const env = { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "lcb-e2e-sim-")), LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_MCP_LOG_LEVEL: "warn" };
+      const env = {
+        XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "lcb-e2e-sim-")),
+        LOOMCYCLE_BASE_URL: sim.url,
+        LOOMCYCLE_AUTH_TOKEN: sim.token,
+        LOOMCYCLE_MCP_LOG_LEVEL: "warn",
+      };
       const first = new StdioPeer(env);
       let runId: string;
       try {

@@ -17,7 +17,13 @@ afterAll(async () => {
 });
 
 const stateHome = mkdtempSync(join(tmpdir(), "lcb-e2e-state-"));
-const env = () => ({ XDG_STATE_HOME: stateHome, LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: TOKEN, LOOMCYCLE_USER_ID: "u_e2e", LOOMCYCLE_MCP_LOG_LEVEL: "debug" });
+const env = () => ({
+  XDG_STATE_HOME: stateHome,
+  LOOMCYCLE_BASE_URL: sim.url,
+  LOOMCYCLE_AUTH_TOKEN: TOKEN,
+  LOOMCYCLE_USER_ID: "u_e2e",
+  LOOMCYCLE_MCP_LOG_LEVEL: "debug",
+});
 
 describe("the built binary over stdio", () => {
   it("serves a whole session with nothing but JSON-RPC on stdout and never shows the token", async () => {
@@ -26,7 +32,7 @@ describe("the built binary over stdio", () => {
       const init = await p.initialize();
       expect((init.result as { serverInfo: { name: string } }).serverInfo.name).toBe("loomcycle-mcp-bridge");
       const list = await p.request("tools/list");
-      expect(((list.result as { tools: unknown[] }).tools).length).toBeGreaterThanOrEqual(5);
+      expect((list.result as { tools: unknown[] }).tools.length).toBeGreaterThanOrEqual(5);
       const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: "over stdio" });
       expect(s.isError, s.text).toBe(false);
       const runId = String(s.sc.run_id);
@@ -51,7 +57,11 @@ describe("the built binary over stdio", () => {
   });
 
   it("exits 2 with one clear stderr line on bad config", () => {
-    const r = spawnSync(process.execPath, [BIN], { env: { PATH: process.env.PATH ?? "", LOOMCYCLE_BASE_URL: "ftp://example" }, encoding: "utf8", input: "" });
+    const r = spawnSync(process.execPath, [BIN], {
+      env: { PATH: process.env.PATH ?? "", LOOMCYCLE_BASE_URL: "ftp://example" },
+      encoding: "utf8",
+      input: "",
+    });
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
     const lines = r.stderr.trim().split("\n");

@@ -151,36 +151,39 @@ describe(`the built binary against loomcycle behind TLS${SKIPPED}`, () => {
     }
   });
 
-  it.skipIf(!HAVE_OPENSSL)("refuses the self-signed certificate without NODE_EXTRA_CA_CERTS, with an error result that names it", async () => {
-    const p = new StdioPeer(env());
-    try {
-      await p.initialize();
-      const requestsBefore = sim!.requests.length;
-      const handshakesBefore = refusedHandshakes;
-      // The default wait: a refused handshake means the request was never sent, so the
-      // answer comes at once, says no run was created and what to do (no lost-start hunt,
-      // whose lookups would be more refused handshakes).
-      const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: "should not start" });
-      expect(s.isError).toBe(true);
-      expect(s.sc.run_id).toBeUndefined();
-      // The cause is named, and the fix.
-      expect(s.text).toContain("DEPTH_ZERO_SELF_SIGNED_CERT");
-      expect(s.text, s.text).toContain("NODE_EXTRA_CA_CERTS");
-      expect(s.text).not.toMatch(/may still be created/i);
-      expect(s.text).toMatch(/did not reach loomcycle|no run was created/i);
-      // The bridge reached the proxy and broke off the handshake; nothing got through to the
-      // simulator. The proxy's side of the handshake may be reported after the tool result.
-      await waitFor(() => refusedHandshakes > handshakesBefore, 5_000, "the proxy saw the refused handshake");
-      await new Promise((r) => setTimeout(r, 200));
-      expect(refusedHandshakes - handshakesBefore).toBe(1);
-      expect(sim!.requests.length).toBe(requestsBefore);
-      expect(p.nonJsonLines).toEqual([]);
-      expect(p.stderr).not.toContain(TOKEN);
-      expect(p.stdout).not.toContain(TOKEN);
-    } finally {
-      p.kill();
-    }
-  });
+  it.skipIf(!HAVE_OPENSSL)(
+    "refuses the self-signed certificate without NODE_EXTRA_CA_CERTS, with an error result that names it",
+    async () => {
+      const p = new StdioPeer(env());
+      try {
+        await p.initialize();
+        const requestsBefore = sim!.requests.length;
+        const handshakesBefore = refusedHandshakes;
+        // The default wait: a refused handshake means the request was never sent, so the
+        // answer comes at once, says no run was created and what to do (no lost-start hunt,
+        // whose lookups would be more refused handshakes).
+        const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: "should not start" });
+        expect(s.isError).toBe(true);
+        expect(s.sc.run_id).toBeUndefined();
+        // The cause is named, and the fix.
+        expect(s.text).toContain("DEPTH_ZERO_SELF_SIGNED_CERT");
+        expect(s.text, s.text).toContain("NODE_EXTRA_CA_CERTS");
+        expect(s.text).not.toMatch(/may still be created/i);
+        expect(s.text).toMatch(/did not reach loomcycle|no run was created/i);
+        // The bridge reached the proxy and broke off the handshake; nothing got through to the
+        // simulator. The proxy's side of the handshake may be reported after the tool result.
+        await waitFor(() => refusedHandshakes > handshakesBefore, 5_000, "the proxy saw the refused handshake");
+        await new Promise((r) => setTimeout(r, 200));
+        expect(refusedHandshakes - handshakesBefore).toBe(1);
+        expect(sim!.requests.length).toBe(requestsBefore);
+        expect(p.nonJsonLines).toEqual([]);
+        expect(p.stderr).not.toContain(TOKEN);
+        expect(p.stdout).not.toContain(TOKEN);
+      } finally {
+        p.kill();
+      }
+    },
+  );
 
   it("https against loomcycle's plain-HTTP port: a one-line error that says so and what to change, nothing sent", async () => {
     const p = new StdioPeer(env({ LOOMCYCLE_BASE_URL: sim!.url.replace(/^http:/, "https:") }));

@@ -41,12 +41,15 @@ function replayFrames(r: ProxiedRequest): number {
 }
 
 describe("scenario 1: stream cuts", () => {
-  it(`${TOTAL_CUTS} random cuts across ${RUNS} concurrent interactive runs: nothing lost or repeated, same cursors, one POST per run`, async ({ task }) => {
+  it(`${TOTAL_CUTS} random cuts across ${RUNS} concurrent interactive runs: nothing lost or repeated, same cursors, one POST per run`, async ({
+    task,
+  }) => {
     const rec = record(task, {
       scenario: 1,
       name: `${TOTAL_CUTS} cuts, ${RUNS} concurrent runs`,
       injected: `${TOTAL_CUTS} SSE cuts by the proxy at exact bytes (TCP reset or clean EOF, 50/50): inside a frame, inside a UTF-8 character, between frames; live and during re-attach replays (also 2 fresh bridges attaching mid-conversation). Agents unicode/echo/toolish/longtalk, unicode prompts; seed ${SEED}`,
-      expected: "host's raw reads = loomcycle's persisted events (0 lost, 0 duplicated); cursors equal in a fresh bridge; exactly 1 POST /v1/runs per run",
+      expected:
+        "host's raw reads = loomcycle's persisted events (0 lost, 0 duplicated); cursors equal in a fresh bridge; exactly 1 POST /v1/runs per run",
     });
     const rand = rng(SEED);
     const landed: Landed[] = [];
@@ -60,7 +63,12 @@ describe("scenario 1: stream cuts", () => {
         frame = 2 + Math.floor(rand() * (replay - 1));
       } else {
         if (rand() < 0.3) return undefined;
-        frame = r.method === "POST" ? 1 + Math.floor(rand() * 10) : replay >= 3 && rand() < 0.3 ? 2 + Math.floor(rand() * (replay - 1)) : replay + 1 + Math.floor(rand() * 8);
+        frame =
+          r.method === "POST"
+            ? 1 + Math.floor(rand() * 10)
+            : replay >= 3 && rand() < 0.3
+              ? 2 + Math.floor(rand() * (replay - 1))
+              : replay + 1 + Math.floor(rand() * 8);
       }
       const kinds: CutKind[] = ["mid-frame", "mid-utf8", "between-frames"];
       const kind = kinds[Math.floor(rand() * 3)]!;
@@ -92,14 +100,24 @@ describe("scenario 1: stream cuts", () => {
     const cursorProblems: string[] = [];
     const runIds = await Promise.all(
       Array.from({ length: RUNS }, async (_, i) => {
-        const s = await env.call("start_interactive_run", { agent: agents[i % agents.length], prompt: `run ${i}: héllo ✓ 你好 🎉`, wait_ms: 10_000 });
+        const s = await env.call("start_interactive_run", {
+          agent: agents[i % agents.length],
+          prompt: `run ${i}: héllo ✓ 你好 🎉`,
+          wait_ms: 10_000,
+        });
         expect(s.isError, s.text).toBe(false);
         const runId = String(s.sc.run_id);
         const log: Array<{ cursor: number; event: Record<string, unknown> }> = [];
         hostLogs.set(runId, log);
         let cursor = 0;
         const readNew = async () => {
-          const r = await env.call("read_run_events", { run_id: runId, cursor, format: "raw", max_events: 1000, max_chars: 40_000 });
+          const r = await env.call("read_run_events", {
+            run_id: runId,
+            cursor,
+            format: "raw",
+            max_events: 1000,
+            max_chars: 40_000,
+          });
           expect(r.isError, r.text).toBe(false);
           for (const e of r.sc.events ?? []) {
             const c = Number(e.cursor);
@@ -107,7 +125,8 @@ describe("scenario 1: stream cuts", () => {
             log.push(e as { cursor: number; event: Record<string, unknown> });
             cursor = c + 1;
           }
-          if (Number(r.sc.next_cursor) !== cursor) cursorProblems.push(`${runId}: next_cursor ${String(r.sc.next_cursor)} after cursor ${cursor}`);
+          if (Number(r.sc.next_cursor) !== cursor)
+            cursorProblems.push(`${runId}: next_cursor ${String(r.sc.next_cursor)} after cursor ${cursor}`);
           if (r.sc.has_more === true) await readNew();
         };
         for (let turn = 1; turn <= MAX_TURNS; turn++) {
@@ -119,7 +138,11 @@ describe("scenario 1: stream cuts", () => {
           }
           await readNew();
           if (stopLive()) break;
-          const st = await env.call("send_steer", { run_id: runId, text: `turn ${turn} of run ${i}: ünïcödé 🎉 ${"word ".repeat(turn)}`, wait_ms: 10_000 });
+          const st = await env.call("send_steer", {
+            run_id: runId,
+            text: `turn ${turn} of run ${i}: ünïcödé 🎉 ${"word ".repeat(turn)}`,
+            wait_ms: 10_000,
+          });
           expect(st.isError, st.text).toBe(false);
           expect(st.sc.delivered).toBe(true);
         }
@@ -142,7 +165,13 @@ describe("scenario 1: stream cuts", () => {
           const expected = env.sim.expectedTailFrames(id).length;
           const r = await fb.call("read_run_events", { run_id: id, cursor: 0, format: "raw", max_events: 1 });
           expect(r.isError, r.text).toBe(false);
-          await waitFor(() => (fb.bridge.tracker.get(id)?.events.length ?? 0) >= expected && settledPhase(fb.bridge.tracker.get(id)?.stream.phase), 30_000, `replay of ${id}`);
+          await waitFor(
+            () =>
+              (fb.bridge.tracker.get(id)?.events.length ?? 0) >= expected &&
+              settledPhase(fb.bridge.tracker.get(id)?.stream.phase),
+            30_000,
+            `replay of ${id}`,
+          );
         }),
       );
     }

@@ -22,12 +22,15 @@ afterAll(async () => {
 });
 
 describe("scenario 2: upstream restart", () => {
-  it("refused for 5 s mid-run: reads say unreachable within their bound, runs recover with the right states and exact logs", async ({ task }) => {
+  it("refused for 5 s mid-run: reads say unreachable within their bound, runs recover with the right states and exact logs", async ({
+    task,
+  }) => {
     const rec = record(task, {
       scenario: 2,
       name: "5 s connection refusal mid-run",
       injected: `simulator refuses TCP connections for ${OUTAGE_MS / 1000} s (open streams reset) while 7 runs are parked, asking, finished, failed, mid-turn (slow, longtalk) or just steered; then listens again with its state`,
-      expected: "reads during the outage say unreachable within wait_ms + 5 s; steer/start fail clearly within bound; after restart every run recovers with its right state and a log equal to loomcycle's",
+      expected:
+        "reads during the outage say unreachable within wait_ms + 5 s; steer/start fail clearly within bound; after restart every run recovers with its right state and a log equal to loomcycle's",
     });
     const call = env.call;
     const start = async (agent: string, prompt: string, wait_ms = 15_000) => {
@@ -82,7 +85,8 @@ describe("scenario 2: upstream restart", () => {
         for (const [k, id] of Object.entries(runs)) {
           const t = env.bridge.tracker.get(id)!;
           const live = settledPhase(t.stream.phase) || t.stream.phase === "ended";
-          if (recoveredAt[k] === undefined && live && t.state === want[k as keyof typeof runs]) recoveredAt[k] = Date.now() - backAt;
+          if (recoveredAt[k] === undefined && live && t.state === want[k as keyof typeof runs])
+            recoveredAt[k] = Date.now() - backAt;
         }
         return Object.keys(recoveredAt).length === Object.keys(runs).length;
       },
@@ -101,7 +105,9 @@ describe("scenario 2: upstream restart", () => {
       const expected = env.sim.expectedTailFrames(id).map(([, d]) => d);
       if (JSON.stringify(await fullLog(env.bridge.tracker.get(id)!)) === JSON.stringify(expected)) exact += 1;
     }
-    const steeredTexts = (await call("read_run_events", { run_id: steered, cursor: 0 })).sc.events!.filter((e) => e.kind === "input").map((e) => e.text);
+    const steeredTexts = (await call("read_run_events", { run_id: steered, cursor: 0 })).sc
+      .events!.filter((e) => e.kind === "input")
+      .map((e) => e.text);
     const maxRecovery = Math.max(...Object.values(recoveredAt));
     Object.assign(rec.figures, {
       outage_ms: OUTAGE_MS,
@@ -121,7 +127,9 @@ describe("scenario 2: upstream restart", () => {
     rec.measured =
       `during the outage: read (wait_ms 0) → ${String(r0.sc.state)} in ${ms(r0.ms)}; read (wait_ms 2000) → ${String(r2.sc.state)} in ${ms(r2.ms)}; first read of a run started elsewhere → ${String(rf.sc.state)} in ${ms(rf.ms)}; ` +
       `send_steer → isError in ${ms(steerOut.ms)}; start → isError in ${ms(startOut.ms)}. After the restart, with no host call to nudge them, all ${Object.keys(runs).length} runs recovered within ${ms(maxRecovery)} ` +
-      `(${Object.entries(states).map(([k, s]) => `${k}: ${s}`).join(", ")}); ${exact}/${Object.keys(runs).length} logs equal loomcycle's`;
+      `(${Object.entries(states)
+        .map(([k, s]) => `${k}: ${s}`)
+        .join(", ")}); ${exact}/${Object.keys(runs).length} logs equal loomcycle's`;
 
     expect(duringOutage).toBe(true);
     expect(r0.isError, r0.text).toBe(false);

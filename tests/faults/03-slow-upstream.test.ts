@@ -20,12 +20,16 @@ afterAll(async () => {
 });
 
 describe("scenario 3: slow upstream", () => {
-  it("headers held for 70 s: each affected call returns within wait_ms + 5 s with a clear message; other calls are answered meanwhile", async ({ task }) => {
+  it("headers held for 70 s: each affected call returns within wait_ms + 5 s with a clear message; other calls are answered meanwhile", async ({
+    task,
+  }) => {
     const rec = record(task, {
       scenario: 3,
       name: "response headers delayed 70 s",
-      injected: "simulator holds response headers for 70 s on: POST /v1/runs (start), POST /v1/runs/{id}/input (steer), GET /v1/_snapshots (and its retries), GET /v1/runs/{id}/stream (attach, and its retries); other calls run concurrently",
-      expected: "each held call returns within wait_ms + 5 s, isError with a message naming the timeout (start: run may exist, agent_id given; steer: may or may not be delivered); concurrent calls answered < 1 s",
+      injected:
+        "simulator holds response headers for 70 s on: POST /v1/runs (start), POST /v1/runs/{id}/input (steer), GET /v1/_snapshots (and its retries), GET /v1/runs/{id}/stream (attach, and its retries); other calls run concurrently",
+      expected:
+        "each held call returns within wait_ms + 5 s, isError with a message naming the timeout (start: run may exist, agent_id given; steer: may or may not be delivered); concurrent calls answered < 1 s",
     });
     const parked = await env.call("start_interactive_run", { agent: "echo", prompt: "I am parked" });
     const other = await env.call("start_interactive_run", { agent: "echo", prompt: "steer me meanwhile" });
@@ -38,14 +42,31 @@ describe("scenario 3: slow upstream", () => {
 
     env.sim.faults.delayHeaders(DELAY_MS, { method: "POST", pathPrefix: "/v1/runs", count: 1 });
     const held: Array<{ what: string; wait: number; p: Promise<ToolOutcome> }> = [];
-    held.push({ what: "start", wait: 2000, p: env.call("start_interactive_run", { agent: "echo", prompt: "slow start", wait_ms: 2000 }) });
+    held.push({
+      what: "start",
+      wait: 2000,
+      p: env.call("start_interactive_run", { agent: "echo", prompt: "slow start", wait_ms: 2000 }),
+    });
     // Let the held start reach the simulator before the next rules are added.
-    while (!env.sim.requests.some((q) => q.method === "POST" && q.path === "/v1/runs" && q.body.includes("slow start"))) await new Promise((r) => setTimeout(r, 5));
-    env.sim.faults.delayHeaders(DELAY_MS, { method: "POST", pathPrefix: `/v1/runs/${String(heldSteerRun.sc.run_id)}/input`, count: 1 });
-    held.push({ what: "steer", wait: 3000, p: env.call("send_steer", { run_id: heldSteerRun.sc.run_id, text: "are you slow?", wait_ms: 3000 }) });
+    while (!env.sim.requests.some((q) => q.method === "POST" && q.path === "/v1/runs" && q.body.includes("slow start")))
+      await new Promise((r) => setTimeout(r, 5));
+    env.sim.faults.delayHeaders(DELAY_MS, {
+      method: "POST",
+      pathPrefix: `/v1/runs/${String(heldSteerRun.sc.run_id)}/input`,
+      count: 1,
+    });
+    held.push({
+      what: "steer",
+      wait: 3000,
+      p: env.call("send_steer", { run_id: heldSteerRun.sc.run_id, text: "are you slow?", wait_ms: 3000 }),
+    });
     env.sim.faults.delayHeaders(DELAY_MS, { method: "GET", pathPrefix: "/v1/_snapshots", count: 5 });
     held.push({ what: "list_snapshots", wait: 0, p: env.call("list_snapshots", {}) });
-    env.sim.faults.delayHeaders(DELAY_MS, { method: "GET", pathPrefix: `/v1/runs/${String(foreign.sc.run_id)}/stream`, count: 5 });
+    env.sim.faults.delayHeaders(DELAY_MS, {
+      method: "GET",
+      pathPrefix: `/v1/runs/${String(foreign.sc.run_id)}/stream`,
+      count: 5,
+    });
     held.push({ what: "attach", wait: 0, p: env.call("read_run_events", { run_id: foreign.sc.run_id }) });
     held.push({ what: "attach+wait", wait: 4000, p: env.call("read_run_events", { run_id: foreign.sc.run_id, wait_ms: 4000 }) });
 
@@ -72,9 +93,18 @@ describe("scenario 3: slow upstream", () => {
     const posts = env.sim.requests.filter((q) => q.method === "POST" && q.path === "/v1/runs").length - postsBefore;
 
     for (const x of results) rec.figures[`${x.what}_ms`] = x.r.ms;
-    Object.assign(rec.figures, { delay_ms: DELAY_MS, other_calls: meanwhile.length, other_calls_max_ms: Math.max(...meanwhile), start_posts: posts });
+    Object.assign(rec.figures, {
+      delay_ms: DELAY_MS,
+      other_calls: meanwhile.length,
+      other_calls_max_ms: Math.max(...meanwhile),
+      start_posts: posts,
+    });
     rec.measured =
-      results.map((x) => `${x.what} (wait_ms ${x.wait}) → ${x.r.isError ? "isError" : `state ${String(x.r.sc.state)}`} in ${ms(x.r.ms)}`).join("; ") +
+      results
+        .map(
+          (x) => `${x.what} (wait_ms ${x.wait}) → ${x.r.isError ? "isError" : `state ${String(x.r.sc.state)}`} in ${ms(x.r.ms)}`,
+        )
+        .join("; ") +
       `; meanwhile ${meanwhile.length} other calls answered, slowest ${ms(Math.max(...meanwhile))}; the held start was POSTed once`;
 
     if (process.env.FAULTS_DEBUG) for (const x of results) process.stderr.write(`${x.what}: ${x.r.text}\n`);
@@ -105,7 +135,8 @@ describe("scenario 3: slow upstream", () => {
       scenario: 3,
       name: "cancel a call stuck on slow headers",
       injected: "GET /v1/_snapshots and POST /input headers held 70 s; the host cancels list_snapshots and send_steer 300 ms in",
-      expected: "no error-level log line: a host cancel is not a bridge failure (cancel latency itself is measured in scenario 9)",
+      expected:
+        "no error-level log line: a host cancel is not a bridge failure (cancel latency itself is measured in scenario 9)",
     });
     const run = await env.call("start_interactive_run", { agent: "echo", prompt: "cancel my steer" });
     env.sim.faults.delayHeaders(DELAY_MS, { method: "GET", pathPrefix: "/v1/_snapshots", count: 1 });

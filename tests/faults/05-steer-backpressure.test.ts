@@ -17,7 +17,12 @@ afterAll(async () => {
   await env?.close();
 });
 
-const QUEUE_FULL = { kind: "respond" as const, status: 429, headers: { "Content-Type": "text/plain; charset=utf-8", "Retry-After": "1", "X-Content-Type-Options": "nosniff" }, body: "run input queue full; retry shortly\n" };
+const QUEUE_FULL = {
+  kind: "respond" as const,
+  status: 429,
+  headers: { "Content-Type": "text/plain; charset=utf-8", "Retry-After": "1", "X-Content-Type-Options": "nosniff" },
+  body: "run input queue full; retry shortly\n",
+};
 
 function inputs(runId: string): ProxiedRequest[] {
   return env.proxy!.requests.filter((q) => q.method === "POST" && q.path === `/v1/runs/${runId}/input`);
@@ -25,7 +30,9 @@ function inputs(runId: string): ProxiedRequest[] {
 
 /** How many times loomcycle recorded this message in the run (steer frames a replay shows). */
 function deliveries(runId: string, text: string): number {
-  return env.sim.expectedTailFrames(runId).filter(([n, d]) => n === "steer" && (d as { user_input?: { text?: string } }).user_input?.text === text).length;
+  return env.sim
+    .expectedTailFrames(runId)
+    .filter(([n, d]) => n === "steer" && (d as { user_input?: { text?: string } }).user_input?.text === text).length;
 }
 
 async function parkedEcho(prompt: string): Promise<string> {
@@ -40,8 +47,10 @@ describe("scenario 5: steer backpressure", () => {
     const rec = record(task, {
       scenario: 5,
       name: "429 Retry-After: 1 on /input (proxy)",
-      injected: "proxy answers POST /input with loomcycle's plain-text 429 (Retry-After: 1): (a) once, (b) twice, (c) once with Retry-After: 30 on a 2 s call",
-      expected: "(a) 2 attempts ≥ 1 s apart, delivered once; (b) 2 attempts, isError \"NOT delivered\", delivered 0 times; (c) 1 attempt, isError at once; never 3 attempts, never 2 deliveries",
+      injected:
+        "proxy answers POST /input with loomcycle's plain-text 429 (Retry-After: 1): (a) once, (b) twice, (c) once with Retry-After: 30 on a 2 s call",
+      expected:
+        '(a) 2 attempts ≥ 1 s apart, delivered once; (b) 2 attempts, isError "NOT delivered", delivered 0 times; (c) 1 attempt, isError at once; never 3 attempts, never 2 deliveries',
     });
     // (a) one 429, then through.
     const a = await parkedEcho("backpressure a");
@@ -60,7 +69,9 @@ describe("scenario 5: steer backpressure", () => {
     const bGap = bReq.length === 2 ? bReq[1]!.at - bReq[0]!.at : -1;
     // (c) a Retry-After longer than the call can wait: no retry.
     const c = await parkedEcho("backpressure c");
-    remove = env.proxy!.use((r) => (r.path === `/v1/runs/${c}/input` ? { ...QUEUE_FULL, headers: { ...QUEUE_FULL.headers, "Retry-After": "30" } } : undefined));
+    remove = env.proxy!.use((r) =>
+      r.path === `/v1/runs/${c}/input` ? { ...QUEUE_FULL, headers: { ...QUEUE_FULL.headers, "Retry-After": "30" } } : undefined,
+    );
     const rc = await env.call("send_steer", { run_id: c, text: "too slow to retry", wait_ms: 2000 });
     remove();
     const cReq = inputs(c);
@@ -102,12 +113,16 @@ describe("scenario 5: steer backpressure", () => {
     expect(deliveries(c, "too slow to retry")).toBe(0);
   });
 
-  it("loomcycle's own full queue (16 queued steers mid-turn): the 17th is retried once, refused clearly, and every message lands at most once", async ({ task }) => {
+  it("loomcycle's own full queue (16 queued steers mid-turn): the 17th is retried once, refused clearly, and every message lands at most once", async ({
+    task,
+  }) => {
     const rec = record(task, {
       scenario: 5,
       name: "real 16-deep queue full",
-      injected: "16 steers queued on a run mid-turn (simulator's 16-deep queue), then send_steer a 17th while the turn still runs",
-      expected: "the 17th: 2 attempts (one retry after Retry-After), isError \"NOT delivered\"; after the run parks, each of the 16 is in the log exactly once, the 17th never",
+      injected:
+        "16 steers queued on a run mid-turn (simulator's 16-deep queue), then send_steer a 17th while the turn still runs",
+      expected:
+        'the 17th: 2 attempts (one retry after Retry-After), isError "NOT delivered"; after the run parks, each of the 16 is in the log exactly once, the 17th never',
     });
     const s = await env.call("start_interactive_run", { agent: "slow", prompt: "take three seconds", wait_ms: 0 });
     expect(s.isError, s.text).toBe(false);
@@ -121,11 +136,23 @@ describe("scenario 5: steer backpressure", () => {
     }
     const r = await env.call("send_steer", { run_id: id, text: "one too many", wait_ms: 2000 });
     const stillMidTurn = env.sim.runStatus(id) === "running" && run.state === "running";
-    const attempts = env.sim.requests.filter((q) => q.method === "POST" && q.path === `/v1/runs/${id}/input` && q.body.includes("one too many")).length;
-    await waitFor(() => run.state === "awaiting_input" && deliveries(id, queued[15]!) === 1, 30_000, "the queue to drain and the run to park");
+    const attempts = env.sim.requests.filter(
+      (q) => q.method === "POST" && q.path === `/v1/runs/${id}/input` && q.body.includes("one too many"),
+    ).length;
+    await waitFor(
+      () => run.state === "awaiting_input" && deliveries(id, queued[15]!) === 1,
+      30_000,
+      "the queue to drain and the run to park",
+    );
     const counts = queued.map((t) => deliveries(id, t));
     const extra = deliveries(id, "one too many");
-    Object.assign(rec.figures, { queued: 16, attempts_17th: attempts, delivered_each: counts.join(","), delivered_17th: extra, call_ms: r.ms });
+    Object.assign(rec.figures, {
+      queued: 16,
+      attempts_17th: attempts,
+      delivered_each: counts.join(","),
+      delivered_17th: extra,
+      call_ms: r.ms,
+    });
     rec.measured = `17th steer: ${attempts} attempts, isError in ${ms(r.ms)} ("${r.text.slice(0, 100)}…"); deliveries of the 16 queued: ${counts.every((x) => x === 1) ? "each exactly 1" : counts.join(",")}; the 17th: ${extra}`;
     expect(stillMidTurn).toBe(true);
     expect(r.isError).toBe(true);

@@ -44,7 +44,9 @@ class InjectAfterStarted implements BodyTap {
 }
 
 /** LF → CRLF everywhere. */
-const crlf: () => BodyTap = () => ({ chunk: (b) => ({ out: Buffer.from(b.toString("latin1").replace(/\n/g, "\r\n"), "latin1") }) });
+const crlf: () => BodyTap = () => ({
+  chunk: (b) => ({ out: Buffer.from(b.toString("latin1").replace(/\n/g, "\r\n"), "latin1") }),
+});
 
 /** Holds back the stream's last bytes and drops `drop` trailing newlines at the end. */
 class NoFinalNewline implements BodyTap {
@@ -77,16 +79,25 @@ describe("scenario 6: bad upstream bytes", () => {
       name: "error bodies (HTML, plain, JSON, bad 200s)",
       injected:
         "HTML 502 (nginx) on start, steer, resolve_interrupt and attach; JSON 503 runtime_paused on start; JSON 500 without code on steer; plain 401 and 200-with-HTML and 200-with-cut-JSON on list_snapshots; loomcycle's plain 404 (unknown run) and JSON 409 not_mid_turn",
-      expected: "every call answered (isError with a message naming the upstream problem, no HTML dumped, no stack), retried GETs recover, steer failures never advise a blind resend, the bridge answers normally afterwards",
+      expected:
+        "every call answered (isError with a message naming the upstream problem, no HTML dumped, no stack), retried GETs recover, steer failures never advise a blind resend, the bridge answers normally afterwards",
     });
     const parked = await env.call("start_interactive_run", { agent: "echo", prompt: "errors around me" });
     const runId = String(parked.sc.run_id);
-    const foreign = String((await (await env.freshBridge()).call("start_interactive_run", { agent: "echo", prompt: "attach me through a 502" })).sc.run_id);
+    const foreign = String(
+      (await (await env.freshBridge()).call("start_interactive_run", { agent: "echo", prompt: "attach me through a 502" })).sc
+        .run_id,
+    );
     const once = (match: (r: ProxiedRequest) => boolean, plan: Plan, times = 1) => {
       let n = 0;
       return env.proxy!.use((r) => (match(r) && n++ < times ? plan : undefined));
     };
-    const html = { kind: "respond" as const, status: 502, headers: { "Content-Type": "text/html", Server: "nginx" }, body: NGINX_502 };
+    const html = {
+      kind: "respond" as const,
+      status: 502,
+      headers: { "Content-Type": "text/html", Server: "nginx" },
+      body: NGINX_502,
+    };
     const results: Array<[string, Awaited<ReturnType<FaultEnv["call"]>>]> = [];
     const check = async (label: string, rm: () => void, p: Promise<Awaited<ReturnType<FaultEnv["call"]>>>) => {
       const r = await p;
@@ -94,16 +105,34 @@ describe("scenario 6: bad upstream bytes", () => {
       results.push([label, r]);
       return r;
     };
-    const startHtml = await check("start ← HTML 502", once((r) => isStart(r, "html start"), html), env.call("start_interactive_run", { agent: "echo", prompt: "html start" }));
+    const startHtml = await check(
+      "start ← HTML 502",
+      once((r) => isStart(r, "html start"), html),
+      env.call("start_interactive_run", { agent: "echo", prompt: "html start" }),
+    );
     const startPaused = await check(
       "start ← JSON 503 runtime_paused",
-      once((r) => isStart(r, "paused start"), { kind: "respond", status: 503, headers: { "Content-Type": "application/json" }, body: '{"code":"runtime_paused","error":"runtime is paused for a snapshot"}' }),
+      once((r) => isStart(r, "paused start"), {
+        kind: "respond",
+        status: 503,
+        headers: { "Content-Type": "application/json" },
+        body: '{"code":"runtime_paused","error":"runtime is paused for a snapshot"}',
+      }),
       env.call("start_interactive_run", { agent: "echo", prompt: "paused start" }),
     );
-    const steerHtml = await check("steer ← HTML 502", once((r) => r.path.endsWith("/input"), html), env.call("send_steer", { run_id: runId, text: "through a 502" }));
+    const steerHtml = await check(
+      "steer ← HTML 502",
+      once((r) => r.path.endsWith("/input"), html),
+      env.call("send_steer", { run_id: runId, text: "through a 502" }),
+    );
     const steer500 = await check(
       "steer ← JSON 500",
-      once((r) => r.path.endsWith("/input"), { kind: "respond", status: 500, headers: { "Content-Type": "application/json" }, body: '{"error":"internal server error"}\n' }),
+      once((r) => r.path.endsWith("/input"), {
+        kind: "respond",
+        status: 500,
+        headers: { "Content-Type": "application/json" },
+        body: '{"error":"internal server error"}\n',
+      }),
       env.call("send_steer", { run_id: runId, text: "through a 500" }),
     );
     const asker = await env.call("start_interactive_run", { agent: "asker", prompt: "ask me through a 502" });
@@ -113,27 +142,57 @@ describe("scenario 6: bad upstream bytes", () => {
       once((r) => r.path.endsWith("/resolve"), html),
       env.call("resolve_interrupt", { run_id: asker.sc.run_id, interrupt_id: intr, answer: "yes" }),
     );
-    const attach = await check("attach ← HTML 502 ×2 (GET retried)", once((r) => r.path === `/v1/runs/${foreign}/stream`, html, 2), env.call("read_run_events", { run_id: foreign, wait_ms: 3000 }));
+    const attach = await check(
+      "attach ← HTML 502 ×2 (GET retried)",
+      once((r) => r.path === `/v1/runs/${foreign}/stream`, html, 2),
+      env.call("read_run_events", { run_id: foreign, wait_ms: 3000 }),
+    );
     const snap401 = await check(
       "list_snapshots ← plain 401",
-      once((r) => r.path === "/v1/_snapshots", { kind: "respond", status: 401, headers: { "Content-Type": "text/plain; charset=utf-8" }, body: "unauthorized\n" }),
+      once((r) => r.path === "/v1/_snapshots", {
+        kind: "respond",
+        status: 401,
+        headers: { "Content-Type": "text/plain; charset=utf-8" },
+        body: "unauthorized\n",
+      }),
       env.call("list_snapshots", {}),
     );
     const snapHtml200 = await check(
       "list_snapshots ← 200 HTML",
-      once((r) => r.path === "/v1/_snapshots", { kind: "respond", status: 200, headers: { "Content-Type": "text/html" }, body: "<!doctype html><html><head><title>Sign in to the Wi-Fi</title></head><body>portal</body></html>" }),
+      once((r) => r.path === "/v1/_snapshots", {
+        kind: "respond",
+        status: 200,
+        headers: { "Content-Type": "text/html" },
+        body: "<!doctype html><html><head><title>Sign in to the Wi-Fi</title></head><body>portal</body></html>",
+      }),
       env.call("list_snapshots", {}),
     );
     const snapCut = await check(
       "list_snapshots ← 200 cut JSON",
-      once((r) => r.path === "/v1/_snapshots", { kind: "respond", status: 200, headers: { "Content-Type": "application/json" }, body: '{"entries":[{"id":"snap_1","label":"half' }),
+      once((r) => r.path === "/v1/_snapshots", {
+        kind: "respond",
+        status: 200,
+        headers: { "Content-Type": "application/json" },
+        body: '{"entries":[{"id":"snap_1","label":"half',
+      }),
       env.call("list_snapshots", {}),
     );
-    const unknown = await check("read unknown run ← plain 404", () => undefined, env.call("read_run_events", { run_id: "r_00000000deadbeef" }));
-    const notMidTurn = await check("cancel_turn parked ← JSON 409 not_mid_turn", () => undefined, env.call("cancel_turn", { run_id: runId }));
+    const unknown = await check(
+      "read unknown run ← plain 404",
+      () => undefined,
+      env.call("read_run_events", { run_id: "r_00000000deadbeef" }),
+    );
+    const notMidTurn = await check(
+      "cancel_turn parked ← JSON 409 not_mid_turn",
+      () => undefined,
+      env.call("cancel_turn", { run_id: runId }),
+    );
     const after = await env.call("send_steer", { run_id: runId, text: "still fine?" });
 
-    const lines = results.map(([l, r]) => `${l} → ${r.isError ? "isError" : `ok (${String(r.sc.state ?? "")})`}: "${r.text.split("\n")[0]!.slice(0, 110)}"`);
+    const lines = results.map(
+      ([l, r]) =>
+        `${l} → ${r.isError ? "isError" : `ok (${String(r.sc.state ?? "")})`}: "${r.text.split("\n")[0]!.slice(0, 110)}"`,
+    );
     rec.measured = `${results.length} calls, ${results.length} answered: ${lines.join("; ")}; afterwards a steer → ${String(after.sc.state)}`;
     Object.assign(rec.figures, { calls: results.length, answered: results.length, crashed: false, warn_lines: mem.lines.length });
 
@@ -167,23 +226,39 @@ describe("scenario 6: bad upstream bytes", () => {
     expect(after.isError, after.text).toBe(false);
     expect(after.sc.state).toBe("awaiting_input");
     // Neither refused start reached loomcycle as a second POST.
-    expect(env.sim.requests.filter((q) => q.method === "POST" && q.path === "/v1/runs" && /html start|paused start/.test(q.body))).toHaveLength(0);
+    expect(
+      env.sim.requests.filter((q) => q.method === "POST" && q.path === "/v1/runs" && /html start|paused start/.test(q.body)),
+    ).toHaveLength(0);
   });
 
-  it("malformed JSON frames, unknown events, a 5 MB and a 17 MB frame in a live stream: logged once per kind, the run goes on, results stay small", async ({ task }) => {
+  it("malformed JSON frames, unknown events, a 5 MB and a 17 MB frame in a live stream: logged once per kind, the run goes on, results stay small", async ({
+    task,
+  }) => {
     const rec = record(task, {
       scenario: 6,
       name: "bad frames in a live stream",
-      injected: "after `started`: 25 malformed-JSON frames, 10 schema-breaking `usage` frames, 5 unknown event names, one 5 MB `text` frame, one 17 MB frame (over the 16 MiB frame bound)",
-      expected: "one warning per kind of bad frame per stream; the run parks normally with every good frame in order; results < 51,200 bytes with the big frame marked truncated",
+      injected:
+        "after `started`: 25 malformed-JSON frames, 10 schema-breaking `usage` frames, 5 unknown event names, one 5 MB `text` frame, one 17 MB frame (over the 16 MiB frame bound)",
+      expected:
+        "one warning per kind of bad frame per stream; the run parks normally with every good frame in order; results < 51,200 bytes with the big frame marked truncated",
     });
-    const big = "Ω".repeat(5 * 1024 * 1024 / 2); // 5 MiB of UTF-8
+    const big = "Ω".repeat((5 * 1024 * 1024) / 2); // 5 MiB of UTF-8
     const inject: Buffer[] = [];
     for (let i = 0; i < 25; i++) inject.push(frame("text", `{"type":"text","text":"unterminated ${i}`));
     for (let i = 0; i < 10; i++) inject.push(frame("usage", `{"type":"usage","usage":"not an object ${i}"}`));
-    for (let i = 0; i < 5; i++) inject.push(frame(`galaxy_brain_${i}`, `{"type":"galaxy_brain_${i}","note":"an event from a newer loomcycle"}`));
+    for (let i = 0; i < 5; i++)
+      inject.push(frame(`galaxy_brain_${i}`, `{"type":"galaxy_brain_${i}","note":"an event from a newer loomcycle"}`));
     inject.push(frame("text", JSON.stringify({ type: "text", text: big })));
-    inject.push(frame("tool_result", JSON.stringify({ type: "tool_result", text: "x".repeat(17 * 1024 * 1024), tool_use: { id: "t17", name: "Huge", input: {} } })));
+    inject.push(
+      frame(
+        "tool_result",
+        JSON.stringify({
+          type: "tool_result",
+          text: "x".repeat(17 * 1024 * 1024),
+          tool_use: { id: "t17", name: "Huge", input: {} },
+        }),
+      ),
+    );
     let used = false;
     const rm = env.proxy!.use((r) => {
       if (!isStart(r, "bad frames") || used) return undefined;
@@ -217,10 +292,15 @@ describe("scenario 6: bad upstream bytes", () => {
     const expected = env.sim.expectedTailFrames(runId).map(([, d]) => d);
     const held = (await fullLog(run)) as Array<Record<string, unknown>>;
     const good = held.filter((e) => !String(e.type).startsWith("galaxy_brain") && !(e.type === "text" && e.text === big));
-    const sizes = [s, st, ...pages].map((r) => ({ text: Buffer.byteLength(r.text), sc: Buffer.byteLength(JSON.stringify(r.sc)) }));
+    const sizes = [s, st, ...pages].map((r) => ({
+      text: Buffer.byteLength(r.text),
+      sc: Buffer.byteLength(JSON.stringify(r.sc)),
+    }));
     const maxBytes = Math.max(...sizes.flatMap((x) => [x.text, x.sc]));
     const bigItem = digestItems.find((e) => e.kind === "text" && String(e.text).startsWith("ΩΩ"));
-    const rawBig = pages.flatMap((p) => p.sc.events ?? []).find((e) => (e.event as { text?: string } | undefined)?.text?.startsWith("ΩΩ"));
+    const rawBig = pages
+      .flatMap((p) => p.sc.events ?? [])
+      .find((e) => (e.event as { text?: string } | undefined)?.text?.startsWith("ΩΩ"));
     Object.assign(rec.figures, {
       malformed_frames: 25,
       schema_frames: 10,
@@ -249,12 +329,16 @@ describe("scenario 6: bad upstream bytes", () => {
     expect(rawBig?.truncated).toBe(true);
   });
 
-  it("CRLF line endings and a stream whose last frame has no final newline: exact logs, the run ends cleanly with its done", async ({ task }) => {
+  it("CRLF line endings and a stream whose last frame has no final newline: exact logs, the run ends cleanly with its done", async ({
+    task,
+  }) => {
     const rec = record(task, {
       scenario: 6,
       name: "CRLF, no final newline",
-      injected: "every byte of one run's streams rewritten LF → CRLF; two one-shot runs whose stream ends without the final blank line (`…}\\n` + EOF) or without any newline (`…}` + EOF)",
-      expected: "CRLF run: log equal to loomcycle's through a steer; one-shot runs: state completed with their `done` event in the log (nothing lost)",
+      injected:
+        "every byte of one run's streams rewritten LF → CRLF; two one-shot runs whose stream ends without the final blank line (`…}\\n` + EOF) or without any newline (`…}` + EOF)",
+      expected:
+        "CRLF run: log equal to loomcycle's through a steer; one-shot runs: state completed with their `done` event in the log (nothing lost)",
     });
     const rmCrlf = env.proxy!.use((r) => (streamOf(r, "crlf please") ? { kind: "forward", tap: crlf() } : undefined));
     const s = await env.call("start_interactive_run", { agent: "unicode", prompt: "crlf please ✓" });
@@ -262,7 +346,9 @@ describe("scenario 6: bad upstream bytes", () => {
     const crlfRun = String(s.sc.run_id);
     const st = await env.call("send_steer", { run_id: crlfRun, text: "again in CRLF ✓" });
     rmCrlf();
-    const crlfExact = JSON.stringify(await fullLog(env.bridge.tracker.get(crlfRun)!)) === JSON.stringify(env.sim.expectedTailFrames(crlfRun).map(([, d]) => d));
+    const crlfExact =
+      JSON.stringify(await fullLog(env.bridge.tracker.get(crlfRun)!)) ===
+      JSON.stringify(env.sim.expectedTailFrames(crlfRun).map(([, d]) => d));
 
     const endings: Array<[1 | 2, string]> = [
       [1, "…}\\n + EOF"],
@@ -283,10 +369,16 @@ describe("scenario 6: bad upstream bytes", () => {
       const hasDone = evs.some((e) => e.type === "done");
       const exact = JSON.stringify(evs) === JSON.stringify(env.sim.expectedTailFrames(id).map(([, d]) => d));
       const streams = env.proxy!.requests.filter((q) => streamOf(q, marker)).length;
-      outcomes.push(`${label}: state ${t.state}, done ${hasDone ? "kept" : "LOST"}, log ${exact ? "exact" : "differs"}, ${streams} stream request(s)`);
+      outcomes.push(
+        `${label}: state ${t.state}, done ${hasDone ? "kept" : "LOST"}, log ${exact ? "exact" : "differs"}, ${streams} stream request(s)`,
+      );
       ok.push(t.state === "completed" && hasDone && exact);
     }
-    Object.assign(rec.figures, { crlf_exact: crlfExact, crlf_state: String(st.sc.state), no_final_newline_ok: ok.filter(Boolean).length });
+    Object.assign(rec.figures, {
+      crlf_exact: crlfExact,
+      crlf_state: String(st.sc.state),
+      no_final_newline_ok: ok.filter(Boolean).length,
+    });
     rec.measured = `CRLF run: ${String(s.sc.state)} → steer → ${String(st.sc.state)}, log ${crlfExact ? "exact" : "differs"}; ${outcomes.join("; ")}`;
     expect(st.isError, st.text).toBe(false);
     expect(st.sc.state).toBe("awaiting_input");

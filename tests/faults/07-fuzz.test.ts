@@ -19,7 +19,18 @@ const SEED = Number(process.env.FAULTS_SEED ?? 20261121);
 const RSS_BOUND_MIB = 384;
 /** wait_ms in generated calls: at most this (else 10,000 calls would take hours). */
 const MAX_FUZZ_WAIT = 200;
-const SAFE_AGENTS = ["echo", "asker", "questioner", "toolish", "longtalk", "failing", "compactfail", "slow", "unicode", "oneshot"];
+const SAFE_AGENTS = [
+  "echo",
+  "asker",
+  "questioner",
+  "toolish",
+  "longtalk",
+  "failing",
+  "compactfail",
+  "slow",
+  "unicode",
+  "oneshot",
+];
 
 let sim: Simulator;
 beforeAll(async () => {
@@ -45,12 +56,32 @@ interface ToolInfo {
   inputSchema: JsonSchema;
 }
 
-const huge = fc.constantFrom(10_000, 100_000, 1_000_000).chain((n) => fc.constantFrom("x", "é", "😀", "\u0000").map((c) => c.repeat(Math.ceil(n / c.length))));
+const huge = fc
+  .constantFrom(10_000, 100_000, 1_000_000)
+  .chain((n) => fc.constantFrom("x", "é", "😀", "\u0000").map((c) => c.repeat(Math.ceil(n / c.length))));
 const oddString = fc.oneof(
   { weight: 5, arbitrary: fc.string({ maxLength: 40 }) },
   { weight: 3, arbitrary: fc.string({ unit: "grapheme", maxLength: 30 }) },
   { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 30 }) },
-  { weight: 2, arbitrary: fc.constantFrom("", " ", "\t\n", "\u0000", "\uD800", "\uDFFF lone", "r_../../etc/passwd", "<script>alert(1)</script>", "💥".repeat(50), "Ünïcödé ✓ 日本語 🚀", "%00%0a", "${HOME}", "null", "[object Object]") },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "",
+      " ",
+      "\t\n",
+      "\u0000",
+      "\uD800",
+      "\uDFFF lone",
+      "r_../../etc/passwd",
+      "<script>alert(1)</script>",
+      "💥".repeat(50),
+      "Ünïcödé ✓ 日本語 🚀",
+      "%00%0a",
+      "${HOME}",
+      "null",
+      "[object Object]",
+    ),
+  },
   { weight: 1, arbitrary: huge },
 );
 const wrongType = fc.oneof(
@@ -67,7 +98,10 @@ function hex16(): fc.Arbitrary<string> {
   return fc.array(fc.constantFrom(..."0123456789abcdef"), { minLength: 16, maxLength: 16 }).map((a) => a.join(""));
 }
 
-export function fuzzCalls(tools: ToolInfo[], pools: { runIds: string[]; interruptIds: string[] }): fc.Arbitrary<{ name: string; args: unknown }> {
+export function fuzzCalls(
+  tools: ToolInfo[],
+  pools: { runIds: string[]; interruptIds: string[] },
+): fc.Arbitrary<{ name: string; args: unknown }> {
   const runId = fc.oneof(
     { weight: 5, arbitrary: fc.constantFrom(...pools.runIds) },
     { weight: 3, arbitrary: hex16().map((h) => `r_${h}`) },
@@ -82,28 +116,42 @@ export function fuzzCalls(tools: ToolInfo[], pools: { runIds: string[]; interrup
       { weight: 1, arbitrary: oddString },
     ),
     run_ids: fc.array(runId, { maxLength: 25 }),
-    wait_ms: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: MAX_FUZZ_WAIT }) }, { weight: 2, arbitrary: fc.constantFrom(-1, 55_001, 1e12, 1.5, "100", null, Number.MAX_SAFE_INTEGER) }),
+    wait_ms: fc.oneof(
+      { weight: 8, arbitrary: fc.integer({ min: 0, max: MAX_FUZZ_WAIT }) },
+      { weight: 2, arbitrary: fc.constantFrom(-1, 55_001, 1e12, 1.5, "100", null, Number.MAX_SAFE_INTEGER) },
+    ),
     user_id: fc.oneof(fc.constantFrom("u_fuzz", "u_other"), oddString),
-    session_id: fc.oneof(hex16().map((h) => `s_${h}`), oddString),
+    session_id: fc.oneof(
+      hex16().map((h) => `s_${h}`),
+      oddString,
+    ),
   };
   const validFor = (name: string, s: JsonSchema): fc.Arbitrary<unknown> => {
     const n = named[name];
     if (n) return n;
-    if (s.enum && s.enum.length > 0) return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...s.enum) }, { weight: 1, arbitrary: oddString });
+    if (s.enum && s.enum.length > 0)
+      return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...s.enum) }, { weight: 1, arbitrary: oddString });
     const type = Array.isArray(s.type) ? s.type[0] : s.type;
     switch (type) {
       case "integer":
       case "number": {
         const min = s.minimum ?? -10;
         const max = Math.min(s.maximum ?? 100_000, 100_000);
-        return fc.oneof({ weight: 4, arbitrary: fc.integer({ min: Math.ceil(min), max: Math.floor(max) }) }, { weight: 1, arbitrary: fc.constantFrom(min - 1, max + 1, -0, 0.5, Number.MAX_SAFE_INTEGER, -1e300) });
+        return fc.oneof(
+          { weight: 4, arbitrary: fc.integer({ min: Math.ceil(min), max: Math.floor(max) }) },
+          { weight: 1, arbitrary: fc.constantFrom(min - 1, max + 1, -0, 0.5, Number.MAX_SAFE_INTEGER, -1e300) },
+        );
       }
       case "boolean":
         return fc.boolean();
       case "array":
         return fc.array(s.items ? validFor("", s.items) : anyJson, { maxLength: 5 });
       case "object":
-        return fc.dictionary(oddString.filter((k) => k.length < 100), fc.oneof({ weight: 4, arbitrary: oddString }, { weight: 1, arbitrary: wrongType }), { maxKeys: 4 });
+        return fc.dictionary(
+          oddString.filter((k) => k.length < 100),
+          fc.oneof({ weight: 4, arbitrary: oddString }, { weight: 1, arbitrary: wrongType }),
+          { maxKeys: 4 },
+        );
       default:
         return fc.oneof({ weight: 4, arbitrary: fc.lorem({ maxCount: 8 }) }, { weight: 3, arbitrary: oddString });
     }
@@ -111,14 +159,25 @@ export function fuzzCalls(tools: ToolInfo[], pools: { runIds: string[]; interrup
   const argsFor = (t: ToolInfo): fc.Arbitrary<unknown> => {
     const props = t.inputSchema.properties ?? {};
     const model: Record<string, fc.Arbitrary<unknown>> = {};
-    for (const [k, s] of Object.entries(props)) model[k] = fc.oneof({ weight: 7, arbitrary: validFor(k, s) }, { weight: 1, arbitrary: wrongType }, { weight: 1, arbitrary: oddString });
+    for (const [k, s] of Object.entries(props))
+      model[k] = fc.oneof(
+        { weight: 7, arbitrary: validFor(k, s) },
+        { weight: 1, arbitrary: wrongType },
+        { weight: 1, arbitrary: oddString },
+      );
     const required = (t.inputSchema.required ?? []).filter((k) => k in model);
     const obj = fc
       .tuple(
-        fc.oneof({ weight: 8, arbitrary: fc.record(model, { requiredKeys: required }) }, { weight: 1, arbitrary: fc.record(model, { requiredKeys: [] }) }),
+        fc.oneof(
+          { weight: 8, arbitrary: fc.record(model, { requiredKeys: required }) },
+          { weight: 1, arbitrary: fc.record(model, { requiredKeys: [] }) },
+        ),
         // Unknown keys on one call in ten: the bridge refuses them, so more would leave few
         // calls that reach loomcycle at all.
-        fc.oneof({ weight: 9, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.dictionary(fc.string({ maxLength: 10 }), anyJson, { minKeys: 1, maxKeys: 2 }) }),
+        fc.oneof(
+          { weight: 9, arbitrary: fc.constant(undefined) },
+          { weight: 1, arbitrary: fc.dictionary(fc.string({ maxLength: 10 }), anyJson, { minKeys: 1, maxKeys: 2 }) },
+        ),
         named.wait_ms!,
       )
       .map(([o, extra, wait]) => {
@@ -127,7 +186,13 @@ export function fuzzCalls(tools: ToolInfo[], pools: { runIds: string[]; interrup
         if ("wait_ms" in props) out.wait_ms = wait;
         return out;
       });
-    return fc.oneof({ weight: 20, arbitrary: obj }, { weight: 1, arbitrary: fc.oneof(fc.constant(null), fc.array(anyJson, { maxLength: 3 }), fc.string({ maxLength: 10 }), fc.integer()) });
+    return fc.oneof(
+      { weight: 20, arbitrary: obj },
+      {
+        weight: 1,
+        arbitrary: fc.oneof(fc.constant(null), fc.array(anyJson, { maxLength: 3 }), fc.string({ maxLength: 10 }), fc.integer()),
+      },
+    );
   };
   return fc.oneof(
     { weight: 30, arbitrary: fc.constantFrom(...tools).chain((t) => argsFor(t).map((args) => ({ name: t.name, args }))) },
@@ -136,14 +201,26 @@ export function fuzzCalls(tools: ToolInfo[], pools: { runIds: string[]; interrup
 }
 
 describe("scenario 7: fuzzing over stdio", () => {
-  it(`${CALLS} random tool calls over stdio: every call answered, process alive, stdout only JSON-RPC, RSS bounded`, async ({ task }) => {
+  it(`${CALLS} random tool calls over stdio: every call answered, process alive, stdout only JSON-RPC, RSS bounded`, async ({
+    task,
+  }) => {
     const rec = record(task, {
       scenario: 7,
       name: `${CALLS} fast-check tool calls`,
       injected: `fast-check (seed ${SEED}) calls over stdio to the built binary, ${CONCURRENCY} in flight: every listed tool plus unknown names; arguments valid or not (wrong types, missing/extra keys, non-object arguments, huge strings up to 1 M chars, grapheme/binary/lone-surrogate unicode, unknown and malformed run ids); wait_ms ≤ ${MAX_FUZZ_WAIT} when present`,
       expected: `every call answered (result, isError or JSON-RPC error), none twice; within wait_ms + 5 s; process alive; 0 non-JSON-RPC stdout lines; peak RSS < ${RSS_BOUND_MIB} MiB`,
     });
-    const peer = new StdioPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_USER_ID: "u_fuzz", LOOMCYCLE_MCP_LOG_LEVEL: "warn" }, [], { keepOutput: false });
+    const peer = new StdioPeer(
+      {
+        ...stateEnv(),
+        LOOMCYCLE_BASE_URL: sim.url,
+        LOOMCYCLE_AUTH_TOKEN: sim.token,
+        LOOMCYCLE_USER_ID: "u_fuzz",
+        LOOMCYCLE_MCP_LOG_LEVEL: "warn",
+      },
+      [],
+      { keepOutput: false },
+    );
     try {
       await peer.initialize();
       const list = await peer.request("tools/list");
@@ -156,7 +233,8 @@ describe("scenario 7: fuzzing over stdio", () => {
         const r = await peer.callTool("start_interactive_run", { agent, prompt: `fuzz seed run (${agent})` });
         expect(r.isError, r.text).toBe(false);
         runIds.push(String(r.sc.run_id));
-        for (const p of (r.sc.pending_interrupts as Array<{ interrupt_id: string }> | undefined) ?? []) interruptIds.push(p.interrupt_id);
+        for (const p of (r.sc.pending_interrupts as Array<{ interrupt_id: string }> | undefined) ?? [])
+          interruptIds.push(p.interrupt_id);
       }
       const calls = fc.sample(fuzzCalls(tools, { runIds, interruptIds }), { numRuns: CALLS, seed: SEED });
       const rss: number[] = [];
@@ -181,13 +259,17 @@ describe("scenario 7: fuzzing over stdio", () => {
             const r = await peer.callTool(c.name, c.args, 60_000);
             answered += 1;
             latencies.push(r.ms);
-            const wait = typeof (c.args as { wait_ms?: unknown })?.wait_ms === "number" ? Math.max(0, (c.args as { wait_ms: number }).wait_ms) : 0;
+            const wait =
+              typeof (c.args as { wait_ms?: unknown })?.wait_ms === "number"
+                ? Math.max(0, (c.args as { wait_ms: number }).wait_ms)
+                : 0;
             if (r.ms > Math.min(wait, 55_000) + 5000) overBound += 1;
             if (r.rpcError) rpcErrors += 1;
             else if (r.isError) isErrors += 1;
             else results += 1;
             byTool.set(c.name, (byTool.get(c.name) ?? 0) + 1);
-            if (answered % Math.floor(calls.length / 4) === 0) void rssMiB(peer.proc.pid ?? 0).then((v) => checkpoints.push(Math.round(v ?? 0)));
+            if (answered % Math.floor(calls.length / 4) === 0)
+              void rssMiB(peer.proc.pid ?? 0).then((v) => checkpoints.push(Math.round(v ?? 0)));
           }
         }),
       );

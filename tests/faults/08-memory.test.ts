@@ -30,7 +30,8 @@ describe("scenario 8: memory under a 1,000,000-frame run", () => {
       scenario: 8,
       name: "memory: flood",
       injected: `one interactive run replying with ${frames.toLocaleString("en-US")} text deltas as fast as the simulator can write them; the bridge's V8 old space capped at 48 MiB (--max-old-space-size)`,
-      expected: "the bridge ingests it all within its 48 MiB old space; peak RSS < 250 MiB and no growth with the frame count (last 3/4 of the run: < 40 MiB); evicted positions re-read exactly",
+      expected:
+        "the bridge ingests it all within its 48 MiB old space; peak RSS < 250 MiB and no growth with the frame count (last 3/4 of the run: < 40 MiB); evicted positions re-read exactly",
     });
     const peer = new StdioPeer({
       XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "lcb-mem-")),
@@ -52,7 +53,13 @@ describe("scenario 8: memory under a 1,000,000-frame run", () => {
       let events = 0;
       while (state !== "awaiting_input") {
         // Follow the end of the log (what a host tailing the run does).
-        const r = await peer.callTool("read_run_events", { run_id: runId, cursor: events, wait_ms: 100, max_events: 1, max_chars: 200 });
+        const r = await peer.callTool("read_run_events", {
+          run_id: runId,
+          cursor: events,
+          wait_ms: 100,
+          max_events: 1,
+          max_chars: 200,
+        });
         expect(r.isError, r.text).toBe(false);
         state = String(r.sc.state);
         const lr = await peer.callTool("list_runs", {});
@@ -75,16 +82,35 @@ describe("scenario 8: memory under a 1,000,000-frame run", () => {
       const expected = sim.expectedTailFrames(runId).map(([, d]) => d);
       const checks = [0, 5, Math.floor(total / 2)];
       for (const cursor of checks) {
-        const r = await peer.callTool("read_run_events", { run_id: runId, cursor, format: "raw", max_events: 4, wait_ms: 55_000 });
+        const r = await peer.callTool("read_run_events", {
+          run_id: runId,
+          cursor,
+          format: "raw",
+          max_events: 4,
+          wait_ms: 55_000,
+        });
         expect(r.isError, r.text).toBe(false);
-        expect((r.sc.events as Array<{ cursor: number; event: unknown }>).map((e) => e.event)).toEqual(expected.slice(cursor, cursor + 4));
-        expect((r.sc.events as Array<{ cursor: number }>).map((e) => e.cursor)).toEqual([cursor, cursor + 1, cursor + 2, cursor + 3]);
+        expect((r.sc.events as Array<{ cursor: number; event: unknown }>).map((e) => e.event)).toEqual(
+          expected.slice(cursor, cursor + 4),
+        );
+        expect((r.sc.events as Array<{ cursor: number }>).map((e) => e.cursor)).toEqual([
+          cursor,
+          cursor + 1,
+          cursor + 2,
+          cursor + 3,
+        ]);
       }
       const tail = await peer.callTool("read_run_events", { run_id: runId, cursor: total - 2, format: "raw" });
       expect((tail.sc.events as Array<{ event: unknown }>).map((e) => e.event)).toEqual(expected.slice(total - 2));
 
       rec.measured = `${total.toLocaleString("en-US")} events ingested in ${ingestS.toFixed(1)} s; RSS idle ${baseline.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB, growth over the last 3/4 ${growth.toFixed(1)} MiB; evicted positions ${checks.join(", ")} re-read exactly`;
-      rec.figures = { frames: total, ingest_s: Number(ingestS.toFixed(1)), rss_idle_mib: Math.round(baseline), rss_peak_mib: Math.round(peak), rss_growth_mib: Number(growth.toFixed(1)) };
+      rec.figures = {
+        frames: total,
+        ingest_s: Number(ingestS.toFixed(1)),
+        rss_idle_mib: Math.round(baseline),
+        rss_peak_mib: Math.round(peak),
+        rss_growth_mib: Number(growth.toFixed(1)),
+      };
       process.stderr.write(`memory: ${rec.measured}\n`);
       expect(peak).toBeLessThan(250);
       expect(growth).toBeLessThan(40);

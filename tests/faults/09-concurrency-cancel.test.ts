@@ -35,7 +35,9 @@ afterAll(async () => {
 });
 
 describe("scenario 9: concurrency and cancel", () => {
-  it(`${RUNS} tracked runs, ${IN_FLIGHT} concurrent calls, random host cancels: each cancelled call stops within ${CANCEL_MEDIAN_MS} ms (median)`, async ({ task }) => {
+  it(`${RUNS} tracked runs, ${IN_FLIGHT} concurrent calls, random host cancels: each cancelled call stops within ${CANCEL_MEDIAN_MS} ms (median)`, async ({
+    task,
+  }) => {
     const rec = record(task, {
       scenario: 9,
       name: `cancel under load (${RUNS} runs, ${IN_FLIGHT} in flight)`,
@@ -44,7 +46,11 @@ describe("scenario 9: concurrency and cancel", () => {
     });
     const proxy = new FaultProxy(sim.url);
     await proxy.start();
-    const bridge = new Bridge({ config: { baseUrl: proxy.url, token: sim.token, userId: "u_cancel" }, logger: silentLogger(), backoffMs: [0, 20, 50, 100] });
+    const bridge = new Bridge({
+      config: { baseUrl: proxy.url, token: sim.token, userId: "u_cancel" },
+      logger: silentLogger(),
+      backoffMs: [0, 20, 50, 100],
+    });
     // The server of createServer(), with each tool handler timed (when it returns, and
     // when its signal fired), keyed by a marker the host puts in the request's _meta.
     const server = new McpServer({ name: "loomcycle-mcp-bridge", version: "fault-test" }, { capabilities: { tools: {} } });
@@ -65,7 +71,10 @@ describe("scenario 9: concurrency and cancel", () => {
     const client = new Client({ name: "cancel-host", version: "1" });
     await Promise.all([server.connect(a), client.connect(b)]);
     const call = (name: string, args: Record<string, unknown>, marker: string, signal?: AbortSignal) =>
-      client.callTool({ name, arguments: args, _meta: { fault_marker: marker } }, undefined, { timeout: 120_000, ...(signal ? { signal } : {}) });
+      client.callTool({ name, arguments: args, _meta: { fault_marker: marker } }, undefined, {
+        timeout: 120_000,
+        ...(signal ? { signal } : {}),
+      });
 
     try {
       // 50 tracked runs.
@@ -75,7 +84,11 @@ describe("scenario 9: concurrency and cancel", () => {
         await Promise.all(
           Array.from({ length: 10 }, async (_, j) => {
             const agent = kinds[(i + j) % kinds.length]!;
-            const r = (await call("start_interactive_run", { agent, prompt: `load run ${i + j}`, wait_ms: 0 }, `setup-${i + j}`)) as { structuredContent?: { run_id?: string }; isError?: boolean };
+            const r = (await call(
+              "start_interactive_run",
+              { agent, prompt: `load run ${i + j}`, wait_ms: 0 },
+              `setup-${i + j}`,
+            )) as { structuredContent?: { run_id?: string }; isError?: boolean };
             expect(r.isError).not.toBe(true);
             runs.push({ id: String(r.structuredContent?.run_id), agent });
           }),
@@ -84,7 +97,9 @@ describe("scenario 9: concurrency and cancel", () => {
       // Runs started elsewhere: their first read attaches (and waits for the replay to settle).
       const foreign: string[] = [];
       const other = new Bridge({ config: { baseUrl: sim.url, token: sim.token, userId: "u_other" }, logger: silentLogger() });
-      const elsewhere = Array.from({ length: 10 }, (_, i) => other.tracker.start({ agent: "longtalk", prompt: `elsewhere ${i}` }));
+      const elsewhere = Array.from({ length: 10 }, (_, i) =>
+        other.tracker.start({ agent: "longtalk", prompt: `elsewhere ${i}` }),
+      );
       for (const run of elsewhere) {
         while (!(run.runId && run.state === "awaiting_input")) await new Promise((r) => setTimeout(r, 10));
         foreign.push(run.runId);
@@ -96,7 +111,16 @@ describe("scenario 9: concurrency and cancel", () => {
       const hanging = by("hang");
       // One run whose steers get 429 + Retry-After: 3 (the steer sleeps before its one retry).
       const throttled = parked.pop()!;
-      proxy.use((r) => (r.method === "POST" && r.path === `/v1/runs/${throttled}/input` ? { kind: "respond", status: 429, headers: { "Content-Type": "text/plain; charset=utf-8", "Retry-After": "3" }, body: "run input queue full; retry shortly\n" } : undefined));
+      proxy.use((r) =>
+        r.method === "POST" && r.path === `/v1/runs/${throttled}/input`
+          ? {
+              kind: "respond",
+              status: 429,
+              headers: { "Content-Type": "text/plain; charset=utf-8", "Retry-After": "3" },
+              body: "run input queue full; retry shortly\n",
+            }
+          : undefined,
+      );
 
       const rand = rng(909);
       const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
@@ -106,10 +130,26 @@ describe("scenario 9: concurrency and cancel", () => {
       const ops: Op[] = [
         { name: "read_run_events", kind: "read-any", args: () => ({ run_id: pick(parked), wait_ms: waitMs(), wait_for: "any" }) },
         { name: "read_run_events", kind: "read-stop", args: () => ({ run_id: pick(hanging), wait_ms: waitMs() }) },
-        { name: "wait_for_runs", kind: "wait_for_runs", args: () => ({ run_ids: [pick(hanging), pick(hanging)], wait_ms: waitMs() }) },
-        { name: "send_steer", kind: "steer-blocked", args: () => ({ run_id: pick(asking), text: `queued ${Math.floor(rand() * 1e6)}`, wait_ms: waitMs() }) },
-        { name: "start_interactive_run", kind: "start-hang", args: () => ({ agent: "hang", prompt: "hang on", wait_ms: waitMs() }) },
-        { name: "read_run_events", kind: "first-attach", args: () => ({ run_id: foreign.shift() ?? pick(parked), wait_ms: 5000, wait_for: "any" }) },
+        {
+          name: "wait_for_runs",
+          kind: "wait_for_runs",
+          args: () => ({ run_ids: [pick(hanging), pick(hanging)], wait_ms: waitMs() }),
+        },
+        {
+          name: "send_steer",
+          kind: "steer-blocked",
+          args: () => ({ run_id: pick(asking), text: `queued ${Math.floor(rand() * 1e6)}`, wait_ms: waitMs() }),
+        },
+        {
+          name: "start_interactive_run",
+          kind: "start-hang",
+          args: () => ({ agent: "hang", prompt: "hang on", wait_ms: waitMs() }),
+        },
+        {
+          name: "read_run_events",
+          kind: "first-attach",
+          args: () => ({ run_id: foreign.shift() ?? pick(parked), wait_ms: 5000, wait_for: "any" }),
+        },
         { name: "send_steer", kind: "steer-429-backoff", args: () => ({ run_id: throttled, text: "throttled", wait_ms: 8000 }) },
         { name: "read_run_events", kind: "read-now", args: () => ({ run_id: pick(runs).id }) },
       ];
@@ -128,15 +168,25 @@ describe("scenario 9: concurrency and cancel", () => {
             const ac = new AbortController();
             const t0 = Date.now();
             let cancelledAt = 0;
-            const timer = cancelAfter === undefined ? undefined : setTimeout(() => {
-              cancelledAt = performance.now();
-              ac.abort("the host gave up");
-            }, op.kind === "steer-429-backoff" ? Math.max(cancelAfter, 200) : cancelAfter);
+            const timer =
+              cancelAfter === undefined
+                ? undefined
+                : setTimeout(
+                    () => {
+                      cancelledAt = performance.now();
+                      ac.abort("the host gave up");
+                    },
+                    op.kind === "steer-429-backoff" ? Math.max(cancelAfter, 200) : cancelAfter,
+                  );
             try {
-              const r = (await call(op.name, args, marker, ac.signal)) as { isError?: boolean; content?: Array<{ text?: string }> };
+              const r = (await call(op.name, args, marker, ac.signal)) as {
+                isError?: boolean;
+                content?: Array<{ text?: string }>;
+              };
               if (timer) clearTimeout(timer);
               completed.push({ kind: op.kind, ms: Date.now() - t0, wait: typeof args.wait_ms === "number" ? args.wait_ms : 0 });
-              if (r.isError && !/NOT delivered|queue is full|has ended/.test(r.content?.[0]?.text ?? "")) errors.push(`${op.kind}: ${r.content?.[0]?.text?.slice(0, 200)}`);
+              if (r.isError && !/NOT delivered|queue is full|has ended/.test(r.content?.[0]?.text ?? ""))
+                errors.push(`${op.kind}: ${r.content?.[0]?.text?.slice(0, 200)}`);
             } catch (err) {
               if (!cancelledAt) {
                 errors.push(`${op.kind}: ${String(err)}`);
@@ -147,7 +197,8 @@ describe("scenario 9: concurrency and cancel", () => {
               while (!handlerEnd.has(marker) && Date.now() - t < 5000) await new Promise((r) => setImmediate(r));
               const end = handlerEnd.get(marker);
               if (end === undefined) errors.push(`${op.kind}: handler still running 5 s after the cancel`);
-              else cancels.push({ kind: op.kind, e2e: end - cancelledAt, server: end - (serverAbort.get(marker) ?? cancelledAt) });
+              else
+                cancels.push({ kind: op.kind, e2e: end - cancelledAt, server: end - (serverAbort.get(marker) ?? cancelledAt) });
             }
           }
         }),
@@ -181,7 +232,10 @@ describe("scenario 9: concurrency and cancel", () => {
       const p90 = percentile(lat, 90);
       const max = Math.max(...lat);
       const kindsCancelled = [...new Set(cancels.map((c) => c.kind))];
-      const slowest = [...cancels].sort((x, y) => y.e2e - x.e2e).slice(0, 3).map((c) => `${c.kind} ${c.e2e.toFixed(1)} ms`);
+      const slowest = [...cancels]
+        .sort((x, y) => y.e2e - x.e2e)
+        .slice(0, 3)
+        .map((c) => `${c.kind} ${c.e2e.toFixed(1)} ms`);
       const overBound = completed.filter((c) => c.ms > c.wait + 5000).length;
       Object.assign(rec.figures, {
         tracked_runs: bridge.tracker.list().length,
@@ -201,7 +255,9 @@ describe("scenario 9: concurrency and cancel", () => {
         `${completed.length} completed, ${overBound} over wait_ms + 5 s; ${errors.length} unexpected errors; plus 8 cancels during a first attach's replay settling: median ${percentile(settleLat, 50).toFixed(1)} ms`;
       expect(errors).toEqual([]);
       expect(cancels.length).toBeGreaterThan(size(100, 30));
-      expect(kindsCancelled).toEqual(expect.arrayContaining(["read-any", "read-stop", "wait_for_runs", "steer-blocked", "start-hang", "steer-429-backoff"]));
+      expect(kindsCancelled).toEqual(
+        expect.arrayContaining(["read-any", "read-stop", "wait_for_runs", "steer-blocked", "start-hang", "steer-429-backoff"]),
+      );
       expect(median).toBeLessThanOrEqual(CANCEL_MEDIAN_MS);
       expect(percentile(settleLat, 50)).toBeLessThanOrEqual(CANCEL_MEDIAN_MS);
       expect(max).toBeLessThanOrEqual(CANCEL_MAX_MS);
@@ -214,14 +270,23 @@ describe("scenario 9: concurrency and cancel", () => {
     }
   });
 
-  it("shutdown of the built binary during that load (50 runs, 20 waiting calls, cancels in flight) exits within 1 s; remote runs keep running", async ({ task }) => {
+  it("shutdown of the built binary during that load (50 runs, 20 waiting calls, cancels in flight) exits within 1 s; remote runs keep running", async ({
+    task,
+  }) => {
     const rec = record(task, {
       scenario: 9,
       name: "shutdown under load (stdio)",
-      injected: "built binary over stdio: 50 runs started, 20 calls waiting (reads, wait_for_runs, steers), 5 of them cancelled by notifications/cancelled; then stdin closed — and, in a second process, SIGTERM",
+      injected:
+        "built binary over stdio: 50 runs started, 20 calls waiting (reads, wait_for_runs, steers), 5 of them cancelled by notifications/cancelled; then stdin closed — and, in a second process, SIGTERM",
       expected: "exit code 0 within 1 s of stdin closing / SIGTERM; the runs stay alive on loomcycle",
     });
-    const env = { ...stateEnv(), LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_USER_ID: "u_shutdown", LOOMCYCLE_MCP_LOG_LEVEL: "warn" };
+    const env = {
+      ...stateEnv(),
+      LOOMCYCLE_BASE_URL: sim.url,
+      LOOMCYCLE_AUTH_TOKEN: sim.token,
+      LOOMCYCLE_USER_ID: "u_shutdown",
+      LOOMCYCLE_MCP_LOG_LEVEL: "warn",
+    };
     const results: Array<{ how: string; ms: number; code: number | null }> = [];
     let aliveAfter = 0;
     for (const how of ["stdin closed", "SIGTERM"] as const) {
@@ -230,7 +295,15 @@ describe("scenario 9: concurrency and cancel", () => {
         await p.initialize();
         const ids: string[] = [];
         for (let i = 0; i < 50; i += 10) {
-          const rs = await Promise.all(Array.from({ length: 10 }, (_, j) => p.callTool("start_interactive_run", { agent: (i + j) % 3 === 0 ? "hang" : "echo", prompt: `shutdown ${how} ${i + j}`, wait_ms: 0 })));
+          const rs = await Promise.all(
+            Array.from({ length: 10 }, (_, j) =>
+              p.callTool("start_interactive_run", {
+                agent: (i + j) % 3 === 0 ? "hang" : "echo",
+                prompt: `shutdown ${how} ${i + j}`,
+                wait_ms: 0,
+              }),
+            ),
+          );
           for (const r of rs) {
             expect(r.isError, r.text).toBe(false);
             ids.push(String(r.sc.run_id));
@@ -253,14 +326,25 @@ describe("scenario 9: concurrency and cancel", () => {
         const t0 = Date.now();
         if (how === "stdin closed") p.proc.stdin.end();
         else p.proc.kill("SIGTERM");
-        const exit = await Promise.race([p.exited, new Promise<{ code: null; at: number }>((r) => setTimeout(() => r({ code: null, at: Date.now() + 1e9 }), 10_000))]);
+        const exit = await Promise.race([
+          p.exited,
+          new Promise<{ code: null; at: number }>((r) => setTimeout(() => r({ code: null, at: Date.now() + 1e9 }), 10_000)),
+        ]);
         results.push({ how, ms: exit.at - t0, code: exit.code });
         aliveAfter = ids.filter((id) => sim.runStatus(id) === "running").length;
       } finally {
         p.kill();
       }
     }
-    Object.assign(rec.figures, Object.fromEntries(results.flatMap((r) => [[`${r.how.replace(/ /g, "_")}_ms`, r.ms], [`${r.how.replace(/ /g, "_")}_code`, r.code ?? "none"]])));
+    Object.assign(
+      rec.figures,
+      Object.fromEntries(
+        results.flatMap((r) => [
+          [`${r.how.replace(/ /g, "_")}_ms`, r.ms],
+          [`${r.how.replace(/ /g, "_")}_code`, r.code ?? "none"],
+        ]),
+      ),
+    );
     rec.figures.runs_alive_after = aliveAfter;
     rec.measured = `${results.map((r) => `${r.how} → exit ${String(r.code)} in ${r.ms} ms`).join("; ")}; ${aliveAfter}/50 runs still running on loomcycle`;
     for (const r of results) {

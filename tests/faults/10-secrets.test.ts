@@ -43,9 +43,21 @@ function echoInStream(r: ProxiedRequest): BodyTap {
         out.push(f);
         if (!done && f.subarray(0, 15).toString() === "event: started\n") {
           done = true;
-          out.push(Buffer.from(`event: error\ndata: ${JSON.stringify({ type: "error", error: `compaction summary failed (upstream said: ${a})` })}\n\n`));
-          out.push(Buffer.from(`event: text\ndata: ${JSON.stringify({ type: "text", text: `my env has LOOMCYCLE_AUTH_TOKEN=${TOKEN} ` })}\n\n`));
-          out.push(Buffer.from(`event: tool_result\ndata: ${JSON.stringify({ type: "tool_result", text: `curl -H '${a}' → 200`, tool_use: { id: "t1", name: "Bash", input: { cmd: `echo ${TOKEN}` } } })}\n\n`));
+          out.push(
+            Buffer.from(
+              `event: error\ndata: ${JSON.stringify({ type: "error", error: `compaction summary failed (upstream said: ${a})` })}\n\n`,
+            ),
+          );
+          out.push(
+            Buffer.from(
+              `event: text\ndata: ${JSON.stringify({ type: "text", text: `my env has LOOMCYCLE_AUTH_TOKEN=${TOKEN} ` })}\n\n`,
+            ),
+          );
+          out.push(
+            Buffer.from(
+              `event: tool_result\ndata: ${JSON.stringify({ type: "tool_result", text: `curl -H '${a}' → 200`, tool_use: { id: "t1", name: "Bash", input: { cmd: `echo ${TOKEN}` } } })}\n\n`,
+            ),
+          );
         }
       }
       return { out: Buffer.concat(out) };
@@ -61,27 +73,74 @@ function echoRules(): void {
     if (r.method === "GET" && /^\/v1\/sessions\/[^/]+\/transcript$/.test(r.path)) {
       // A transcript whose opening prompt quotes the token (the user pasted it).
       let body = "";
-      return { kind: "forward", tap: { chunk: (b) => ((body += b.toString("utf8")), { out: Buffer.alloc(0) }), flush: () => Buffer.from(body.replace(/leaky stream/g, `leaky stream ${TOKEN}`), "utf8") } };
+      return {
+        kind: "forward",
+        tap: {
+          chunk: (b) => ((body += b.toString("utf8")), { out: Buffer.alloc(0) }),
+          flush: () => Buffer.from(body.replace(/leaky stream/g, `leaky stream ${TOKEN}`), "utf8"),
+        },
+      };
     }
     if (r.method === "POST" && r.path.endsWith("/input") && r.body.includes("plain echo")) {
-      return { kind: "respond", status: 400, headers: { "Content-Type": "text/plain; charset=utf-8" }, body: `invalid JSON body: request had header Authorization: ${a}\n` };
+      return {
+        kind: "respond",
+        status: 400,
+        headers: { "Content-Type": "text/plain; charset=utf-8" },
+        body: `invalid JSON body: request had header Authorization: ${a}\n`,
+      };
     }
     if (r.method === "POST" && r.path.endsWith("/input") && r.body.includes("html echo")) {
-      return { kind: "respond", status: 502, headers: { "Content-Type": "text/html" }, body: `<html><head><title>502 for ${a}</title></head><body><pre>${a}</pre></body></html>` };
+      return {
+        kind: "respond",
+        status: 502,
+        headers: { "Content-Type": "text/html" },
+        body: `<html><head><title>502 for ${a}</title></head><body><pre>${a}</pre></body></html>`,
+      };
     }
     if (r.method === "GET" && r.path === "/v1/_snapshots") {
-      return { kind: "respond", status: 500, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: "debug_dump", error: `request headers: authorization=${a}`, headers: { authorization: a }, token: TOKEN }) };
+      return {
+        kind: "respond",
+        status: 500,
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({
+          code: "debug_dump",
+          error: `request headers: authorization=${a}`,
+          headers: { authorization: a },
+          token: TOKEN,
+        }),
+      };
     }
     if (r.method === "POST" && r.path === "/v1/runs" && r.body.includes("redirect me")) {
-      return { kind: "respond", status: 302, headers: { Location: `https://login.example/?next=/v1/runs&token=${TOKEN}` }, body: "" };
+      return {
+        kind: "respond",
+        status: 302,
+        headers: { Location: `https://login.example/?next=/v1/runs&token=${TOKEN}` },
+        body: "",
+      };
     }
     if (r.method === "POST" && r.path === "/v1/runs" && r.body.includes("go-quoted")) {
-      return { kind: "respond", status: 409, headers: { "Content-Type": "application/json" }, body: `{"code":"agent_id_in_use","error":"agent_id "${TOKEN}" is already mapped"}` };
+      return {
+        kind: "respond",
+        status: 409,
+        headers: { "Content-Type": "application/json" },
+        body: `{"code":"agent_id_in_use","error":"agent_id "${TOKEN}" is already mapped"}`,
+      };
     }
     if (r.method === "GET" && r.path === "/v1/_runnable-agents") {
-      return { kind: "respond", status: 401, headers: { "Content-Type": "text/plain; charset=utf-8", "WWW-Authenticate": `Bearer error="invalid_token", token="${TOKEN}"` }, body: `unauthorized: ${a}\n` };
+      return {
+        kind: "respond",
+        status: 401,
+        headers: {
+          "Content-Type": "text/plain; charset=utf-8",
+          "WWW-Authenticate": `Bearer error="invalid_token", token="${TOKEN}"`,
+        },
+        body: `unauthorized: ${a}\n`,
+      };
     }
-    if ((r.method === "POST" && r.path === "/v1/runs" && r.body.includes("leaky stream")) || (/\/stream$/.test(r.path) && leakyRun !== undefined && r.path.includes(leakyRun))) {
+    if (
+      (r.method === "POST" && r.path === "/v1/runs" && r.body.includes("leaky stream")) ||
+      (/\/stream$/.test(r.path) && leakyRun !== undefined && r.path.includes(leakyRun))
+    ) {
       return { kind: "forward", tap: echoInStream(r) };
     }
     return undefined;
@@ -90,7 +149,9 @@ function echoRules(): void {
 let leakyRun: string | undefined;
 
 describe("scenario 10: secrets", () => {
-  it("the token appears nowhere in stdout, stderr (trace logs), tool results or errors, though upstream bodies echo it", async ({ task }) => {
+  it("the token appears nowhere in stdout, stderr (trace logs), tool results or errors, though upstream bodies echo it", async ({
+    task,
+  }) => {
     const rec = record(task, {
       scenario: 10,
       name: "token echoed by upstream",
@@ -99,7 +160,13 @@ describe("scenario 10: secrets", () => {
       expected: "0 occurrences of the token in stdout, stderr, any tool result or error message; every call still answered",
     });
     echoRules();
-    const p = new StdioPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: proxy.url, LOOMCYCLE_AUTH_TOKEN: TOKEN, LOOMCYCLE_USER_ID: "u_secret", LOOMCYCLE_MCP_LOG_LEVEL: "trace" });
+    const p = new StdioPeer({
+      ...stateEnv(),
+      LOOMCYCLE_BASE_URL: proxy.url,
+      LOOMCYCLE_AUTH_TOKEN: TOKEN,
+      LOOMCYCLE_USER_ID: "u_secret",
+      LOOMCYCLE_MCP_LOG_LEVEL: "trace",
+    });
     const replies: Array<[string, Awaited<ReturnType<StdioPeer["callTool"]>>]> = [];
     try {
       await p.initialize();
@@ -134,7 +201,13 @@ describe("scenario 10: secrets", () => {
     } finally {
       p.kill();
     }
-    const second = new StdioPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: proxy.url, LOOMCYCLE_AUTH_TOKEN: TOKEN, LOOMCYCLE_USER_ID: "u_secret", LOOMCYCLE_MCP_LOG_LEVEL: "trace" });
+    const second = new StdioPeer({
+      ...stateEnv(),
+      LOOMCYCLE_BASE_URL: proxy.url,
+      LOOMCYCLE_AUTH_TOKEN: TOKEN,
+      LOOMCYCLE_USER_ID: "u_secret",
+      LOOMCYCLE_MCP_LOG_LEVEL: "trace",
+    });
     try {
       await second.initialize();
       const r = await second.callTool("read_run_events", { run_id: leakyRun, cursor: 0 });
@@ -171,8 +244,10 @@ describe("scenario 10: secrets", () => {
     const rec = record(task, {
       scenario: 10,
       name: "token from a file",
-      injected: "token only in a 0600 file (with a trailing newline), given by LOOMCYCLE_AUTH_TOKEN_FILE, then by --token-file; a missing file; a file overriding a wrong env token",
-      expected: "calls authenticate with the file's token; the token is in no output; a missing file → exit 2 with one stderr line naming the file, not the token",
+      injected:
+        "token only in a 0600 file (with a trailing newline), given by LOOMCYCLE_AUTH_TOKEN_FILE, then by --token-file; a missing file; a file overriding a wrong env token",
+      expected:
+        "calls authenticate with the file's token; the token is in no output; a missing file → exit 2 with one stderr line naming the file, not the token",
     });
     proxy.clear();
     const dir = mkdtempSync(join(tmpdir(), "bridge-token-"));
@@ -187,7 +262,16 @@ describe("scenario 10: secrets", () => {
     ];
     let ok = 0;
     for (const [label, extraEnv, args] of variants) {
-      const p = new StdioPeer({ ...stateEnv(), LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_USER_ID: "u_file", LOOMCYCLE_MCP_LOG_LEVEL: "trace", ...extraEnv }, args);
+      const p = new StdioPeer(
+        {
+          ...stateEnv(),
+          LOOMCYCLE_BASE_URL: sim.url,
+          LOOMCYCLE_USER_ID: "u_file",
+          LOOMCYCLE_MCP_LOG_LEVEL: "trace",
+          ...extraEnv,
+        },
+        args,
+      );
       try {
         await p.initialize();
         const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: `token from ${label}` });
@@ -196,7 +280,9 @@ describe("scenario 10: secrets", () => {
         await p.exited;
         const clean = !(p.stdout + p.stderr).includes(TOKEN);
         const authed = !s.isError && !snaps.isError;
-        outcomes.push(`${label}: ${authed ? "authenticated" : `FAILED (${s.text.slice(0, 80)})`}, token ${clean ? "not in output" : "LEAKED"}`);
+        outcomes.push(
+          `${label}: ${authed ? "authenticated" : `FAILED (${s.text.slice(0, 80)})`}, token ${clean ? "not in output" : "LEAKED"}`,
+        );
         if (authed && clean) ok += 1;
         const sent = sim.requests.filter((q) => q.body.includes(`token from ${label}`));
         expect(sent[0]?.headers.authorization).toBe(`Bearer ${TOKEN}`);
@@ -204,7 +290,11 @@ describe("scenario 10: secrets", () => {
         p.kill();
       }
     }
-    const missing = spawnSync(process.execPath, [BIN], { env: { PATH: process.env.PATH ?? "", LOOMCYCLE_AUTH_TOKEN_FILE: join(dir, "nope") }, input: "", encoding: "utf8" });
+    const missing = spawnSync(process.execPath, [BIN], {
+      env: { PATH: process.env.PATH ?? "", LOOMCYCLE_AUTH_TOKEN_FILE: join(dir, "nope") },
+      input: "",
+      encoding: "utf8",
+    });
     const lines = missing.stderr.trim().split("\n");
     outcomes.push(`missing file: exit ${String(missing.status)}, ${lines.length} stderr line ("${lines[0]}")`);
     Object.assign(rec.figures, { variants_ok: ok, variants: variants.length, missing_exit: missing.status ?? -1 });

@@ -81,7 +81,12 @@ export async function startFaultEnv(opts: FaultEnvOptions = {}): Promise<FaultEn
     call: caller(client),
     async freshBridge(via = "sim") {
       const baseUrl = via === "proxy" && proxy ? proxy.url : sim.url;
-      const b2 = new Bridge({ config: { baseUrl, token: sim.token, userId: opts.userId ?? "u_faults" }, logger: silentLogger(), backoffMs: [0, 20, 50, 100], ...releaseOpt() });
+      const b2 = new Bridge({
+        config: { baseUrl, token: sim.token, userId: opts.userId ?? "u_faults" },
+        logger: silentLogger(),
+        backoffMs: [0, 20, 50, 100],
+        ...releaseOpt(),
+      });
       const c2 = await connect(b2);
       const closeIt = async () => {
         await c2.close();
@@ -101,7 +106,11 @@ export async function startFaultEnv(opts: FaultEnvOptions = {}): Promise<FaultEn
 }
 
 /** Read a run's whole log as raw `{cursor, event}` items, paging with explicit cursors. */
-export async function readAllRaw(call: FaultEnv["call"], runId: string, from = 0): Promise<Array<{ cursor: number; event: Record<string, unknown> }>> {
+export async function readAllRaw(
+  call: FaultEnv["call"],
+  runId: string,
+  from = 0,
+): Promise<Array<{ cursor: number; event: Record<string, unknown> }>> {
   const out: Array<{ cursor: number; event: Record<string, unknown> }> = [];
   let cursor = from;
   for (let i = 0; i < 10_000; i++) {

@@ -5,7 +5,14 @@
 // request and then lose its response, rewrite bytes (CRLF, missing final newline,
 // injected frames), or answer in loomcycle's place (429 with Retry-After, error bodies
 // that echo the request's headers).
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
 export interface ProxiedRequest {
@@ -123,7 +130,12 @@ export class FaultProxy {
     }
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, body: Buffer, plan: Extract<Plan, { kind: "forward" | "lose-response" }>): void {
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    plan: Extract<Plan, { kind: "forward" | "lose-response" }>,
+  ): void {
     const up = new URL(this.upstream);
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k) && k !== "host") headers[k] = v;
@@ -256,7 +268,10 @@ export class FrameCutter implements BodyTap {
   private index = 0;
   landed: CutLanding | undefined;
 
-  constructor(private readonly plan: CutPlan, private readonly onCut: (l: CutLanding) => void) {}
+  constructor(
+    private readonly plan: CutPlan,
+    private readonly onCut: (l: CutLanding) => void,
+  ) {}
 
   chunk(buf: Buffer): { out: Buffer; cut?: CutMode } {
     if (this.landed) return { out: Buffer.alloc(0) };

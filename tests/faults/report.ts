@@ -39,8 +39,15 @@ export function size(full: number, short: number): number {
   return SHORT ? short : full;
 }
 
-export function record(task: { meta: TaskMeta }, init: Omit<ReliabilityRecord, "measured" | "figures"> & Partial<Pick<ReliabilityRecord, "measured" | "figures">>): ReliabilityRecord {
-  const rec: ReliabilityRecord = { measured: "(not measured: the test stopped before its figures were known)", figures: {}, ...init };
+export function record(
+  task: { meta: TaskMeta },
+  init: Omit<ReliabilityRecord, "measured" | "figures"> & Partial<Pick<ReliabilityRecord, "measured" | "figures">>,
+): ReliabilityRecord {
+  const rec: ReliabilityRecord = {
+    measured: "(not measured: the test stopped before its figures were known)",
+    figures: {},
+    ...init,
+  };
   task.meta.reliability = rec;
   return rec;
 }

@@ -22,9 +22,7 @@ export interface ChatRequest {
 }
 
 /** One step of the script: call a tool (by the bridge's tool name) or answer with text. */
-export type Step =
-  | { tool: string; args: (ctx: StepContext) => Record<string, unknown> }
-  | { text: (ctx: StepContext) => string };
+export type Step = { tool: string; args: (ctx: StepContext) => Record<string, unknown> } | { text: (ctx: StepContext) => string };
 
 export interface StepContext {
   /** Texts of the tool results seen so far, oldest first (what the model was given). */
@@ -55,10 +53,14 @@ export function contentText(content: unknown): string {
   return content === undefined || content === null ? "" : JSON.stringify(content);
 }
 
-
 let seq = 0;
 
-function reply(res: ServerResponse, stream: boolean, model: string, msg: { text?: string; toolCall?: { name: string; args: string } }): void {
+function reply(
+  res: ServerResponse,
+  stream: boolean,
+  model: string,
+  msg: { text?: string; toolCall?: { name: string; args: string } },
+): void {
   const id = `chatcmpl-fake-${++seq}`;
   const created = Math.floor(Date.now() / 1000);
   const usage = { prompt_tokens: 100, completion_tokens: 10, total_tokens: 110 };
@@ -66,14 +68,28 @@ function reply(res: ServerResponse, stream: boolean, model: string, msg: { text?
   const callId = `call_fake_${seq}`;
   if (!stream) {
     const message: Record<string, unknown> = { role: "assistant", content: msg.text ?? null };
-    if (msg.toolCall) message.tool_calls = [{ id: callId, type: "function", function: { name: msg.toolCall.name, arguments: msg.toolCall.args } }];
+    if (msg.toolCall)
+      message.tool_calls = [
+        { id: callId, type: "function", function: { name: msg.toolCall.name, arguments: msg.toolCall.args } },
+      ];
     res.writeHead(200, { "Content-Type": "application/json" });
-    res.end(JSON.stringify({ id, object: "chat.completion", created, model, choices: [{ index: 0, message, finish_reason: finish }], usage }));
+    res.end(
+      JSON.stringify({
+        id,
+        object: "chat.completion",
+        created,
+        model,
+        choices: [{ index: 0, message, finish_reason: finish }],
+        usage,
+      }),
+    );
     return;
   }
   res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" });
   const chunk = (delta: Record<string, unknown>, finishReason: string | null, extra: Record<string, unknown> = {}): void => {
-    res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finishReason }], ...extra })}\n\n`);
+    res.write(
+      `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finishReason }], ...extra })}\n\n`,
+    );
   };
   chunk({ role: "assistant", content: "" }, null);
   if (msg.text) {
@@ -82,7 +98,10 @@ function reply(res: ServerResponse, stream: boolean, model: string, msg: { text?
     for (const w of words) chunk({ content: w }, null);
   }
   if (msg.toolCall) {
-    chunk({ tool_calls: [{ index: 0, id: callId, type: "function", function: { name: msg.toolCall.name, arguments: "" } }] }, null);
+    chunk(
+      { tool_calls: [{ index: 0, id: callId, type: "function", function: { name: msg.toolCall.name, arguments: "" } }] },
+      null,
+    );
     chunk({ tool_calls: [{ index: 0, function: { arguments: msg.toolCall.args } }] }, null);
   }
   chunk({}, finish, { usage });
@@ -130,7 +149,8 @@ export async function startFakeModel(script: Step[], opts: { toolSuffix?: string
       const runId = /\br_[0-9a-f]{16}\b/.exec(toolResults[0] ?? "")?.[0];
       const ctx: StepContext = { toolResults, runId };
       const step = script[Math.min(toolResults.length, script.length - 1)]!;
-      if ("tool" in step) reply(res, stream, model, { toolCall: { name: prefix + step.tool, args: JSON.stringify(step.args(ctx)) } });
+      if ("tool" in step)
+        reply(res, stream, model, { toolCall: { name: prefix + step.tool, args: JSON.stringify(step.args(ctx)) } });
       else reply(res, stream, model, { text: step.text(ctx) });
     })().catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json" });

@@ -78,10 +78,19 @@ interface ToolResult {
 
 async function callTool(name: string, args: Json): Promise<ToolResult> {
   const r = await inspector("tools/call", ["--tool-name", name, "--tool-args-json", JSON.stringify(args)]);
-  const result = r.out?.result as { isError?: boolean; content?: Array<{ type: string; text?: string }>; structuredContent?: Json } | undefined;
-  if (!result) throw new Error(`tools/call ${name}: no result (exit ${r.code}); stdout: ${r.stdout.slice(0, 1500)}; stderr: ${r.stderr.slice(-1500)}`);
+  const result = r.out?.result as
+    { isError?: boolean; content?: Array<{ type: string; text?: string }>; structuredContent?: Json } | undefined;
+  if (!result)
+    throw new Error(
+      `tools/call ${name}: no result (exit ${r.code}); stdout: ${r.stdout.slice(0, 1500)}; stderr: ${r.stderr.slice(-1500)}`,
+    );
   const first = result.content?.[0];
-  return { isError: result.isError === true, text: first?.type === "text" ? (first.text ?? "") : "", sc: result.structuredContent ?? {}, ms: r.ms };
+  return {
+    isError: result.isError === true,
+    text: first?.type === "text" ? (first.text ?? "") : "",
+    sc: result.structuredContent ?? {},
+    ms: r.ms,
+  };
 }
 
 // ---- the example table --------------------------------------------------------------
@@ -90,7 +99,8 @@ async function callTool(name: string, args: Json): Promise<ToolResult> {
 class Ctx {
   private memo = new Map<string, Promise<Json>>();
   /** An echo run, parked after its first turn. */
-  echo = (): Promise<Json> => this.once("echo", () => this.start({ agent: "echo", prompt: "hello from the inspector", wait_ms: 10_000 }));
+  echo = (): Promise<Json> =>
+    this.once("echo", () => this.start({ agent: "echo", prompt: "hello from the inspector", wait_ms: 10_000 }));
   /** An asker run, waiting for its question "Proceed?" to be answered. */
   asker = (): Promise<Json> => this.once("asker", () => this.start({ agent: "asker", prompt: "go", wait_ms: 10_000 }));
   /** A run whose turn never ends on its own (simulator agent `hang`). */
@@ -109,7 +119,8 @@ class Ctx {
 
   private async start(args: Json): Promise<Json> {
     const r = await callTool("start_interactive_run", args);
-    if (r.isError || typeof r.sc.run_id !== "string") throw new Error(`setup: start_interactive_run ${JSON.stringify(args)} failed: ${r.text}`);
+    if (r.isError || typeof r.sc.run_id !== "string")
+      throw new Error(`setup: start_interactive_run ${JSON.stringify(args)} failed: ${r.text}`);
     return r.sc;
   }
 }
@@ -201,11 +212,14 @@ describe("MCP Inspector CLI → built bridge → simulator", () => {
     // --strict prints every schema-portability problem (path, issue, fix) to stderr.
     const tl = await inspector("tools/list", ["--strict"]);
     expect(tl.stderr, "Inspector --strict found schema-portability problems").not.toMatch(/^(Warning|Error): tool /m);
-    const tools = ((tl.out?.result as { tools?: Array<{ name: string; outputSchema?: unknown }> } | undefined)?.tools ?? []);
+    const tools = (tl.out?.result as { tools?: Array<{ name: string; outputSchema?: unknown }> } | undefined)?.tools ?? [];
     expect(tools.length, `tools/list: ${tl.stdout.slice(0, 500)} ${tl.stderr.slice(-500)}`).toBeGreaterThanOrEqual(5);
     const listed = tools.map((t) => t.name);
     const missing = listed.filter((n) => !(n in TOOL_EXAMPLES));
-    expect(missing, `tools listed by the bridge without example arguments in TOOL_EXAMPLES (tests/hosts/inspector.test.ts): ${missing.join(", ")}`).toEqual([]);
+    expect(
+      missing,
+      `tools listed by the bridge without example arguments in TOOL_EXAMPLES (tests/hosts/inspector.test.ts): ${missing.join(", ")}`,
+    ).toEqual([]);
     const skippedTools = Object.keys(TOOL_EXAMPLES).filter((n) => !listed.includes(n));
 
     for (const [name, ex] of Object.entries(TOOL_EXAMPLES)) {
@@ -214,7 +228,8 @@ describe("MCP Inspector CLI → built bridge → simulator", () => {
       const r = await callTool(name, args);
       expect(r.isError, `${name} ${JSON.stringify(args)} → error: ${r.text}`).toBe(false);
       expect(r.text.length, `${name}: empty text block`).toBeGreaterThan(0);
-      if (tools.find((t) => t.name === name)?.outputSchema) expect(Object.keys(r.sc).length, `${name}: no structuredContent`).toBeGreaterThan(0);
+      if (tools.find((t) => t.name === name)?.outputSchema)
+        expect(Object.keys(r.sc).length, `${name}: no structuredContent`).toBeGreaterThan(0);
       ex.check?.(r);
       report.push(`  ✓ tool ${name.padEnd(22)} ${String(r.ms).padStart(5)} ms  ${r.text.split("\n")[0]!.slice(0, 90)}`);
     }
@@ -222,7 +237,9 @@ describe("MCP Inspector CLI → built bridge → simulator", () => {
     const rl = await inspector("resources/list");
     const resources = ((rl.out?.result as { resources?: Array<{ uri: string }> } | undefined)?.resources ?? []).map((r) => r.uri);
     const tpl = await inspector("resources/templates/list");
-    const templates = ((tpl.out?.result as { resourceTemplates?: Array<{ uriTemplate: string }> } | undefined)?.resourceTemplates ?? []).map((t) => t.uriTemplate);
+    const templates = (
+      (tpl.out?.result as { resourceTemplates?: Array<{ uriTemplate: string }> } | undefined)?.resourceTemplates ?? []
+    ).map((t) => t.uriTemplate);
 
     const uris: string[] = [...resources];
     for (const t of templates) {
@@ -236,10 +253,16 @@ describe("MCP Inspector CLI → built bridge → simulator", () => {
     }
     for (const uri of uris) {
       const r = await inspector("resources/read", ["--uri", uri]);
-      const contents = (r.out?.result as { contents?: Array<{ uri: string; text?: string; blob?: string }> } | undefined)?.contents;
+      const contents = (r.out?.result as { contents?: Array<{ uri: string; text?: string; blob?: string }> } | undefined)
+        ?.contents;
       expect(contents?.length, `resources/read ${uri}: ${r.stdout.slice(0, 500)} ${r.stderr.slice(-500)}`).toBeGreaterThan(0);
-      expect(contents!.every((c) => (c.text ?? c.blob ?? "").length > 0), `resources/read ${uri}: empty content`).toBe(true);
-      report.push(`  ✓ read ${uri.padEnd(43)} ${String(r.ms).padStart(5)} ms  ${(contents![0]!.text ?? "").split("\n")[0]!.slice(0, 70)}`);
+      expect(
+        contents!.every((c) => (c.text ?? c.blob ?? "").length > 0),
+        `resources/read ${uri}: empty content`,
+      ).toBe(true);
+      report.push(
+        `  ✓ read ${uri.padEnd(43)} ${String(r.ms).padStart(5)} ms  ${(contents![0]!.text ?? "").split("\n")[0]!.slice(0, 70)}`,
+      );
     }
     const skippedResources = [
       ...KNOWN_RESOURCES.filter((u) => !resources.includes(u)),
@@ -249,8 +272,12 @@ describe("MCP Inspector CLI → built bridge → simulator", () => {
     const lines = [
       `MCP Inspector CLI drove ${listed.length} tools and read ${uris.length} resources of the built bridge:`,
       ...report,
-      skippedTools.length ? `  skipped (not listed by the bridge yet): tools ${skippedTools.join(", ")}` : "  skipped tools: none",
-      skippedResources.length ? `  skipped (not listed by the bridge yet): resources ${skippedResources.join(", ")}` : "  skipped resources: none",
+      skippedTools.length
+        ? `  skipped (not listed by the bridge yet): tools ${skippedTools.join(", ")}`
+        : "  skipped tools: none",
+      skippedResources.length
+        ? `  skipped (not listed by the bridge yet): resources ${skippedResources.join(", ")}`
+        : "  skipped resources: none",
     ];
     console.log(lines.join("\n"));
   });

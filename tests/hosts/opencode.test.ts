@@ -44,10 +44,16 @@ function findOpencode(): string {
     }
   }
   for (const c of candidates) {
-    const r = spawnSync(c, ["--version"], { encoding: "utf8", timeout: 20_000, env: { PATH: process.env.PATH ?? "", HOME: tmpdir() } });
+    const r = spawnSync(c, ["--version"], {
+      encoding: "utf8",
+      timeout: 20_000,
+      env: { PATH: process.env.PATH ?? "", HOME: tmpdir() },
+    });
     if (r.status === 0 && /^\d+\.\d+\.\d+/.test(r.stdout.trim())) return c;
   }
-  throw new Error(`no working opencode binary (tried ${candidates.join(", ")}); run npm run test:hosts (it installs opencode-ai into .cache/opencode)`);
+  throw new Error(
+    `no working opencode binary (tried ${candidates.join(", ")}); run npm run test:hosts (it installs opencode-ai into .cache/opencode)`,
+  );
 }
 
 let sim: Simulator;
@@ -62,7 +68,8 @@ let env: Record<string, string>;
 let snippet: Record<string, unknown>;
 
 // stdin closed: `opencode run` reads piped stdin as part of the message and would wait for it
-const run = (cmd: string, args: string[], opts: { cwd?: string; env: Record<string, string>; timeoutMs?: number }) => runProcess(cmd, args, opts);
+const run = (cmd: string, args: string[], opts: { cwd?: string; env: Record<string, string>; timeoutMs?: number }) =>
+  runProcess(cmd, args, opts);
 
 beforeAll(async () => {
   opencode = findOpencode();
@@ -124,7 +131,9 @@ beforeAll(async () => {
   mkdirSync(env.TMPDIR!, { recursive: true });
 
   // The snippet exactly as `config opencode` prints it for this loomcycle and user.
-  const cfg = await run(process.execPath, [BIN, "config", "opencode"], { env: { PATH: env.PATH!, LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_USER_ID: USER } });
+  const cfg = await run(process.execPath, [BIN, "config", "opencode"], {
+    env: { PATH: env.PATH!, LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_USER_ID: USER },
+  });
   expect(cfg.code, cfg.stderr).toBe(0);
   snippet = JSON.parse(cfg.stdout) as Record<string, unknown>;
   const config = {
@@ -157,7 +166,13 @@ const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
 
 interface ToolPart {
   tool: string;
-  state: { status: string; input?: Record<string, unknown>; output?: string; error?: string; time?: { start: number; end: number } };
+  state: {
+    status: string;
+    input?: Record<string, unknown>;
+    output?: string;
+    error?: string;
+    time?: { start: number; end: number };
+  };
 }
 
 describe("OpenCode → built bridge → simulator", () => {
@@ -171,7 +186,11 @@ describe("OpenCode → built bridge → simulator", () => {
   });
 
   it("opencode run --format json: a scripted model starts, reads and steers a run through the bridge", async () => {
-    const r = await run(opencode, ["run", "--format", "json", "Talk to the loomcycle echo agent, then steer it once."], { cwd: project, env, timeoutMs: 120_000 });
+    const r = await run(opencode, ["run", "--format", "json", "Talk to the loomcycle echo agent, then steer it once."], {
+      cwd: project,
+      env,
+      timeoutMs: 120_000,
+    });
     expect(r.code, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`).toBe(0);
     const events = r.stdout
       .split("\n")
@@ -181,18 +200,27 @@ describe("OpenCode → built bridge → simulator", () => {
     const texts = events.filter((e) => e.type === "text").map((e) => String(e.part.text));
 
     // readable transcript (the lead pastes it into a note)
-    const lines = [`OpenCode ${opencodeVersion} → loomcycle-mcp-bridge (config opencode snippet) → simulator; model: scripted fake at ${model.url}`];
+    const lines = [
+      `OpenCode ${opencodeVersion} → loomcycle-mcp-bridge (config opencode snippet) → simulator; model: scripted fake at ${model.url}`,
+    ];
     for (const t of tools) {
       const ms = t.state.time ? ` (${t.state.time.end - t.state.time.start} ms)` : "";
       lines.push("", `▶ ${t.tool} ${JSON.stringify(t.state.input)}  [${t.state.status}${ms}]`);
       for (const l of String(t.state.output ?? t.state.error ?? "").split("\n")) lines.push(`    ${l}`);
     }
     for (const t of texts) lines.push("", `◀ model: ${t}`);
-    lines.push("", `model requests: ${model.requests.length} (${model.scripted.length} with the bridge's tools); egress outside loopback: ${egress.length ? egress.join(", ") : "none"}`);
+    lines.push(
+      "",
+      `model requests: ${model.requests.length} (${model.scripted.length} with the bridge's tools); egress outside loopback: ${egress.length ? egress.join(", ") : "none"}`,
+    );
     console.log(lines.join("\n"));
 
     // the three tool calls happened, in order, and completed
-    expect(tools.map((t) => t.tool)).toEqual(["loomcycle_start_interactive_run", "loomcycle_read_run_events", "loomcycle_send_steer"]);
+    expect(tools.map((t) => t.tool)).toEqual([
+      "loomcycle_start_interactive_run",
+      "loomcycle_read_run_events",
+      "loomcycle_send_steer",
+    ]);
     for (const t of tools) expect(t.state.status, `${t.tool}: ${t.state.error ?? ""}`).toBe("completed");
     const [start, read, steer] = tools.map((t) => String(t.state.output));
     const runId = /\brun_id=(r_[0-9a-f]{16})\b/.exec(start!)?.[1];

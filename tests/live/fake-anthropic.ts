@@ -45,7 +45,10 @@ function lastUserText(messages: Message[]): string {
     if (m.role !== "user") continue;
     const bs = blocks(m);
     if (bs.some((b) => b.type === "tool_result")) continue;
-    return bs.filter((b) => b.type === "text").map((b) => b.text ?? "").join("\n");
+    return bs
+      .filter((b) => b.type === "text")
+      .map((b) => b.text ?? "")
+      .join("\n");
   }
   return "";
 }
@@ -69,7 +72,11 @@ export interface FakeOptions {
 
 export function script(req: MessagesRequest, opts: FakeOptions = {}): Turn {
   const first = req.messages[0];
-  const firstText = first ? blocks(first).map((b) => b.text ?? "").join("") : "";
+  const firstText = first
+    ? blocks(first)
+        .map((b) => b.text ?? "")
+        .join("")
+    : "";
   const summarizing = firstText.startsWith("Conversation to compact:");
   if (summarizing) {
     return req.model === "compactfail"
@@ -105,13 +112,25 @@ function sse(res: ServerResponse, event: string, data: unknown): boolean {
   return res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
-async function stream(res: ServerResponse, req: MessagesRequest, turn: Exclude<Turn, { kind: "http_error" }>, signal: AbortSignal): Promise<void> {
+async function stream(
+  res: ServerResponse,
+  req: MessagesRequest,
+  turn: Exclude<Turn, { kind: "http_error" }>,
+  signal: AbortSignal,
+): Promise<void> {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   const inputTokens = 40 + JSON.stringify(req.messages).length / 4;
   let outputTokens = 0;
   sse(res, "message_start", {
     type: "message_start",
-    message: { id: `msg_${Date.now()}`, type: "message", role: "assistant", model: req.model, content: [], usage: { input_tokens: Math.round(inputTokens), output_tokens: 1 } },
+    message: {
+      id: `msg_${Date.now()}`,
+      type: "message",
+      role: "assistant",
+      model: req.model,
+      content: [],
+      usage: { input_tokens: Math.round(inputTokens), output_tokens: 1 },
+    },
   });
   sse(res, "content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
   const text = turn.text;
@@ -119,7 +138,11 @@ async function stream(res: ServerResponse, req: MessagesRequest, turn: Exclude<T
   const delay = turn.kind === "text" ? turn.delayMs : 2;
   for (let i = 0; i < text.length; i += step) {
     if (signal.aborted) return;
-    sse(res, "content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: text.slice(i, i + step) } });
+    sse(res, "content_block_delta", {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: text.slice(i, i + step) },
+    });
     outputTokens++;
     await sleep(delay, undefined, { signal }).catch(() => undefined);
   }
@@ -127,19 +150,30 @@ async function stream(res: ServerResponse, req: MessagesRequest, turn: Exclude<T
   let stopReason = "end_turn";
   if (turn.kind === "tool") {
     const id = `toolu_${Date.now().toString(36)}`;
-    sse(res, "content_block_start", { type: "content_block_start", index: 1, content_block: { type: "tool_use", id, name: turn.tool, input: {} } });
+    sse(res, "content_block_start", {
+      type: "content_block_start",
+      index: 1,
+      content_block: { type: "tool_use", id, name: turn.tool, input: {} },
+    });
     const json = JSON.stringify(turn.input);
     for (let i = 0; i < json.length; i += 5) {
-      sse(res, "content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: json.slice(i, i + 5) } });
+      sse(res, "content_block_delta", {
+        type: "content_block_delta",
+        index: 1,
+        delta: { type: "input_json_delta", partial_json: json.slice(i, i + 5) },
+      });
     }
     sse(res, "content_block_stop", { type: "content_block_stop", index: 1 });
     stopReason = "tool_use";
   }
-  sse(res, "message_delta", { type: "message_delta", delta: { stop_reason: stopReason, stop_sequence: null }, usage: { input_tokens: Math.round(inputTokens), output_tokens: outputTokens } });
+  sse(res, "message_delta", {
+    type: "message_delta",
+    delta: { stop_reason: stopReason, stop_sequence: null },
+    usage: { input_tokens: Math.round(inputTokens), output_tokens: outputTokens },
+  });
   sse(res, "message_stop", { type: "message_stop" });
   res.end();
 }
-
 
 export interface FakeAnthropic {
   url: string;
@@ -193,7 +227,9 @@ export async function startFakeAnthropic(port = 0, opts: FakeOptions = {}): Prom
 
 const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));
 if (isMain) {
-  const { values } = parseArgs({ options: { port: { type: "string", default: "8799" }, "long-delta-ms": { type: "string", default: "10" } } });
+  const { values } = parseArgs({
+    options: { port: { type: "string", default: "8799" }, "long-delta-ms": { type: "string", default: "10" } },
+  });
   const fake = await startFakeAnthropic(Number(values.port), { longDeltaMs: Number(values["long-delta-ms"]) });
   process.stdout.write(`fake anthropic listening on ${fake.url}\n`);
 }

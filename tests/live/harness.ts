@@ -38,7 +38,10 @@ export function liveEnv(env: NodeJS.ProcessEnv = process.env): LiveEnv | { skip:
     userToken: env.LOOMCYCLE_LIVE_USER_TOKEN?.trim() || undefined,
     userTokenSubject: env.LOOMCYCLE_LIVE_USER_ID?.trim() || "live-user",
     restartCmd: env.LOOMCYCLE_LIVE_RESTART_CMD?.trim() || undefined,
-    replicaUrls: (env.LOOMCYCLE_LIVE_REPLICA_URLS ?? "").split(",").map((u) => u.trim().replace(/\/+$/, "")).filter(Boolean),
+    replicaUrls: (env.LOOMCYCLE_LIVE_REPLICA_URLS ?? "")
+      .split(",")
+      .map((u) => u.trim().replace(/\/+$/, ""))
+      .filter(Boolean),
     replicaCmd: env.LOOMCYCLE_LIVE_REPLICA_CMD?.trim() || undefined,
     userId: `live-${Date.now().toString(36)}`,
   };
@@ -105,7 +108,11 @@ export class Loomcycle {
    * Read GET /v1/runs/{id}/stream from 0 until `until(frames)` holds (or the stream ends),
    * returning the frames other than `agent`: what loomcycle replays for this run.
    */
-  async tail(runId: string, until: (frames: Frame[]) => boolean, timeoutMs = 30_000): Promise<{ frames: Frame[]; ended: boolean }> {
+  async tail(
+    runId: string,
+    until: (frames: Frame[]) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<{ frames: Frame[]; ended: boolean }> {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), timeoutMs);
     const frames: Frame[] = [];
@@ -155,7 +162,10 @@ export interface ToolResult {
 }
 
 /** The built bridge over stdio, with its own state directory unless one is given. */
-export function spawnBridge(live: LiveEnv, opts: { stateDir?: string; token?: string; userId?: string; extraEnv?: Record<string, string> } = {}): { peer: StdioPeer; stateDir: string } {
+export function spawnBridge(
+  live: LiveEnv,
+  opts: { stateDir?: string; token?: string; userId?: string; extraEnv?: Record<string, string> } = {},
+): { peer: StdioPeer; stateDir: string } {
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), "bridge-live-state-"));
   const peer = new StdioPeer({
     LOOMCYCLE_BASE_URL: live.url,
@@ -165,7 +175,9 @@ export function spawnBridge(live: LiveEnv, opts: { stateDir?: string; token?: st
     LOOMCYCLE_MCP_LOG_LEVEL: "warn",
     // LOOMCYCLE_LIVE_PARK_RELEASE_MS runs the tier with parked runs releasing their streams
     // after that long, so re-attaches on use happen against the real loomcycle throughout.
-    ...(process.env.LOOMCYCLE_LIVE_PARK_RELEASE_MS ? { LOOMCYCLE_MCP_PARK_RELEASE_MS: process.env.LOOMCYCLE_LIVE_PARK_RELEASE_MS } : {}),
+    ...(process.env.LOOMCYCLE_LIVE_PARK_RELEASE_MS
+      ? { LOOMCYCLE_MCP_PARK_RELEASE_MS: process.env.LOOMCYCLE_LIVE_PARK_RELEASE_MS }
+      : {}),
     ...opts.extraEnv,
   });
   return { peer, stateDir };
@@ -212,5 +224,7 @@ export function sameText(got: string, want: string): void {
   if (got === want) return;
   let i = 0;
   while (i < got.length && i < want.length && got[i] === want[i]) i++;
-  throw new Error(`texts differ at ${i} (got ${got.length} chars, want ${want.length}): got …${JSON.stringify(got.slice(Math.max(0, i - 40), i + 60))}… want …${JSON.stringify(want.slice(Math.max(0, i - 40), i + 60))}…`);
+  throw new Error(
+    `texts differ at ${i} (got ${got.length} chars, want ${want.length}): got …${JSON.stringify(got.slice(Math.max(0, i - 40), i + 60))}… want …${JSON.stringify(want.slice(Math.max(0, i - 40), i + 60))}…`,
+  );
 }

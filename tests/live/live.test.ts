@@ -69,7 +69,12 @@ async function expectSameAsTail(p: StdioPeer, runId: string, done: (frames: Fram
 
 const parks = (n: number) => (frames: Frame[]) => count(frames, "awaiting_input") >= n;
 
-async function start(p: StdioPeer, agent: string, prompt: string, waitMs = 20_000): Promise<ToolResult & { runId: string; agentId: string; sessionId: string }> {
+async function start(
+  p: StdioPeer,
+  agent: string,
+  prompt: string,
+  waitMs = 20_000,
+): Promise<ToolResult & { runId: string; agentId: string; sessionId: string }> {
   const r = await call(p, "start_interactive_run", { agent, prompt, wait_ms: waitMs });
   expect(r.isError, r.text).toBe(false);
   return { ...r, runId: r.sc.run_id as string, agentId: r.sc.agent_id as string, sessionId: r.sc.session_id as string };
@@ -133,7 +138,9 @@ d("live loomcycle", () => {
     expect(String(evs[0]!.text)).toBe("hello live loomcycle");
     expect(digestText(evs)).toBe(textOf(frames));
     // usage is the sum of loomcycle's per-call usage frames
-    const usage = frames.filter((f) => f.event === "usage").map((f) => f.data.usage as { input_tokens: number; output_tokens: number });
+    const usage = frames
+      .filter((f) => f.event === "usage")
+      .map((f) => f.data.usage as { input_tokens: number; output_tokens: number });
     expect(r.sc.usage).toEqual({
       input_tokens: usage.reduce((a, u) => a + u.input_tokens, 0),
       output_tokens: usage.reduce((a, u) => a + u.output_tokens, 0),
@@ -184,7 +191,9 @@ d("live loomcycle", () => {
     const r = await start(peer, "lc-asker", "may I?");
     expect(r.sc.state).toBe("awaiting_answer");
     const pending = r.sc.pending_interrupts as Array<{ interrupt_id: string; question: string; options: string[] }>;
-    const listed = (await lc.json("GET", `/v1/runs/${r.runId}/interrupts`)).body as { interrupts: Array<Record<string, unknown>> };
+    const listed = (await lc.json("GET", `/v1/runs/${r.runId}/interrupts`)).body as {
+      interrupts: Array<Record<string, unknown>>;
+    };
     expect(pending.map((p) => p.interrupt_id)).toEqual(listed.interrupts.map((i) => i.interrupt_id));
     expect(pending[0]).toMatchObject({ question: "Proceed?", options: ["yes", "no"] });
     const iid = pending[0]!.interrupt_id;
@@ -226,7 +235,11 @@ d("live loomcycle", () => {
 
   it("turn cancel mid-turn: the run parks again", async () => {
     const r = await start(peer, "lc-longtalk", "long story", 0);
-    await until("text mid-turn", () => call(peer, "read_run_events", { run_id: r.runId, wait_ms: 500, wait_for: "any" }), (x) => digestText(items(x)).length > 0);
+    await until(
+      "text mid-turn",
+      () => call(peer, "read_run_events", { run_id: r.runId, wait_ms: 500, wait_for: "any" }),
+      (x) => digestText(items(x)).length > 0,
+    );
     const c = await call(peer, "cancel_turn", { run_id: r.runId, reason: "enough now" });
     expect(c.isError, c.text).toBe(false);
     const rr = await call(peer, "read_run_events", { run_id: r.runId, wait_ms: 10_000 });
@@ -257,7 +270,11 @@ d("live loomcycle", () => {
     const { frames, ended } = await lc.tail(r.runId, () => false, 10_000);
     expect(ended).toBe(true);
     const errs = frames.filter((f) => f.event === "error").map((f) => f.data.error);
-    expect(items(r).filter((e) => e.kind === "error").map((e) => e.message)).toEqual(errs);
+    expect(
+      items(r)
+        .filter((e) => e.kind === "error")
+        .map((e) => e.message),
+    ).toEqual(errs);
     expect((await lc.status(r.agentId)).status).toBe("failed");
   });
 
@@ -318,8 +335,16 @@ d("live loomcycle", () => {
     // first process sent, loomcycle's own "replay" for a process that did not send them.
     const noSource = (evs: unknown) => (evs as Array<Record<string, unknown>>).map(({ source: _s, ...rest }) => rest);
     expect(noSource(b.sc.events)).toEqual(noSource(a.sc.events));
-    expect(items(a).filter((e) => e.kind === "input").map((e) => e.source)).toEqual(["host", "host"]);
-    expect(items(b).filter((e) => e.kind === "input").map((e) => e.source)).toEqual(["replay", "replay"]);
+    expect(
+      items(a)
+        .filter((e) => e.kind === "input")
+        .map((e) => e.source),
+    ).toEqual(["host", "host"]);
+    expect(
+      items(b)
+        .filter((e) => e.kind === "input")
+        .map((e) => e.source),
+    ).toEqual(["replay", "replay"]);
     expect(b.sc.next_cursor).toBe(a.sc.next_cursor);
     expect(await rawAll(other, r.runId)).toEqual(await rawAll(peer, r.runId));
     other.kill();
@@ -330,7 +355,11 @@ d("live loomcycle", () => {
     await first.peer.initialize();
     const r = await start(first.peer, "lc-longtalk", "a long one to survive a restart", 0);
     let text = digestText(items(r));
-    const mid = await until("text mid-turn", () => call(first.peer, "read_run_events", { run_id: r.runId, wait_ms: 500, wait_for: "any" }), (x) => digestText(items(x)).length > 0);
+    const mid = await until(
+      "text mid-turn",
+      () => call(first.peer, "read_run_events", { run_id: r.runId, wait_ms: 500, wait_for: "any" }),
+      (x) => digestText(items(x)).length > 0,
+    );
     text += digestText(items(mid));
     expect(mid.sc.state).toBe("running");
     first.peer.proc.stdin.end();
@@ -367,7 +396,9 @@ d("live loomcycle", () => {
     await lc.tail(runId, parks(1));
     const lr = await call(peer, "list_runs", {});
     expect(lr.isError, lr.text).toBe(false);
-    const direct = (await lc.json("GET", `/v1/users/${live!.userId}/agents?status=running`)).body as { agents: Array<{ run_id: string }> };
+    const direct = (await lc.json("GET", `/v1/users/${live!.userId}/agents?status=running`)).body as {
+      agents: Array<{ run_id: string }>;
+    };
     const mine = new Set((lr.sc.runs as Array<{ run_id: string }>).map((x) => x.run_id));
     for (const a of direct.agents) expect(mine.has(a.run_id)).toBe(true);
   });
@@ -376,10 +407,16 @@ d("live loomcycle", () => {
     const r = await start(peer, "lc-asker", "list me");
     const li = await call(peer, "list_interrupts", { run_id: r.runId });
     expect(li.isError, li.text).toBe(false);
-    const direct = (await lc.json("GET", `/v1/runs/${r.runId}/interrupts?status=pending`)).body as { interrupts: Array<Record<string, unknown>> };
-    expect((li.sc.interrupts as Array<Record<string, unknown>>).map((i) => i.interrupt_id)).toEqual(direct.interrupts.map((i) => i.interrupt_id));
+    const direct = (await lc.json("GET", `/v1/runs/${r.runId}/interrupts?status=pending`)).body as {
+      interrupts: Array<Record<string, unknown>>;
+    };
+    expect((li.sc.interrupts as Array<Record<string, unknown>>).map((i) => i.interrupt_id)).toEqual(
+      direct.interrupts.map((i) => i.interrupt_id),
+    );
     const byUser = await call(peer, "list_interrupts", {});
-    expect((byUser.sc.interrupts as Array<Record<string, unknown>>).some((i) => i.interrupt_id === direct.interrupts[0]!.interrupt_id)).toBe(true);
+    expect(
+      (byUser.sc.interrupts as Array<Record<string, unknown>>).some((i) => i.interrupt_id === direct.interrupts[0]!.interrupt_id),
+    ).toBe(true);
   });
 
   it("list_agents equals loomcycle's runnable agents", async () => {
@@ -432,32 +469,59 @@ d("live loomcycle", () => {
     expect(await steerDirect(r.runId, "poke")).toBe(200);
     await until(
       "resources/updated",
-      async () => peer.messages.slice(before).filter((m) => m.method === "notifications/resources/updated" && (m.params as { uri: string }).uri === `loomcycle://runs/${r.runId}`).length,
+      async () =>
+        peer.messages
+          .slice(before)
+          .filter(
+            (m) =>
+              m.method === "notifications/resources/updated" &&
+              (m.params as { uri: string }).uri === `loomcycle://runs/${r.runId}`,
+          ).length,
       (n) => n > 0,
     );
   });
 
   it("progress notifications while a call waits on a real turn", async () => {
     const r = await start(peer, "lc-longtalk", "long for progress", 0);
-    const res = await peer.request("tools/call", { name: "read_run_events", arguments: { run_id: r.runId, wait_ms: 30_000 }, _meta: { progressToken: "live-progress" } });
+    const res = await peer.request("tools/call", {
+      name: "read_run_events",
+      arguments: { run_id: r.runId, wait_ms: 30_000 },
+      _meta: { progressToken: "live-progress" },
+    });
     expect((res.result as { isError?: boolean }).isError).not.toBe(true);
-    const progress = peer.messages.filter((m) => m.method === "notifications/progress" && (m.params as { progressToken: string }).progressToken === "live-progress");
+    const progress = peer.messages.filter(
+      (m) => m.method === "notifications/progress" && (m.params as { progressToken: string }).progressToken === "live-progress",
+    );
     expect(progress.length).toBeGreaterThan(0);
   }, 60_000);
 
   it("invoked by another agent as tools: a loomcycle agent drives lc-asker through the bridge", async () => {
     const r = await start(peer, "lc-driver", "drive lc-asker", 55_000);
     expect(r.sc.state).toBe("awaiting_input");
-    const calls = items(r).filter((e) => e.kind === "tool_call").map((e) => e.tool);
-    expect(calls).toEqual(["mcp__bridge__start_interactive_run", "mcp__bridge__resolve_interrupt", "mcp__bridge__send_steer", "mcp__bridge__read_run_events"]);
+    const calls = items(r)
+      .filter((e) => e.kind === "tool_call")
+      .map((e) => e.tool);
+    expect(calls).toEqual([
+      "mcp__bridge__start_interactive_run",
+      "mcp__bridge__resolve_interrupt",
+      "mcp__bridge__send_steer",
+      "mcp__bridge__read_run_events",
+    ]);
     const report = JSON.parse(digestText(items(r))) as Record<string, unknown>;
     expect(report).toMatchObject({ asked: true, answered: true, steered: true, log_has_both: true });
     // What the driven run looks like to loomcycle itself.
     const runId = String(report.run_id);
-    const interrupts = (await lc.json("GET", `/v1/runs/${runId}/interrupts`)).body as { interrupts: Array<Record<string, unknown>> };
+    const interrupts = (await lc.json("GET", `/v1/runs/${runId}/interrupts`)).body as {
+      interrupts: Array<Record<string, unknown>>;
+    };
     expect(interrupts.interrupts[0]).toMatchObject({ interrupt_id: report.interrupt_id, status: "resolved", answer: "yes" });
     const { frames } = await lc.tail(runId, parks(2));
-    expect(frames.filter((f) => f.event === "steer").map((f) => (f.data.user_input as { text: string }).text).slice(1)).toEqual(["and once more"]);
+    expect(
+      frames
+        .filter((f) => f.event === "steer")
+        .map((f) => (f.data.user_input as { text: string }).text)
+        .slice(1),
+    ).toEqual(["and once more"]);
     expect(textOf(frames)).toContain("Answer was yes. You said: and once more");
   }, 90_000);
 
@@ -476,7 +540,10 @@ d("live loomcycle", () => {
       stderr: "pipe",
     });
     const host = new Client({ name: "live-host", version: "1" }, { capabilities: { elicitation: { form: {} } } });
-    const replies: Array<{ action: "accept" | "decline"; content?: { answer: string } }> = [{ action: "accept", content: { answer: "yes" } }, { action: "decline" }];
+    const replies: Array<{ action: "accept" | "decline"; content?: { answer: string } }> = [
+      { action: "accept", content: { answer: "yes" } },
+      { action: "decline" },
+    ];
     const asked: string[] = [];
     host.setRequestHandler(ElicitRequestSchema, (req) => {
       asked.push((req.params as { message: string }).message);
@@ -488,12 +555,19 @@ d("live loomcycle", () => {
         ["resolved", "Answer was yes. You said: ask the person"],
         ["declined", "Declined. You said: ask the person"],
       ] as const) {
-        const res = (await host.callTool({ name: "start_interactive_run", arguments: { agent: "lc-asker", prompt: "ask the person", questions: "human", wait_ms: 20_000 } })) as CallToolResult;
+        const res = (await host.callTool({
+          name: "start_interactive_run",
+          arguments: { agent: "lc-asker", prompt: "ask the person", questions: "human", wait_ms: 20_000 },
+        })) as CallToolResult;
         const sc = res.structuredContent as Record<string, unknown>;
         expect(res.isError ?? false).toBe(false);
         expect(sc.state).toBe("awaiting_input");
         expect(digestText(sc.events as Array<Record<string, unknown>>)).toBe(text);
-        const intr = ((await lc.json("GET", `/v1/runs/${String(sc.run_id)}/interrupts`)).body as { interrupts: Array<Record<string, unknown>> }).interrupts[0]!;
+        const intr = (
+          (await lc.json("GET", `/v1/runs/${String(sc.run_id)}/interrupts`)).body as {
+            interrupts: Array<Record<string, unknown>>;
+          }
+        ).interrupts[0]!;
         expect(intr).toMatchObject({ status: want, resolved_by: "mcp-elicitation" });
       }
       expect(asked).toHaveLength(2);
@@ -529,39 +603,60 @@ d("live loomcycle", () => {
       }
     }, 120_000);
 
-    it.skipIf(!live?.replicaCmd)("the replica running a run stopped mid-turn: the run is reported failed as loomcycle marks it", async () => {
-      const r = await start(peer, "lc-longtalk", "long, then my replica dies", 0);
-      await until("text mid-turn", () => call(peer, "read_run_events", { run_id: r.runId, wait_ms: 500, wait_for: "any" }), (x) => digestText(items(x)).length > 0);
-      const owner = String((await lc.status(r.agentId)).replica_id);
-      replicaCtl(live!, "stop", owner);
-      try {
-        const st = await until("loomcycle marks the run failed", () => lc.status(r.agentId), (x) => x.status === "failed", 150_000);
-        const rr = await until(
-          "the bridge reports it failed",
-          () => call(peer, "read_run_events", { run_id: r.runId, wait_ms: 5000 }),
-          (x) => x.sc.state === "failed",
-          30_000,
+    it.skipIf(!live?.replicaCmd)(
+      "the replica running a run stopped mid-turn: the run is reported failed as loomcycle marks it",
+      async () => {
+        const r = await start(peer, "lc-longtalk", "long, then my replica dies", 0);
+        await until(
+          "text mid-turn",
+          () => call(peer, "read_run_events", { run_id: r.runId, wait_ms: 500, wait_for: "any" }),
+          (x) => digestText(items(x)).length > 0,
         );
-        expect(rr.sc.next_step).toBeDefined();
-        expect(String(st.error ?? "")).toMatch(/replica/);
-      } finally {
-        replicaCtl(live!, "start", owner);
-      }
-    }, 240_000);
+        const owner = String((await lc.status(r.agentId)).replica_id);
+        replicaCtl(live!, "stop", owner);
+        try {
+          const st = await until(
+            "loomcycle marks the run failed",
+            () => lc.status(r.agentId),
+            (x) => x.status === "failed",
+            150_000,
+          );
+          const rr = await until(
+            "the bridge reports it failed",
+            () => call(peer, "read_run_events", { run_id: r.runId, wait_ms: 5000 }),
+            (x) => x.sc.state === "failed",
+            30_000,
+          );
+          expect(rr.sc.next_step).toBeDefined();
+          expect(String(st.error ?? "")).toMatch(/replica/);
+        } finally {
+          replicaCtl(live!, "start", owner);
+        }
+      },
+      240_000,
+    );
   });
 
   describe.skipIf(!live?.restartCmd)("loomcycle restarted", () => {
     it("while a run is parked and while one is mid-turn: each reported as loomcycle then has it", async () => {
       const parked = await start(peer, "lc-chat", "parked across a restart");
       const mid = await start(peer, "lc-longtalk", "mid-turn across a restart", 0);
-      await until("text mid-turn", () => call(peer, "read_run_events", { run_id: mid.runId, wait_ms: 500, wait_for: "any" }), (x) => digestText(items(x)).length > 0);
+      await until(
+        "text mid-turn",
+        () => call(peer, "read_run_events", { run_id: mid.runId, wait_ms: 500, wait_for: "any" }),
+        (x) => digestText(items(x)).length > 0,
+      );
       restartLoomcycle(live!);
       for (const run of [parked, mid]) {
         const st = await lc.status(run.agentId);
         expect(st).toMatchObject({ status: "running", live: false });
       }
       // The bridge re-attaches; it must not offer a steer to a run no loop drives any more.
-      const p = await until("re-attached", () => call(peer, "read_run_events", { run_id: parked.runId, wait_ms: 3000 }), (x) => x.sc.state !== "unreachable");
+      const p = await until(
+        "re-attached",
+        () => call(peer, "read_run_events", { run_id: parked.runId, wait_ms: 3000 }),
+        (x) => x.sc.state !== "unreachable",
+      );
       expect(p.sc.state).toBe("awaiting_input");
       expect(p.sc.stuck).toMatchObject({ verdict: "likely_dead" });
       const m = await call(peer, "read_run_events", { run_id: mid.runId, wait_ms: 3000 });
@@ -578,7 +673,12 @@ d("live loomcycle", () => {
       const iid = String((asked.sc.pending_interrupts as Array<{ interrupt_id: string }>)[0]!.interrupt_id);
       restartLoomcycle(live!);
       expect(await lc.status(asked.agentId)).toMatchObject({ status: "running", live: false });
-      const pending = async (): Promise<unknown> => ((await lc.json("GET", `/v1/runs/${asked.runId}/interrupts?status=all`)).body as { interrupts: Array<Record<string, unknown>> }).interrupts.find((i) => i.interrupt_id === iid)?.status;
+      const pending = async (): Promise<unknown> =>
+        (
+          (await lc.json("GET", `/v1/runs/${asked.runId}/interrupts?status=all`)).body as {
+            interrupts: Array<Record<string, unknown>>;
+          }
+        ).interrupts.find((i) => i.interrupt_id === iid)?.status;
       expect(await pending()).toBe("pending");
       const r = await call(peer, "resolve_interrupt", { run_id: asked.runId, interrupt_id: iid, answer: "yes", wait_ms: 3000 });
       expect(r.isError).toBe(true);

@@ -23,7 +23,8 @@ async function finishedUnicodeRun(): Promise<{ runId: string; full: Buffer }> {
   return { runId: r.runId, full: Buffer.from(await res.arrayBuffer()) };
 }
 
-const attach = (runId: string): Promise<SseReader> => SseReader.open(`${sim.url}/v1/runs/${runId}/stream`, { headers: authHeaders(sim) });
+const attach = (runId: string): Promise<SseReader> =>
+  SseReader.open(`${sim.url}/v1/runs/${runId}/stream`, { headers: authHeaders(sim) });
 
 describe("cutStream", () => {
   it("cuts a POST stream after N frames (destroy → client error); the detached run goes on", async () => {
@@ -100,7 +101,9 @@ describe("request faults", () => {
       const r = await api(sim, "GET", "/v1/_me");
       expect(r.status).toBe(502);
       expect(r.headers.get("content-type")).toBe("text/html");
-      expect(r.text).toBe("<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>");
+      expect(r.text).toBe(
+        "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+      );
     }
     expect((await api(sim, "GET", "/v1/_me")).status).toBe(200);
   });

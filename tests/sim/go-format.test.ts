@@ -4,7 +4,9 @@ import { goJSON, goQuote, rfc3339Nano } from "../../src/sim/util.js";
 
 describe("Go-compatible output", () => {
   it("escapes like json.Marshal and quotes like %q", () => {
-    expect(goJSON({ t: "<a & b>\u2028", n: 1787114401200000123n })).toBe('{"t":"\\u003ca \\u0026 b\\u003e\\u2028","n":1787114401200000123}');
+    expect(goJSON({ t: "<a & b>\u2028", n: 1787114401200000123n })).toBe(
+      '{"t":"\\u003ca \\u0026 b\\u003e\\u2028","n":1787114401200000123}',
+    );
     expect(goQuote('a"b\\c\n✓')).toBe('"a\\"b\\\\c\\n✓"');
   });
 

@@ -24,7 +24,12 @@ afterAll(async () => {
 
 describe("auth", () => {
   it("401s a missing, unknown or non-bearer credential with Go's http.Error body", async () => {
-    for (const headers of [{}, { Authorization: "Bearer nope" }, { Authorization: "Basic abc" }, { Authorization: "Bearer " }] as Array<Record<string, string>>) {
+    for (const headers of [
+      {},
+      { Authorization: "Bearer nope" },
+      { Authorization: "Basic abc" },
+      { Authorization: "Bearer " },
+    ] as Array<Record<string, string>>) {
       const res = await fetch(sim.url + "/v1/_me", { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
@@ -56,12 +61,29 @@ describe("auth", () => {
       '{"capabilities":{"http_host_allowlist_configured":false,"mcp_allow_dynamic_stdio":false},"is_admin":false,"legacy":false,"scopes":["runs:read"],"subject":"u_reader","tenant_id":"acme"}\n',
     );
     const admin = (await api(sim, "GET", "/v1/_me")).json() as Record<string, unknown>;
-    expect(admin).toMatchObject({ is_admin: true, legacy: true, subject: "default", tenant_id: "default", scopes: ["substrate:admin"] });
+    expect(admin).toMatchObject({
+      is_admin: true,
+      legacy: true,
+      subject: "default",
+      tenant_id: "default",
+      scopes: ["substrate:admin"],
+    });
     const agents = await api(sim, "GET", "/v1/_runnable-agents", undefined, READER);
     expect(agents.status).toBe(200);
     const names = (agents.json() as { agents: Array<{ name: string; source: string }> }).agents;
     expect(names.map((a) => a.name)).toEqual([...names.map((a) => a.name)].sort());
-    for (const n of ["echo", "asker", "toolish", "longtalk", "failing", "questioner", "compactfail", "slow", "unicode", "oneshot"]) {
+    for (const n of [
+      "echo",
+      "asker",
+      "toolish",
+      "longtalk",
+      "failing",
+      "questioner",
+      "compactfail",
+      "slow",
+      "unicode",
+      "oneshot",
+    ]) {
       expect(names).toContainEqual({ name: n, source: "bundled" });
     }
   });
@@ -149,15 +171,24 @@ describe("identity and tenancy", () => {
     // The legacy admin token sees every tenant; a token of another tenant gets the opaque 404s.
     expect((await api(sim, "GET", "/v1/agents/acme-run")).status).toBe(200);
     const other = "other-tenant-token-0123";
-    const s2 = await startSimulator({ speed: 0, extraTokens: [{ token: other, scopes: ["substrate:tenant"], tenant_id: "other" }] });
+    const s2 = await startSimulator({
+      speed: 0,
+      extraTokens: [{ token: other, scopes: ["substrate:tenant"], tenant_id: "other" }],
+    });
     try {
-      const r2 = await fetch(s2.url + "/v1/runs", { method: "POST", headers: { Authorization: `Bearer ${s2.token}`, "Content-Type": "application/json" }, body: '{"agent":"oneshot","prompt":"x","agent_id":"legacy-run","user_id":"u_l"}' });
+      const r2 = await fetch(s2.url + "/v1/runs", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${s2.token}`, "Content-Type": "application/json" },
+        body: '{"agent":"oneshot","prompt":"x","agent_id":"legacy-run","user_id":"u_l"}',
+      });
       const rid = /"run_id":"(r_[0-9a-f]+)"/.exec(await r2.text())?.[1] as string;
       expect((await api(s2, "GET", "/v1/agents/legacy-run")).json()).toMatchObject({ user_id: "u_l" });
       expect((await api(s2, "GET", "/v1/agents/legacy-run", undefined, other)).status).toBe(404);
       expect((await api(s2, "GET", `/v1/runs/${rid}/stream`, undefined, other)).text).toBe("no such run\n");
       expect((await api(s2, "GET", `/v1/runs/${rid}/interrupts`, undefined, other)).text).toBe('{"interrupts":[],"total":0}\n');
-      expect(((await api(s2, "GET", "/v1/users/u_l/agents?status=all", undefined, other)).json() as { agents: unknown[] }).agents).toEqual([]);
+      expect(
+        ((await api(s2, "GET", "/v1/users/u_l/agents?status=all", undefined, other)).json() as { agents: unknown[] }).agents,
+      ).toEqual([]);
       expect(((await api(s2, "GET", "/v1/users/u_l/agents?status=all")).json() as { agents: unknown[] }).agents).toHaveLength(1);
     } finally {
       await s2.close();

@@ -21,7 +21,8 @@ async function pending(r: Run, n = 1): Promise<string> {
   return String((f?.data.interruption as { interrupt_id: string }).interrupt_id);
 }
 
-const resolve = (runId: string, id: string, body: unknown): ReturnType<typeof api> => api(sim, "POST", `/v1/runs/${runId}/interrupts/${id}/resolve`, body);
+const resolve = (runId: string, id: string, body: unknown): ReturnType<typeof api> =>
+  api(sim, "POST", `/v1/runs/${runId}/interrupts/${id}/resolve`, body);
 
 describe("asker", () => {
   it("asks, blocks, takes an answer, replies, parks — and asks again next turn", async () => {
@@ -40,11 +41,34 @@ describe("asker", () => {
     expect(intr).toMatchObject({ kind: "question", question: "Proceed?", options: ["yes", "no"], priority: "normal" });
 
     // The record, via both lists.
-    const byRun = (await api(sim, "GET", `/v1/runs/${r.runId}/interrupts`)).json() as { interrupts: Array<Record<string, unknown>>; total: number };
+    const byRun = (await api(sim, "GET", `/v1/runs/${r.runId}/interrupts`)).json() as {
+      interrupts: Array<Record<string, unknown>>;
+      total: number;
+    };
     expect(byRun.total).toBe(1);
     const row = byRun.interrupts[0] as Record<string, unknown>;
-    expect(Object.keys(row)).toEqual(["interrupt_id", "run_id", "kind", "status", "question", "options", "priority", "created_at", "expires_at", "resolved_at", "user_id", "agent_id"]);
-    expect(row).toMatchObject({ interrupt_id: id, run_id: r.runId, status: "pending", resolved_at: "0001-01-01T00:00:00Z", user_id: "u_ask", agent_id: r.agentId });
+    expect(Object.keys(row)).toEqual([
+      "interrupt_id",
+      "run_id",
+      "kind",
+      "status",
+      "question",
+      "options",
+      "priority",
+      "created_at",
+      "expires_at",
+      "resolved_at",
+      "user_id",
+      "agent_id",
+    ]);
+    expect(row).toMatchObject({
+      interrupt_id: id,
+      run_id: r.runId,
+      status: "pending",
+      resolved_at: "0001-01-01T00:00:00Z",
+      user_id: "u_ask",
+      agent_id: r.agentId,
+    });
     const inbox = (await api(sim, "GET", "/v1/users/u_ask/interrupts")).json() as { total: number };
     expect(inbox.total).toBe(1);
 
@@ -58,7 +82,12 @@ describe("asker", () => {
     expect(Object.keys(parsed)).toEqual(["answer", "interrupt_id", "resolved_at", "resolved_by"]);
     expect(parsed).toMatchObject({ answer: "yes", interrupt_id: id, resolved_by: "api" });
     const after = r.sse.frames.slice(r.sse.frames.indexOf(result as never) + 1);
-    expect(after.filter((f) => f.event === "text").map((f) => f.data.text).join("")).toBe("Answer was yes");
+    expect(
+      after
+        .filter((f) => f.event === "text")
+        .map((f) => f.data.text)
+        .join(""),
+    ).toBe("Answer was yes");
     expect(after.at(-1)?.data).toEqual({ type: "awaiting_input", awaiting_input: { since_turn: 1 } });
     expect((await resolve(r.runId, id, { answer: "no" })).text).toBe("interrupt already resolved\n");
 
@@ -72,14 +101,21 @@ describe("asker", () => {
     const declined = JSON.parse(String(results[1]?.data.text)) as Record<string, unknown>;
     expect(Object.keys(declined)).toEqual(["declined", "interrupt_id", "note", "resolved_by"]);
     expect(declined).toMatchObject({ declined: true, interrupt_id: id2 });
-    expect(r.sse.frames.filter((f) => f.event === "text").map((f) => f.data.text).join("")).toContain("Declined");
+    expect(
+      r.sse.frames
+        .filter((f) => f.event === "text")
+        .map((f) => f.data.text)
+        .join(""),
+    ).toContain("Declined");
     expect(r.sse.frames.at(-1)?.data).toEqual({ type: "awaiting_input", awaiting_input: { since_turn: 3 } });
 
     // List defaults: per run = all statuses, per user = pending only.
     expect(((await api(sim, "GET", `/v1/runs/${r.runId}/interrupts`)).json() as { total: number }).total).toBe(2);
     expect(((await api(sim, "GET", `/v1/runs/${r.runId}/interrupts?status=declined`)).json() as { total: number }).total).toBe(1);
     expect((await api(sim, "GET", "/v1/users/u_ask/interrupts")).text).toBe('{"interrupts":[],"total":0}\n');
-    const all = (await api(sim, "GET", "/v1/users/u_ask/interrupts?status=all")).json() as { interrupts: Array<{ interrupt_id: string }> };
+    const all = (await api(sim, "GET", "/v1/users/u_ask/interrupts?status=all")).json() as {
+      interrupts: Array<{ interrupt_id: string }>;
+    };
     expect(all.interrupts.map((x) => x.interrupt_id)).toEqual([id2, id]);
     expect((await api(sim, "GET", "/v1/runs/r_0000000000000000/interrupts")).text).toBe('{"interrupts":[],"total":0}\n');
     await api(sim, "POST", `/v1/agents/${r.agentId}/cancel`);
@@ -104,11 +140,18 @@ describe("asker", () => {
     ];
     for (const [runId, iid, body, status, text] of cases) {
       const res = await resolve(runId, iid, body);
-      expect({ iid, status: res.status, text: res.text, ct: res.headers.get("content-type") }).toEqual({ iid, status, text: text + "\n", ct: "text/plain; charset=utf-8" });
+      expect({ iid, status: res.status, text: res.text, ct: res.headers.get("content-type") }).toEqual({
+        iid,
+        status,
+        text: text + "\n",
+        ct: "text/plain; charset=utf-8",
+      });
     }
     // Still pending after all that.
     expect((await resolve(r.runId, id, { answer: "no", resolved_by: "tester" })).status).toBe(200);
-    const row = ((await api(sim, "GET", `/v1/runs/${r.runId}/interrupts`)).json() as { interrupts: Array<Record<string, unknown>> }).interrupts[0];
+    const row = (
+      (await api(sim, "GET", `/v1/runs/${r.runId}/interrupts`)).json() as { interrupts: Array<Record<string, unknown>> }
+    ).interrupts[0];
     expect(row).toMatchObject({ status: "resolved", answer: "no", resolved_by: "tester" });
     for (const x of [r, other]) {
       await api(sim, "POST", `/v1/agents/${x.agentId}/cancel`);
@@ -124,7 +167,12 @@ describe("asker", () => {
     expect((await resolve(r.runId, id, {})).text).toBe("answer is required for free-text interrupts\n");
     expect((await resolve(r.runId, id, { answer: "Bob" })).status).toBe(200);
     await r.sse.waitFor((f) => f.event === "awaiting_input");
-    expect(r.sse.frames.filter((f) => f.event === "text").map((f) => f.data.text).join("")).toContain("You answered: Bob");
+    expect(
+      r.sse.frames
+        .filter((f) => f.event === "text")
+        .map((f) => f.data.text)
+        .join(""),
+    ).toContain("You answered: Bob");
     await api(sim, "POST", `/v1/agents/${r.agentId}/cancel`);
     await r.sse.ended;
   });
@@ -135,7 +183,9 @@ describe("asker", () => {
     await api(sim, "POST", `/v1/agents/${r.agentId}/cancel`);
     expect(await r.sse.ended).toEqual({ kind: "eof" });
     await waitUntil(() => sim.runStatus(r.runId) === "cancelled");
-    const row = ((await api(sim, "GET", `/v1/runs/${r.runId}/interrupts`)).json() as { interrupts: Array<Record<string, unknown>> }).interrupts[0];
+    const row = (
+      (await api(sim, "GET", `/v1/runs/${r.runId}/interrupts`)).json() as { interrupts: Array<Record<string, unknown>> }
+    ).interrupts[0];
     expect(row).toMatchObject({ status: "cancelled", resolved_by: "agent_cancel" });
     expect(await resolve(r.runId, id, { answer: "yes" })).toMatchObject({ status: 409, text: "interrupt already cancelled\n" });
   });
@@ -146,12 +196,20 @@ describe("asker", () => {
     expect((await api(sim, "POST", `/v1/runs/${r.runId}/cancel`)).status).toBe(200);
     await r.sse.waitFor((f) => f.event === "awaiting_input");
     const names = r.sse.names();
-    expect(names.slice(names.indexOf("interruption_pending"))).toEqual(["interruption_pending", "tool_result", "turn_cancelled", "awaiting_input"]);
+    expect(names.slice(names.indexOf("interruption_pending"))).toEqual([
+      "interruption_pending",
+      "tool_result",
+      "turn_cancelled",
+      "awaiting_input",
+    ]);
     expect(r.sse.frames.find((f) => f.event === "tool_result")?.data).toMatchObject({
       text: `interruption cancelled (id=${id}, resolved_by=agent_cancel)`,
       is_error: true,
     });
-    expect(r.sse.frames.find((f) => f.event === "turn_cancelled")?.data).toEqual({ type: "turn_cancelled", turn_cancelled: { since_turn: 0 } });
+    expect(r.sse.frames.find((f) => f.event === "turn_cancelled")?.data).toEqual({
+      type: "turn_cancelled",
+      turn_cancelled: { since_turn: 0 },
+    });
     await api(sim, "POST", `/v1/agents/${r.agentId}/cancel`);
     await r.sse.ended;
   });
@@ -163,7 +221,10 @@ describe("expiry", () => {
     try {
       const r = await startInteractive(quick, { agent: "asker", prompt: "x" });
       await r.sse.waitFor((f) => f.event === "interruption_pending");
-      const id = String((r.sse.frames.find((f) => f.event === "interruption_pending")?.data.interruption as { interrupt_id: string }).interrupt_id);
+      const id = String(
+        (r.sse.frames.find((f) => f.event === "interruption_pending")?.data.interruption as { interrupt_id: string })
+          .interrupt_id,
+      );
       await r.sse.waitFor((f) => f.event === "awaiting_input", 3000);
       expect(r.sse.frames.find((f) => f.event === "tool_result")?.data).toMatchObject({
         is_error: true,

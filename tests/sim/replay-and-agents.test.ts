@@ -36,7 +36,9 @@ describe("re-attach", () => {
       .expectedTailFrames(r.runId)
       .slice(-rows.filter((x) => x.seq > cut.seq && x.type !== "system_prompt").length);
     await waitUntil(() => sse.frames.length >= expected.length + 1);
-    expect(sse.frames[0]?.raw).toBe(`event: agent\ndata: {"agent_id":"${r.agentId}","run_id":"${r.runId}","session_id":"${r.sessionId}"}`);
+    expect(sse.frames[0]?.raw).toBe(
+      `event: agent\ndata: {"agent_id":"${r.agentId}","run_id":"${r.runId}","session_id":"${r.sessionId}"}`,
+    );
     expect(sse.frames.slice(1).map((f) => [f.event, f.data])).toEqual(expected);
     expect(sse.names()).not.toContain("session");
     sse.abort();
@@ -59,7 +61,9 @@ describe("re-attach", () => {
     const res = await fetch(`${sim.url}/v1/runs/${r.runId}/stream`, { headers: authHeaders(sim) });
     const text = await res.text();
     expect(text.startsWith("event: agent\n")).toBe(true);
-    expect(text.endsWith("event: awaiting_input\ndata: {\"type\":\"awaiting_input\",\"awaiting_input\":{\"since_turn\":0}}\n\n")).toBe(true);
+    expect(text.endsWith('event: awaiting_input\ndata: {"type":"awaiting_input","awaiting_input":{"since_turn":0}}\n\n')).toBe(
+      true,
+    );
     const missing = await api(sim, "GET", "/v1/runs/r_0000000000000000/stream");
     expect(missing).toMatchObject({ status: 404, text: "no such run\n" });
   });
@@ -92,8 +96,23 @@ describe("transcript and status lists", () => {
     expect(raw.endsWith("}\n")).toBe(true);
     expect(raw).toMatch(/"ts_ns":\d{19},/);
     const body = JSON.parse(raw) as { session: Record<string, unknown>; events: Array<Record<string, unknown>> };
-    expect(Object.keys(body.session)).toEqual(["id", "tenant_id", "agent", "created_at", "user_id", "archived_at", "summary_updated_at"]);
-    expect(body.session).toMatchObject({ id: r.sessionId, tenant_id: "default", agent: "echo", user_id: "u_tx", archived_at: "0001-01-01T00:00:00Z", summary_updated_at: "0001-01-01T00:00:00Z" });
+    expect(Object.keys(body.session)).toEqual([
+      "id",
+      "tenant_id",
+      "agent",
+      "created_at",
+      "user_id",
+      "archived_at",
+      "summary_updated_at",
+    ]);
+    expect(body.session).toMatchObject({
+      id: r.sessionId,
+      tenant_id: "default",
+      agent: "echo",
+      user_id: "u_tx",
+      archived_at: "0001-01-01T00:00:00Z",
+      summary_updated_at: "0001-01-01T00:00:00Z",
+    });
     expect(body.events.map((e) => e.type).slice(0, 3)).toEqual(["user_input", "system_prompt", "started"]);
     expect(Object.keys(body.events[0] as object)).toEqual(["seq", "run_id", "ts_ns", "type", "event", "payload"]);
     expect(body.events[0]?.event).toEqual({ type: "user_input" });
@@ -111,9 +130,13 @@ describe("transcript and status lists", () => {
     await waitUntil(() => sim.runStatus(one.runId) === "cancelled");
     const running = (await api(sim, "GET", "/v1/users/u_list/agents")).json() as { agents: Array<Record<string, unknown>> };
     expect(running.agents.map((a) => a.run_id)).toEqual([two.runId]);
-    const all = (await api(sim, "GET", "/v1/users/u_list/agents?status=all")).json() as { agents: Array<Record<string, unknown>> };
+    const all = (await api(sim, "GET", "/v1/users/u_list/agents?status=all")).json() as {
+      agents: Array<Record<string, unknown>>;
+    };
     expect(all.agents.map((a) => a.run_id)).toEqual([two.runId, one.runId]);
-    const cancelled = (await api(sim, "GET", "/v1/users/u_list/agents?status=cancelled")).json() as { agents: Array<Record<string, unknown>> };
+    const cancelled = (await api(sim, "GET", "/v1/users/u_list/agents?status=cancelled")).json() as {
+      agents: Array<Record<string, unknown>>;
+    };
     expect(cancelled.agents.map((a) => a.status)).toEqual(["cancelled"]);
     await api(sim, "POST", `/v1/agents/${two.agentId}/cancel`);
     await two.sse.ended;
@@ -129,7 +152,9 @@ describe("compaction", () => {
     await turn(r, "two", 2);
     await turn(r, "three", 3);
     const live = await api(sim, "POST", `/v1/runs/${r.runId}/compact`);
-    expect(live.text).toMatch(new RegExp(`^\\{"run_id":"${r.runId}","compacted":true,"before_tokens":\\d+,"after_tokens":\\d+,"applied":"live"\\}\\n$`));
+    expect(live.text).toMatch(
+      new RegExp(`^\\{"run_id":"${r.runId}","compacted":true,"before_tokens":\\d+,"after_tokens":\\d+,"applied":"live"\\}\\n$`),
+    );
     const frame = await r.sse.waitFor((f) => f.event === "context_compaction");
     expect(frame.data.context_compaction).toMatchObject({ summary: expect.any(String), keep_n: 4, keep_first: true });
     await new Promise((res) => setTimeout(res, 50));
@@ -139,8 +164,14 @@ describe("compaction", () => {
     await r.sse.ended;
     const marker = await api(sim, "POST", `/v1/runs/${r.runId}/compact`);
     expect(marker.json()).toMatchObject({ compacted: true, applied: "marker" });
-    expect(sim.rowsOfRun(r.runId).at(-1)?.event).toMatchObject({ type: "context_compaction", context_compaction: { trigger: "manual" } });
-    expect(await api(sim, "POST", "/v1/runs/r_0000000000000000/compact")).toMatchObject({ status: 404, text: "no run for that run_id\n" });
+    expect(sim.rowsOfRun(r.runId).at(-1)?.event).toMatchObject({
+      type: "context_compaction",
+      context_compaction: { trigger: "manual" },
+    });
+    expect(await api(sim, "POST", "/v1/runs/r_0000000000000000/compact")).toMatchObject({
+      status: 404,
+      text: "no run for that run_id\n",
+    });
   });
 
   it("409s run_busy while mid-turn", async () => {
@@ -150,7 +181,9 @@ describe("compaction", () => {
       await r.sse.waitFor((f) => f.event === "text");
       const busy = await api(slow, "POST", `/v1/runs/${r.runId}/compact`);
       expect(busy.status).toBe(409);
-      expect(busy.text).toBe(`{"code":"run_busy","error":"the agent is mid-turn; compact when it's parked waiting for your input"}`);
+      expect(busy.text).toBe(
+        `{"code":"run_busy","error":"the agent is mid-turn; compact when it's parked waiting for your input"}`,
+      );
     } finally {
       await slow.close();
     }
@@ -162,7 +195,17 @@ describe("scripted agents", () => {
     const { sse, agentId } = await startInteractive(sim, { agent: "toolish", prompt: "read" });
     await sse.waitFor((f) => f.event === "awaiting_input");
     const names = sse.names().filter((n) => n !== "text");
-    expect(names).toEqual(["session", "agent", "steer", "started", "tool_call", "usage", "tool_result", "usage", "awaiting_input"]);
+    expect(names).toEqual([
+      "session",
+      "agent",
+      "steer",
+      "started",
+      "tool_call",
+      "usage",
+      "tool_result",
+      "usage",
+      "awaiting_input",
+    ]);
     const call = sse.frames.find((f) => f.event === "tool_call")?.data.tool_use as { id: string; name: string; input: unknown };
     expect(call.id).toMatch(/^toolu_01[A-Za-z0-9]{22}$/);
     expect(call).toMatchObject({ name: "Read", input: { path: "README.md" } });
@@ -184,7 +227,11 @@ describe("scripted agents", () => {
     expect(sse.names()).not.toContain("done");
     expect(sse.names().at(-1)).toBe("error");
     expect(sim.runStatus(runId)).toBe("failed");
-    expect((await api(sim, "GET", `/v1/agents/${agentId}`)).json()).toMatchObject({ status: "failed", error: "provider error: sim-provider 529: overloaded_error: Overloaded", live: false });
+    expect((await api(sim, "GET", `/v1/agents/${agentId}`)).json()).toMatchObject({
+      status: "failed",
+      error: "provider error: sim-provider 529: overloaded_error: Overloaded",
+      live: false,
+    });
   });
 
   it("compactfail: a non-terminal compaction error, then the turn, then parks", async () => {
@@ -192,7 +239,12 @@ describe("scripted agents", () => {
     await sse.waitFor((f) => f.event === "awaiting_input");
     const err = sse.frames.find((f) => f.event === "error");
     expect(String(err?.data.error)).toMatch(/^compaction summary failed \(/);
-    expect(sse.names().slice(sse.names().indexOf("error") + 1).filter((n) => n !== "text")).toEqual(["usage", "awaiting_input"]);
+    expect(
+      sse
+        .names()
+        .slice(sse.names().indexOf("error") + 1)
+        .filter((n) => n !== "text"),
+    ).toEqual(["usage", "awaiting_input"]);
     expect(sim.runStatus(runId)).toBe("running");
     await api(sim, "POST", `/v1/agents/${agentId}/cancel`);
     await sse.ended;
@@ -208,7 +260,12 @@ describe("scripted agents", () => {
   it("unicode: multi-byte deltas that concatenate to the reply", async () => {
     const { sse, agentId } = await startInteractive(sim, { agent: "unicode", prompt: "x" });
     await sse.waitFor((f) => f.event === "awaiting_input");
-    expect(sse.frames.filter((f) => f.event === "text").map((f) => f.data.text).join("")).toBe(UNICODE_REPLY);
+    expect(
+      sse.frames
+        .filter((f) => f.event === "text")
+        .map((f) => f.data.text)
+        .join(""),
+    ).toBe(UNICODE_REPLY);
     await api(sim, "POST", `/v1/agents/${agentId}/cancel`);
     await sse.ended;
   });
@@ -226,7 +283,11 @@ describe("scripted agents", () => {
 
 describe("session continuation", () => {
   it("runs a bound continuation on POST /v1/sessions/{id}/messages and 409s while the session is busy", async () => {
-    const first = await fetch(sim.url + "/v1/runs", { method: "POST", headers: authHeaders(sim), body: JSON.stringify({ agent: "echo", prompt: "seed" }) });
+    const first = await fetch(sim.url + "/v1/runs", {
+      method: "POST",
+      headers: authHeaders(sim),
+      body: JSON.stringify({ agent: "echo", prompt: "seed" }),
+    });
     const sid = /"text":"(s_[0-9a-f]{16})"/.exec(await first.text())?.[1] as string;
     const res = await fetch(`${sim.url}/v1/sessions/${sid}/messages`, {
       method: "POST",
@@ -237,13 +298,18 @@ describe("session continuation", () => {
     expect(text).toContain(`"text":"${sid}"`);
     expect(text).toContain('"text":" more"');
     expect(text.trimEnd().split("\n\n").at(-1)).toMatch(/^event: done/);
-    const tr = (await api(sim, "GET", `/v1/sessions/${sid}/transcript`)).json() as { events: Array<{ type: string; run_id: string }> };
+    const tr = (await api(sim, "GET", `/v1/sessions/${sid}/transcript`)).json() as {
+      events: Array<{ type: string; run_id: string }>;
+    };
     expect(new Set(tr.events.map((e) => e.run_id)).size).toBe(2);
 
     const held = await SseReader.open(`${sim.url}/v1/sessions/${sid}/messages`, {
       method: "POST",
       headers: authHeaders(sim),
-      body: JSON.stringify({ interactive: true, segments: [{ role: "user", content: [{ type: "trusted-text", text: "stay" }] }] }),
+      body: JSON.stringify({
+        interactive: true,
+        segments: [{ role: "user", content: [{ type: "trusted-text", text: "stay" }] }],
+      }),
     });
     await held.waitFor((f) => f.event === "awaiting_input");
     const busy = await api(sim, "POST", `/v1/sessions/${sid}/messages`, { segments: [] });
@@ -256,7 +322,11 @@ describe("session continuation", () => {
 
 describe("non-interactive failure", () => {
   it("sends both error frames live but persists only the loop's", async () => {
-    const res = await fetch(sim.url + "/v1/runs", { method: "POST", headers: authHeaders(sim), body: JSON.stringify({ agent: "failing", prompt: "x" }) });
+    const res = await fetch(sim.url + "/v1/runs", {
+      method: "POST",
+      headers: authHeaders(sim),
+      body: JSON.stringify({ agent: "failing", prompt: "x" }),
+    });
     const text = await res.text();
     const errors = [...text.matchAll(/^event: error$/gm)].length;
     expect(errors).toBe(2);

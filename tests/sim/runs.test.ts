@@ -15,7 +15,11 @@ afterAll(async () => {
   await Promise.all([sim.close(), timed.close()]);
 });
 
-async function post(s: Simulator, body: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string; ct: string | null }> {
+async function post(
+  s: Simulator,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string; ct: string | null }> {
   const res = await fetch(s.url + "/v1/runs", { method: "POST", headers: { ...authHeaders(s), ...headers }, body });
   return { status: res.status, text: await res.text(), ct: res.headers.get("content-type") };
 }
@@ -69,7 +73,11 @@ describe("POST /v1/runs validation", () => {
   });
 
   it("ignores unknown fields", async () => {
-    const res = await fetch(sim.url + "/v1/runs", { method: "POST", headers: authHeaders(sim), body: '{"agent":"oneshot","prompt":"hi","bogus":1}' });
+    const res = await fetch(sim.url + "/v1/runs", {
+      method: "POST",
+      headers: authHeaders(sim),
+      body: '{"agent":"oneshot","prompt":"hi","bogus":1}',
+    });
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toContain("event: done");
@@ -88,7 +96,11 @@ describe("POST /v1/runs validation", () => {
 
 describe("interactive run stream", () => {
   it("sends session, agent, the opening steer with the system prompt, the turn and awaiting_input", async () => {
-    const { sse, runId, agentId, sessionId } = await startInteractive(sim, { agent: "echo", prompt: "hello world", user_id: "u_1" });
+    const { sse, runId, agentId, sessionId } = await startInteractive(sim, {
+      agent: "echo",
+      prompt: "hello world",
+      user_id: "u_1",
+    });
     expect(sse.res.headers.get("content-type")).toBe("text/event-stream");
     expect(sse.res.headers.get("cache-control")).toBe("no-cache");
     expect(sse.res.headers.get("x-accel-buffering")).toBe("no");
@@ -122,7 +134,16 @@ describe("interactive run stream", () => {
     await sim.waitForStopPoint(runId);
     expect(sim.runStatus(runId)).toBe("running");
     const status = (await api(sim, "GET", `/v1/agents/${agentId}`)).json() as Record<string, unknown>;
-    expect(status).toMatchObject({ agent_id: agentId, run_id: runId, session_id: sessionId, agent: "echo", user_id: "u_1", status: "running", live: true, interactive: true });
+    expect(status).toMatchObject({
+      agent_id: agentId,
+      run_id: runId,
+      session_id: sessionId,
+      agent: "echo",
+      user_id: "u_1",
+      status: "running",
+      live: true,
+      interactive: true,
+    });
     expect(status.last_heartbeat_at).toEqual(expect.any(String));
     await api(sim, "POST", `/v1/agents/${agentId}/cancel`);
     expect(await sse.ended).toEqual({ kind: "eof" });
@@ -139,14 +160,27 @@ describe("interactive run stream", () => {
         ],
       },
     ];
-    const { sse, runId, agentId } = await startInteractive(sim, { agent: "echo", segments, prompt: "ignored", metadata: { repo: "x" } });
+    const { sse, runId, agentId } = await startInteractive(sim, {
+      agent: "echo",
+      segments,
+      prompt: "ignored",
+      metadata: { repo: "x" },
+    });
     await sse.waitFor((f) => f.event === "awaiting_input");
-    const texts = sse.frames.filter((f) => f.event === "text").map((f) => f.data.text).join("");
+    const texts = sse.frames
+      .filter((f) => f.event === "text")
+      .map((f) => f.data.text)
+      .join("");
     expect(texts).toBe("You said: Look:\n<web_content>\n&lt;b>hi&lt;/b>\n</web_content>");
     const rows = sim.rowsOfRun(runId);
     expect(rows[0]?.type).toBe("user_input");
     expect(rows[0]?.payload).toEqual([
-      { role: "system", content: [{ type: "trusted-text", text: "You are echo, a test agent. Repeat the user's message back to them.", cacheable: true }] },
+      {
+        role: "system",
+        content: [
+          { type: "trusted-text", text: "You are echo, a test agent. Repeat the user's message back to them.", cacheable: true },
+        ],
+      },
       {
         role: "user",
         content: [
@@ -156,7 +190,11 @@ describe("interactive run stream", () => {
         ],
       },
     ]);
-    expect(rows[1]).toMatchObject({ type: "system_prompt", event: { type: "system_prompt" }, payload: { system_prompt: expect.any(String) } });
+    expect(rows[1]).toMatchObject({
+      type: "system_prompt",
+      event: { type: "system_prompt" },
+      payload: { system_prompt: expect.any(String) },
+    });
     await api(sim, "POST", `/v1/agents/${agentId}/cancel`);
     await sse.ended;
   });
@@ -171,15 +209,29 @@ describe("interactive run stream", () => {
     const n = sse.frames.findIndex((f) => f.event === "awaiting_input");
     const second = sse.frames.slice(n + 1);
     expect(second[0]?.data).toEqual({ type: "steer", user_input: { text: "second turn", source: "replay" } });
-    expect(second.filter((f) => f.event === "text").map((f) => f.data.text).join("")).toBe("You said: second turn");
+    expect(
+      second
+        .filter((f) => f.event === "text")
+        .map((f) => f.data.text)
+        .join(""),
+    ).toBe("You said: second turn");
     expect(second.at(-1)?.data).toEqual({ type: "awaiting_input", awaiting_input: { since_turn: 1 } });
     const stored = sim.rowsOfRun(runId).filter((r) => r.type === "user_input");
     expect(stored[1]?.payload).toEqual([{ role: "user", content: [{ type: "trusted-text", text: "second turn" }] }]);
     expect(sim.rowsOfRun(runId).some((r) => r.type === "steer")).toBe(false);
 
-    expect(await api(sim, "POST", `/v1/runs/${runId}/input`, { text: "   " })).toMatchObject({ status: 422, text: "text is required\n" });
-    expect(await api(sim, "POST", `/v1/runs/${runId}/input`, "")).toMatchObject({ status: 400, text: "invalid JSON body: EOF\n" });
-    expect(await api(sim, "POST", `/v1/runs/r_0000000000000000/input`, { text: "x" })).toMatchObject({ status: 404, text: "no in-flight run for that run_id\n" });
+    expect(await api(sim, "POST", `/v1/runs/${runId}/input`, { text: "   " })).toMatchObject({
+      status: 422,
+      text: "text is required\n",
+    });
+    expect(await api(sim, "POST", `/v1/runs/${runId}/input`, "")).toMatchObject({
+      status: 400,
+      text: "invalid JSON body: EOF\n",
+    });
+    expect(await api(sim, "POST", `/v1/runs/r_0000000000000000/input`, { text: "x" })).toMatchObject({
+      status: 404,
+      text: "no in-flight run for that run_id\n",
+    });
     await api(sim, "POST", `/v1/agents/${agentId}/cancel`);
     await sse.ended;
     // An ended run is no longer in flight.
@@ -203,9 +255,12 @@ describe("interactive run stream", () => {
     const names = sse.names();
     const at = names.indexOf("turn_cancelled");
     expect(names.slice(at, at + 3)).toEqual(["turn_cancelled", "awaiting_input", "steer"]);
-    expect(sse.frames.filter((f) => f.event === "steer").map((f) => (f.data.user_input as { text: string }).text).slice(1)).toEqual(
-      Array.from({ length: 16 }, (_, i) => `m${i}`),
-    );
+    expect(
+      sse.frames
+        .filter((f) => f.event === "steer")
+        .map((f) => (f.data.user_input as { text: string }).text)
+        .slice(1),
+    ).toEqual(Array.from({ length: 16 }, (_, i) => `m${i}`));
     await api(timed, "POST", `/v1/agents/${agentId}/cancel`);
     await sse.ended;
   });
@@ -227,7 +282,10 @@ describe("interactive run stream", () => {
     expect(again.status).toBe(409);
     expect(again.headers.get("content-type")).toBe("application/json");
     expect(again.text).toBe('{"code":"not_mid_turn","error":"run is not mid-turn (already parked or terminal)"}');
-    expect(await api(timed, "POST", `/v1/runs/r_0000000000000000/cancel`)).toMatchObject({ status: 404, text: "no in-flight run for that run_id\n" });
+    expect(await api(timed, "POST", `/v1/runs/r_0000000000000000/cancel`)).toMatchObject({
+      status: 404,
+      text: "no in-flight run for that run_id\n",
+    });
     await api(timed, "POST", `/v1/agents/${agentId}/cancel`);
     await sse.ended;
   });
@@ -238,20 +296,37 @@ describe("interactive run stream", () => {
     await api(timed, "POST", `/v1/runs/${runId}/cancel`);
     await sse.waitFor((f) => f.event === "awaiting_input");
     const names = sse.names();
-    expect(names.slice(names.indexOf("tool_call"))).toEqual(["tool_call", "usage", "tool_result", "turn_cancelled", "awaiting_input"]);
+    expect(names.slice(names.indexOf("tool_call"))).toEqual([
+      "tool_call",
+      "usage",
+      "tool_result",
+      "turn_cancelled",
+      "awaiting_input",
+    ]);
     const result = sse.frames.find((f) => f.event === "tool_result");
-    expect(result?.data).toMatchObject({ type: "tool_result", text: "context canceled", is_error: true, tool_use: { name: "Read", input: { path: "README.md" } } });
+    expect(result?.data).toMatchObject({
+      type: "tool_result",
+      text: "context canceled",
+      is_error: true,
+      tool_use: { name: "Read", input: { path: "README.md" } },
+    });
     await api(timed, "POST", `/v1/agents/${agentId}/cancel`);
     await sse.ended;
   });
 
   it("turn cancel on a non-interactive run is 409 not_interactive", async () => {
-    const sse = await SseReader.open(timed.url + "/v1/runs", { method: "POST", headers: authHeaders(timed), body: JSON.stringify({ agent: "slow", prompt: "x" }) });
+    const sse = await SseReader.open(timed.url + "/v1/runs", {
+      method: "POST",
+      headers: authHeaders(timed),
+      body: JSON.stringify({ agent: "slow", prompt: "x" }),
+    });
     const agent = await sse.waitFor((f) => f.event === "agent");
     await sse.waitFor((f) => f.event === "text");
     const r = await api(timed, "POST", `/v1/runs/${String(agent.data.run_id)}/cancel`);
     expect(r.status).toBe(409);
-    expect(r.text).toBe('{"code":"not_interactive","error":"turn-cancel applies only to interactive runs; use POST /v1/agents/{id}/cancel to stop this run"}');
+    expect(r.text).toBe(
+      '{"code":"not_interactive","error":"turn-cancel applies only to interactive runs; use POST /v1/agents/{id}/cancel to stop this run"}',
+    );
     sse.abort();
   });
 
@@ -330,7 +405,11 @@ describe("interactive run stream", () => {
 
 describe("non-interactive runs", () => {
   it("stream live and end with done, then EOF; status completed", async () => {
-    const res = await fetch(sim.url + "/v1/runs", { method: "POST", headers: authHeaders(sim), body: JSON.stringify({ agent: "echo", prompt: "once", agent_id: "my-tracker" }) });
+    const res = await fetch(sim.url + "/v1/runs", {
+      method: "POST",
+      headers: authHeaders(sim),
+      body: JSON.stringify({ agent: "echo", prompt: "once", agent_id: "my-tracker" }),
+    });
     const text = await res.text();
     const names = [...text.matchAll(/^event: (\S+)$/gm)].map((m) => m[1]);
     expect(names.slice(0, 3)).toEqual(["session", "agent", "started"]);
@@ -338,19 +417,28 @@ describe("non-interactive runs", () => {
     expect(names).not.toContain("steer");
     expect(names).not.toContain("awaiting_input");
     expect(text).toContain('"agent_id":"my-tracker"');
-    expect(text).toMatch(/event: done\ndata: \{"type":"done","usage":\{"input_tokens":\d+,"output_tokens":\d+,"model":"sim-model-1","provider":"sim"\},"stop_reason":"end_turn"\}\n\n$/);
+    expect(text).toMatch(
+      /event: done\ndata: \{"type":"done","usage":\{"input_tokens":\d+,"output_tokens":\d+,"model":"sim-model-1","provider":"sim"\},"stop_reason":"end_turn"\}\n\n$/,
+    );
     const st = (await api(sim, "GET", "/v1/agents/my-tracker")).json() as Record<string, unknown>;
     expect(st).toMatchObject({ status: "completed", stop_reason: "end_turn", live: false });
     expect(st.interactive).toBeUndefined();
   });
 
   it("is cancelled when its client disconnects", async () => {
-    const sse = await SseReader.open(timed.url + "/v1/runs", { method: "POST", headers: authHeaders(timed), body: JSON.stringify({ agent: "slow", prompt: "x" }) });
+    const sse = await SseReader.open(timed.url + "/v1/runs", {
+      method: "POST",
+      headers: authHeaders(timed),
+      body: JSON.stringify({ agent: "slow", prompt: "x" }),
+    });
     const agent = await sse.waitFor((f) => f.event === "agent");
     await sse.waitFor((f) => f.event === "text");
     sse.abort();
     const runId = String(agent.data.run_id);
     await waitUntil(() => timed.runStatus(runId) === "cancelled", 3000);
-    expect((await api(timed, "GET", `/v1/agents/${String(agent.data.agent_id)}`)).json()).toMatchObject({ status: "cancelled", stop_reason: "client disconnected" });
+    expect((await api(timed, "GET", `/v1/agents/${String(agent.data.agent_id)}`)).json()).toMatchObject({
+      status: "cancelled",
+      stop_reason: "client disconnected",
+    });
   });
 });

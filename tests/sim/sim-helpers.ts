@@ -72,7 +72,8 @@ export class SseReader {
     for (;;) {
       const f = this.frames.slice(from).find(pred);
       if (f) return f;
-      if (Date.now() > until) throw new Error(`no matching frame within ${timeoutMs} ms; got ${this.frames.map((x) => x.event).join(",")}`);
+      if (Date.now() > until)
+        throw new Error(`no matching frame within ${timeoutMs} ms; got ${this.frames.map((x) => x.event).join(",")}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   }
@@ -81,7 +82,8 @@ export class SseReader {
   async waitCount(event: string, n: number, timeoutMs = 5000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (this.frames.filter((f) => f.event === event).length < n) {
-      if (Date.now() > until) throw new Error(`expected ${n} ${event} frames within ${timeoutMs} ms; got ${this.frames.map((x) => x.event).join(",")}`);
+      if (Date.now() > until)
+        throw new Error(`expected ${n} ${event} frames within ${timeoutMs} ms; got ${this.frames.map((x) => x.event).join(",")}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   }
@@ -99,7 +101,13 @@ export function authHeaders(sim: Simulator, extra: Record<string, string> = {}):
   return { Authorization: `Bearer ${sim.token}`, "Content-Type": "application/json", ...extra };
 }
 
-export async function api(sim: Simulator, method: string, path: string, body?: unknown, token = sim.token): Promise<{ status: number; text: string; headers: Headers; json: () => unknown }> {
+export async function api(
+  sim: Simulator,
+  method: string,
+  path: string,
+  body?: unknown,
+  token = sim.token,
+): Promise<{ status: number; text: string; headers: Headers; json: () => unknown }> {
   const res = await fetch(sim.url + path, {
     method,
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
@@ -110,7 +118,10 @@ export async function api(sim: Simulator, method: string, path: string, body?: u
 }
 
 /** Start an interactive run and return the reader plus the ids from the agent frame. */
-export async function startInteractive(sim: Simulator, body: Record<string, unknown>): Promise<{ sse: SseReader; runId: string; agentId: string; sessionId: string }> {
+export async function startInteractive(
+  sim: Simulator,
+  body: Record<string, unknown>,
+): Promise<{ sse: SseReader; runId: string; agentId: string; sessionId: string }> {
   const sse = await SseReader.open(sim.url + "/v1/runs", {
     method: "POST",
     headers: authHeaders(sim),
@@ -118,7 +129,12 @@ export async function startInteractive(sim: Simulator, body: Record<string, unkn
   });
   if (sse.res.status !== 200) throw new Error(`POST /v1/runs: ${sse.res.status}`);
   const agent = await sse.waitFor((f) => f.event === "agent");
-  return { sse, runId: String(agent.data.run_id), agentId: String(agent.data.agent_id), sessionId: String(agent.data.session_id) };
+  return {
+    sse,
+    runId: String(agent.data.run_id),
+    agentId: String(agent.data.agent_id),
+    sessionId: String(agent.data.session_id),
+  };
 }
 
 export async function waitUntil(cond: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {

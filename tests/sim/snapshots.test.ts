@@ -7,14 +7,18 @@ let sim: Simulator;
 const USER = "user-token-0123456789";
 
 beforeAll(async () => {
-  sim = await startSimulator({ speed: 0, extraTokens: [{ token: USER, scopes: ["runs:create", "runs:read"], tenant_id: "acme", subject: "u1" }] });
+  sim = await startSimulator({
+    speed: 0,
+    extraTokens: [{ token: USER, scopes: ["runs:create", "runs:read"], tenant_id: "acme", subject: "u1" }],
+  });
 });
 afterAll(async () => {
   await sim.close();
 });
 
 type Entry = { id: string; created_at: string; label?: string; schema_version: number; byte_size: number };
-const list = async (q = ""): Promise<Entry[]> => ((await api(sim, "GET", `/v1/_snapshots${q}`)).json() as { entries: Entry[] }).entries;
+const list = async (q = ""): Promise<Entry[]> =>
+  ((await api(sim, "GET", `/v1/_snapshots${q}`)).json() as { entries: Entry[] }).entries;
 
 describe("snapshots", () => {
   it("lists the seeded entries newest first with loomcycle's fields", async () => {

@@ -24,7 +24,11 @@ describe("loomcycle restarted under followed runs (conformance: restart)", () =>
     expect(h.sim.runStatus(midId)).toBe("running");
 
     // The bridge re-attaches both streams; each then reads as loomcycle has it.
-    await waitFor(() => [parkedId, midId].every((id) => h.bridge.tracker.get(id)?.stream.loopLost !== undefined), 10_000, "liveness checked after re-attach");
+    await waitFor(
+      () => [parkedId, midId].every((id) => h.bridge.tracker.get(id)?.stream.loopLost !== undefined),
+      10_000,
+      "liveness checked after re-attach",
+    );
     const p = await h.call("read_run_events", { run_id: parkedId });
     expect(p.sc.state).toBe("awaiting_input");
     expect(p.sc.stuck).toMatchObject({ verdict: "likely_dead" });
@@ -34,7 +38,8 @@ describe("loomcycle restarted under followed runs (conformance: restart)", () =>
     expect(m.sc.stuck).toMatchObject({ verdict: "likely_dead" });
     const l = await h.call("list_runs", {});
     const rows = l.sc.runs as Array<Record<string, unknown>>;
-    for (const id of [parkedId, midId]) expect(rows.find((r) => r.run_id === id)?.stuck).toMatchObject({ verdict: "likely_dead" });
+    for (const id of [parkedId, midId])
+      expect(rows.find((r) => r.run_id === id)?.stuck).toMatchObject({ verdict: "likely_dead" });
 
     const s = await h.call("send_steer", { run_id: parkedId, text: "anyone?", wait_ms: 1000 });
     expect(s.isError).toBe(true);
@@ -63,12 +68,21 @@ describe("loomcycle restarted under followed runs (conformance: restart)", () =>
 
     // Nor is the question put to the person.
     let elicited = 0;
-    const human = await startHarness({}, { sim: h.sim, questions: "human", onElicit: async () => (elicited++, { action: "accept", content: { answer: "yes" } }) });
+    const human = await startHarness(
+      {},
+      { sim: h.sim, questions: "human", onElicit: async () => (elicited++, { action: "accept", content: { answer: "yes" } }) },
+    );
     try {
       const a = await human.call("attach_run", { run_id: runId, wait_ms: 2000 });
       expect(a.isError, a.text).toBe(false);
       expect(elicited).toBe(0);
-      expect(a.sc.questions_to_person).toEqual([expect.objectContaining({ interrupt_id: iid, outcome: "not_asked", note: expect.stringMatching(/no longer runs this run's loop/) })]);
+      expect(a.sc.questions_to_person).toEqual([
+        expect.objectContaining({
+          interrupt_id: iid,
+          outcome: "not_asked",
+          note: expect.stringMatching(/no longer runs this run's loop/),
+        }),
+      ]);
       expect(a.text).toMatch(/could not be put to the person: loomcycle no longer runs this run's loop/);
     } finally {
       await human.close();

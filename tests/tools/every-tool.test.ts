@@ -48,7 +48,8 @@ describe("every tool", () => {
     for (const t of TOOLS) {
       const a = t.config.annotations;
       expect(a.readOnlyHint, t.name).toBe(READ_ONLY[t.name]);
-      for (const k of ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] as const) expect(typeof a[k], `${t.name}.${k}`).toBe("boolean");
+      for (const k of ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] as const)
+        expect(typeof a[k], `${t.name}.${k}`).toBe("boolean");
       // A read-only tool destroys nothing.
       if (a.readOnlyHint) expect(a.destructiveHint, t.name).toBe(false);
     }

@@ -38,7 +38,8 @@ describe("bounded event log", () => {
     }
     // The same items, except who sent the opening prompt: "host" for the bridge that
     // started the run, loomcycle's own source for the other one.
-    const sourceless = (pages: unknown[]) => (pages as Array<Array<Record<string, unknown>>>).map((p) => p.map((e) => (e.kind === "input" ? { ...e, source: "?" } : e)));
+    const sourceless = (pages: unknown[]) =>
+      (pages as Array<Array<Record<string, unknown>>>).map((p) => p.map((e) => (e.kind === "input" ? { ...e, source: "?" } : e)));
     expect(sourceless(pagesSmall)).toEqual(sourceless(pagesBig));
     expect((pagesSmall[0] as Array<Record<string, unknown>>)[0]).toMatchObject({ kind: "input", source: "host" });
     const words = texts((pagesSmall as Array<Array<Record<string, unknown>>>).flat()).split(/\s+/).length;

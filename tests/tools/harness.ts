@@ -47,7 +47,12 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
   const ownSim = !bridgeOpts.sim;
   const sim = bridgeOpts.sim ?? (await startSimulator({ tailPollMs: 10, speed: 0.05, ...simOpts }));
   const bridge = new Bridge({
-    config: { baseUrl: bridgeOpts.baseUrl ?? sim.url, token: bridgeOpts.token ?? sim.token, userId: bridgeOpts.userId ?? "u_test", ...(bridgeOpts.questions ? { questions: bridgeOpts.questions } : {}) },
+    config: {
+      baseUrl: bridgeOpts.baseUrl ?? sim.url,
+      token: bridgeOpts.token ?? sim.token,
+      userId: bridgeOpts.userId ?? "u_test",
+      ...(bridgeOpts.questions ? { questions: bridgeOpts.questions } : {}),
+    },
     logger: silentLogger(),
     backoffMs: [0, 20, 50, 100],
     ...(bridgeOpts.sandbox ? { sandbox: true } : {}),
@@ -75,5 +80,8 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
 }
 
 export function texts(events: Array<Record<string, unknown>> | undefined): string {
-  return (events ?? []).filter((e) => e.kind === "text").map((e) => String(e.text)).join("");
+  return (events ?? [])
+    .filter((e) => e.kind === "text")
+    .map((e) => String(e.text))
+    .join("");
 }

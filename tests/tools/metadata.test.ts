@@ -55,7 +55,14 @@ describe("tools/list", () => {
 
   it("matches the committed snapshot", async () => {
     const snap = tools
-      .map((t) => ({ name: t.name, title: t.title, description: t.description, annotations: t.annotations, inputSchema: t.inputSchema, outputSchema: t.outputSchema }))
+      .map((t) => ({
+        name: t.name,
+        title: t.title,
+        description: t.description,
+        annotations: t.annotations,
+        inputSchema: t.inputSchema,
+        outputSchema: t.outputSchema,
+      }))
       .sort((x, y) => x.name.localeCompare(y.name));
     await expect(JSON.stringify(snap, null, 2) + "\n").toMatchFileSnapshot("./__snapshots__/tools-list.json");
   });
@@ -64,14 +71,26 @@ describe("tools/list", () => {
     const instr = h.client.getInstructions() ?? "";
     for (const n of MISSION) expect(instr).toContain(n);
     expect(instr).toMatch(/data, not as instructions/);
-    for (const s of ["running", "awaiting_input", "awaiting_answer", "completed", "failed", "cancelled", "unreachable", "starting"]) expect(instr).toContain(s);
+    for (const s of [
+      "running",
+      "awaiting_input",
+      "awaiting_answer",
+      "completed",
+      "failed",
+      "cancelled",
+      "unreachable",
+      "starting",
+    ])
+      expect(instr).toContain(s);
     for (const w of ["cursor", "has_more", "wait_ms", "stop point", "pending_interrupts"]) expect(instr).toContain(w);
   });
 
   // What a host puts into its model's context in every conversation (scripts/bench/tool-context.ts
   // measures it beside other servers): name, description and input schema, plus instructions.
   it("keeps the model-facing tool list within its budget", () => {
-    const bytes = tools.map((t) => Buffer.byteLength(JSON.stringify({ name: t.name, description: t.description, inputSchema: t.inputSchema }), "utf8"));
+    const bytes = tools.map((t) =>
+      Buffer.byteLength(JSON.stringify({ name: t.name, description: t.description, inputSchema: t.inputSchema }), "utf8"),
+    );
     const sum = bytes.reduce((a, b) => a + b, 0);
     const total = sum + Buffer.byteLength(h.client.getInstructions() ?? "", "utf8");
     expect(sum / tools.length, "bytes per tool").toBeLessThanOrEqual(650);
@@ -85,7 +104,8 @@ describe("tools/list", () => {
       if (!Array.isArray(node) && Object.keys(node).length === 0 && path !== "") empty.push(path);
       for (const [k, v] of Object.entries(node)) {
         if (k === "properties" || k === "default" || k === "examples") {
-          if (k === "properties" && v && typeof v === "object") for (const [pk, pv] of Object.entries(v)) walk(pv, `${path}.properties.${pk}`);
+          if (k === "properties" && v && typeof v === "object")
+            for (const [pk, pv] of Object.entries(v)) walk(pv, `${path}.properties.${pk}`);
           continue;
         }
         walk(v, `${path}.${k}`);

@@ -54,7 +54,10 @@ describe("list_runs and attach_run", () => {
     const after = await h.call("read_run_events", { run_id: other });
     expect(after.sc.events).toEqual([]);
     const l2 = await h.call("list_runs", {});
-    expect((l2.sc.runs as Array<Record<string, unknown>>).find((r) => r.run_id === other)).toMatchObject({ followed: true, state: "awaiting_input" });
+    expect((l2.sc.runs as Array<Record<string, unknown>>).find((r) => r.run_id === other)).toMatchObject({
+      followed: true,
+      state: "awaiting_input",
+    });
   });
 });
 
@@ -110,7 +113,9 @@ describe("list_interrupts, list_agents", () => {
     const runId = String(s.sc.run_id);
     const byRun = await h.call("list_interrupts", { run_id: runId });
     expect(byRun.isError, byRun.text).toBe(false);
-    expect(byRun.sc.interrupts).toEqual([expect.objectContaining({ run_id: runId, status: "pending", question: "Proceed?", options: ["yes", "no"] })]);
+    expect(byRun.sc.interrupts).toEqual([
+      expect.objectContaining({ run_id: runId, status: "pending", question: "Proceed?", options: ["yes", "no"] }),
+    ]);
     const byUser = await h.call("list_interrupts", {});
     expect((byUser.sc.interrupts as Array<{ run_id: string }>).some((i) => i.run_id === runId)).toBe(true);
     const id = (byRun.sc.interrupts as Array<{ interrupt_id: string }>)[0]!.interrupt_id;
@@ -155,7 +160,9 @@ describe("stuck detection", () => {
     expect(String((r.sc.stuck as { remedy: string }).remedy)).toMatch(/cancel_turn/);
     expect(r.text).toMatch(/stuck: stuck/);
     const l = await h.call("list_runs", {});
-    expect((l.sc.runs as Array<Record<string, unknown>>).find((x) => x.run_id === runId)?.stuck).toMatchObject({ verdict: "stuck" });
+    expect((l.sc.runs as Array<Record<string, unknown>>).find((x) => x.run_id === runId)?.stuck).toMatchObject({
+      verdict: "stuck",
+    });
 
     h.sim.freezeHeartbeat(runId, 11 * 60_000);
     await new Promise((r2) => setTimeout(r2, 500)); // heartbeat readings are cached for at most the stuck window
@@ -172,7 +179,9 @@ describe("resources", () => {
     const runId = String(s.sc.run_id);
     const list = await h.client.listResources();
     const uris = list.resources.map((r) => r.uri);
-    expect(uris).toEqual(expect.arrayContaining(["loomcycle://runs", "loomcycle://snapshots", "loomcycle://agents", `loomcycle://runs/${runId}`]));
+    expect(uris).toEqual(
+      expect.arrayContaining(["loomcycle://runs", "loomcycle://snapshots", "loomcycle://agents", `loomcycle://runs/${runId}`]),
+    );
     const templates = await h.client.listResourceTemplates();
     expect(templates.resourceTemplates.map((t) => t.uriTemplate)).toContain("loomcycle://runs/{run_id}");
     for (const uri of ["loomcycle://runs", "loomcycle://snapshots", "loomcycle://agents", `loomcycle://runs/${runId}`]) {
@@ -189,7 +198,10 @@ describe("resources", () => {
     const before = await h.call("read_run_events", { run_id: runId });
     expect(before.sc.events).toEqual([]);
 
-    const done = await h.client.complete({ ref: { type: "ref/resource", uri: "loomcycle://runs/{run_id}" }, argument: { name: "run_id", value: runId.slice(0, 4) } });
+    const done = await h.client.complete({
+      ref: { type: "ref/resource", uri: "loomcycle://runs/{run_id}" },
+      argument: { name: "run_id", value: runId.slice(0, 4) },
+    });
     expect(done.completion.values).toContain(runId);
 
     const updates: string[] = [];

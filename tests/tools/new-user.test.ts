@@ -45,7 +45,9 @@ describe("the next step", () => {
     try {
       const ahead = await other.call("read_run_events", { run_id: runId, cursor: 3 });
       expect(ahead.isError, ahead.text).toBe(false);
-      expect(String(ahead.sc.next_step)).toMatch(/^call read_run_events without a cursor for the 3 earlier events you have not been given \(from position 0/);
+      expect(String(ahead.sc.next_step)).toMatch(
+        /^call read_run_events without a cursor for the 3 earlier events you have not been given \(from position 0/,
+      );
       const cont = await other.call("read_run_events", { run_id: runId });
       expect(cont.sc.events![0]).toMatchObject({ cursor: 0, kind: "input" });
     } finally {
@@ -124,18 +126,26 @@ describe("error wording", () => {
     const text = (withDetail.content[0] as { text: string }).text;
     expect(text).toMatch(/loomcycle said: "prompt is required"\. [A-Z]/);
     expect(text).not.toMatch(/argument it names/);
-    const bare = (errorResult(new BadRequestError("x", { status: 400, detail: "" }), "read", h.bridge).content[0] as { text: string }).text;
+    const bare = (
+      errorResult(new BadRequestError("x", { status: 400, detail: "" }), "read", h.bridge).content[0] as { text: string }
+    ).text;
     expect(bare).toMatch(/without saying why \(HTTP 400\)/);
     expect(bare).not.toMatch(/argument it names/);
-    const nf = (errorResult(new NotFoundError("x", { status: 404, detail: "not found" }), "start", h.bridge).content[0] as { text: string }).text;
+    const nf = (
+      errorResult(new NotFoundError("x", { status: 404, detail: "not found" }), "start", h.bridge).content[0] as { text: string }
+    ).text;
     expect(nf).not.toMatch(/session_id/);
   });
   it("a refused token names where the token came from; no token says so", () => {
     const from = { ...h.bridge, config: { ...h.bridge.config, tokenSource: "--token-file /etc/loom/token" } } as typeof h.bridge;
-    const refused = (errorResult(new UnauthorizedError("x", { status: 401, detail: "" }), "read", from).content[0] as { text: string }).text;
+    const refused = (
+      errorResult(new UnauthorizedError("x", { status: 401, detail: "" }), "read", from).content[0] as { text: string }
+    ).text;
     expect(refused).toMatch(/^loomcycle refused the bearer token from --token-file \/etc\/loom\/token \(401/);
     const none = { ...h.bridge, config: { ...h.bridge.config, token: undefined } } as typeof h.bridge;
-    expect((errorResult(new UnauthorizedError("x", { status: 401, detail: "" }), "read", none).content[0] as { text: string }).text).toMatch(/^loomcycle requires a token and the bridge has none/);
+    expect(
+      (errorResult(new UnauthorizedError("x", { status: 401, detail: "" }), "read", none).content[0] as { text: string }).text,
+    ).toMatch(/^loomcycle requires a token and the bridge has none/);
   });
   it("a base URL with a path makes a start error that names the base URL, not session_id", async () => {
     const w = await startHarness({}, { sim: h.sim, baseUrl: `${h.sim.url}/v1` });
@@ -173,12 +183,22 @@ describe("after a restart", () => {
     const b = await startHarness({}, { sim: h.sim, stateFilePath: path });
     try {
       const listed = ((await b.call("list_runs", {})).sc.runs as Array<Record<string, unknown>>).find((r) => r.run_id === runId)!;
-      expect(listed).toMatchObject({ last_activity_at: before.last_activity_at, unread: before.unread, events: before.events, pending_interrupts: 1 });
+      expect(listed).toMatchObject({
+        last_activity_at: before.last_activity_at,
+        unread: before.unread,
+        events: before.events,
+        pending_interrupts: 1,
+      });
       // Followed again (the replay arrives now, nothing is read): the same values.
       const w = await b.call("wait_for_runs", { run_ids: [runId], wait_ms: 0 });
       expect(w.isError, w.text).toBe(false);
       const after = ((await b.call("list_runs", {})).sc.runs as Array<Record<string, unknown>>).find((r) => r.run_id === runId)!;
-      expect(after).toMatchObject({ last_activity_at: before.last_activity_at, unread: before.unread, pending_interrupts: 1, state: "awaiting_answer" });
+      expect(after).toMatchObject({
+        last_activity_at: before.last_activity_at,
+        unread: before.unread,
+        pending_interrupts: 1,
+        state: "awaiting_answer",
+      });
       const first = await b.call("read_run_events", { run_id: runId, cursor: 0, max_events: 1 });
       expect(first.sc.events![0]).toMatchObject({ kind: "input", text: "Deploy it.", source: "host" });
       expect(first.sc.usage).toEqual(usage);

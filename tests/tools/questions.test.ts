@@ -53,7 +53,8 @@ describe("questions: human, host with form elicitation", () => {
     const r = recorder(() => ({ action: "accept", content: { answer: "Ada" } }));
     h = await startHarness({}, { onElicit: r.onElicit });
     const s = await h.call("start_interactive_run", { agent: "questioner", prompt: "hi", questions: "human" });
-    const schema = (r.seen[0]!.params as { requestedSchema: { properties: Record<string, { enum?: string[]; type: string }> } }).requestedSchema;
+    const schema = (r.seen[0]!.params as { requestedSchema: { properties: Record<string, { enum?: string[]; type: string }> } })
+      .requestedSchema;
     expect(schema.properties.answer).toMatchObject({ type: "string" });
     expect(schema.properties.answer!.enum).toBeUndefined();
     expect(texts(s.sc.events)).toContain("You answered: Ada");
@@ -109,12 +110,21 @@ describe("questions: human, host with form elicitation", () => {
   });
 
   it("keeps sending progress while the person takes their time", async () => {
-    const r = recorder(() => new Promise<ElicitResult>((res) => setTimeout(() => res({ action: "accept", content: { answer: "yes" } }), 300)));
+    const r = recorder(
+      () => new Promise<ElicitResult>((res) => setTimeout(() => res({ action: "accept", content: { answer: "yes" } }), 300)),
+    );
     h = await startHarness({}, { onElicit: r.onElicit, progressEveryMs: 50 });
     const progress: string[] = [];
-    const s = await h.call("start_interactive_run", { agent: "asker", prompt: "deploy", questions: "human" }, { onprogress: (p) => progress.push(String((p as { message?: string }).message)) });
+    const s = await h.call(
+      "start_interactive_run",
+      { agent: "asker", prompt: "deploy", questions: "human" },
+      { onprogress: (p) => progress.push(String((p as { message?: string }).message)) },
+    );
     expect(texts(s.sc.events)).toContain("Answer was yes");
-    expect(progress.some((m) => /waiting for the person to answer intr_/.test(m)), progress.join(" | ")).toBe(true);
+    expect(
+      progress.some((m) => /waiting for the person to answer intr_/.test(m)),
+      progress.join(" | "),
+    ).toBe(true);
   });
 
   it("the default comes from the bridge (LOOMCYCLE_MCP_QUESTIONS); questions: host overrides it", async () => {

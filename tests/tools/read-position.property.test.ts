@@ -78,82 +78,98 @@ describe("read positions (property)", () => {
     let n = 0;
     await fc.assert(
       // A small in-memory window makes reads of early positions re-read them from loomcycle.
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 14 }), fc.constantFrom(undefined, 6), async (ops, eventWindow) => {
-        n += 1;
-        const path = join(dir, `state-${n}.json`);
-        const opts = { sim, stateFilePath: path, ...(eventWindow ? { eventWindow } : {}) };
-        let h: Harness = await startHarness({}, opts);
-        const seen = new Set<number>();
-        const see = (r: ToolOutcome) => {
-          expect(r.isError, r.text).toBe(false);
-          for (const p of covered(r)) seen.add(p);
-        };
-        try {
-          const s = await h.call("start_interactive_run", { agent: "echo", prompt: "first", wait_ms: 5000 });
-          see(s);
-          const runId = String(s.sc.run_id);
-          const run = () => h.bridge.tracker.get(runId);
-          const readPos = () => run()?.readPos ?? h.bridge.stateFile!.get(runId)!.read_pos;
-          const check = (what: string) => {
-            const r = run();
-            if (!r) return; // not attached in this process yet: checked at its first read
-            const len = r.events.length;
-            expect(r.readPos, `${what}: read position ${r.readPos} is past the log's end ${len}`).toBeLessThanOrEqual(len);
-            for (let p = 0; p < r.readPos; p++) {
-              const e = r.events.at(p);
-              if (e && isSilent(e)) continue;
-              expect(seen.has(p), `${what}: read position ${r.readPos} passes position ${p} (${e?.type}) that the host was never given`).toBe(true);
-            }
+      fc.asyncProperty(
+        fc.array(opArb, { minLength: 1, maxLength: 14 }),
+        fc.constantFrom(undefined, 6),
+        async (ops, eventWindow) => {
+          n += 1;
+          const path = join(dir, `state-${n}.json`);
+          const opts = { sim, stateFilePath: path, ...(eventWindow ? { eventWindow } : {}) };
+          let h: Harness = await startHarness({}, opts);
+          const seen = new Set<number>();
+          const see = (r: ToolOutcome) => {
+            expect(r.isError, r.text).toBe(false);
+            for (const p of covered(r)) seen.add(p);
           };
-          for (const o of ops) {
-            const len = run()?.events.length ?? 0;
-            if (o.op === "read") {
-              const args: Record<string, unknown> = { run_id: runId, wait_ms: o.waitMs, wait_for: "any", format: o.raw ? "raw" : "digest" };
-              if (o.maxEvents !== undefined) args.max_events = o.maxEvents;
-              if (o.maxChars !== undefined) args.max_chars = o.maxChars;
-              if (o.cursorPastEnd !== undefined && run()) {
-                const before = readPos();
-                const bad = run()!.events.length + o.cursorPastEnd;
-                const r = await h.call("read_run_events", { ...args, cursor: bad, wait_ms: 0 });
-                expect(r.isError).toBe(true);
-                expect(r.text).toMatch(new RegExp(`cursor ${bad} is past the end .* holds ${run()!.events.length} event`));
-                expect(readPos()).toBe(before);
-              } else {
-                if (o.cursor !== undefined) args.cursor = Math.floor((o.cursor / 100) * len);
-                see(await h.call("read_run_events", args));
+          try {
+            const s = await h.call("start_interactive_run", { agent: "echo", prompt: "first", wait_ms: 5000 });
+            see(s);
+            const runId = String(s.sc.run_id);
+            const run = () => h.bridge.tracker.get(runId);
+            const readPos = () => run()?.readPos ?? h.bridge.stateFile!.get(runId)!.read_pos;
+            const check = (what: string) => {
+              const r = run();
+              if (!r) return; // not attached in this process yet: checked at its first read
+              const len = r.events.length;
+              expect(r.readPos, `${what}: read position ${r.readPos} is past the log's end ${len}`).toBeLessThanOrEqual(len);
+              for (let p = 0; p < r.readPos; p++) {
+                const e = r.events.at(p);
+                if (e && isSilent(e)) continue;
+                expect(
+                  seen.has(p),
+                  `${what}: read position ${r.readPos} passes position ${p} (${e?.type}) that the host was never given`,
+                ).toBe(true);
               }
-            } else if (o.op === "concurrent") {
-              const arg = (c: number | undefined) => ({ run_id: runId, max_events: o.maxEvents, ...(c === undefined ? {} : { cursor: Math.floor((c / 100) * len) }) });
-              const [ra, rb] = await Promise.all([h.call("read_run_events", arg(o.a)), h.call("read_run_events", arg(o.b))]);
-              see(ra);
-              see(rb);
-            } else if (o.op === "steer") {
-              // Only a parked run takes a steer without queueing; a queued one is fine too.
-              const r = await h.call("send_steer", { run_id: runId, text: `steer ${seen.size}`, wait_ms: o.waitMs });
-              see(r);
-            } else {
-              await h.close();
-              h = await startHarness({}, opts);
+            };
+            for (const o of ops) {
+              const len = run()?.events.length ?? 0;
+              if (o.op === "read") {
+                const args: Record<string, unknown> = {
+                  run_id: runId,
+                  wait_ms: o.waitMs,
+                  wait_for: "any",
+                  format: o.raw ? "raw" : "digest",
+                };
+                if (o.maxEvents !== undefined) args.max_events = o.maxEvents;
+                if (o.maxChars !== undefined) args.max_chars = o.maxChars;
+                if (o.cursorPastEnd !== undefined && run()) {
+                  const before = readPos();
+                  const bad = run()!.events.length + o.cursorPastEnd;
+                  const r = await h.call("read_run_events", { ...args, cursor: bad, wait_ms: 0 });
+                  expect(r.isError).toBe(true);
+                  expect(r.text).toMatch(new RegExp(`cursor ${bad} is past the end .* holds ${run()!.events.length} event`));
+                  expect(readPos()).toBe(before);
+                } else {
+                  if (o.cursor !== undefined) args.cursor = Math.floor((o.cursor / 100) * len);
+                  see(await h.call("read_run_events", args));
+                }
+              } else if (o.op === "concurrent") {
+                const arg = (c: number | undefined) => ({
+                  run_id: runId,
+                  max_events: o.maxEvents,
+                  ...(c === undefined ? {} : { cursor: Math.floor((c / 100) * len) }),
+                });
+                const [ra, rb] = await Promise.all([h.call("read_run_events", arg(o.a)), h.call("read_run_events", arg(o.b))]);
+                see(ra);
+                see(rb);
+              } else if (o.op === "steer") {
+                // Only a parked run takes a steer without queueing; a queued one is fine too.
+                const r = await h.call("send_steer", { run_id: runId, text: `steer ${seen.size}`, wait_ms: o.waitMs });
+                see(r);
+              } else {
+                await h.close();
+                h = await startHarness({}, opts);
+              }
+              check(o.op);
             }
-            check(o.op);
+            // Everything the run produced reaches the host by reading on without a cursor.
+            await h.call("read_run_events", { run_id: runId, wait_ms: 5000 }).then(see);
+            for (let i = 0; i < 200; i++) {
+              const r = await h.call("read_run_events", { run_id: runId, max_events: 1000 });
+              see(r);
+              if (r.sc.has_more !== true) break;
+            }
+            check("final");
+            const r = run()!;
+            for (let p = 0; p < r.events.length; p++) {
+              const e = r.events.at(p);
+              if (e && !isSilent(e)) expect(seen.has(p), `position ${p} (${e.type}) was never shown to the host`).toBe(true);
+            }
+          } finally {
+            await h.close();
           }
-          // Everything the run produced reaches the host by reading on without a cursor.
-          await h.call("read_run_events", { run_id: runId, wait_ms: 5000 }).then(see);
-          for (let i = 0; i < 200; i++) {
-            const r = await h.call("read_run_events", { run_id: runId, max_events: 1000 });
-            see(r);
-            if (r.sc.has_more !== true) break;
-          }
-          check("final");
-          const r = run()!;
-          for (let p = 0; p < r.events.length; p++) {
-            const e = r.events.at(p);
-            if (e && !isSilent(e)) expect(seen.has(p), `position ${p} (${e.type}) was never shown to the host`).toBe(true);
-          }
-        } finally {
-          await h.close();
-        }
-      }),
+        },
+      ),
       { numRuns: 25, endOnFailure: true },
     );
   });

@@ -112,7 +112,10 @@ describe("releasing idle parked runs", () => {
     await other.sendInput(a, "a third");
     await h.sim.waitForStopPoint(a, 20_000);
     const res = await h.client.readResource({ uri: `loomcycle://runs/${a}` });
-    const json = JSON.parse(String((res.contents[1] as { text: string }).text)) as { recent_events: Array<Record<string, unknown>>; state: string };
+    const json = JSON.parse(String((res.contents[1] as { text: string }).text)) as {
+      recent_events: Array<Record<string, unknown>>;
+      state: string;
+    };
     expect(json.state).toBe("awaiting_input");
     expect(json.recent_events.some((e) => e.kind === "input" && e.text === "a third")).toBe(true);
   });
@@ -132,7 +135,9 @@ describe("releasing idle parked runs", () => {
     await h.sim.whenAccepting?.();
     await waitFor(() => h!.bridge.tracker.get(runId)!.confirmed, 15_000, "confirmed once loomcycle is back").catch((e) => {
       const st = h!.bridge.tracker.get(runId)!.stream as unknown as Record<string, unknown>;
-      throw new Error(`${String(e)} (stream: phase=${String(st.phase)} err=${String((st.lastError as Error | undefined)?.message)} fails=${String(st.reconnectFailures)} re-attaches=${String(st.reattaches)})`);
+      throw new Error(
+        `${String(e)} (stream: phase=${String(st.phase)} err=${String((st.lastError as Error | undefined)?.message)} fails=${String(st.reconnectFailures)} re-attaches=${String(st.reattaches)})`,
+      );
     });
     const again = await h.call("read_run_events", { run_id: runId });
     expect(again.sc.state).toBe("awaiting_input");
@@ -162,7 +167,7 @@ describe("releasing idle parked runs", () => {
     await h.sim.waitForStopPoint(runId, 30_000);
     // The whole log from cursor 0, paged: the dropped part is re-read from loomcycle.
     const raw: Array<Record<string, unknown>> = [];
-    for (let cursor = 0, more = true; more; ) {
+    for (let cursor = 0, more = true; more;) {
       const r = await h.call("read_run_events", { run_id: runId, cursor, format: "raw", max_events: 1000, max_chars: 40_000 });
       expect(r.isError, r.text).toBe(false);
       expect(r.sc.state).toBe("awaiting_input");

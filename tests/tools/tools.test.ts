@@ -5,7 +5,11 @@ import { startHarness, texts, type Harness } from "./harness.js";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ extraTokens: [{ token: "tok_user_only_0123456789", scopes: ["runs:create", "runs:read"], tenant_id: "default", subject: "u_plain" }] });
+  h = await startHarness({
+    extraTokens: [
+      { token: "tok_user_only_0123456789", scopes: ["runs:create", "runs:read"], tenant_id: "default", subject: "u_plain" },
+    ],
+  });
 });
 afterAll(async () => {
   await h?.close();
@@ -101,7 +105,9 @@ describe("start_interactive_run / read_run_events / send_steer", () => {
     expect(a.text).toMatch(/run_id must match/);
     const b = await h.call("read_run_events", { run_id: "r_0000000000000000", wait_ms: 60_000 });
     expect(b.isError).toBe(true);
-    expect(b.text).toContain("wait_ms must be an integer number of milliseconds, 0 … 55000 (hosts cut tool calls off around 60 s), not 60000");
+    expect(b.text).toContain(
+      "wait_ms must be an integer number of milliseconds, 0 … 55000 (hosts cut tool calls off around 60 s), not 60000",
+    );
     const c = await h.call("start_interactive_run", { agent: "echo", prompt: "   " });
     expect(c.isError).toBe(true);
     expect(c.text).toMatch(/prompt must not be empty/);
@@ -115,24 +121,84 @@ describe("start_interactive_run / read_run_events / send_steer", () => {
     ["start_interactive_run", { agent: "echo" }, "prompt is missing: give a string"],
     ["start_interactive_run", { agent: "echo", prompt: 5 }, "prompt must be a string, not 5"],
     ["start_interactive_run", { prompt: "hi" }, 'agent is missing: give the name of a loomcycle agent, e.g. "helper"'],
-    ["start_interactive_run", { agent: "echo", prompt: "x", metadata: { repo: 1 } }, "each metadata value must be a string, not 1"],
-    ["start_interactive_run", { agent: "echo", prompt: "x", metadata: "acme" }, 'metadata must be an object of strings, e.g. {"repo": "acme/w"}, not the string "acme"'],
+    [
+      "start_interactive_run",
+      { agent: "echo", prompt: "x", metadata: { repo: 1 } },
+      "each metadata value must be a string, not 1",
+    ],
+    [
+      "start_interactive_run",
+      { agent: "echo", prompt: "x", metadata: "acme" },
+      'metadata must be an object of strings, e.g. {"repo": "acme/w"}, not the string "acme"',
+    ],
     ["read_run_events", {}, 'run_id is missing: give a string such as "r_0b1c2d3e4f5a6b7c"'],
-    ["read_run_events", { run_id: " r_0b1c2d3e4f5a6b7c" }, 'run_id must match [A-Za-z0-9_-]{1,128}, e.g. "r_0b1c2d3e4f5a6b7c", not the string " r_0b1c2d3e4f5a6b7c"'],
-    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", format: "Raw" }, 'format must be "digest" or "raw", not the string "Raw"'],
-    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", wait_ms: "5000" }, 'wait_ms must be an integer number of milliseconds, 0 … 55000, not the string "5000"'],
-    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", cursor: null }, "cursor must be a non-negative integer log position, not null"],
-    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", cursor: 1.5 }, "cursor must be a non-negative integer log position, not 1.5"],
-    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", wait_ms: -5 }, "wait_ms must be an integer number of milliseconds, 0 … 55000 (hosts cut tool calls off around 60 s), not -5"],
-    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", max_chars: 50_000 }, "max_chars must be an integer 200 … 40000 (hosts cut results around 50 KB), not 50000"],
+    [
+      "read_run_events",
+      { run_id: " r_0b1c2d3e4f5a6b7c" },
+      'run_id must match [A-Za-z0-9_-]{1,128}, e.g. "r_0b1c2d3e4f5a6b7c", not the string " r_0b1c2d3e4f5a6b7c"',
+    ],
+    [
+      "read_run_events",
+      { run_id: "r_0b1c2d3e4f5a6b7c", format: "Raw" },
+      'format must be "digest" or "raw", not the string "Raw"',
+    ],
+    [
+      "read_run_events",
+      { run_id: "r_0b1c2d3e4f5a6b7c", wait_ms: "5000" },
+      'wait_ms must be an integer number of milliseconds, 0 … 55000, not the string "5000"',
+    ],
+    [
+      "read_run_events",
+      { run_id: "r_0b1c2d3e4f5a6b7c", cursor: null },
+      "cursor must be a non-negative integer log position, not null",
+    ],
+    [
+      "read_run_events",
+      { run_id: "r_0b1c2d3e4f5a6b7c", cursor: 1.5 },
+      "cursor must be a non-negative integer log position, not 1.5",
+    ],
+    [
+      "read_run_events",
+      { run_id: "r_0b1c2d3e4f5a6b7c", wait_ms: -5 },
+      "wait_ms must be an integer number of milliseconds, 0 … 55000 (hosts cut tool calls off around 60 s), not -5",
+    ],
+    [
+      "read_run_events",
+      { run_id: "r_0b1c2d3e4f5a6b7c", max_chars: 50_000 },
+      "max_chars must be an integer 200 … 40000 (hosts cut results around 50 KB), not 50000",
+    ],
     ["list_snapshots", { limit: 0 }, "limit must be an integer 1 … 200, not 0"],
     ["send_steer", { run_id: "r_0b1c2d3e4f5a6b7c", text: ["a"] }, "text must be a string, not a list"],
-    ["resolve_interrupt", { run_id: "r_0b1c2d3e4f5a6b7c", interrupt_id: "i_1", decline: "yes" }, 'decline must be true or false, not the string "yes"'],
-    ["list_runs", { state: "parked" }, 'state must be one of starting, running, awaiting_input, awaiting_answer, completed, failed, cancelled, unreachable, not the string "parked"'],
-    ["wait_for_runs", { run_ids: "r_0b1c2d3e4f5a6b7c" }, 'run_ids must be a list of run ids, not the string "r_0b1c2d3e4f5a6b7c"'],
-    ["read_run_events", { run_id: "r_0b1c2d3e4f5a6b7c", waitms: 100 }, 'unknown argument "waitms" (did you mean wait_ms?); read_run_events takes run_id, cursor, wait_ms, wait_for, format, max_events, max_chars'],
-    ["send_steer", { run_id: "r_0b1c2d3e4f5a6b7c", text: "hi", priority: "high", mode: 1 }, 'unknown arguments "priority", "mode"; send_steer takes run_id, text, wait_ms'],
-    ["start_interactive_run", { agnet: "echo", promt: "hi" }, 'unknown arguments "agnet" (did you mean agent?), "promt" (did you mean prompt?); start_interactive_run takes'],
+    [
+      "resolve_interrupt",
+      { run_id: "r_0b1c2d3e4f5a6b7c", interrupt_id: "i_1", decline: "yes" },
+      'decline must be true or false, not the string "yes"',
+    ],
+    [
+      "list_runs",
+      { state: "parked" },
+      'state must be one of starting, running, awaiting_input, awaiting_answer, completed, failed, cancelled, unreachable, not the string "parked"',
+    ],
+    [
+      "wait_for_runs",
+      { run_ids: "r_0b1c2d3e4f5a6b7c" },
+      'run_ids must be a list of run ids, not the string "r_0b1c2d3e4f5a6b7c"',
+    ],
+    [
+      "read_run_events",
+      { run_id: "r_0b1c2d3e4f5a6b7c", waitms: 100 },
+      'unknown argument "waitms" (did you mean wait_ms?); read_run_events takes run_id, cursor, wait_ms, wait_for, format, max_events, max_chars',
+    ],
+    [
+      "send_steer",
+      { run_id: "r_0b1c2d3e4f5a6b7c", text: "hi", priority: "high", mode: 1 },
+      'unknown arguments "priority", "mode"; send_steer takes run_id, text, wait_ms',
+    ],
+    [
+      "start_interactive_run",
+      { agnet: "echo", promt: "hi" },
+      'unknown arguments "agnet" (did you mean agent?), "promt" (did you mean prompt?); start_interactive_run takes',
+    ],
     ["send_steer", { run_id: "r_0b1c2d3e4f5a6b7c", txet: "hi" }, 'unknown argument "txet" (did you mean text?)'],
     ["list_agents", { verbose: true }, 'unknown argument "verbose"; list_agents takes no arguments'],
   ] as const)("%s %j: one line naming what was given and what is allowed", async (tool, args, line) => {
@@ -258,7 +324,14 @@ describe("list_snapshots", () => {
 
   it("tells a non-admin token which scope it needs", async () => {
     const { startHarness: sh } = await import("./harness.js");
-    const h2 = await sh({ extraTokens: [{ token: "tok_user_only_0123456789", scopes: ["runs:create", "runs:read"], tenant_id: "default", subject: "u_plain" }] }, { token: "tok_user_only_0123456789" });
+    const h2 = await sh(
+      {
+        extraTokens: [
+          { token: "tok_user_only_0123456789", scopes: ["runs:create", "runs:read"], tenant_id: "default", subject: "u_plain" },
+        ],
+      },
+      { token: "tok_user_only_0123456789" },
+    );
     try {
       const r = await h2.call("list_snapshots", {});
       expect(r.isError).toBe(true);
@@ -279,7 +352,11 @@ describe("progress and cancellation", () => {
       const s = await p.call("start_interactive_run", { agent: "echo", prompt: "park" });
       const runId = String(s.sc.run_id);
       const progress: Array<{ message?: string }> = [];
-      const r = await p.call("read_run_events", { run_id: runId, wait_ms: 400, wait_for: "any" }, { onprogress: (m) => progress.push(m as { message?: string }) });
+      const r = await p.call(
+        "read_run_events",
+        { run_id: runId, wait_ms: 400, wait_for: "any" },
+        { onprogress: (m) => progress.push(m as { message?: string }) },
+      );
       expect(r.isError).toBe(false);
       expect(progress.length).toBeGreaterThanOrEqual(2);
       expect(progress[0]?.message).toMatch(new RegExp(`^run ${runId}: awaiting_input, \\d+ events$`));

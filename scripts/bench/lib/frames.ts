@@ -93,6 +93,9 @@ export function chunked(bytes: Uint8Array, chunkBytes: number): Uint8Array[] {
   return out;
 }
 
-export function agentFrame(agent: Record<string, unknown>, ids: { run_id: string; agent_id: string; session_id: string }): string {
+export function agentFrame(
+  agent: Record<string, unknown>,
+  ids: { run_id: string; agent_id: string; session_id: string },
+): string {
   return `event: agent\ndata: ${JSON.stringify({ ...agent, ...ids })}\n\n`;
 }

@@ -24,7 +24,11 @@ export interface SpawnOptions {
   args?: string[];
 }
 
-export const INIT_PARAMS = { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "loomcycle-bench", version: "1" } };
+export const INIT_PARAMS = {
+  protocolVersion: "2025-06-18",
+  capabilities: {},
+  clientInfo: { name: "loomcycle-bench", version: "1" },
+};
 
 export class Peer {
   readonly proc: ChildProcessWithoutNullStreams;
@@ -106,7 +110,11 @@ export class Peer {
   async callTool(name: string, args: Record<string, unknown>, timeoutMs?: number): Promise<ToolReply> {
     const r = await this.request("tools/call", { name, arguments: args }, timeoutMs);
     if ("error" in r.msg) throw new Error(`${name}: JSON-RPC error ${JSON.stringify(r.msg.error).slice(0, 500)}`);
-    const result = (r.msg.result ?? {}) as { isError?: boolean; structuredContent?: Record<string, unknown>; content?: Array<{ type: string; text?: string }> };
+    const result = (r.msg.result ?? {}) as {
+      isError?: boolean;
+      structuredContent?: Record<string, unknown>;
+      content?: Array<{ type: string; text?: string }>;
+    };
     const text = (result.content ?? []).map((c) => c.text ?? "").join("\n");
     return { ...r, isError: result.isError === true, structured: result.structuredContent ?? {}, text };
   }

@@ -13,7 +13,13 @@ export interface BridgeSession {
 export async function bridgeAgainstSim(simOpts: SimOptions, env: Record<string, string> = {}): Promise<BridgeSession> {
   const sim = await startSimulator(simOpts);
   const bridge = new Peer(bridgeBin(), {
-    env: serverEnv({ LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token, LOOMCYCLE_USER_ID: "bench-user", LOOMCYCLE_MCP_LOG_LEVEL: "warn", ...env }),
+    env: serverEnv({
+      LOOMCYCLE_BASE_URL: sim.url,
+      LOOMCYCLE_AUTH_TOKEN: sim.token,
+      LOOMCYCLE_USER_ID: "bench-user",
+      LOOMCYCLE_MCP_LOG_LEVEL: "warn",
+      ...env,
+    }),
   });
   await bridge.initialize();
   return {
@@ -28,11 +34,23 @@ export async function bridgeAgainstSim(simOpts: SimOptions, env: Record<string, 
 
 /** Log length of a run as the bridge holds it (a raw read from the end). */
 export async function logLength(bridge: Peer, runId: string): Promise<number> {
-  const r = ok(await bridge.callTool("read_run_events", { run_id: runId, cursor: 0, format: "raw", max_events: 1000, max_chars: 40_000 }), "read");
+  const r = ok(
+    await bridge.callTool("read_run_events", { run_id: runId, cursor: 0, format: "raw", max_events: 1000, max_chars: 40_000 }),
+    "read",
+  );
   let next = r.structured.next_cursor as number;
   let more = r.structured.has_more as boolean;
   while (more) {
-    const p = ok(await bridge.callTool("read_run_events", { run_id: runId, cursor: next, format: "raw", max_events: 1000, max_chars: 40_000 }), "read");
+    const p = ok(
+      await bridge.callTool("read_run_events", {
+        run_id: runId,
+        cursor: next,
+        format: "raw",
+        max_events: 1000,
+        max_chars: 40_000,
+      }),
+      "read",
+    );
     next = p.structured.next_cursor as number;
     more = p.structured.has_more as boolean;
   }
@@ -41,7 +59,10 @@ export async function logLength(bridge: Peer, runId: string): Promise<number> {
 
 /** Start an `echo` run and let it park; returns its run id. */
 export async function parkedEchoRun(s: BridgeSession, prompt: string): Promise<string> {
-  const r = ok(await s.bridge.callTool("start_interactive_run", { agent: "echo", prompt, wait_ms: 30_000 }), "start_interactive_run");
+  const r = ok(
+    await s.bridge.callTool("start_interactive_run", { agent: "echo", prompt, wait_ms: 30_000 }),
+    "start_interactive_run",
+  );
   const runId = r.structured.run_id as string;
   if (r.structured.state !== "awaiting_input") throw new Error(`echo run did not park: ${String(r.structured.state)}`);
   return runId;

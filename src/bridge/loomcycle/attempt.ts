@@ -56,7 +56,10 @@ export class Attempt {
   race<T>(p: Promise<T>, late?: (v: T) => void): Promise<T> {
     const s = this.controller.signal;
     const orphan = (): void => {
-      p.then((v) => late?.(v), () => undefined);
+      p.then(
+        (v) => late?.(v),
+        () => undefined,
+      );
     };
     if (s.aborted) {
       orphan();

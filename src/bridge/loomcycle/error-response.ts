@@ -39,7 +39,12 @@ export interface ResponseLike {
  * HTML pages from proxies (summarised, never dumped). `endpoint` (e.g. "POST /v1/runs")
  * names the call in the message; it defaults to the path of `res.url`.
  */
-export function errorFromResponse(res: ResponseLike, bodyText: string, secrets: readonly string[], endpoint?: string): LoomcycleError {
+export function errorFromResponse(
+  res: ResponseLike,
+  bodyText: string,
+  secrets: readonly string[],
+  endpoint?: string,
+): LoomcycleError {
   const status = res.status;
   const statusLine = `${status} ${res.statusText || STATUS_CODES[status] || ""}`.trim();
   const where = endpoint ?? endpointFromUrl(res.url);
@@ -62,7 +67,10 @@ export function errorFromResponse(res: ResponseLike, bodyText: string, secrets: 
 
   if (status >= 300 && status < 400) {
     const loc = res.headers.get("location");
-    return new ProtocolError(`${message}${loc ? ` (redirect to ${truncate(redactSecrets(loc, secrets), 200)})` : ""}; check the loomcycle base URL`, init);
+    return new ProtocolError(
+      `${message}${loc ? ` (redirect to ${truncate(redactSecrets(loc, secrets), 200)})` : ""}; check the loomcycle base URL`,
+      init,
+    );
   }
   switch (status) {
     case 400:
@@ -71,7 +79,10 @@ export function errorFromResponse(res: ResponseLike, bodyText: string, secrets: 
       return new UnauthorizedError(message, init);
     case 403: {
       const scope = requiredScope(res.headers.get("www-authenticate"));
-      return new ForbiddenError(scope ? `${message} (required scope: ${scope})` : message, scope ? { ...init, requiredScope: scope } : init);
+      return new ForbiddenError(
+        scope ? `${message} (required scope: ${scope})` : message,
+        scope ? { ...init, requiredScope: scope } : init,
+      );
     }
     case 404:
       return new NotFoundError(message, init);

@@ -53,10 +53,14 @@ export class LoomcycleError extends Error {
 }
 
 export class BadRequestError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("bad_request", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("bad_request", m, i);
+  }
 }
 export class UnauthorizedError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("unauthorized", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("unauthorized", m, i);
+  }
 }
 export class ForbiddenError extends LoomcycleError {
   /** Scope named by `WWW-Authenticate: Bearer scope="…"`, when loomcycle sent one. */
@@ -67,44 +71,68 @@ export class ForbiddenError extends LoomcycleError {
   }
 }
 export class NotFoundError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("not_found", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("not_found", m, i);
+  }
 }
 export class ConflictError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("conflict", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("conflict", m, i);
+  }
 }
 export class GoneError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("gone", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("gone", m, i);
+  }
 }
 export class PayloadTooLargeError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("too_large", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("too_large", m, i);
+  }
 }
 export class UnsupportedMediaTypeError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("unsupported_media_type", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("unsupported_media_type", m, i);
+  }
 }
 export class UnprocessableError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("unprocessable", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("unprocessable", m, i);
+  }
 }
 export class RateLimitedError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("rate_limited", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("rate_limited", m, i);
+  }
 }
 /** 500/502/504 and anything else 5xx that is not 503; includes HTML proxy pages. */
 export class UpstreamError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("upstream", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("upstream", m, i);
+  }
 }
 export class UnavailableError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("unavailable", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("unavailable", m, i);
+  }
 }
 /** Connection refused / reset / DNS failure: the request may not have reached loomcycle. */
 export class UnreachableError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("unreachable", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("unreachable", m, i);
+  }
 }
 /** A deadline passed (response headers, or a whole call). */
 export class TimeoutError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("timeout", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("timeout", m, i);
+  }
 }
 /** loomcycle answered something the bridge cannot understand (e.g. 200 with a non-JSON body). */
 export class ProtocolError extends LoomcycleError {
-  constructor(m: string, i?: LoomErrorInit) { super("protocol", m, i); }
+  constructor(m: string, i?: LoomErrorInit) {
+    super("protocol", m, i);
+  }
 }
 
 /** A refusal whose message is already the sentence the host gets (bad input, wrong state). */

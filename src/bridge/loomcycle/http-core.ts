@@ -139,13 +139,27 @@ export class HttpCore {
   }
 
   protected get(path: string, opts: CallOptions, query?: RequestSpec["query"], stream = false): RequestSpec {
-    const spec: RequestSpec = { method: "GET", path, idempotent: true, stream, headersTimeoutMs: opts.headersTimeoutMs ?? this.headersTimeoutMs };
+    const spec: RequestSpec = {
+      method: "GET",
+      path,
+      idempotent: true,
+      stream,
+      headersTimeoutMs: opts.headersTimeoutMs ?? this.headersTimeoutMs,
+    };
     if (query) spec.query = query;
     return spec;
   }
 
   protected post(path: string, opts: CallOptions, body: unknown, effect: string): RequestSpec {
-    return { method: "POST", path, body, idempotent: false, stream: false, headersTimeoutMs: opts.headersTimeoutMs ?? this.headersTimeoutMs, effect };
+    return {
+      method: "POST",
+      path,
+      body,
+      idempotent: false,
+      stream: false,
+      headersTimeoutMs: opts.headersTimeoutMs ?? this.headersTimeoutMs,
+      effect,
+    };
   }
 
   private url(spec: RequestSpec): string {
@@ -179,7 +193,9 @@ export class HttpCore {
       } catch {
         const ct = res.headers.get("content-type") ?? "none";
         const what = looksLikeHtml(ct, text) ? "an HTML page" : `a non-JSON body (content-type ${ct}, ${text.length} chars)`;
-        throw new ProtocolError(`${endpoint}: loomcycle (or a proxy in front of it) answered ${res.status} with ${what}`, { status: res.status });
+        throw new ProtocolError(`${endpoint}: loomcycle (or a proxy in front of it) answered ${res.status} with ${what}`, {
+          status: res.status,
+        });
       }
       const parsed = schema.safeParse(data);
       if (!parsed.success) {
@@ -187,7 +203,10 @@ export class HttpCore {
           .slice(0, 3)
           .map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`)
           .join("; ");
-        throw new ProtocolError(`${endpoint}: unexpected response shape from loomcycle (${detail})`, { status: res.status, detail });
+        throw new ProtocolError(`${endpoint}: unexpected response shape from loomcycle (${detail})`, {
+          status: res.status,
+          detail,
+        });
       }
       return parsed.data;
     });
@@ -205,9 +224,12 @@ export class HttpCore {
       const ct = res.headers.get("content-type") ?? "";
       if (ct !== "" && !ct.toLowerCase().includes("text/event-stream")) {
         res.close();
-        throw new ProtocolError(`${endpoint}: expected an event stream, loomcycle answered ${res.status} with content-type ${ct}`, {
-          status: res.status,
-        });
+        throw new ProtocolError(
+          `${endpoint}: expected an event stream, loomcycle answered ${res.status} with content-type ${ct}`,
+          {
+            status: res.status,
+          },
+        );
       }
       const ce = (res.headers.get("content-encoding") ?? "").trim().toLowerCase();
       if (ce !== "" && ce !== "identity") {
@@ -236,7 +258,8 @@ export class HttpCore {
       // Map how the stream ended without wrapping every frame in a generator of ours.
       onEnd: (err: unknown) => {
         let out: unknown = err;
-        if (err === undefined || attempt.cause === "closed") out = undefined; // close() is a normal end for the consumer
+        if (err === undefined || attempt.cause === "closed")
+          out = undefined; // close() is a normal end for the consumer
         else if (attempt.cause === "caller" && attempt.callerSignal) out = abortError(attempt.callerSignal);
         close(); // after reading attempt.cause: closing sets it
         return out;
@@ -266,7 +289,10 @@ export class HttpCore {
     }
     const res = await attempt.race(this.streamTransport(new URL(this.url(spec)), req), (late) => late.close());
     attempt.disarm();
-    this.log.debug({ method: spec.method, path: spec.path, status: res.status, ms: Date.now() - attempt.startedAt }, "loomcycle request");
+    this.log.debug(
+      { method: spec.method, path: spec.path, status: res.status, ms: Date.now() - attempt.startedAt },
+      "loomcycle request",
+    );
     return res;
   }
 
@@ -283,12 +309,21 @@ export class HttpCore {
       late.body?.cancel().catch(() => undefined);
     });
     attempt.disarm();
-    this.log.debug({ method: spec.method, path: spec.path, status: res.status, ms: Date.now() - attempt.startedAt }, "loomcycle request");
+    this.log.debug(
+      { method: spec.method, path: spec.path, status: res.status, ms: Date.now() - attempt.startedAt },
+      "loomcycle request",
+    );
     return res;
   }
 
   /** Read a body as text, at most `max` bytes: beyond that an error body is cut ("cut"), a JSON body refused ("refuse"). */
-  private async readText(res: Response, attempt: Attempt, max: number, endpoint: string, over: "cut" | "refuse"): Promise<string> {
+  private async readText(
+    res: Response,
+    attempt: Attempt,
+    max: number,
+    endpoint: string,
+    over: "cut" | "refuse",
+  ): Promise<string> {
     if (!res.body) return "";
     const reader = res.body.getReader();
     const chunks: Uint8Array[] = [];

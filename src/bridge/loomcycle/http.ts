@@ -69,13 +69,22 @@ export class LoomcycleClient extends HttpCore {
 
   /** POST /v1/runs/{id}/input. `delivered: true` = queued, not yet seen by the model. A 429 carries `retryAfterMs`. */
   sendInput(runId: string, text: string, opts: CallOptions = {}): Promise<InputResult> {
-    return this.json(this.post(`/v1/runs/${seg(runId)}/input`, opts, { text }, "the message may have been delivered"), InputResult, opts);
+    return this.json(
+      this.post(`/v1/runs/${seg(runId)}/input`, opts, { text }, "the message may have been delivered"),
+      InputResult,
+      opts,
+    );
   }
 
   /** POST /v1/runs/{id}/cancel: stop the current turn and park the run. */
   cancelTurn(runId: string, reason?: string, opts: CallOptions = {}): Promise<CancelTurnResult> {
     return this.json(
-      this.post(`/v1/runs/${seg(runId)}/cancel`, opts, reason === undefined ? undefined : { reason }, "the turn may have been cancelled"),
+      this.post(
+        `/v1/runs/${seg(runId)}/cancel`,
+        opts,
+        reason === undefined ? undefined : { reason },
+        "the turn may have been cancelled",
+      ),
       CancelTurnResult,
       opts,
     );
@@ -84,21 +93,36 @@ export class LoomcycleClient extends HttpCore {
   /** POST /v1/agents/{id}/cancel: end the whole run (keyed by agent_id). */
   cancelAgent(agentId: string, reason?: string, opts: CallOptions = {}): Promise<CancelAgentResult> {
     return this.json(
-      this.post(`/v1/agents/${seg(agentId)}/cancel`, opts, reason === undefined ? undefined : { reason }, "the run may have been cancelled"),
+      this.post(
+        `/v1/agents/${seg(agentId)}/cancel`,
+        opts,
+        reason === undefined ? undefined : { reason },
+        "the run may have been cancelled",
+      ),
       CancelAgentResult,
       opts,
     );
   }
 
   /** POST /v1/runs/{run}/interrupts/{id}/resolve. */
-  resolveInterrupt(runId: string, interruptId: string, body: ResolveInterruptBody, opts: CallOptions = {}): Promise<ResolveResult> {
+  resolveInterrupt(
+    runId: string,
+    interruptId: string,
+    body: ResolveInterruptBody,
+    opts: CallOptions = {},
+  ): Promise<ResolveResult> {
     const payload: Record<string, unknown> = {};
     if (body.kind !== undefined) payload["kind"] = body.kind;
     if (body.answer !== undefined) payload["answer"] = body.answer;
     if (body.disposition !== undefined) payload["disposition"] = body.disposition;
     if (body.resolved_by !== undefined) payload["resolved_by"] = body.resolved_by;
     return this.json(
-      this.post(`/v1/runs/${seg(runId)}/interrupts/${seg(interruptId)}/resolve`, opts, payload, "the question may have been resolved"),
+      this.post(
+        `/v1/runs/${seg(runId)}/interrupts/${seg(interruptId)}/resolve`,
+        opts,
+        payload,
+        "the question may have been resolved",
+      ),
       ResolveResult,
       opts,
     );
@@ -106,7 +130,11 @@ export class LoomcycleClient extends HttpCore {
 
   /** POST /v1/runs/{id}/compact (no body is read by loomcycle; `{}` is sent like the Web UI does). */
   compactRun(runId: string, opts: CallOptions = {}): Promise<CompactResult> {
-    return this.json(this.post(`/v1/runs/${seg(runId)}/compact`, opts, {}, "the run may have been compacted"), CompactResult, opts);
+    return this.json(
+      this.post(`/v1/runs/${seg(runId)}/compact`, opts, {}, "the run may have been compacted"),
+      CompactResult,
+      opts,
+    );
   }
 
   // ---- reads (GETs: retried) --------------------------------------------------------------
@@ -138,7 +166,11 @@ export class LoomcycleClient extends HttpCore {
 
   /** GET /v1/_snapshots (admin scope). */
   listSnapshots(filter: { limit?: number; label_contains?: string } = {}, opts: CallOptions = {}): Promise<SnapshotList> {
-    return this.json(this.get("/v1/_snapshots", opts, { limit: filter.limit, label_contains: filter.label_contains }), SnapshotList, opts);
+    return this.json(
+      this.get("/v1/_snapshots", opts, { limit: filter.limit, label_contains: filter.label_contains }),
+      SnapshotList,
+      opts,
+    );
   }
 
   healthz(opts: CallOptions = {}): Promise<Health> {

@@ -4,7 +4,13 @@ import { describeError } from "./sse.js";
 import { redactSecrets } from "../../logger.js";
 
 /** A failed request that got no HTTP response → UnreachableError, saying whether the request can have reached loomcycle. */
-export function networkError(raw: unknown, endpoint: string, effect: string, baseUrl: string, secrets: readonly string[]): UnreachableError {
+export function networkError(
+  raw: unknown,
+  endpoint: string,
+  effect: string,
+  baseUrl: string,
+  secrets: readonly string[],
+): UnreachableError {
   const codes = errorCodes(raw);
   const origin = new URL(baseUrl).origin;
   const detail = redactSecrets(describeError(raw), secrets);
@@ -15,13 +21,17 @@ export function networkError(raw: unknown, endpoint: string, effect: string, bas
       cause: raw,
     });
   if (codes.has("ECONNREFUSED")) return notReached("connect_refused", "connection refused");
-  if (codes.has("ENOTFOUND") || codes.has("EAI_AGAIN") || codes.has("EAI_NONAME")) return notReached("dns_failed", "DNS lookup failed");
+  if (codes.has("ENOTFOUND") || codes.has("EAI_AGAIN") || codes.has("EAI_NONAME"))
+    return notReached("dns_failed", "DNS lookup failed");
   if (codes.has("UND_ERR_CONNECT_TIMEOUT")) return notReached("connect_timeout", "connect timed out");
-  if (codes.has("EHOSTUNREACH") || codes.has("ENETUNREACH") || codes.has("EADDRNOTAVAIL")) return notReached("host_unreachable", "host unreachable");
+  if (codes.has("EHOSTUNREACH") || codes.has("ENETUNREACH") || codes.has("EADDRNOTAVAIL"))
+    return notReached("host_unreachable", "host unreachable");
   const tls = tlsFailure(raw);
   if (tls !== undefined) {
     // The handshake failed, so no request byte was sent. Say what to do about it.
-    const fix = tls.startsWith("the server") ? "check http vs https in the base URL" : "for a private CA set NODE_EXTRA_CA_CERTS to its PEM file";
+    const fix = tls.startsWith("the server")
+      ? "check http vs https in the base URL"
+      : "for a private CA set NODE_EXTRA_CA_CERTS to its PEM file";
     return notReached("tls_failed", `TLS handshake failed: ${tls}; ${fix}`);
   }
   const reset = codes.has("ECONNRESET") || codes.has("EPIPE") || codes.has("UND_ERR_SOCKET") || codes.has("UND_ERR_CLOSED");
@@ -36,7 +46,9 @@ export function networkError(raw: unknown, endpoint: string, effect: string, bas
 export function tlsFailure(err: unknown): string | undefined {
   const code = [...errorCodes(err)].find(isTlsHandshakeCode);
   if (code === undefined) return undefined;
-  return code === "ERR_SSL_WRONG_VERSION_NUMBER" ? "the server does not speak TLS at that address" : `certificate not accepted (${code})`;
+  return code === "ERR_SSL_WRONG_VERSION_NUMBER"
+    ? "the server does not speak TLS at that address"
+    : `certificate not accepted (${code})`;
 }
 
 /** Codes of a failed TLS handshake (certificate checks by OpenSSL and Node, or not TLS at all). */
@@ -44,7 +56,9 @@ function isTlsHandshakeCode(code: string): boolean {
   return (
     code === "ERR_TLS_CERT_ALTNAME_INVALID" ||
     code === "ERR_SSL_WRONG_VERSION_NUMBER" ||
-    /^(?:CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(?:GET_ISSUER_CERT|VERIFY_LEAF_SIGNATURE|DECRYPT_CERT_SIGNATURE|DECODE_ISSUER_PUBLIC_KEY)|HOSTNAME_MISMATCH|INVALID_CA|PATH_LENGTH_EXCEEDED)/.test(code)
+    /^(?:CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(?:GET_ISSUER_CERT|VERIFY_LEAF_SIGNATURE|DECRYPT_CERT_SIGNATURE|DECODE_ISSUER_PUBLIC_KEY)|HOSTNAME_MISMATCH|INVALID_CA|PATH_LENGTH_EXCEEDED)/.test(
+      code,
+    )
   );
 }
 

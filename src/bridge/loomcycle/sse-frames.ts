@@ -37,13 +37,17 @@ export function frameValidator(log: Logger, secretList: readonly string[] | unde
     try {
       // (JSON.parse copies the strings it returns: a kept event does not pin the text
       // decoded from its whole read, which `m.data` is a slice of.)
-      data = JSON.parse(secrets.length === 0 || !secrets.some((x) => m.data.includes(x)) ? m.data : redactSecrets(m.data, secrets));
+      data = JSON.parse(
+        secrets.length === 0 || !secrets.some((x) => m.data.includes(x)) ? m.data : redactSecrets(m.data, secrets),
+      );
     } catch (err) {
       return invalid(name, "malformed_json", bytes, err instanceof Error ? err.message : String(err));
     }
     if (name === "agent") {
       const issue = agentFrameIssue(data);
-      return issue === undefined ? { kind: "agent", agent: data as AgentFrame, bytes } : invalid(name, "schema_mismatch", bytes, issue);
+      return issue === undefined
+        ? { kind: "agent", agent: data as AgentFrame, bytes }
+        : invalid(name, "schema_mismatch", bytes, issue);
     }
     // Every frame but `agent` carries `type` = event name; back-fill it if missing.
     if (isRecord(data) && data["type"] === undefined) data = { type: name, ...data };
@@ -52,7 +56,8 @@ export function frameValidator(log: Logger, secretList: readonly string[] | unde
     const event = data as LoomEvent;
     if (name === "session") {
       const id = event.text;
-      if (typeof id !== "string" || id === "") return invalid(name, "schema_mismatch", bytes, "session frame without a session id in `text`");
+      if (typeof id !== "string" || id === "")
+        return invalid(name, "schema_mismatch", bytes, "session frame without a session id in `text`");
       return { kind: "session", sessionId: id, bytes };
     }
     return { kind: "event", event, bytes };
@@ -78,4 +83,3 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }
-

@@ -91,7 +91,8 @@ export function readSseFrames(body: Body, opts: ReadSseOptions = {}): SseFrames 
   const { invalid, toFrame } = frameValidator(log, opts.secrets);
   const scanner = createFrameScanner(maxFrameBytes, log, {
     message: (m, ascii) => ready.push(toFrame(m, ascii)),
-    oversized: (name, bytes) => ready.push(invalid(name, "oversized", bytes, `frame of ${bytes} bytes exceeds maxFrameBytes ${maxFrameBytes}`)),
+    oversized: (name, bytes) =>
+      ready.push(invalid(name, "oversized", bytes, `frame of ${bytes} bytes exceeds maxFrameBytes ${maxFrameBytes}`)),
   });
 
   // ---- the iterator ----------------------------------------------------------------
@@ -168,9 +169,12 @@ export function readSseFrames(body: Body, opts: ReadSseOptions = {}): SseFrames 
           }
           settle();
           reject(
-            new TimeoutError(`loomcycle stream idle: no bytes for ${idleMs} ms (not even a keep-alive comment); the connection looks dead`, {
-              code: "stream_idle",
-            }),
+            new TimeoutError(
+              `loomcycle stream idle: no bytes for ${idleMs} ms (not even a keep-alive comment); the connection looks dead`,
+              {
+                code: "stream_idle",
+              },
+            ),
           );
         };
         timer = setTimeout(check, idleMs);
@@ -361,10 +365,13 @@ function openSource(body: Body): PushBody {
 }
 
 function interrupted(err: unknown): UnreachableError {
-  return new UnreachableError(`loomcycle stream interrupted (${describeError(err)}); frames received so far are complete, re-attach to continue`, {
-    code: "stream_interrupted",
-    cause: err,
-  });
+  return new UnreachableError(
+    `loomcycle stream interrupted (${describeError(err)}); frames received so far are complete, re-attach to continue`,
+    {
+      code: "stream_interrupted",
+      cause: err,
+    },
+  );
 }
 
 /** "terminated: other side closed (UND_ERR_SOCKET)" from undici's nested errors. */

@@ -65,7 +65,12 @@ function connectTls(url: URL, signal: AbortSignal): Promise<tls.TLSSocket> {
   return new Promise<tls.TLSSocket>((resolve, reject) => {
     const host = hostOf(url);
     // Node's trust store plus NODE_EXTRA_CA_CERTS, and the usual identity check, as https.request does.
-    const socket = tls.connect({ host, port: Number(url.port) || 443, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ["http/1.1"] });
+    const socket = tls.connect({
+      host,
+      port: Number(url.port) || 443,
+      servername: net.isIP(host) ? undefined : host,
+      ALPNProtocols: ["http/1.1"],
+    });
     const settle = (): void => {
       signal.removeEventListener("abort", onAbort);
       socket.off("error", onError);
@@ -108,7 +113,13 @@ function request(url: URL, opts: StreamRequestOptions, tlsSocket: tls.TLSSocket 
 
     let req: http.ClientRequest;
     try {
-      const base = { host: hostOf(url), port: Number(url.port) || (tlsSocket ? 443 : 80), path: `${url.pathname || "/"}${url.search}`, method: opts.method ?? "GET", headers };
+      const base = {
+        host: hostOf(url),
+        port: Number(url.port) || (tlsSocket ? 443 : 80),
+        path: `${url.pathname || "/"}${url.search}`,
+        method: opts.method ?? "GET",
+        headers,
+      };
       req = tlsSocket ? http.request({ ...base, createConnection: () => tlsSocket }) : http.request({ ...base, agent: false });
     } catch (err) {
       // Node validates header names and values before sending anything (ERR_INVALID_CHAR, …).
@@ -151,7 +162,12 @@ function request(url: URL, opts: StreamRequestOptions, tlsSocket: tls.TLSSocket 
       // `close` without `complete`: the connection ended inside the body (Node 20 does not
       // always emit an error for it on a close-delimited or chunked body cut by a reset).
       r.on("close", () => {
-        if (!r.complete) fail(Object.assign(new Error("loomcycle closed the connection before the end of the response"), { code: "ERR_STREAM_PREMATURE_CLOSE" }));
+        if (!r.complete)
+          fail(
+            Object.assign(new Error("loomcycle closed the connection before the end of the response"), {
+              code: "ERR_STREAM_PREMATURE_CLOSE",
+            }),
+          );
       });
       resolve(response(r));
     });

@@ -11,7 +11,15 @@ export type DigestItem =
   | { kind: "text"; cursor: number; text: string; partial?: true; truncated?: true }
   | { kind: "tool_call"; cursor: number; id: string; tool: string; input: string; truncated?: true }
   | { kind: "tool_result"; cursor: number; id: string; tool: string; ok: boolean; output: string; truncated?: true }
-  | { kind: "interrupt"; cursor: number; interrupt_id: string; question: string; options?: string[]; expires_at?: string; truncated?: true }
+  | {
+      kind: "interrupt";
+      cursor: number;
+      interrupt_id: string;
+      question: string;
+      options?: string[];
+      expires_at?: string;
+      truncated?: true;
+    }
   | { kind: "awaiting_input"; cursor: number }
   | { kind: "turn_cancelled"; cursor: number; reason?: string }
   | { kind: "compaction"; cursor: number; before_tokens?: number; after_tokens?: number }
@@ -123,13 +131,20 @@ function itemFor(e: LoomEvent, cursor: number, opts: DigestOptions): DigestItem 
       const text = opts.opening && opts.opening.position === cursor ? opts.opening.text : (e.user_input?.text ?? "");
       if (opts.hostInputs?.has(cursor)) {
         const max = opts.hostEchoChars;
-        if (max !== undefined && text.length > max) return { kind: "input", cursor, text: shorten(text, max), source: "host", truncated: true };
+        if (max !== undefined && text.length > max)
+          return { kind: "input", cursor, text: shorten(text, max), source: "host", truncated: true };
         return { kind: "input", cursor, text, source: "host" };
       }
       return { kind: "input", cursor, text, source: e.user_input?.source ?? "replay" };
     }
     case "tool_call":
-      return { kind: "tool_call", cursor, id: e.tool_use?.id ?? "", tool: e.tool_use?.name ?? "", input: jsonPreview(e.tool_use?.input, preview) };
+      return {
+        kind: "tool_call",
+        cursor,
+        id: e.tool_use?.id ?? "",
+        tool: e.tool_use?.name ?? "",
+        input: jsonPreview(e.tool_use?.input, preview),
+      };
     case "tool_result":
       return {
         kind: "tool_result",
@@ -266,7 +281,8 @@ export function buildDigest(events: EventSource, opts: DigestOptions): DigestRes
   const last = items[items.length - 1];
   if (last && last.kind === "text" && !last.partial) {
     const following = nextItemFrame(events, next);
-    if (following === undefined ? opts.streaming : (events.typeAt?.(following) ?? events.at(following)?.type) === "text") last.partial = true;
+    if (following === undefined ? opts.streaming : (events.typeAt?.(following) ?? events.at(following)?.type) === "text")
+      last.partial = true;
   }
   const hasMore = nextItemFrame(events, next) !== undefined;
   return { items, next, hasMore };
@@ -281,7 +297,10 @@ function nextItemFrame(events: EventSource, from: number): number | undefined {
   return undefined;
 }
 
-export function buildRaw(events: EventSource, opts: Pick<DigestOptions, "from" | "maxEvents" | "maxChars">): DigestResult<RawItem> {
+export function buildRaw(
+  events: EventSource,
+  opts: Pick<DigestOptions, "from" | "maxEvents" | "maxChars">,
+): DigestResult<RawItem> {
   const items: RawItem[] = [];
   let chars = 0;
   let i = Math.max(0, opts.from);

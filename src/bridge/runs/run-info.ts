@@ -79,20 +79,23 @@ export async function assessStuck(
         verdict: "likely_dead",
         idle_seconds,
         heartbeat_age_seconds,
-        remedy: "loomcycle has not heard from this run's loop for over 10 minutes; it will mark it failed. Start a new run (cancel_run this one to be sure).",
+        remedy:
+          "loomcycle has not heard from this run's loop for over 10 minutes; it will mark it failed. Start a new run (cancel_run this one to be sure).",
       };
     }
     return {
       verdict: "stuck",
       idle_seconds,
       heartbeat_age_seconds,
-      remedy: "The run is alive but has produced nothing for a while (a slow tool or model call). Wait, or cancel_turn to stop this turn and park it.",
+      remedy:
+        "The run is alive but has produced nothing for a while (a slow tool or model call). Wait, or cancel_turn to stop this turn and park it.",
     };
   }
   return {
     verdict: "stuck",
     idle_seconds,
-    remedy: "The run has produced nothing for a while and loomcycle reports no heartbeat. Wait, or cancel_turn to stop this turn.",
+    remedy:
+      "The run has produced nothing for a while and loomcycle reports no heartbeat. Wait, or cancel_turn to stop this turn.",
   };
 }
 
@@ -130,20 +133,25 @@ const NEXT_STEP: Record<RunState, string> = {
  * left after this page come first (a parked run's "send_steer" would answer a turn the
  * host has not read), then a stuck run's remedy, then the state's own step.
  */
-export function nextStep(state: RunState, unseen: { hasMore?: boolean; skipped?: { readPos: number; count: number }; stuck?: StuckInfo } = {}): string {
+export function nextStep(
+  state: RunState,
+  unseen: { hasMore?: boolean; skipped?: { readPos: number; count: number }; stuck?: StuckInfo } = {},
+): string {
   const then = unseen.stuck ? unseen.stuck.remedy : NEXT_STEP[state];
   if (unseen.skipped) {
     const { readPos, count } = unseen.skipped;
     return `call read_run_events without a cursor for the ${count} earlier event${count === 1 ? "" : "s"} you have not been given (from position ${readPos}; your read position stays there); then: ${then}`;
   }
-  if (unseen.hasMore) return `call read_run_events again now (no cursor, no wait) for the events after next_cursor that this page left out; then: ${then}`;
+  if (unseen.hasMore)
+    return `call read_run_events again now (no cursor, no wait) for the events after next_cursor that this page left out; then: ${then}`;
   return then;
 }
 
 /** The next step in a run list: unread events come first. */
 export function nextStepFor(state: RunState, stuck?: StuckInfo, unread = 0): string {
   const then = stuck ? stuck.remedy : NEXT_STEP[state];
-  if (unread > 0 && state !== "running" && state !== "starting") return `read_run_events to read its ${unread} unread event${unread === 1 ? "" : "s"}; then ${then}`;
+  if (unread > 0 && state !== "running" && state !== "starting")
+    return `read_run_events to read its ${unread} unread event${unread === 1 ? "" : "s"}; then ${then}`;
   return then;
 }
 

@@ -6,13 +6,25 @@ import { assessStuck, LOOP_LOST_REMEDY, summarize, type RunSummary } from "./run
 import { loopLostFrom } from "./run-stream-client.js";
 
 /** Every run state, in the order a schema lists them. */
-export const RUN_STATES = ["starting", "running", "awaiting_input", "awaiting_answer", "completed", "failed", "cancelled", "unreachable"] as const satisfies readonly RunState[];
+export const RUN_STATES = [
+  "starting",
+  "running",
+  "awaiting_input",
+  "awaiting_answer",
+  "completed",
+  "failed",
+  "cancelled",
+  "unreachable",
+] as const satisfies readonly RunState[];
 
 /** loomcycle returns at most this many of a user's runs. */
 export const REMOTE_RUNS_MAX = 100;
 /** Runs this bridge follows, runs followed by an earlier process, and the user's running interactive runs on loomcycle. */
 
-export async function collectRuns(bridge: Bridge, signal: AbortSignal): Promise<{ runs: RunSummary[]; remoteError?: string; hasMore: boolean }> {
+export async function collectRuns(
+  bridge: Bridge,
+  signal: AbortSignal,
+): Promise<{ runs: RunSummary[]; remoteError?: string; hasMore: boolean }> {
   const out = new Map<string, RunSummary>();
   // Released runs re-attach to show a confirmed state, for a bounded time (then as of their release).
   await bridge.tracker.want(bridge.tracker.list(), { deadline: Date.now() + bridge.attachWithinMs, signal });
@@ -66,7 +78,12 @@ export async function collectRuns(bridge: Bridge, signal: AbortSignal): Promise<
         const lost = loopLostFrom(a, Date.now());
         if (lost) {
           const hb = lost.heartbeatAt ? Date.parse(lost.heartbeatAt) : NaN;
-          r.stuck = { verdict: "likely_dead", idle_seconds: 0, ...(Number.isFinite(hb) ? { heartbeat_age_seconds: Math.round(Math.max(0, Date.now() - hb) / 1000) } : {}), remedy: LOOP_LOST_REMEDY };
+          r.stuck = {
+            verdict: "likely_dead",
+            idle_seconds: 0,
+            ...(Number.isFinite(hb) ? { heartbeat_age_seconds: Math.round(Math.max(0, Date.now() - hb) / 1000) } : {}),
+            remedy: LOOP_LOST_REMEDY,
+          };
           r.next_step = LOOP_LOST_REMEDY;
         }
         out.set(a.run_id, r);
@@ -77,4 +94,3 @@ export async function collectRuns(bridge: Bridge, signal: AbortSignal): Promise<
   }
   return remoteError === undefined ? { runs: [...out.values()], hasMore } : { runs: [...out.values()], remoteError, hasMore };
 }
-

@@ -151,7 +151,12 @@ async function sourceFrom(run: TrackedRun, from: number, signal: AbortSignal | u
 }
 
 /** Read the host's view of the log from `from` (default: the read position) and move the read position. */
-export async function readRun(run: TrackedRun, opts: ReadOptions, signal: AbortSignal | undefined, bridge: Bridge): Promise<RunSnapshot> {
+export async function readRun(
+  run: TrackedRun,
+  opts: ReadOptions,
+  signal: AbortSignal | undefined,
+  bridge: Bridge,
+): Promise<RunSnapshot> {
   const length = run.events.length;
   if (opts.from !== undefined) assertCursor(run, opts.from);
   // A position restored from an earlier process may lie past what has been replayed so
@@ -195,7 +200,10 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal: AbortS
   };
   const asOf = run.stateAsOf;
   if (asOf) snap.state_as_of = asOf;
-  const stuck = state === "running" || run.stream.loopLost || run.stream.loopCheck ? await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) }) : undefined;
+  const stuck =
+    state === "running" || run.stream.loopLost || run.stream.loopCheck
+      ? await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) })
+      : undefined;
   if (stuck) snap.stuck = stuck;
   // A read that started ahead of the read position left events before it unread.
   const skipped = run.readPos < from ? { readPos: run.readPos, count: from - run.readPos } : undefined;
@@ -204,11 +212,20 @@ export async function readRun(run: TrackedRun, opts: ReadOptions, signal: AbortS
 }
 
 /** A read-only view of the run's latest `count` events, for resources: the read position stays. */
-export function recentEvents(run: TrackedRun, count: number): { from: number; items: DigestItem[]; next: number; hasMore: boolean } {
+export function recentEvents(
+  run: TrackedRun,
+  count: number,
+): { from: number; items: DigestItem[]; next: number; hasMore: boolean } {
   // A released run may hold none of its events: read_run_events re-fetches them, this view does not.
   const from = Math.max(run.events.firstHeld, run.events.length - count);
   const opening = run.opening();
-  const page = buildDigest(run.events, { from, maxEvents: 200, maxChars: 20_000, streaming: run.state === "running", ...(opening ? { opening } : {}) });
+  const page = buildDigest(run.events, {
+    from,
+    maxEvents: 200,
+    maxChars: 20_000,
+    streaming: run.state === "running",
+    ...(opening ? { opening } : {}),
+  });
   return { from, ...page };
 }
 

@@ -59,7 +59,14 @@ export interface TranscriptRowLike {
 /** The slice of LoomcycleClient a run stream needs (kept narrow so it is easy to fake). */
 export interface RunStreamClient {
   startInteractiveRun(
-    body: { agent: string; prompt: string; user_id?: string; agent_id?: string; session_id?: string; metadata?: Record<string, string> },
+    body: {
+      agent: string;
+      prompt: string;
+      user_id?: string;
+      agent_id?: string;
+      session_id?: string;
+      metadata?: Record<string, string>;
+    },
     opts?: { signal?: AbortSignal },
   ): Promise<SseStreamLike>;
   streamRun(runId: string, fromSeq: number, opts?: { signal?: AbortSignal }): Promise<SseStreamLike>;

@@ -165,7 +165,11 @@ export class RunStream extends RunStreamState {
         if (err instanceof NotFoundError || this.closed) return false;
         this.lastError = asLoomError(err);
         this.setPhase("reconnecting");
-        if (i === 0) this.log.warn({ agentId: this.agentId, err: errSummary(err) }, "start response lost and the run cannot be looked up yet; still looking by agent_id");
+        if (i === 0)
+          this.log.warn(
+            { agentId: this.agentId, err: errSummary(err) },
+            "start response lost and the run cannot be looked up yet; still looking by agent_id",
+          );
         await this.sleep(this.backoff[Math.min(i + 1, this.backoff.length - 1)] ?? 4000);
       }
     }
@@ -177,9 +181,15 @@ export class RunStream extends RunStreamState {
   async checkLoop(signal?: AbortSignal): Promise<AgentStatusLike | undefined> {
     if (!this.agentId) return undefined;
     try {
-      const st = await this.client.getAgent(this.agentId, { signal: signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal });
+      const st = await this.client.getAgent(this.agentId, {
+        signal: signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal,
+      });
       this.loopLost = loopLostFrom(st, this.now());
-      if (this.loopLost) this.log.info({ runId: this.runId, heartbeatAt: this.loopLost.heartbeatAt }, "loomcycle lists the run as running but no loop drives it");
+      if (this.loopLost)
+        this.log.info(
+          { runId: this.runId, heartbeatAt: this.loopLost.heartbeatAt },
+          "loomcycle lists the run as running but no loop drives it",
+        );
       this.emit();
       return st;
     } catch (err) {

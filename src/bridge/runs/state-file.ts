@@ -42,12 +42,18 @@ const MAX_AGE_MS = 14 * 24 * 3600_000;
 const MAX_RUNS = 2000;
 
 export function stateDir(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith("/") ? env.XDG_STATE_HOME : join(env.HOME || homedir(), ".local", "state");
+  const base =
+    env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith("/")
+      ? env.XDG_STATE_HOME
+      : join(env.HOME || homedir(), ".local", "state");
   return join(base, "loomcycle-mcp-bridge");
 }
 
 export function stateFilePath(dir: string, baseUrl: string, userId: string | undefined): string {
-  const key = createHash("sha256").update(`${baseUrl}\n${userId ?? ""}`).digest("hex").slice(0, 16);
+  const key = createHash("sha256")
+    .update(`${baseUrl}\n${userId ?? ""}`)
+    .digest("hex")
+    .slice(0, 16);
   const host = (() => {
     try {
       return new URL(baseUrl).host.replace(/[^A-Za-z0-9.-]/g, "_");
@@ -77,7 +83,8 @@ export class StateFile {
       text = readFileSync(this.path, "utf8");
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== "ENOENT") this.log.warn({ path: this.path, code }, "cannot read the state file; starting with fresh read positions");
+      if (code !== "ENOENT")
+        this.log.warn({ path: this.path, code }, "cannot read the state file; starting with fresh read positions");
       return this.runs;
     }
     try {
@@ -88,7 +95,10 @@ export class StateFile {
         if (Date.parse(e.updated_at) >= cutoff) this.runs.set(id, e);
       }
     } catch (err) {
-      this.log.warn({ path: this.path, err: err instanceof Error ? err.message.slice(0, 200) : String(err) }, "the state file is corrupt; starting with fresh read positions");
+      this.log.warn(
+        { path: this.path, err: err instanceof Error ? err.message.slice(0, 200) : String(err) },
+        "the state file is corrupt; starting with fresh read positions",
+      );
       this.runs.clear();
     }
     return this.runs;
@@ -146,7 +156,10 @@ export class StateFile {
       writeFileSync(tmp, JSON.stringify(body, null, 1) + "\n", { mode: 0o600 });
       renameSync(tmp, this.path);
     } catch (err) {
-      this.log.warn({ path: this.path, code: (err as NodeJS.ErrnoException).code }, "cannot write the state file; read positions will not survive a restart");
+      this.log.warn(
+        { path: this.path, code: (err as NodeJS.ErrnoException).code },
+        "cannot write the state file; read positions will not survive a restart",
+      );
     }
   }
 }

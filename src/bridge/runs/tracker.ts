@@ -50,10 +50,13 @@ export class RunTracker {
     const park = opts.parkReleaseMs ?? DEFAULT_PARK_RELEASE_MS;
     // A run releases between `park` and 1.25 × `park` after its last use.
     const every = Math.min(60_000, retain / 4, park > 0 ? park / 4 : Infinity);
-    this.sweeper = setInterval(() => {
-      this.sweep(retain);
-      if (park > 0) this.releaseIdle(park);
-    }, Math.max(50, every));
+    this.sweeper = setInterval(
+      () => {
+        this.sweep(retain);
+        if (park > 0) this.releaseIdle(park);
+      },
+      Math.max(50, every),
+    );
     this.sweeper.unref();
   }
 
@@ -156,7 +159,13 @@ export class RunTracker {
   }
 
   /** Start an interactive run. Returns at once; ids arrive on the stream. */
-  start(body: { agent: string; prompt: string; user_id?: string; session_id?: string; metadata?: Record<string, string> }): TrackedRun {
+  start(body: {
+    agent: string;
+    prompt: string;
+    user_id?: string;
+    session_id?: string;
+    metadata?: Record<string, string>;
+  }): TrackedRun {
     const agentId = newAgentId();
     const stream = RunStream.start(this.opts.client, { ...body, agent_id: agentId }, this.streamOpts());
     const run = new TrackedRun(stream, this.opts.client, this.opts.logger);

@@ -14,7 +14,9 @@ function run() {
   var started = text(mcp__bridge__start_interactive_run({ agent: "lc-asker", prompt: "driven by an agent", wait_ms: 20000 }));
   var runId = find(/(r_[0-9a-f]+)/, started);
   var interruptId = find(/(intr_[0-9a-f]+)/, started);
-  var answered = text(mcp__bridge__resolve_interrupt({ run_id: runId, interrupt_id: interruptId, answer: "yes", wait_ms: 20000 }));
+  var answered = text(
+    mcp__bridge__resolve_interrupt({ run_id: runId, interrupt_id: interruptId, answer: "yes", wait_ms: 20000 }),
+  );
   var steered = text(mcp__bridge__send_steer({ run_id: runId, text: "and once more", wait_ms: 20000 }));
   var log = text(mcp__bridge__read_run_events({ run_id: runId, cursor: 0 }));
   return {
