@@ -2,11 +2,11 @@ import { z } from "zod";
 import { readRun } from "../bridge/runs/run-reader.js";
 import { STOP_STATES } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
-import { ATTACH_WITHIN_WAIT, defineTool } from "./types.js";
-import { askedOutputShape } from "./asked.js";
-import { questionsField, waitAsking, type PersonQuestion } from "./questions.js";
-import { runIdField, waitMsField } from "./fields.js";
-import { runOutputShape } from "./schemas.js";
+import { ATTACH_WITHIN_WAIT, defineTool } from "../tool-kit/define-tool.js";
+import { askedOutputShape } from "../tool-kit/asked.js";
+import { questionsField, waitAsking, type PersonQuestion } from "../tool-kit/questions.js";
+import { runIdField, waitMsField } from "../tool-kit/fields.js";
+import { runOutputShape } from "../tool-kit/schemas.js";
 
 /** How many of the run's latest events attaching returns. */
 const LAST_EVENTS = 30;

@@ -2,10 +2,10 @@ import { z } from "zod";
 import { ConflictError, ToolError } from "../bridge/loomcycle/errors.js";
 import { isTerminal, readRun } from "../bridge/runs/run-reader.js";
 import { renderResult } from "../render/run-result.js";
-import { defineTool } from "./types.js";
-import { waitOnRun } from "./call.js";
-import { reasonField, runIdField } from "./fields.js";
-import { runOutputShape } from "./schemas.js";
+import { defineTool } from "../tool-kit/define-tool.js";
+import { waitOnRun } from "../tool-kit/call.js";
+import { reasonField, runIdField } from "../tool-kit/fields.js";
+import { runOutputShape } from "../tool-kit/schemas.js";
 
 export const cancelTurn = defineTool({
   name: "cancel_turn",

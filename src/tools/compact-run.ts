@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { ConflictError, ToolError } from "../bridge/loomcycle/errors.js";
-import { defineTool } from "./types.js";
-import { waitOnRun } from "./call.js";
-import { runIdField } from "./fields.js";
+import { defineTool } from "../tool-kit/define-tool.js";
+import { waitOnRun } from "../tool-kit/call.js";
+import { runIdField } from "../tool-kit/fields.js";
 
 /** How long compact_run waits for a live compaction to show on the run's log (by default). */
 const COMPACTION_SEEN_MS = 8_000;

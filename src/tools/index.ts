@@ -2,8 +2,8 @@
 import { z } from "zod";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Bridge } from "../bridge/bridge.js";
-import type { Extra, ToolDef } from "./types.js";
-import { hostCanElicitForm } from "./questions.js";
+import type { Extra, ToolDef } from "../tool-kit/define-tool.js";
+import { hostCanElicitForm } from "../tool-kit/questions.js";
 import { startInteractiveRun } from "./start-interactive-run.js";
 import { sendSteer } from "./send-steer.js";
 import { readRunEvents } from "./read-run-events.js";

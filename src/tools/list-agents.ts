@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineTool } from "./types.js";
+import { defineTool } from "../tool-kit/define-tool.js";
 
 export const listAgents = defineTool({
   name: "list_agents",

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { isZeroTime } from "../bridge/loomcycle/api-types.js";
 import { ToolError } from "../bridge/loomcycle/errors.js";
-import { defineTool } from "./types.js";
-import { runIdField, userIdField, given } from "./fields.js";
+import { defineTool } from "../tool-kit/define-tool.js";
+import { runIdField, userIdField, given } from "../tool-kit/fields.js";
 
 /** loomcycle returns at most this many interrupts. */
 const INTERRUPTS_MAX = 200;

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { given } from "./fields.js";
+import { given } from "../tool-kit/fields.js";
 import { collectRuns, RUN_STATES } from "../bridge/runs/run-list.js";
 import { ORDER, renderRuns } from "../render/run-list.js";
-import { defineTool } from "./types.js";
-import { runSummarySchema } from "./schemas.js";
+import { defineTool } from "../tool-kit/define-tool.js";
+import { runSummarySchema } from "../tool-kit/schemas.js";
 
 export const listRuns = defineTool({
   name: "list_runs",

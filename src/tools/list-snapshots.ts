@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { given, intField } from "./fields.js";
-import { defineTool } from "./types.js";
+import { given, intField } from "../tool-kit/fields.js";
+import { defineTool } from "../tool-kit/define-tool.js";
 
 /** loomcycle's own cap on one snapshot list. */
 const SERVER_MAX = 200;

@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { assertCursor, atStopPoint, isTerminal, readRun, type ReadOptions } from "../bridge/runs/run-reader.js";
 import { renderResult } from "../render/run-result.js";
-import { ATTACH_WITHIN_WAIT, defineTool } from "./types.js";
-import { askedOutputShape } from "./asked.js";
-import { waitAsking, type PersonQuestion } from "./questions.js";
-import { runIdField, waitMsField, given, intField } from "./fields.js";
-import { runOutputShape } from "./schemas.js";
+import { ATTACH_WITHIN_WAIT, defineTool } from "../tool-kit/define-tool.js";
+import { askedOutputShape } from "../tool-kit/asked.js";
+import { waitAsking, type PersonQuestion } from "../tool-kit/questions.js";
+import { runIdField, waitMsField, given, intField } from "../tool-kit/fields.js";
+import { runOutputShape } from "../tool-kit/schemas.js";
 
 export const readRunEvents = defineTool({
   name: "read_run_events",

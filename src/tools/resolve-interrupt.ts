@@ -4,11 +4,11 @@ import { isTerminal, loopGoneNow, readRun } from "../bridge/runs/run-reader.js";
 import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
 import { STOP_STATES, type PendingInterrupt } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
-import { defineTool } from "./types.js";
-import { askedOutputShape } from "./asked.js";
-import { waitAsking, type PersonQuestion } from "./questions.js";
-import { idField, runIdField, waitMsField, given } from "./fields.js";
-import { runOutputShape } from "./schemas.js";
+import { defineTool } from "../tool-kit/define-tool.js";
+import { askedOutputShape } from "../tool-kit/asked.js";
+import { waitAsking, type PersonQuestion } from "../tool-kit/questions.js";
+import { idField, runIdField, waitMsField, given } from "../tool-kit/fields.js";
+import { runOutputShape } from "../tool-kit/schemas.js";
 
 export const resolveInterrupt = defineTool({
   name: "resolve_interrupt",

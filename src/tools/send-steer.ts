@@ -5,11 +5,11 @@ import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
 import { isTerminal, loopLost, loopOwner, readRun } from "../bridge/runs/run-reader.js";
 import { STOP_STATES } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
-import { defineTool } from "./types.js";
-import { askedOutputShape } from "./asked.js";
-import { waitAsking, type PersonQuestion } from "./questions.js";
-import { runIdField, waitMsField, given } from "./fields.js";
-import { runOutputShape } from "./schemas.js";
+import { defineTool } from "../tool-kit/define-tool.js";
+import { askedOutputShape } from "../tool-kit/asked.js";
+import { waitAsking, type PersonQuestion } from "../tool-kit/questions.js";
+import { runIdField, waitMsField, given } from "../tool-kit/fields.js";
+import { runOutputShape } from "../tool-kit/schemas.js";
 
 /** Re-sends after a cluster replica that does not run the run refused a steer (see below). */
 const OTHER_REPLICA_TRIES = 8;

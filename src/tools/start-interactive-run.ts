@@ -2,12 +2,12 @@ import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
 import { atStopPoint, attachFailure, isKnown, lastFailure, readRun } from "../bridge/runs/run-reader.js";
 import { renderResult } from "../render/run-result.js";
-import { defineTool } from "./types.js";
-import { askedOutputShape } from "./asked.js";
-import { questionsField, waitAsking, type PersonQuestion } from "./questions.js";
-import { userIdField, waitMsField, given } from "./fields.js";
-import { waitOnRun } from "./call.js";
-import { runOutputShape } from "./schemas.js";
+import { defineTool } from "../tool-kit/define-tool.js";
+import { askedOutputShape } from "../tool-kit/asked.js";
+import { questionsField, waitAsking, type PersonQuestion } from "../tool-kit/questions.js";
+import { userIdField, waitMsField, given } from "../tool-kit/fields.js";
+import { waitOnRun } from "../tool-kit/call.js";
+import { runOutputShape } from "../tool-kit/schemas.js";
 
 export const startInteractiveRun = defineTool({
   name: "start_interactive_run",

@@ -5,12 +5,12 @@ import { attachFailure, waitAttached } from "../bridge/runs/run-reader.js";
 import { STOP_STATES, TERMINAL_STATES } from "../bridge/runs/run-state.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import { renderSummary } from "../render/run-list.js";
-import { defineTool, type Extra } from "./types.js";
-import { askedOutputShape } from "./asked.js";
-import { PersonAsker } from "./questions.js";
-import { PROGRESS_EVERY_MS, progressReporter, waitOptions } from "./call.js";
-import { idField, waitMsField, given } from "./fields.js";
-import { runSummarySchema } from "./schemas.js";
+import { defineTool, type Extra } from "../tool-kit/define-tool.js";
+import { askedOutputShape } from "../tool-kit/asked.js";
+import { PersonAsker } from "../tool-kit/questions.js";
+import { PROGRESS_EVERY_MS, progressReporter, waitOptions } from "../tool-kit/call.js";
+import { idField, waitMsField, given } from "../tool-kit/fields.js";
+import { runSummarySchema } from "../tool-kit/schemas.js";
 
 /** A run is "ready" for the host: at a stop point with something unread, or ended. */
 function isReady(run: TrackedRun): boolean {

@@ -13,7 +13,7 @@ import { Bridge } from "../../src/bridge/bridge.js";
 import { silentLogger } from "../../src/logger.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { TOOLS } from "../../src/tools/index.js";
-import type { Extra } from "../../src/tools/types.js";
+import type { Extra } from "../../src/tool-kit/define-tool.js";
 import { FaultProxy } from "./proxy.js";
 import { percentile, record, size } from "./report.js";
 import { StdioPeer, stateEnv } from "../stdio-peer.js";

@@ -1,8 +1,8 @@
 // A call's bound without waiting for it: fake timers stand for the clock.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { SLACK_MS, callSignal, clock, progressReporter } from "../../src/tools/call.js";
+import { SLACK_MS, callSignal, clock, progressReporter } from "../../src/tool-kit/call.js";
 import { TimeoutError } from "../../src/bridge/loomcycle/errors.js";
-import type { Extra } from "../../src/tools/types.js";
+import type { Extra } from "../../src/tool-kit/define-tool.js";
 
 function fakeExtra(progressToken?: string): { extra: Extra; host: AbortController; sent: unknown[] } {
   const host = new AbortController();

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BadRequestError, NotFoundError, UnauthorizedError } from "../../src/bridge/loomcycle/errors.js";
-import { errorResult } from "../../src/tools/errors.js";
+import { errorResult } from "../../src/tool-kit/errors.js";
 import { startHarness, type Harness } from "./harness.js";
 
 let h: Harness;

@@ -17,7 +17,7 @@ import { redactSecrets } from "../logger.js";
 import { PROGRESS_EVERY_MS, SLACK_MS, callSignal, progressReporter, waitOnRun } from "./call.js";
 import type { PersonQuestion } from "./asked.js";
 export type { PersonQuestion };
-import type { Extra } from "./types.js";
+import type { Extra } from "./define-tool.js";
 
 export type QuestionsMode = "host" | "human";
 

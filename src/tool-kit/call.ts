@@ -3,7 +3,7 @@
 import { TimeoutError } from "../bridge/loomcycle/errors.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import type { WaitOptions } from "../bridge/runs/run-reader.js";
-import type { Extra } from "./types.js";
+import type { Extra } from "./define-tool.js";
 
 /** Everything a call does beyond its wait fits in this, so it returns within wait_ms + 5 s. */
 export const SLACK_MS = 4_000;
