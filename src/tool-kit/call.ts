@@ -16,12 +16,12 @@ export interface CallClock {
   /** Nothing in the call may run past this. */
   hardUntil: number;
   /** Attaching to a run (or re-attaching a released one) may take until here, whatever the wait. */
-  attachBy: number;
+  attachUntil: number;
 }
 
 export function clock(waitMs: number, attachWithinMs: number): CallClock {
   const started = Date.now();
-  return { started, waitUntil: started + waitMs, hardUntil: started + waitMs + SLACK_MS, attachBy: started + attachWithinMs };
+  return { started, waitUntil: started + waitMs, hardUntil: started + waitMs + SLACK_MS, attachUntil: started + attachWithinMs };
 }
 
 /**

@@ -30,7 +30,7 @@ export interface ToolContext {
   bridge: Bridge;
   extra: Extra;
   clock: CallClock;
-  /** The run named by run_id, attached and settled (tools declared with `run`). */
+  /** The run named by run_id, attached and settled (tools declared with `attachBy`). */
   run: TrackedRun;
   /** A signal for loomcycle requests: ends on the host's cancel or the call's hard deadline. */
   signal(): AbortSignal;
@@ -54,8 +54,8 @@ export interface ToolSpec<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
   action: Action;
   /** The call's wait when the tool takes no wait_ms (its whole bound is this + a few seconds). */
   waitMs?: number;
-  /** The call works on args.run_id: attach to it and let it settle until this point. */
-  run?: (c: CallClock) => number;
+  /** The call works on args.run_id: attach to it and let it settle by this deadline. */
+  attachBy?: (c: CallClock) => number;
   /** Checks of the arguments that the schema cannot say, before anything is attached or sent. */
   check?: (args: z.infer<z.ZodObject<In>>) => void;
   logic: (args: z.infer<z.ZodObject<In>>, ctx: ToolContext) => Promise<ToolReply>;
@@ -69,7 +69,7 @@ export interface ToolDef<In extends z.ZodRawShape = z.ZodRawShape, Out extends z
 }
 
 /** A run is attached within the call's wait, and at least the bridge's attach bound (3 s). */
-export const ATTACH_WITHIN_WAIT = (c: CallClock): number => Math.max(c.waitUntil, c.attachBy);
+export const ATTACH_WITHIN_WAIT = (c: CallClock): number => Math.max(c.waitUntil, c.attachUntil);
 
 export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(spec: ToolSpec<In, Out>): ToolDef<In, Out> {
   const handler = async (args: z.infer<z.ZodObject<In>>, bridge: Bridge, extra: Extra): Promise<CallToolResult> => {
@@ -81,7 +81,7 @@ export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
       extra,
       clock: c,
       get run(): TrackedRun {
-        if (!run) throw new Error(`${spec.name} declared no run`);
+        if (!run) throw new Error(`${spec.name} declared no attachBy`);
         return run;
       },
       signal: () => callSignal(extra, c),
@@ -89,9 +89,9 @@ export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
     let res: CallToolResult;
     try {
       spec.check?.(args);
-      if (spec.run) {
+      if (spec.attachBy) {
         run = bridge.tracker.getOrAttach(String(a.run_id));
-        await waitAttached(run, spec.run(c), waitOptions(run, extra));
+        await waitAttached(run, spec.attachBy(c), waitOptions(run, extra));
       }
       const reply = await spec.logic(args, ctx);
       const asked = reply.asked ?? [];

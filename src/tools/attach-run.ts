@@ -24,7 +24,7 @@ export const attachRun = defineTool({
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
   action: "attach",
-  run: ATTACH_WITHIN_WAIT,
+  attachBy: ATTACH_WITHIN_WAIT,
   async logic(args, { run, bridge, extra, clock }) {
     if (args.questions) {
       run.questions = args.questions;

@@ -25,7 +25,7 @@ export const cancelRun = defineTool({
   },
   action: "control",
   waitMs: 10_000,
-  run: (c) => c.attachBy,
+  attachBy: (c) => c.attachUntil,
   async logic(args, { run, bridge, extra, clock, signal }) {
     if (!run.agentId)
       throw new ToolError(`loomcycle has not told the bridge run ${args.run_id}'s agent_id yet; try again in a moment.`);

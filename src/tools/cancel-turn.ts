@@ -21,7 +21,7 @@ export const cancelTurn = defineTool({
   },
   action: "control",
   waitMs: 10_000,
-  run: (c) => c.attachBy,
+  attachBy: (c) => c.attachUntil,
   async logic(args, { run, bridge, extra, clock, signal }) {
     if (isTerminal(run.state))
       throw new ToolError(`Run ${args.run_id} has ended (state ${run.state}); there is no turn to stop.`);

@@ -27,7 +27,7 @@ export const compactRun = defineTool({
   },
   action: "control",
   waitMs: 30_000,
-  run: (c) => c.attachBy,
+  attachBy: (c) => c.attachUntil,
   async logic(args, { run, bridge, extra, clock, signal }) {
     const mark = run.events.length;
     let res;

@@ -41,7 +41,7 @@ export const readRunEvents = defineTool({
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
   action: "read",
-  run: ATTACH_WITHIN_WAIT,
+  attachBy: ATTACH_WITHIN_WAIT,
   async logic(args, { run, bridge, extra, clock, signal }) {
     // A cursor past the end is refused before waiting, not after.
     if (args.cursor !== undefined) assertCursor(run, args.cursor);

@@ -43,7 +43,7 @@ export const resolveInterrupt = defineTool({
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
   action: "resolve",
-  run: (c) => c.hardUntil - 2000,
+  attachBy: (c) => c.hardUntil - 2000,
   check(args) {
     const answer = args.answer?.trim() ?? "";
     if (args.decline && answer !== "") throw new ToolError("Give either answer or decline: true, not both.");

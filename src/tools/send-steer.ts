@@ -39,7 +39,7 @@ export const sendSteer = defineTool({
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
   action: "steer",
-  run: (c) => c.hardUntil - 2000,
+  attachBy: (c) => c.hardUntil - 2000,
   async logic(args, { run, bridge, extra, clock: c, signal }) {
     const before = run.state;
     if (isTerminal(before)) {

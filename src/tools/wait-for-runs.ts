@@ -66,7 +66,7 @@ export const waitForRuns = defineTool({
   async logic(args, { bridge, extra, clock: c }) {
     const ids = [...new Set(args.run_ids)];
     const runs = ids.map((id) => bridge.tracker.getOrAttach(id));
-    await Promise.all(runs.map((r) => waitAttached(r, c.attachBy, waitOptions(r, extra)).catch(() => undefined)));
+    await Promise.all(runs.map((r) => waitAttached(r, c.attachUntil, waitOptions(r, extra)).catch(() => undefined)));
     const failed = runs.filter((r) => attachFailure(r) !== undefined);
     if (failed.length > 0)
       throw new ToolError(
