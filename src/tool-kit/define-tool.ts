@@ -1,5 +1,5 @@
-// The tool wrapper: a tool declares its action (for the error wording) and whether it works
-// on a run; the wrapper owns the call's clock, attaching to the run and waiting for it, the
+// The tool wrapper: a tool declares whether it works on a run and how it words its own
+// errors; the wrapper owns the call's clock, attaching to the run and waiting for it, the
 // error mapping, and the sandbox banner on both the text and the structured result.
 import type { z } from "zod";
 import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
@@ -9,7 +9,7 @@ import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import { waitAttached } from "../bridge/runs/run-reader.js";
 import { SANDBOX_BANNER } from "../render/run-result.js";
 import { callSignal, clock, waitOptions, type CallClock } from "./call.js";
-import { errorResult, type Action } from "./errors.js";
+import { errorResult, type ErrorContext, type ToolErrors } from "./errors.js";
 import { renderAsked, type PersonQuestion } from "./asked.js";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification> & {
@@ -50,8 +50,8 @@ interface ToolConfig<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
 export interface ToolSpec<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
   name: string;
   config: ToolConfig<In, Out>;
-  /** What the tool does, to phrase the recovery step of its errors. */
-  action: Action;
+  /** The tool's own wording of its failures, consulted before the shared wording (errors.ts). */
+  errors?: ToolErrors;
   /** The call's wait when the tool takes no wait_ms (its whole bound is this + a few seconds). */
   waitMs?: number;
   /** The call works on args.run_id: attach to it and let it settle by this deadline. */
@@ -64,7 +64,7 @@ export interface ToolSpec<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
 export interface ToolDef<In extends z.ZodRawShape = z.ZodRawShape, Out extends z.ZodRawShape = z.ZodRawShape> {
   name: string;
   config: ToolConfig<In, Out>;
-  action: Action;
+  errors: ToolErrors;
   handler: (args: z.infer<z.ZodObject<In>>, bridge: Bridge, extra: Extra) => Promise<CallToolResult>;
 }
 
@@ -103,10 +103,11 @@ export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
         content: [{ type: "text", text: bridge.sandbox ? `${SANDBOX_BANNER}\n${text}` : text }],
       };
     } catch (err) {
-      const ids: { runId?: string; sessionId?: string } = {};
-      if (typeof a.run_id === "string") ids.runId = a.run_id;
-      if (typeof a.session_id === "string") ids.sessionId = a.session_id;
-      res = errorResult(err, spec.action, bridge, ids);
+      const about: ErrorContext = {};
+      if (typeof a.run_id === "string") about.runId = a.run_id;
+      if (typeof a.session_id === "string") about.sessionId = a.session_id;
+      if (run) about.tracked = run;
+      res = errorResult(err, bridge, about, spec.errors, spec.name);
       const first = res.content[0];
       if (first?.type === "text") {
         if (ctx.errorNote) first.text += ctx.errorNote;
@@ -115,5 +116,5 @@ export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
     }
     return res;
   };
-  return { name: spec.name, config: spec.config, action: spec.action, handler };
+  return { name: spec.name, config: spec.config, errors: spec.errors ?? {}, handler };
 }

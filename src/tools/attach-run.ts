@@ -23,7 +23,6 @@ export const attachRun = defineTool({
     outputSchema: { ...runOutputShape, ...askedOutputShape, agent_id: z.string(), session_id: z.string() },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
-  action: "attach",
   attachBy: ATTACH_WITHIN_WAIT,
   async logic(args, { run, bridge, extra, clock }) {
     if (args.questions) {

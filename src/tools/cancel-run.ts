@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NotFoundError, ToolError } from "../bridge/loomcycle/errors.js";
+import { ToolError } from "../bridge/loomcycle/errors.js";
 import { isTerminal, readRun, retryNow } from "../bridge/runs/run-reader.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "../tool-kit/define-tool.js";
@@ -23,22 +23,19 @@ export const cancelRun = defineTool({
     },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   },
-  action: "control",
+  errors: {
+    // Once the bridge knows the run's agent_id, a 404 can only come from the cancel itself.
+    not_found: (_e, { tracked }) =>
+      tracked?.agentId ? `loomcycle has no run for agent_id ${tracked.agentId} any more; nothing to cancel.` : undefined,
+  },
   waitMs: 10_000,
   attachBy: (c) => c.attachUntil,
   async logic(args, { run, bridge, extra, clock, signal }) {
     if (!run.agentId)
       throw new ToolError(`loomcycle has not told the bridge run ${args.run_id}'s agent_id yet; try again in a moment.`);
-    let res;
-    try {
-      res = await bridge.client.cancelAgent(run.agentId, args.reason ?? "cancelled via loomcycle-mcp-bridge", {
-        signal: signal(),
-      });
-    } catch (err) {
-      if (err instanceof NotFoundError)
-        throw new ToolError(`loomcycle has no run for agent_id ${run.agentId} any more; nothing to cancel.`);
-      throw err;
-    }
+    const res = await bridge.client.cancelAgent(run.agentId, args.reason ?? "cancelled via loomcycle-mcp-bridge", {
+      signal: signal(),
+    });
     // The stream ends with a bare EOF; the bridge confirms the outcome with a status lookup.
     retryNow(run);
     await waitOnRun(run, () => isTerminal(run.state), clock.waitUntil, extra);

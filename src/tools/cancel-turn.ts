@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConflictError, ToolError } from "../bridge/loomcycle/errors.js";
+import { ToolError } from "../bridge/loomcycle/errors.js";
 import { isTerminal, readRun } from "../bridge/runs/run-reader.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "../tool-kit/define-tool.js";
@@ -19,28 +19,22 @@ export const cancelTurn = defineTool({
     outputSchema: { ...runOutputShape, stopped: z.boolean() },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
-  action: "control",
+  errors: {
+    conflict: (e, { runId }) => {
+      if (e.code === "not_mid_turn")
+        return `Run ${runId} is not mid-turn (it is parked or between turns); nothing to stop. send_steer gives it its next instruction.`;
+      if (e.code === "not_interactive")
+        return `Run ${runId} is not interactive, so its turn cannot be stopped on its own; cancel_run ends the whole run.`;
+      return undefined;
+    },
+  },
   waitMs: 10_000,
   attachBy: (c) => c.attachUntil,
   async logic(args, { run, bridge, extra, clock, signal }) {
     if (isTerminal(run.state))
       throw new ToolError(`Run ${args.run_id} has ended (state ${run.state}); there is no turn to stop.`);
     const mark = run.events.length;
-    try {
-      await bridge.client.cancelTurn(args.run_id, args.reason, { signal: signal() });
-    } catch (err) {
-      if (err instanceof ConflictError && err.code === "not_mid_turn") {
-        throw new ToolError(
-          `Run ${args.run_id} is not mid-turn (it is parked or between turns); nothing to stop. send_steer gives it its next instruction.`,
-        );
-      }
-      if (err instanceof ConflictError && err.code === "not_interactive") {
-        throw new ToolError(
-          `Run ${args.run_id} is not interactive, so its turn cannot be stopped on its own; cancel_run ends the whole run.`,
-        );
-      }
-      throw err;
-    }
+    await bridge.client.cancelTurn(args.run_id, args.reason, { signal: signal() });
     const parkedAfter = () => run.events.slice(mark).some((e) => e.type === "awaiting_input") || isTerminal(run.state);
     await waitOnRun(run, parkedAfter, clock.waitUntil, extra);
     const snap = await readRun(run, {}, extra.signal, bridge);

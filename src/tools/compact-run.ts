@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConflictError, ToolError } from "../bridge/loomcycle/errors.js";
+import { ToolError } from "../bridge/loomcycle/errors.js";
 import { defineTool } from "../tool-kit/define-tool.js";
 import { waitOnRun } from "../tool-kit/call.js";
 import { runIdField } from "../tool-kit/fields.js";
@@ -25,22 +25,17 @@ export const compactRun = defineTool({
     },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
-  action: "control",
+  errors: {
+    conflict: (e, { runId }) =>
+      e.code === "run_busy"
+        ? `Run ${runId} is mid-turn; it can only be compacted while parked. Wait for awaiting_input (read_run_events with wait_ms) or cancel_turn first.`
+        : undefined,
+  },
   waitMs: 30_000,
   attachBy: (c) => c.attachUntil,
   async logic(args, { run, bridge, extra, clock, signal }) {
     const mark = run.events.length;
-    let res;
-    try {
-      res = await bridge.client.compactRun(args.run_id, { signal: signal() });
-    } catch (err) {
-      if (err instanceof ConflictError && err.code === "run_busy") {
-        throw new ToolError(
-          `Run ${args.run_id} is mid-turn; it can only be compacted while parked. Wait for awaiting_input (read_run_events with wait_ms) or cancel_turn first.`,
-        );
-      }
-      throw err;
-    }
+    const res = await bridge.client.compactRun(args.run_id, { signal: signal() });
     if (res.applied === "live") {
       // In a loomcycle v1.59 cluster, a replica that does not run the run answers "live"
       // without passing the request on: only a context_compaction frame proves it happened.

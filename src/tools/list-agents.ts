@@ -17,7 +17,6 @@ export const listAgents = defineTool({
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
-  action: "list",
   async logic(_args, { bridge, signal }) {
     const res = await bridge.client.runnableAgents({ signal: signal() });
     const agents = res.agents.map((a) => ({ name: a.name, source: a.source ?? "" }));

@@ -43,7 +43,6 @@ export const listInterrupts = defineTool({
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
-  action: "list",
   async logic(args, { bridge, signal: callSignal }) {
     const signal = callSignal();
     let res;

@@ -26,7 +26,6 @@ export const listRuns = defineTool({
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
-  action: "list",
   async logic(args, { bridge, signal }) {
     const { runs: all, remoteError, hasMore } = await collectRuns(bridge, signal());
     const runs = (args.state ? all.filter((r) => r.state === args.state) : all).sort(

@@ -38,7 +38,10 @@ export const listSnapshots = defineTool({
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
-  action: "snapshots",
+  errors: {
+    forbidden: (_e, { said }) =>
+      `Listing snapshots needs an admin token (scope substrate:admin); this token does not have it.${said} Use an operator/admin token, or skip snapshots.`,
+  },
   async logic(args, { bridge, signal }) {
     // One more than asked shows whether the list was cut (loomcycle returns at most 200).
     const q: { limit: number; label_contains?: string } = { limit: Math.min(args.limit + 1, SERVER_MAX) };

@@ -40,7 +40,6 @@ export const readRunEvents = defineTool({
     outputSchema: { ...runOutputShape, ...askedOutputShape },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
-  action: "read",
   attachBy: ATTACH_WITHIN_WAIT,
   async logic(args, { run, bridge, extra, clock, signal }) {
     // A cursor past the end is refused before waiting, not after.

@@ -42,7 +42,14 @@ export const resolveInterrupt = defineTool({
     },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
-  action: "resolve",
+  errors: {
+    not_found: (_e, { run, said }) =>
+      `That interrupt was not found on ${run}.${said} Call read_run_events to see pending_interrupts, and use one of those ids.`,
+    conflict: (_e, { said }) =>
+      `The interrupt can no longer be answered.${said} Call read_run_events to see the run's current state and pending_interrupts.`,
+    upstream: (_e, { said }) =>
+      `loomcycle (or a proxy in front of it) failed.${said} The answer may or may not have been recorded: call read_run_events to check pending_interrupts before answering again.`,
+  },
   attachBy: (c) => c.hardUntil - 2000,
   check(args) {
     const answer = args.answer?.trim() ?? "";

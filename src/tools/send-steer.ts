@@ -10,6 +10,7 @@ import { askedOutputShape } from "../tool-kit/asked.js";
 import { waitAsking, type PersonQuestion } from "../tool-kit/questions.js";
 import { runIdField, waitMsField, given } from "../tool-kit/fields.js";
 import { runOutputShape } from "../tool-kit/schemas.js";
+import { retryAfterSeconds } from "../tool-kit/errors.js";
 
 /** Re-sends after a cluster replica that does not run the run refused a steer (see below). */
 const OTHER_REPLICA_TRIES = 8;
@@ -38,7 +39,24 @@ export const sendSteer = defineTool({
     },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
-  action: "steer",
+  errors: {
+    cancelled:
+      "Cancelled by the host while the message was being sent: it may or may not have been delivered. Call read_run_events to check before sending it again.",
+    not_found: (_e, { run, said }) =>
+      `${run} is not live on loomcycle: it has ended, or it is not visible to this token.${said} Start a new run with start_interactive_run, or read its log with read_run_events.`,
+    rate_limited: (e) => {
+      const s = retryAfterSeconds(e);
+      return `The run's input queue is full (loomcycle holds 16 queued messages). The message was NOT delivered. Wait${s ? ` about ${s} s` : " a moment"} for the agent to catch up, then send it again.`;
+    },
+    upstream: (_e, { said }) =>
+      `loomcycle (or a proxy in front of it) failed.${said} The message may or may not have been delivered: call read_run_events to check before sending it again.`,
+    unreachable: (e, { bridge }) =>
+      e.code === "tls_failed"
+        ? undefined
+        : `Cannot reach loomcycle at ${bridge.config.baseUrl} (${e.detail}). The message may not have been delivered: call read_run_events to check before sending it again.`,
+    timeout: (e) =>
+      `loomcycle did not answer in time (${e.detail}). The message may or may not have been delivered: call read_run_events to check before sending it again.`,
+  },
   attachBy: (c) => c.hardUntil - 2000,
   async logic(args, { run, bridge, extra, clock: c, signal }) {
     const before = run.state;

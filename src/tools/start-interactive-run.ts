@@ -8,6 +8,13 @@ import { questionsField, waitAsking, type PersonQuestion } from "../tool-kit/que
 import { userIdField, waitMsField, given } from "../tool-kit/fields.js";
 import { waitOnRun } from "../tool-kit/call.js";
 import { runOutputShape } from "../tool-kit/schemas.js";
+import { retryAfterSeconds, type ErrorScene } from "../tool-kit/errors.js";
+import type { LoomcycleError } from "../bridge/loomcycle/errors.js";
+
+function unknownAgent(e: LoomcycleError, { said }: ErrorScene): string | undefined {
+  if (!/unknown agent/i.test(e.detail)) return undefined;
+  return `loomcycle has no agent by that name.${said} Call list_agents for the names this token can run, and start one of those.`;
+}
 
 export const startInteractiveRun = defineTool({
   name: "start_interactive_run",
@@ -51,7 +58,20 @@ export const startInteractiveRun = defineTool({
     },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
-  action: "start",
+  errors: {
+    not_found: (_e, { said, sessionId, bridge }) =>
+      sessionId !== undefined
+        ? `loomcycle could not find something the start needs.${said} Check session_id ${JSON.stringify(sessionId)} (omit it to start a fresh session).`
+        : `loomcycle answered "not found" to the start request (POST ${bridge.config.baseUrl}/v1/runs).${said} LOOMCYCLE_BASE_URL (or --base-url) must be loomcycle's root URL, without /v1 or another path; \`loomcycle-mcp-bridge doctor\` checks it.`,
+    conflict: (_e, { said }) =>
+      `loomcycle refused the start because of a conflict.${said} If the session is busy, wait for its current run to finish or start without session_id.`,
+    rate_limited: (e, { said }) => {
+      const s = retryAfterSeconds(e);
+      return `loomcycle is at capacity and did not start the run.${said} Retry${s ? ` in about ${s} s` : " in a few seconds"}.`;
+    },
+    bad_request: unknownAgent,
+    unprocessable: unknownAgent,
+  },
   async logic(args, ctx) {
     const { bridge, extra, clock: c } = ctx;
     const body: Parameters<typeof bridge.tracker.start>[0] = { agent: args.agent, prompt: args.prompt };

@@ -62,7 +62,6 @@ export const waitForRuns = defineTool({
     outputSchema: { ready: z.array(z.string()), runs: z.array(runSummarySchema), timed_out: z.boolean(), ...askedOutputShape },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
-  action: "list",
   async logic(args, { bridge, extra, clock: c }) {
     const ids = [...new Set(args.run_ids)];
     const runs = ids.map((id) => bridge.tracker.getOrAttach(id));

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BadRequestError, NotFoundError, UnauthorizedError } from "../../src/bridge/loomcycle/errors.js";
 import { errorResult } from "../../src/tool-kit/errors.js";
+import { startInteractiveRun } from "../../src/tools/start-interactive-run.js";
 import { startHarness, type Harness } from "./harness.js";
 
 let h: Harness;
@@ -122,29 +123,33 @@ describe("the host's own inputs", () => {
 
 describe("error wording", () => {
   it("quotes loomcycle's words as their own sentence and names no argument it did not name", () => {
-    const withDetail = errorResult(new BadRequestError("x", { status: 400, detail: "prompt is required" }), "start", h.bridge);
+    const withDetail = errorResult(
+      new BadRequestError("x", { status: 400, detail: "prompt is required" }),
+      h.bridge,
+      {},
+      startInteractiveRun.errors,
+    );
     const text = (withDetail.content[0] as { text: string }).text;
     expect(text).toMatch(/loomcycle said: "prompt is required"\. [A-Z]/);
     expect(text).not.toMatch(/argument it names/);
-    const bare = (
-      errorResult(new BadRequestError("x", { status: 400, detail: "" }), "read", h.bridge).content[0] as { text: string }
-    ).text;
+    const bare = (errorResult(new BadRequestError("x", { status: 400, detail: "" }), h.bridge).content[0] as { text: string })
+      .text;
     expect(bare).toMatch(/without saying why \(HTTP 400\)/);
     expect(bare).not.toMatch(/argument it names/);
     const nf = (
-      errorResult(new NotFoundError("x", { status: 404, detail: "not found" }), "start", h.bridge).content[0] as { text: string }
+      errorResult(new NotFoundError("x", { status: 404, detail: "not found" }), h.bridge, {}, startInteractiveRun.errors)
+        .content[0] as { text: string }
     ).text;
     expect(nf).not.toMatch(/session_id/);
   });
   it("a refused token names where the token came from; no token says so", () => {
     const from = { ...h.bridge, config: { ...h.bridge.config, tokenSource: "--token-file /etc/loom/token" } } as typeof h.bridge;
-    const refused = (
-      errorResult(new UnauthorizedError("x", { status: 401, detail: "" }), "read", from).content[0] as { text: string }
-    ).text;
+    const refused = (errorResult(new UnauthorizedError("x", { status: 401, detail: "" }), from).content[0] as { text: string })
+      .text;
     expect(refused).toMatch(/^loomcycle refused the bearer token from --token-file \/etc\/loom\/token \(401/);
     const none = { ...h.bridge, config: { ...h.bridge.config, token: undefined } } as typeof h.bridge;
     expect(
-      (errorResult(new UnauthorizedError("x", { status: 401, detail: "" }), "read", none).content[0] as { text: string }).text,
+      (errorResult(new UnauthorizedError("x", { status: 401, detail: "" }), none).content[0] as { text: string }).text,
     ).toMatch(/^loomcycle requires a token and the bridge has none/);
   });
   it("a base URL with a path makes a start error that names the base URL, not session_id", async () => {
