@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { isId } from "./ids.js";
-import { DEFAULT_PARK_RELEASE_MS } from "./bridge/runs/tracker.js";
+import { DEFAULT_TIMINGS } from "./bridge/timings.js";
 
 export type Command = "serve" | "help" | "version" | "doctor" | "config" | "demo" | "sim";
 
@@ -289,7 +289,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
       logLevel: "info",
       sandbox: false,
       questions: "host",
-      parkReleaseMs: DEFAULT_PARK_RELEASE_MS,
+      parkReleaseMs: DEFAULT_TIMINGS.parkReleaseMs,
       flags,
     };
   }
@@ -354,7 +354,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
       `LOOMCYCLE_MCP_PARK_RELEASE_MS ${q(releaseRaw)} is not a whole number of milliseconds: e.g. 120000 (the default), or 0 to never release a parked run's stream`,
     );
   }
-  const parkReleaseMs = releaseRaw === "" ? DEFAULT_PARK_RELEASE_MS : Number(releaseRaw);
+  const parkReleaseMs = releaseRaw === "" ? DEFAULT_TIMINGS.parkReleaseMs : Number(releaseRaw);
 
   const sandbox = f.sandbox === true;
   if (f.sandbox !== undefined) flags.sandbox = sandbox;

@@ -5,34 +5,21 @@ import type { Logger } from "../logger.js";
 import { LoomcycleClient } from "./loomcycle/http.js";
 import { RunTracker } from "./runs/tracker.js";
 import { StateFile } from "./runs/state-file.js";
-import { DEFAULT_STUCK_AFTER_MS } from "./runs/run-info.js";
-import { ATTACH_WITHIN_MS } from "./runs/run-reader.js";
+import { timings, type Timings } from "./timings.js";
 
 export interface BridgeOptions {
   config: Pick<BridgeConfig, "baseUrl" | "token" | "userId" | "tokenSource"> & Partial<Pick<BridgeConfig, "questions">>;
   logger: Logger;
   /** Inject a fetch (tests). */
   fetch?: typeof fetch;
-  /** Re-attach delays (tests shorten them). */
-  backoffMs?: readonly number[];
   /** Label results as coming from the built-in simulator (`--sandbox`). */
   sandbox?: boolean;
   /** Keep read positions in this file across restarts (off when absent). */
   stateFilePath?: string;
-  /** A running run silent for this long is checked for being stuck. Default 120 s. */
-  stuckAfterMs?: number;
-  /** How often a waiting tool call sends progress. Default 5 s (tests shorten it). */
-  progressEveryMs?: number;
-  /** How long compact_run waits for a live compaction to reach the run's log. Default 8 s. */
-  compactionSeenMs?: number;
   /** Events kept in memory per run; older positions are re-read from loomcycle. Default 100,000. */
   eventWindow?: number;
-  /** Finished runs unused this long are dropped from memory (re-read on demand). Default 30 min. */
-  retainFinishedMs?: number;
-  /** Parked runs nobody needed this long release their upstream stream. Default 120 s; 0 never. */
-  parkReleaseMs?: number;
-  /** How long a call waits at least for a run to attach or re-attach. Default 3 s (tests shorten it). */
-  attachWithinMs?: number;
+  /** Delays and bounds over their defaults (src/bridge/timings.ts); tests shorten some. */
+  timings?: Partial<Timings>;
 }
 
 export class Bridge {
@@ -41,20 +28,14 @@ export class Bridge {
   readonly logger: Logger;
   readonly config: BridgeOptions["config"];
   readonly sandbox: boolean;
-  readonly stuckAfterMs: number;
-  readonly progressEveryMs: number | undefined;
-  readonly compactionSeenMs: number | undefined;
-  readonly attachWithinMs: number;
+  readonly timings: Timings;
   readonly stateFile: StateFile | undefined;
 
   constructor(opts: BridgeOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
     this.sandbox = opts.sandbox ?? false;
-    this.stuckAfterMs = opts.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
-    this.progressEveryMs = opts.progressEveryMs;
-    this.compactionSeenMs = opts.compactionSeenMs;
-    this.attachWithinMs = opts.attachWithinMs ?? ATTACH_WITHIN_MS;
+    this.timings = timings(opts.timings);
     if (opts.stateFilePath) {
       this.stateFile = new StateFile(
         opts.stateFilePath,
@@ -73,12 +54,10 @@ export class Bridge {
     const trackerOpts: ConstructorParameters<typeof RunTracker>[0] = {
       client: this.client,
       logger: opts.logger.child({ module: "tracker" }),
+      timings: this.timings,
     };
-    if (opts.backoffMs) trackerOpts.backoffMs = opts.backoffMs;
     if (this.stateFile) trackerOpts.stateFile = this.stateFile;
     if (opts.eventWindow) trackerOpts.eventWindow = opts.eventWindow;
-    if (opts.retainFinishedMs !== undefined) trackerOpts.retainFinishedMs = opts.retainFinishedMs;
-    if (opts.parkReleaseMs !== undefined) trackerOpts.parkReleaseMs = opts.parkReleaseMs;
     this.tracker = new RunTracker(trackerOpts);
   }
 

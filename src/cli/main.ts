@@ -67,7 +67,7 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
     },
     logger: log,
     sandbox: cfg.sandbox,
-    parkReleaseMs: cfg.parkReleaseMs,
+    timings: { parkReleaseMs: cfg.parkReleaseMs },
     // Read positions survive restarts (not in the sandbox: its simulator is new each time).
     ...(cfg.sandbox ? {} : { stateFilePath: stateFilePath(stateDir(env), baseUrl, cfg.userId) }),
   });

@@ -98,7 +98,7 @@ export function registerResources(server: McpServer, bridge: Bridge): ResourceHa
       const state: RunState = run.state;
       const page = recentEvents(run, RECENT_EVENTS);
       const from = page.from;
-      const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, signal: deadline(5000) });
+      const stuck = await assessStuck(run, bridge.client, { signal: deadline(5000) });
       const summary = summarize(run, stuck);
       const snap = {
         state,

@@ -4,10 +4,10 @@ import { TimeoutError } from "../bridge/loomcycle/errors.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import type { WaitOptions } from "../bridge/runs/run-reader.js";
 import type { Extra } from "./define-tool.js";
+import type { Bridge } from "../bridge/bridge.js";
 
 /** Everything a call does beyond its wait fits in this, so it returns within wait_ms + 5 s. */
 export const SLACK_MS = 4_000;
-export const PROGRESS_EVERY_MS = 5_000;
 
 export interface CallClock {
   started: number;
@@ -75,11 +75,11 @@ function stateLine(run: TrackedRun): string {
 }
 
 /** How a call waits on a run: stopped by the host's cancel, with progress while it waits. */
-export function waitOptions(run: TrackedRun, extra: Extra): WaitOptions {
+export function waitOptions(run: TrackedRun, extra: Extra, bridge: Bridge): WaitOptions {
   return {
     signal: extra.signal,
     onTick: progressReporter(extra, () => stateLine(run)),
-    tickMs: extra.progressEveryMs ?? PROGRESS_EVERY_MS,
+    tickMs: bridge.timings.progressEveryMs,
   };
 }
 
@@ -89,6 +89,7 @@ export function waitOnRun(
   done: () => boolean,
   until: number,
   extra: Extra,
+  bridge: Bridge,
 ): Promise<"done" | "timeout" | "aborted"> {
-  return run.waitUntil(done, { deadline: until, ...waitOptions(run, extra) });
+  return run.waitUntil(done, { deadline: until, ...waitOptions(run, extra, bridge) });
 }

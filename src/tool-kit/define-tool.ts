@@ -15,8 +15,6 @@ import { renderAsked, type PersonQuestion } from "./asked.js";
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification> & {
   /** The host declared form elicitation (set by the tool registry). */
   canElicit?: () => boolean;
-  /** How often a waiting call sends progress (set by the tool registry; tests shorten it). */
-  progressEveryMs?: number;
 };
 
 /** What a tool's logic returns: the structured result, its text, and what the person was asked. */
@@ -74,7 +72,7 @@ export const ATTACH_WITHIN_WAIT = (c: CallClock): number => Math.max(c.waitUntil
 export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(spec: ToolSpec<In, Out>): ToolDef<In, Out> {
   const handler = async (args: z.infer<z.ZodObject<In>>, bridge: Bridge, extra: Extra): Promise<CallToolResult> => {
     const a = args as Record<string, unknown>;
-    const c = clock(typeof a.wait_ms === "number" ? a.wait_ms : (spec.waitMs ?? 0), bridge.attachWithinMs);
+    const c = clock(typeof a.wait_ms === "number" ? a.wait_ms : (spec.waitMs ?? 0), bridge.timings.attachWithinMs);
     let run: TrackedRun | undefined;
     const ctx: ToolContext = {
       bridge,
@@ -91,7 +89,7 @@ export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
       spec.check?.(args);
       if (spec.attachBy) {
         run = bridge.tracker.getOrAttach(String(a.run_id));
-        await waitAttached(run, spec.attachBy(c), waitOptions(run, extra));
+        await waitAttached(run, spec.attachBy(c), waitOptions(run, extra, bridge));
       }
       const reply = await spec.logic(args, ctx);
       const asked = reply.asked ?? [];

@@ -14,7 +14,7 @@ import type { Bridge } from "../bridge/bridge.js";
 import type { PendingInterrupt } from "../bridge/runs/run-state.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import { redactSecrets } from "../logger.js";
-import { PROGRESS_EVERY_MS, SLACK_MS, callSignal, progressReporter, waitOnRun } from "./call.js";
+import { SLACK_MS, callSignal, progressReporter, waitOnRun } from "./call.js";
 import type { PersonQuestion } from "./asked.js";
 export type { PersonQuestion };
 import type { Extra } from "./define-tool.js";
@@ -146,7 +146,7 @@ export async function waitAsking(
   const asker = new PersonAsker(extra, bridge);
   try {
     for (;;) {
-      const r = await waitOnRun(run, () => done() && !asker.answeredAll(run), until, extra);
+      const r = await waitOnRun(run, () => done() && !asker.answeredAll(run), until, extra, bridge);
       if (r !== "done" || (await asker.askNext(run, until)) === "stop") return r;
     }
   } finally {
@@ -184,7 +184,7 @@ async function askPerson(
   let res;
   // The call is still waiting (on the person now): keep the host's progress coming.
   const tick = progressReporter(extra, () => `run ${run.runId ?? "?"}: waiting for the person to answer ${q.interrupt_id}`);
-  const ticker = setInterval(tick, extra.progressEveryMs ?? PROGRESS_EVERY_MS);
+  const ticker = setInterval(tick, bridge.timings.progressEveryMs);
   try {
     res = await extra.sendRequest({ method: "elicitation/create", params }, ElicitResultSchema, {
       signal: extra.signal,

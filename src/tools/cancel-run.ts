@@ -38,7 +38,7 @@ export const cancelRun = defineTool({
     });
     // The stream ends with a bare EOF; the bridge confirms the outcome with a status lookup.
     retryNow(run);
-    await waitOnRun(run, () => isTerminal(run.state), clock.waitUntil, extra);
+    await waitOnRun(run, () => isTerminal(run.state), clock.waitUntil, extra, bridge);
     const snap = await readRun(run, {}, extra.signal, bridge);
     const head = { run_id: args.run_id, cancelled: res.cancelled, final_state: snap.state };
     return { structured: { ...head, ...snap }, text: renderResult(head, snap) };

@@ -36,7 +36,7 @@ export const cancelTurn = defineTool({
     const mark = run.events.length;
     await bridge.client.cancelTurn(args.run_id, args.reason, { signal: signal() });
     const parkedAfter = () => run.events.slice(mark).some((e) => e.type === "awaiting_input") || isTerminal(run.state);
-    await waitOnRun(run, parkedAfter, clock.waitUntil, extra);
+    await waitOnRun(run, parkedAfter, clock.waitUntil, extra, bridge);
     const snap = await readRun(run, {}, extra.signal, bridge);
     const head = { run_id: args.run_id, stopped: true };
     return { structured: { ...head, ...snap }, text: renderResult(head, snap) };

@@ -4,9 +4,6 @@ import { defineTool } from "../tool-kit/define-tool.js";
 import { waitOnRun } from "../tool-kit/call.js";
 import { runIdField } from "../tool-kit/fields.js";
 
-/** How long compact_run waits for a live compaction to show on the run's log (by default). */
-const COMPACTION_SEEN_MS = 8_000;
-
 export const compactRun = defineTool({
   name: "compact_run",
   config: {
@@ -43,8 +40,8 @@ export const compactRun = defineTool({
         for (let i = mark; i < run.events.length; i++) if (run.events.at(i)?.type === "context_compaction") return true;
         return false;
       };
-      const seenMs = bridge.compactionSeenMs ?? COMPACTION_SEEN_MS;
-      await waitOnRun(run, seen, Math.min(clock.waitUntil, Date.now() + seenMs), extra);
+      const seenMs = bridge.timings.compactionSeenMs;
+      await waitOnRun(run, seen, Math.min(clock.waitUntil, Date.now() + seenMs), extra, bridge);
       if (!seen() && !extra.signal.aborted) {
         throw new ToolError(
           `loomcycle answered that run ${args.run_id} was compacted, but no compaction reached the run's log within ${seenMs / 1000} s. In a loomcycle cluster this happens when the request lands on a replica that does not run the run. Call compact_run again (a second compaction only summarizes once more).`,

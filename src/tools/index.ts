@@ -74,7 +74,6 @@ export function registerTools(server: McpServer, bridge: Bridge): void {
       t.handler(args as never, bridge, {
         ...extra,
         canElicit: () => hostCanElicitForm(server.server.getClientCapabilities()),
-        ...(bridge.progressEveryMs !== undefined ? { progressEveryMs: bridge.progressEveryMs } : {}),
       }),
     );
   }

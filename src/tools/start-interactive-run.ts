@@ -83,7 +83,7 @@ export const startInteractiveRun = defineTool({
     if (args.questions) run.questions = args.questions;
     // The ids come with loomcycle's `agent` frame; wait for them within the call's bound
     // even when wait_ms is 0.
-    await waitOnRun(run, () => isKnown(run), c.hardUntil - 500, extra);
+    await waitOnRun(run, () => isKnown(run), c.hardUntil - 500, extra, bridge);
     const refused = attachFailure(run);
     if (refused) {
       ctx.errorNote = " No run was created.";

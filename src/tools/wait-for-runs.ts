@@ -4,11 +4,12 @@ import { summarize } from "../bridge/runs/run-info.js";
 import { attachFailure, waitAttached } from "../bridge/runs/run-reader.js";
 import { STOP_STATES, TERMINAL_STATES } from "../bridge/runs/run-state.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
+import type { Bridge } from "../bridge/bridge.js";
 import { renderSummary } from "../render/run-list.js";
 import { defineTool, type Extra } from "../tool-kit/define-tool.js";
 import { askedOutputShape } from "../tool-kit/asked.js";
 import { PersonAsker } from "../tool-kit/questions.js";
-import { PROGRESS_EVERY_MS, progressReporter, waitOptions } from "../tool-kit/call.js";
+import { progressReporter, waitOptions } from "../tool-kit/call.js";
 import { idField, waitMsField, given } from "../tool-kit/fields.js";
 import { runSummarySchema } from "../tool-kit/schemas.js";
 
@@ -19,7 +20,13 @@ function isReady(run: TrackedRun): boolean {
   return run.events.length > run.readPos || TERMINAL_STATES.has(st) || st === "awaiting_answer";
 }
 
-async function waitAny(runs: TrackedRun[], until: number, extra: Extra, ready: (r: TrackedRun) => boolean): Promise<void> {
+async function waitAny(
+  runs: TrackedRun[],
+  until: number,
+  extra: Extra,
+  bridge: Bridge,
+  ready: (r: TrackedRun) => boolean,
+): Promise<void> {
   if (runs.some(ready)) return;
   const ac = new AbortController();
   const signal = AbortSignal.any([ac.signal, extra.signal]);
@@ -34,7 +41,7 @@ async function waitAny(runs: TrackedRun[], until: number, extra: Extra, ready: (
           deadline: until,
           signal,
           onTick: r === runs[0] ? tick : undefined,
-          tickMs: extra.progressEveryMs ?? PROGRESS_EVERY_MS,
+          tickMs: bridge.timings.progressEveryMs,
         }),
       ),
     );
@@ -65,7 +72,7 @@ export const waitForRuns = defineTool({
   async logic(args, { bridge, extra, clock: c }) {
     const ids = [...new Set(args.run_ids)];
     const runs = ids.map((id) => bridge.tracker.getOrAttach(id));
-    await Promise.all(runs.map((r) => waitAttached(r, c.attachUntil, waitOptions(r, extra)).catch(() => undefined)));
+    await Promise.all(runs.map((r) => waitAttached(r, c.attachUntil, waitOptions(r, extra, bridge)).catch(() => undefined)));
     const failed = runs.filter((r) => attachFailure(r) !== undefined);
     if (failed.length > 0)
       throw new ToolError(
@@ -76,7 +83,7 @@ export const waitForRuns = defineTool({
     const asker = new PersonAsker(extra, bridge);
     const isReadyNow = (r: TrackedRun): boolean => isReady(r) && !asker.answeredAll(r);
     for (;;) {
-      await waitAny(runs, c.waitUntil, extra, isReadyNow);
+      await waitAny(runs, c.waitUntil, extra, bridge, isReadyNow);
       const toAsk = runs.find((r) => isReadyNow(r) && asker.hasOpen(r));
       if (!toAsk || (await asker.askNext(toAsk, c.waitUntil)) === "stop") break;
     }

@@ -61,7 +61,7 @@ describe("releasing and re-attaching a parked run's stream", () => {
         RunStream.start(
           client,
           { agent, prompt: `prompt ${i} — héllo ✓`, agent_id: newAgentId(), user_id: "u_rel" },
-          { logger: silentLogger(), backoffMs: FAST_BACKOFF, useTranscriptResume },
+          { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF }, useTranscriptResume },
         ),
       );
       let releases = 0;
@@ -120,7 +120,7 @@ describe("releasing and re-attaching a parked run's stream", () => {
     const rs = RunStream.start(
       client,
       { agent: "echo", prompt: "end me", agent_id: newAgentId(), user_id: "u_rel" },
-      { logger: silentLogger(), backoffMs: FAST_BACKOFF },
+      { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF } },
     );
     await waitFor(() => parks(rs) >= 1, 30_000, "parked");
     expect(rs.release()).toBe(true);
@@ -147,7 +147,7 @@ describe("releasing and re-attaching a parked run's stream", () => {
     const rs = RunStream.start(
       client,
       { agent: "longtalk", prompt: "talk", agent_id: newAgentId(), user_id: "u_rel" },
-      { logger: silentLogger(), backoffMs: FAST_BACKOFF },
+      { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF } },
     );
     expect(rs.release()).toBe(false); // still connecting: nothing to release
     await waitFor(() => parks(rs) >= 1, 60_000, "parked");

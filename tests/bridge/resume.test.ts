@@ -59,7 +59,7 @@ describe("exact resume under random stream cuts", () => {
         RunStream.start(
           client,
           { agent, prompt: `prompt ${i} — héllo ✓ 你好`, agent_id: newAgentId(), user_id: "u_test" },
-          { logger: silentLogger(), backoffMs: FAST_BACKOFF, useTranscriptResume },
+          { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF }, useTranscriptResume },
         ),
       );
       // Drive every run through TURNS turns: steer whenever it parks.
@@ -104,7 +104,7 @@ describe("exact resume under random stream cuts", () => {
       // A fresh process attaching the same runs sees the same positions.
       sim.faults.clear();
       for (const rs of streams) {
-        const fresh = RunStream.attach(client, rs.runId!, { logger: silentLogger(), backoffMs: FAST_BACKOFF });
+        const fresh = RunStream.attach(client, rs.runId!, { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF } });
         await waitFor(() => fresh.events.length >= rs.events.length, 10_000, "fresh attach replay");
         expect(fresh.events.slice()).toEqual(rs.events.slice());
         fresh.close();

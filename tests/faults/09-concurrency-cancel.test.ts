@@ -49,7 +49,7 @@ describe("scenario 9: concurrency and cancel", () => {
     const bridge = new Bridge({
       config: { baseUrl: proxy.url, token: sim.token, userId: "u_cancel" },
       logger: silentLogger(),
-      backoffMs: [0, 20, 50, 100],
+      timings: { backoffMs: [0, 20, 50, 100] },
     });
     // The server of createServer(), with each tool handler timed (when it returns, and
     // when its signal fired), keyed by a marker the host puts in the request's _meta.

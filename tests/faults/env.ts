@@ -4,6 +4,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { startSimulator, type SimOptions, type Simulator } from "../../src/sim/index.js";
 import { Bridge } from "../../src/bridge/bridge.js";
+import type { Timings } from "../../src/bridge/timings.js";
 import { caller as mcpCaller, connect as mcpConnect, type Call, type ToolOutcome } from "../mcp-client.js";
 import type { TrackedRun } from "../../src/bridge/runs/tracked-run.js";
 import { silentLogger, type Logger } from "../../src/logger.js";
@@ -36,6 +37,9 @@ export interface FaultEnvOptions {
  * (so releases and re-attaches happen in the middle of every fault); unset: the default. */
 const PARK_RELEASE_MS = process.env.FAULTS_PARK_RELEASE_MS ? Number(process.env.FAULTS_PARK_RELEASE_MS) : undefined;
 const releaseOpt = (): { parkReleaseMs?: number } => (PARK_RELEASE_MS === undefined ? {} : { parkReleaseMs: PARK_RELEASE_MS });
+const timingsOpt = (backoffMs: readonly number[] | undefined): { timings: Partial<Timings> } => ({
+  timings: { ...(backoffMs ? { backoffMs } : {}), ...releaseOpt() },
+});
 
 /** A stream that is live, or released after catching up (FAULTS_PARK_RELEASE_MS): not reconnecting. */
 export function settledPhase(phase: string | undefined): boolean {
@@ -68,8 +72,7 @@ export async function startFaultEnv(opts: FaultEnvOptions = {}): Promise<FaultEn
   const bridge = new Bridge({
     config: { baseUrl: proxy ? proxy.url : sim.url, token: sim.token, userId: opts.userId ?? "u_faults" },
     logger: opts.logger ?? silentLogger(),
-    ...(opts.backoffMs ? { backoffMs: opts.backoffMs } : {}),
-    ...releaseOpt(),
+    ...timingsOpt(opts.backoffMs),
   });
   const { client, close } = await connect(bridge);
   const extras: Array<() => Promise<void>> = [];
@@ -84,8 +87,7 @@ export async function startFaultEnv(opts: FaultEnvOptions = {}): Promise<FaultEn
       const b2 = new Bridge({
         config: { baseUrl, token: sim.token, userId: opts.userId ?? "u_faults" },
         logger: silentLogger(),
-        backoffMs: [0, 20, 50, 100],
-        ...releaseOpt(),
+        ...timingsOpt([0, 20, 50, 100]),
       });
       const c2 = await connect(b2);
       const closeIt = async () => {

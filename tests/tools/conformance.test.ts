@@ -150,7 +150,7 @@ describe("a loomcycle cluster behind a round-robin balancer (conformance: cluste
 
 describe("compact_run in a cluster (conformance: cluster compact)", () => {
   it("a compaction loomcycle reports as live but that never reaches the run is reported as not done", async () => {
-    const c = await startHarness({ replicas: ["replica-a", "replica-b"] }, { compactionSeenMs: 500 });
+    const c = await startHarness({ replicas: ["replica-a", "replica-b"] }, { timings: { compactionSeenMs: 500 } });
     try {
       const s = await c.call("start_interactive_run", { agent: "echo", prompt: "one" });
       const runId = String(s.sc.run_id);

@@ -52,7 +52,7 @@ describe("bounded event log", () => {
 
 describe("finished runs are not kept forever", () => {
   it("drops a finished run nobody uses, and reads it again transparently from where the host left off", async () => {
-    const h = await startHarness({}, { sim: small.sim, retainFinishedMs: 200 });
+    const h = await startHarness({}, { sim: small.sim, timings: { retainFinishedMs: 200 } });
     try {
       const s = await h.call("start_interactive_run", { agent: "echo", prompt: "finish me" });
       const runId = String(s.sc.run_id);

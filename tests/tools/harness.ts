@@ -4,6 +4,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { ElicitRequest, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import { startSimulator, type Simulator, type SimOptions } from "../../src/sim/index.js";
 import { Bridge } from "../../src/bridge/bridge.js";
+import type { Timings } from "../../src/bridge/timings.js";
 import { caller, connect, type Call, type ToolOutcome } from "../mcp-client.js";
 import { silentLogger } from "../../src/logger.js";
 
@@ -20,23 +21,16 @@ export type { ToolOutcome };
 export interface HarnessBridgeOptions {
   token?: string;
   userId?: string;
-  stuckAfterMs?: number;
   stateFilePath?: string;
   eventWindow?: number;
-  retainFinishedMs?: number;
+  /** Delays over the harness's (fast re-attach backoff) and the bridge's defaults. */
+  timings?: Partial<Timings>;
   /** Point the bridge here instead of the simulator's URL (e.g. a wrong path). */
   baseUrl?: string;
-  parkReleaseMs?: number;
-  /** How long a call waits at least for a run to (re-)attach (default 3 s). */
-  attachWithinMs?: number;
   /** Reuse a running simulator (the harness then does not close it). */
   sim?: Simulator;
   /** The bridge's default for `questions` (LOOMCYCLE_MCP_QUESTIONS). */
   questions?: "host" | "human";
-  /** How often a waiting call sends progress (default 5 s). */
-  progressEveryMs?: number;
-  /** How long compact_run waits for a live compaction to show (default 8 s). */
-  compactionSeenMs?: number;
   /** Label results as coming from the built-in simulator (`--sandbox`). */
   sandbox?: boolean;
   /** Declare form elicitation and answer `elicitation/create` with this handler. */
@@ -54,16 +48,10 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
       ...(bridgeOpts.questions ? { questions: bridgeOpts.questions } : {}),
     },
     logger: silentLogger(),
-    backoffMs: [0, 20, 50, 100],
+    timings: { backoffMs: [0, 20, 50, 100], ...bridgeOpts.timings },
     ...(bridgeOpts.sandbox ? { sandbox: true } : {}),
-    ...(bridgeOpts.progressEveryMs !== undefined ? { progressEveryMs: bridgeOpts.progressEveryMs } : {}),
-    ...(bridgeOpts.compactionSeenMs !== undefined ? { compactionSeenMs: bridgeOpts.compactionSeenMs } : {}),
-    ...(bridgeOpts.stuckAfterMs !== undefined ? { stuckAfterMs: bridgeOpts.stuckAfterMs } : {}),
     ...(bridgeOpts.stateFilePath ? { stateFilePath: bridgeOpts.stateFilePath } : {}),
     ...(bridgeOpts.eventWindow ? { eventWindow: bridgeOpts.eventWindow } : {}),
-    ...(bridgeOpts.retainFinishedMs !== undefined ? { retainFinishedMs: bridgeOpts.retainFinishedMs } : {}),
-    ...(bridgeOpts.parkReleaseMs !== undefined ? { parkReleaseMs: bridgeOpts.parkReleaseMs } : {}),
-    ...(bridgeOpts.attachWithinMs !== undefined ? { attachWithinMs: bridgeOpts.attachWithinMs } : {}),
   });
   const { client, close } = await connect(bridge, bridgeOpts.onElicit ? { onElicit: bridgeOpts.onElicit } : {});
   return {

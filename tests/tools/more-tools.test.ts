@@ -10,7 +10,7 @@ import { waitFor } from "../helpers.js";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({}, { userId: "u_test", stuckAfterMs: 400 });
+  h = await startHarness({}, { userId: "u_test", timings: { stuckAfterMs: 400 } });
 });
 afterAll(async () => {
   await h?.close();

@@ -113,7 +113,7 @@ describe("questions: human, host with form elicitation", () => {
     const r = recorder(
       () => new Promise<ElicitResult>((res) => setTimeout(() => res({ action: "accept", content: { answer: "yes" } }), 300)),
     );
-    h = await startHarness({}, { onElicit: r.onElicit, progressEveryMs: 50 });
+    h = await startHarness({}, { onElicit: r.onElicit, timings: { progressEveryMs: 50 } });
     const progress: string[] = [];
     const s = await h.call(
       "start_interactive_run",

@@ -28,7 +28,7 @@ const released = (hh: Harness, runId: string) => (): boolean => hh.bridge.tracke
 
 describe("releasing idle parked runs", () => {
   it("releases a parked run nobody reads, then a read re-attaches and returns a turn steered elsewhere, exactly once", async () => {
-    h = await startHarness({}, { parkReleaseMs: RELEASE_MS });
+    h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS } });
     const runId = await startParked(h);
     const first = await h.call("read_run_events", { run_id: runId });
     const cursor = Number(first.sc.next_cursor);
@@ -63,7 +63,7 @@ describe("releasing idle parked runs", () => {
   });
 
   it("keeps the stream while a read waits on the run and while the run's resource is subscribed", async () => {
-    h = await startHarness({}, { parkReleaseMs: RELEASE_MS });
+    h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS } });
     const runId = await startParked(h);
     const run = h.bridge.tracker.get(runId)!;
     // A read that waits for any new event holds the stream for its whole wait.
@@ -81,7 +81,7 @@ describe("releasing idle parked runs", () => {
   });
 
   it("list_runs, wait_for_runs and a resource read re-attach released runs before answering", async () => {
-    h = await startHarness({}, { parkReleaseMs: RELEASE_MS });
+    h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS } });
     const a = await startParked(h, "a");
     const b = await startParked(h, "b");
     await waitFor(() => released(h!, a)() && released(h!, b)(), 5_000, "both released");
@@ -122,7 +122,7 @@ describe("releasing idle parked runs", () => {
 
   it("a released run whose re-attach cannot be confirmed shows its state as of the release, within the call's bound", async () => {
     // The read waits 300 ms for the re-attach (3 s by default); loomcycle is away for longer.
-    h = await startHarness({}, { parkReleaseMs: RELEASE_MS, attachWithinMs: 300 });
+    h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS, attachWithinMs: 300 } });
     const runId = await startParked(h);
     await waitFor(released(h, runId), 5_000, "released");
     const releasedAt = h.bridge.tracker.get(runId)!.stream.releasedAt!;
@@ -145,7 +145,7 @@ describe("releasing idle parked runs", () => {
   });
 
   it("a long released run lets go of its log; reads re-fetch it exactly, and the turn steered elsewhere follows it", async () => {
-    h = await startHarness({}, { parkReleaseMs: RELEASE_MS });
+    h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS } });
     const start = await h.call("start_interactive_run", { agent: "longtalk", prompt: "talk", wait_ms: 50_000 });
     expect(start.sc.state, start.text).toBe("awaiting_input");
     const runId = String(start.sc.run_id);
@@ -181,7 +181,7 @@ describe("releasing idle parked runs", () => {
   });
 
   it("never releases with LOOMCYCLE_MCP_PARK_RELEASE_MS=0", async () => {
-    h = await startHarness({}, { parkReleaseMs: 0 });
+    h = await startHarness({}, { timings: { parkReleaseMs: 0 } });
     const runId = await startParked(h);
     await new Promise((r) => setTimeout(r, 400));
     expect(h.bridge.tracker.get(runId)!.stream.releases).toBe(0);

@@ -347,7 +347,7 @@ describe("list_snapshots", () => {
 // measures it; the main suite asserts no wall-clock times.
 describe("progress and cancellation", () => {
   it("sends progress while it waits and stops waiting when the host cancels", async () => {
-    const p = await startHarness({}, { sim: h.sim, progressEveryMs: 50 });
+    const p = await startHarness({}, { sim: h.sim, timings: { progressEveryMs: 50 } });
     try {
       const s = await p.call("start_interactive_run", { agent: "echo", prompt: "park" });
       const runId = String(s.sc.run_id);

@@ -3,10 +3,7 @@
 import type { TrackedRun } from "./tracked-run.js";
 import type { RunState } from "./run-state.js";
 import type { RunStreamClient } from "./run-stream-client.js";
-
-export const DEFAULT_STUCK_AFTER_MS = 120_000;
-export const REAPER_WINDOW_MS = 10 * 60_000;
-const STATUS_CACHE_MS = 10_000;
+import { REAPER_WINDOW_MS } from "../timings.js";
 
 export interface StuckInfo {
   verdict: "stuck" | "likely_dead";
@@ -32,17 +29,17 @@ export const LOOP_LOST_REMEDY =
 const heartbeatCache = new WeakMap<TrackedRun, { at: number; heartbeat?: string }>();
 
 /**
- * Stuck verdict for a running run silent for `stuckAfterMs`, else undefined. loomcycle
+ * Stuck verdict for a running run silent for its `stuckAfterMs` (timings.ts), else undefined. loomcycle
  * refreshes a live loop's heartbeat every 30 s and fails a run 10 minutes without one, so
  * a fresh heartbeat means "stuck" (a hung tool or model call), an older one "likely_dead".
  */
 export async function assessStuck(
   run: TrackedRun,
   client: Pick<RunStreamClient, "getAgent">,
-  opts: { stuckAfterMs?: number; now?: number; signal?: AbortSignal } = {},
+  opts: { now?: number; signal?: AbortSignal } = {},
 ): Promise<StuckInfo | undefined> {
   const now = opts.now ?? Date.now();
-  const after = opts.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
+  const { stuckAfterMs: after, heartbeatCacheMs } = run.stream.timings;
   if (run.stream.loopCheck) await abortable(run.stream.loopCheck, opts.signal);
   const lost = run.stream.loopLost;
   if (lost && (run.state === "running" || run.state === "awaiting_input" || run.state === "awaiting_answer")) {
@@ -59,7 +56,7 @@ export async function assessStuck(
   if (idleMs < after || !run.agentId) return undefined;
   let cached = heartbeatCache.get(run);
   // Never trust a heartbeat reading older than the stuck window itself.
-  if (!cached || now - cached.at > Math.min(STATUS_CACHE_MS, after)) {
+  if (!cached || now - cached.at > Math.min(heartbeatCacheMs, after)) {
     try {
       const st = await client.getAgent(run.agentId, opts.signal ? { signal: opts.signal } : {});
       cached = { at: now };

@@ -27,10 +27,10 @@ export async function collectRuns(
 ): Promise<{ runs: RunSummary[]; remoteError?: string; hasMore: boolean }> {
   const out = new Map<string, RunSummary>();
   // Released runs re-attach to show a confirmed state, for a bounded time (then as of their release).
-  await bridge.tracker.want(bridge.tracker.list(), { deadline: Date.now() + bridge.attachWithinMs, signal });
+  await bridge.tracker.want(bridge.tracker.list(), { deadline: Date.now() + bridge.timings.attachWithinMs, signal });
   for (const run of bridge.tracker.list()) {
     if (!run.runId) continue;
-    const stuck = await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, signal });
+    const stuck = await assessStuck(run, bridge.client, { signal });
     out.set(run.runId, summarize(run, stuck));
   }
   for (const [runId, e] of bridge.tracker.savedOnly()) {

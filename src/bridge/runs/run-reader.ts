@@ -16,11 +16,6 @@ export const MAX_WAIT_MS = 55_000;
 export const HOST_ECHO_CHARS = 200;
 /** Most events re-read from loomcycle in one call when a read starts before what memory holds. */
 const REFETCH_MAX_EVENTS = 20_000;
-/** How long a call waits at least for a run to attach or a released one to catch up
- * before answering with what it has (then marked as of the release). */
-export const ATTACH_WITHIN_MS = 3000;
-/** A replay counts as settled once no frame came for this long. */
-const REPLAY_QUIET_MS = 120;
 
 export interface WaitOptions {
   signal: AbortSignal;
@@ -91,7 +86,7 @@ export async function waitAttached(run: TrackedRun, until: number, opts: WaitOpt
   // Let the replay of an existing run arrive before answering (frames come in bursts).
   while (Date.now() < until && !opts.signal.aborted && !stream.terminal) {
     const before = stream.frameCount;
-    await sleep(REPLAY_QUIET_MS, undefined, { signal: opts.signal }).catch(() => undefined);
+    await sleep(stream.timings.replayQuietMs, undefined, { signal: opts.signal }).catch(() => undefined);
     if (stream.frameCount === before && stream.phase === "live") break;
   }
   // A read position kept from an earlier process: let the replay reach it (bounded), so
@@ -202,7 +197,7 @@ export async function readRun(
   if (asOf) snap.state_as_of = asOf;
   const stuck =
     state === "running" || run.stream.loopLost || run.stream.loopCheck
-      ? await assessStuck(run, bridge.client, { stuckAfterMs: bridge.stuckAfterMs, ...(signal ? { signal } : {}) })
+      ? await assessStuck(run, bridge.client, signal ? { signal } : {})
       : undefined;
   if (stuck) snap.stuck = stuck;
   // A read that started ahead of the read position left events before it unread.

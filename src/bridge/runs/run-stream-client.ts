@@ -2,6 +2,7 @@
 // and what loomcycle's answers and failures mean for a followed run.
 import { LoomcycleError, NotFoundError, UnauthorizedError, ForbiddenError } from "../loomcycle/errors.js";
 import type { StreamFrame } from "../loomcycle/events.js";
+import { HEARTBEAT_STALE_MS } from "../timings.js";
 
 export interface SseStreamLike {
   frames: AsyncIterable<StreamFrame>;
@@ -28,9 +29,6 @@ export interface AgentStatusLike {
 export interface LoopLost {
   heartbeatAt?: string;
 }
-
-/** loomcycle refreshes a live run's heartbeat every 30 s, parked or not. */
-export const HEARTBEAT_STALE_MS = 90_000;
 
 /**
  * Whether a status says the run's loop is gone while its row still reads `running`: after

@@ -5,6 +5,7 @@ import type { LoomEvent, StreamFrame } from "../loomcycle/events.js";
 import type { LoomcycleError } from "../loomcycle/errors.js";
 import type { Logger } from "../../logger.js";
 import { EventLog } from "./event-log.js";
+import { timings, type Timings } from "../timings.js";
 import type { AgentStatusLike, LoopLost, RunStreamClient, SseStreamLike } from "./run-stream-client.js";
 
 /** `released`: the run was parked and nobody needed it, so its stream was closed to save
@@ -20,8 +21,8 @@ export interface TerminalInfo {
 
 export interface RunStreamOptions {
   logger: Logger;
-  /** Delays before re-attach attempts; the last one repeats (default: at once, 0.5, 1, 2, 4 s, then every 4 s). */
-  backoffMs?: readonly number[];
+  /** Re-attach backoff and the quiet periods that confirm a re-attach (default: DEFAULT_TIMINGS). */
+  timings?: Partial<Timings>;
   /** Use the transcript to compute `from_seq` on re-attach (default true). */
   useTranscriptResume?: boolean;
   /** Events kept in memory per run (older ones are re-fetched on demand). */
@@ -29,11 +30,6 @@ export interface RunStreamOptions {
   now?: () => number;
 }
 
-export const DEFAULT_BACKOFF_MS = [0, 500, 1000, 2000, 4000] as const;
-/** A re-attach without a known catch-up count is confirmed after this long without a frame. */
-const QUIET_CONFIRM_MS = 150;
-/** …and one whose count (from the transcript) has not been reached, after this long. */
-const QUIET_CONFIRM_COUNTED_MS = 1000;
 /** How many recent frame names we keep to check a transcript-based resume point. */
 export const NAME_RING = 64;
 
@@ -77,7 +73,8 @@ export abstract class RunStreamState {
   protected readonly abort = new AbortController();
   protected current: SseStreamLike | undefined;
   protected sawDone = false;
-  protected readonly backoff: readonly number[];
+  /** The bridge's delays: re-attach backoff, confirm quiets, the replay quiet waitAttached uses. */
+  readonly timings: Timings;
   protected readonly log: Logger;
   protected readonly now: () => number;
   protected readonly useTranscript: boolean;
@@ -102,7 +99,7 @@ export abstract class RunStreamState {
     protected readonly client: RunStreamClient,
     opts: RunStreamOptions,
   ) {
-    this.backoff = opts.backoffMs ?? DEFAULT_BACKOFF_MS;
+    this.timings = timings(opts.timings);
     this.log = opts.logger;
     this.now = opts.now ?? Date.now;
     this.useTranscript = opts.useTranscriptResume ?? true;
@@ -205,7 +202,7 @@ export abstract class RunStreamState {
         if (this.phase === "live" && this.skipLeft === 0) this.confirm();
         else this.armQuietConfirm();
       },
-      this.catchUpTo === undefined ? QUIET_CONFIRM_MS : QUIET_CONFIRM_COUNTED_MS,
+      this.catchUpTo === undefined ? this.timings.quietConfirmMs : this.timings.quietConfirmCountedMs,
     );
     this.quietTimer.unref?.();
   }

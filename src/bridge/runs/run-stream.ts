@@ -131,7 +131,7 @@ export class RunStream extends RunStreamState {
         // Running, or unknown because loomcycle is unreachable: re-attach after backoff.
         // reconnectFailures counts attempts since the last one that made progress.
         this.setPhase("reconnecting");
-        await this.sleep(this.backoff[Math.min(this.reconnectFailures, this.backoff.length - 1)] ?? 4000);
+        await this.sleep(this.timings.backoffMs[Math.min(this.reconnectFailures, this.timings.backoffMs.length - 1)] ?? 4000);
         this.reconnectFailures += 1;
         opener = () => this.reattach();
       }
@@ -170,7 +170,7 @@ export class RunStream extends RunStreamState {
             { agentId: this.agentId, err: errSummary(err) },
             "start response lost and the run cannot be looked up yet; still looking by agent_id",
           );
-        await this.sleep(this.backoff[Math.min(i + 1, this.backoff.length - 1)] ?? 4000);
+        await this.sleep(this.timings.backoffMs[Math.min(i + 1, this.timings.backoffMs.length - 1)] ?? 4000);
       }
     }
     return false;

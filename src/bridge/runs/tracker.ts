@@ -9,6 +9,8 @@ import type { Logger } from "../../logger.js";
 import { isId, mustMatch } from "../../ids.js";
 import type { StateFile } from "./state-file.js";
 import { TrackedRun } from "./tracked-run.js";
+import type { RunStreamOptions } from "./run-stream-state.js";
+import { timings, type Timings } from "../timings.js";
 import { TERMINAL_STATES, type RunState } from "./run-state.js";
 
 /** Positions of the host's own inputs kept per run in the state file (the newest). */
@@ -21,20 +23,13 @@ export function newAgentId(): string {
 export interface TrackerOptions {
   client: RunStreamClient;
   logger: Logger;
-  backoffMs?: readonly number[];
+  /** Delays over their defaults (park release, retain finished, and the streams' backoff and confirms). */
+  timings?: Partial<Timings>;
   /** Where read positions and followed runs are kept across restarts (optional). */
   stateFile?: StateFile;
   /** Events kept in memory per run. */
   eventWindow?: number;
-  /** A finished run nobody used for this long is dropped from memory (default 30 min);
-   * reading it again re-attaches it, and its read position is in the state file. */
-  retainFinishedMs?: number;
-  /** A parked or asking run nobody needed for this long releases its upstream stream
-   * (LOOMCYCLE_MCP_PARK_RELEASE_MS, default 120000; 0 never releases). */
-  parkReleaseMs?: number;
 }
-
-export const DEFAULT_PARK_RELEASE_MS = 120_000;
 
 export class RunTracker {
   private readonly runs = new Map<string, TrackedRun>();
@@ -42,12 +37,15 @@ export class RunTracker {
   private readonly startingRuns = new Map<string, TrackedRun>();
 
   private readonly sweeper: NodeJS.Timeout;
+  private readonly timings: Timings;
   /** Read positions of dropped finished runs, when there is no state file to keep them. */
   private readonly droppedPositions = new Map<string, { readPos: number; hostInputs: number[] }>();
 
   constructor(private readonly opts: TrackerOptions) {
-    const retain = opts.retainFinishedMs ?? 30 * 60_000;
-    const park = opts.parkReleaseMs ?? DEFAULT_PARK_RELEASE_MS;
+    // A finished run is dropped `retain` after its last use (reading it again re-attaches
+    // it; its read position is in the state file); a parked one releases its stream after `park`.
+    this.timings = timings(opts.timings);
+    const { retainFinishedMs: retain, parkReleaseMs: park } = this.timings;
     // A run releases between `park` and 1.25 × `park` after its last use.
     const every = Math.min(60_000, retain / 4, park > 0 ? park / 4 : Infinity);
     this.sweeper = setInterval(
@@ -151,9 +149,8 @@ export class RunTracker {
     this.opts.stateFile?.flush();
   }
 
-  private streamOpts() {
-    const o: { logger: Logger; backoffMs?: readonly number[]; window?: number } = { logger: this.opts.logger };
-    if (this.opts.backoffMs) o.backoffMs = this.opts.backoffMs;
+  private streamOpts(): RunStreamOptions {
+    const o: RunStreamOptions = { logger: this.opts.logger, timings: this.timings };
     if (this.opts.eventWindow) o.window = this.opts.eventWindow;
     return o;
   }
