@@ -4,7 +4,7 @@ import type { RunState } from "../bridge/runs/run-state.js";
 import type { RunSummary } from "../bridge/runs/run-info.js";
 import { REMOTE_RUNS_MAX } from "../bridge/runs/run-list.js";
 
-export const ORDER: RunState[] = [
+const ORDER: RunState[] = [
   "awaiting_answer",
   "awaiting_input",
   "running",
@@ -19,7 +19,21 @@ export function renderSummary(r: RunSummary): string {
   return `- ${r.run_id} agent_id=${r.agent_id} session_id=${r.session_id}${r.agent ? ` agent=${r.agent}` : ""} state=${r.state}${r.state_as_of ? ` (as of ${r.state_as_of})` : ""} followed=${r.followed} last_activity_at=${r.last_activity_at} events=${r.events} unread=${r.unread} pending_interrupts=${r.pending_interrupts}${r.stuck ? ` stuck=${r.stuck.verdict}(${r.stuck.idle_seconds}s idle${r.stuck.heartbeat_age_seconds !== undefined ? `, heartbeat ${r.stuck.heartbeat_age_seconds}s ago` : ""})` : ""}\n  next: ${r.next_step}`;
 }
 
-export function renderRuns(runs: RunSummary[], remoteError?: string, hasMore = false): string {
+/** The runs (only those in `state`, when given) grouped by state, the latest first in each, as the structured list and its text. */
+export function runList(
+  all: readonly RunSummary[],
+  opts: { remoteError?: string | undefined; hasMore: boolean; state?: RunState | undefined },
+): { structured: { runs: RunSummary[]; count: number; has_more: boolean }; text: string } {
+  const runs = (opts.state ? all.filter((r) => r.state === opts.state) : [...all]).sort(
+    (a, b) => ORDER.indexOf(a.state) - ORDER.indexOf(b.state) || b.last_activity_at.localeCompare(a.last_activity_at),
+  );
+  return {
+    structured: { runs, count: runs.length, has_more: opts.hasMore },
+    text: renderRuns(runs, opts.remoteError, opts.hasMore),
+  };
+}
+
+function renderRuns(runs: RunSummary[], remoteError?: string, hasMore = false): string {
   const lines: string[] = [`count=${runs.length} has_more=${hasMore}`];
   for (const st of ORDER) {
     const group = runs.filter((r) => r.state === st);

@@ -3,6 +3,7 @@
 import type { DigestItem, RawItem } from "../bridge/runs/digest.js";
 import { nextStep } from "../bridge/runs/run-info.js";
 import type { RunSnapshot } from "../bridge/runs/run-reader.js";
+import { interruptText } from "./interrupts.js";
 
 /** The first line of every result in `--sandbox`, so nobody mistakes simulator output for loomcycle's. */
 export const SANDBOX_BANNER = "[sandbox: these results come from the built-in loomcycle simulator, not a real loomcycle]";
@@ -20,7 +21,7 @@ function renderItem(it: DigestItem | RawItem): string {
     case "tool_result":
       return `[${it.cursor}] tool_result ${it.tool} id=${it.id} ok=${it.ok} output=${it.output}${tr}`;
     case "interrupt":
-      return `[${it.cursor}] interrupt ${it.interrupt_id}: ${it.question}${it.options ? ` options=${JSON.stringify(it.options)}` : ""}${it.expires_at ? ` expires_at=${it.expires_at}` : ""}${tr}`;
+      return `[${it.cursor}] interrupt ${interruptText(it)}${tr}`;
     case "awaiting_input":
       return `[${it.cursor}] awaiting_input`;
     case "turn_cancelled":
@@ -57,11 +58,7 @@ export function renderResult(head: Record<string, unknown>, snap: Partial<RunSna
   }
   if (snap.pending_interrupts && snap.pending_interrupts.length > 0) {
     lines.push("pending_interrupts:");
-    for (const p of snap.pending_interrupts) {
-      lines.push(
-        `- ${p.interrupt_id}: ${p.question}${p.options ? ` options=${JSON.stringify(p.options)}` : ""}${p.expires_at ? ` expires_at=${p.expires_at}` : ""}`,
-      );
-    }
+    for (const p of snap.pending_interrupts) lines.push(`- ${interruptText(p)}`);
   } else if (snap.pending_interrupts) lines.push("pending_interrupts: none");
   if (snap.stuck) {
     lines.push(

@@ -1,7 +1,8 @@
-// loomcycle://agents: the agents this token may start.
+// loomcycle://agents: the agents this token may start, as list_agents shows them.
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Bridge } from "../bridge/bridge.js";
-import { both, deadline } from "./contents.js";
+import { agentList } from "../render/agents.js";
+import { contents, RESOURCE_READ_MS } from "./contents.js";
 
 export function registerAgentsResource(server: McpServer, bridge: Bridge): void {
   server.registerResource(
@@ -13,13 +14,9 @@ export function registerAgentsResource(server: McpServer, bridge: Bridge): void 
       mimeType: "text/plain",
     },
     async (uri) => {
-      const res = await bridge.client.runnableAgents({ signal: deadline(8000) });
-      const agents = res.agents.map((a) => ({ name: a.name, source: a.source ?? "" }));
-      const text = [
-        `${agents.length} runnable agents (use the name with start_interactive_run):`,
-        ...agents.map((a) => `- ${a.name} (${a.source})`),
-      ].join("\n");
-      return both(uri.href, text, { agents, count: agents.length, has_more: false });
+      const res = await bridge.client.runnableAgents({ signal: AbortSignal.timeout(RESOURCE_READ_MS) });
+      const { structured, text } = agentList(res.agents);
+      return contents(uri.href, bridge, text, structured);
     },
   );
 }

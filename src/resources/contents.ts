@@ -1,23 +1,17 @@
-// What a resource read returns: the text and the same as JSON, because OpenCode and Claude
-// Code let models read resources directly; in --sandbox the text says it comes from the simulator.
+// What every resource read returns: the text (with the sandbox banner in --sandbox) and
+// the same as JSON, because OpenCode and Claude Code let models read resources directly.
 import type { ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../bridge/bridge.js";
 import { SANDBOX_BANNER } from "../render/run-result.js";
 
-export function both(uri: string, text: string, json: unknown): ReadResourceResult {
+export function contents(uri: string, bridge: Bridge, text: string, json: unknown): ReadResourceResult {
   return {
     contents: [
-      { uri, mimeType: "text/plain", text },
+      { uri, mimeType: "text/plain", text: bridge.sandbox ? `${SANDBOX_BANNER}\n${text}` : text },
       { uri, mimeType: "application/json", text: JSON.stringify(json) },
     ],
   };
 }
 
-/** In --sandbox, the text opens with the same banner as every tool result. */
-export function banner(bridge: Bridge): string {
-  return bridge.sandbox ? `${SANDBOX_BANNER}\n` : "";
-}
-
-export function deadline(ms: number): AbortSignal {
-  return AbortSignal.timeout(ms);
-}
+/** A resource read asks loomcycle within this bound (no call clock bounds it). */
+export const RESOURCE_READ_MS = 8000;

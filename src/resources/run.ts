@@ -7,9 +7,11 @@ import { attachFailure, isShowable, recentEvents } from "../bridge/runs/run-read
 import type { RunState } from "../bridge/runs/run-state.js";
 import { isId, mustMatch } from "../ids.js";
 import { renderResult } from "../render/run-result.js";
-import { banner, both, deadline } from "./contents.js";
+import { contents } from "./contents.js";
 
 const RECENT_EVENTS = 50;
+/** A read waits this long at most for the run to attach (or a released one to catch up). */
+const ATTACH_MS = 5000;
 
 export function registerRunResource(server: McpServer, bridge: Bridge): void {
   server.registerResource(
@@ -45,12 +47,12 @@ export function registerRunResource(server: McpServer, bridge: Bridge): void {
       const runId = String(vars.run_id ?? "");
       if (!isId(runId)) throw new Error(`${mustMatch("run_id")} (got ${JSON.stringify(runId.slice(0, 40))})`);
       const run = bridge.tracker.getOrAttach(runId);
-      await run.waitUntil(() => isShowable(run), { deadline: Date.now() + 5000 });
+      await run.waitUntil(() => isShowable(run), { deadline: Date.now() + ATTACH_MS });
       if (attachFailure(run)) throw new Error(`loomcycle has no run ${runId} visible to this token`);
       const state: RunState = run.state;
       const page = recentEvents(run, RECENT_EVENTS);
       const from = page.from;
-      const stuck = await assessStuck(run, bridge.client, { signal: deadline(5000) });
+      const stuck = await assessStuck(run, bridge.client, { signal: AbortSignal.timeout(ATTACH_MS) });
       const summary = summarize(run, stuck);
       const snap = {
         state,
@@ -72,9 +74,8 @@ export function registerRunResource(server: McpServer, bridge: Bridge): void {
       };
       const text =
         `Run ${runId} — the last ${page.items.length} events (from cursor ${from}); read_run_events reads more.\n` +
-        banner(bridge) +
         renderResult(head, snap);
-      return both(uri.href, text, {
+      return contents(uri.href, bridge, text, {
         ...summary,
         recent_events: page.items,
         from_cursor: from,

@@ -1,9 +1,9 @@
-// loomcycle://runs: the runs the host can drive.
+// loomcycle://runs: the runs the host can drive, as list_runs shows them.
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Bridge } from "../bridge/bridge.js";
 import { collectRuns } from "../bridge/runs/run-list.js";
-import { renderRuns } from "../render/run-list.js";
-import { banner, both, deadline } from "./contents.js";
+import { runList } from "../render/run-list.js";
+import { contents, RESOURCE_READ_MS } from "./contents.js";
 
 export function registerRunsResource(server: McpServer, bridge: Bridge): void {
   server.registerResource(
@@ -16,12 +16,9 @@ export function registerRunsResource(server: McpServer, bridge: Bridge): void {
       mimeType: "text/plain",
     },
     async (uri) => {
-      const { runs, remoteError, hasMore } = await collectRuns(bridge, deadline(8000));
-      return both(uri.href, banner(bridge) + renderRuns(runs, remoteError, hasMore), {
-        runs,
-        count: runs.length,
-        has_more: hasMore,
-      });
+      const { runs, remoteError, hasMore } = await collectRuns(bridge, AbortSignal.timeout(RESOURCE_READ_MS));
+      const { structured, text } = runList(runs, { remoteError, hasMore });
+      return contents(uri.href, bridge, text, structured);
     },
   );
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "../tool-kit/define-tool.js";
+import { agentList } from "../render/agents.js";
 
 export const listAgents = defineTool({
   name: "list_agents",
@@ -19,8 +20,6 @@ export const listAgents = defineTool({
   },
   async logic(_args, { bridge, signal }) {
     const res = await bridge.client.runnableAgents({ signal: signal() });
-    const agents = res.agents.map((a) => ({ name: a.name, source: a.source ?? "" }));
-    const lines = [`count=${agents.length} has_more=false`, ...agents.map((a) => `- ${a.name} (${a.source})`)];
-    return { structured: { agents, count: agents.length, has_more: false }, text: lines.join("\n") };
+    return agentList(res.agents);
   },
 });

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { given } from "../tool-kit/fields.js";
 import { collectRuns, RUN_STATES } from "../bridge/runs/run-list.js";
-import { ORDER, renderRuns } from "../render/run-list.js";
+import { runList } from "../render/run-list.js";
 import { defineTool } from "../tool-kit/define-tool.js";
 import { runSummarySchema } from "../tool-kit/schemas.js";
 
@@ -27,10 +27,7 @@ export const listRuns = defineTool({
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
   async logic(args, { bridge, signal }) {
-    const { runs: all, remoteError, hasMore } = await collectRuns(bridge, signal());
-    const runs = (args.state ? all.filter((r) => r.state === args.state) : all).sort(
-      (a, b) => ORDER.indexOf(a.state) - ORDER.indexOf(b.state) || b.last_activity_at.localeCompare(a.last_activity_at),
-    );
-    return { structured: { runs, count: runs.length, has_more: hasMore }, text: renderRuns(runs, remoteError, hasMore) };
+    const { runs, remoteError, hasMore } = await collectRuns(bridge, signal());
+    return runList(runs, { remoteError, hasMore, state: args.state });
   },
 });

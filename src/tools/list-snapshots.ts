@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { given, intField } from "../tool-kit/fields.js";
 import { defineTool } from "../tool-kit/define-tool.js";
+import { snapshotList } from "../render/snapshots.js";
 
 /** loomcycle's own cap on one snapshot list. */
 const SERVER_MAX = 200;
@@ -48,20 +49,6 @@ export const listSnapshots = defineTool({
     if (args.label_contains) q.label_contains = args.label_contains;
     const res = await bridge.client.listSnapshots(q, { signal: signal() });
     const has_more = res.entries.length > args.limit || (args.limit >= SERVER_MAX && res.entries.length >= SERVER_MAX);
-    const snapshots = res.entries.slice(0, args.limit).map((e) => ({
-      id: e.id,
-      label: e.label ?? "",
-      created_at: e.created_at,
-      byte_size: e.byte_size ?? 0,
-      schema_version: e.schema_version ?? 0,
-    }));
-    const lines = [
-      `count=${snapshots.length} has_more=${has_more}${has_more ? " (more snapshots exist: raise limit or narrow label_contains)" : ""}`,
-      ...snapshots.map(
-        (s) =>
-          `- ${s.id} label=${JSON.stringify(s.label)} created_at=${s.created_at} byte_size=${s.byte_size} schema_version=${s.schema_version}`,
-      ),
-    ];
-    return { structured: { snapshots, count: snapshots.length, has_more }, text: lines.join("\n") };
+    return snapshotList(res.entries.slice(0, args.limit), has_more);
   },
 });
