@@ -14,6 +14,11 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
+/** What is scrubbed from every line the bridge writes or returns: the bearer token (too short a value is not scrubbed, or it would mangle ordinary text). */
+export function secretsOf(token: string | undefined): string[] {
+  return token && token.length >= 4 ? [token] : [];
+}
+
 export function redactSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) {

@@ -1,7 +1,7 @@
 // Everything a tool needs, built once per process: config, logger, the loomcycle
 // client and the run tracker. Tools receive it as an argument (no module globals).
 import type { BridgeConfig } from "../config.js";
-import type { Logger } from "../logger.js";
+import { secretsOf, type Logger } from "../logger.js";
 import { LoomcycleClient } from "./loomcycle/http.js";
 import { RunTracker } from "./runs/tracker.js";
 import { StateFile } from "./runs/state-file.js";
@@ -28,6 +28,8 @@ export class Bridge {
   readonly logger: Logger;
   readonly config: BridgeOptions["config"];
   readonly sandbox: boolean;
+  /** Scrubbed from every error and note a tool returns (the token). */
+  readonly secrets: readonly string[];
   readonly timings: Timings;
   readonly stateFile: StateFile | undefined;
 
@@ -35,6 +37,7 @@ export class Bridge {
     this.config = opts.config;
     this.logger = opts.logger;
     this.sandbox = opts.sandbox ?? false;
+    this.secrets = secretsOf(opts.config.token);
     this.timings = timings(opts.timings);
     if (opts.stateFilePath) {
       this.stateFile = new StateFile(

@@ -19,7 +19,7 @@ import {
   UnreachableError,
   UpstreamError,
 } from "../bridge/loomcycle/errors.js";
-import { redactSecrets } from "../logger.js";
+import { redactSecrets, secretsOf } from "../logger.js";
 import { version } from "../version.js";
 import { printLine } from "./terminal.js";
 
@@ -101,7 +101,7 @@ export function unexpandedToken(token: string | undefined): boolean {
 export async function runDoctor(cfg: BridgeConfig, opts: DoctorOptions = {}): Promise<number> {
   const print = opts.print ?? printLine;
   const bound = opts.requestTimeoutMs ?? DOCTOR_REQUEST_TIMEOUT_MS;
-  const secrets = cfg.token ? [cfg.token] : [];
+  const secrets = secretsOf(cfg.token);
   const client = new LoomcycleClient({
     baseUrl: cfg.baseUrl,
     ...(cfg.token ? { token: cfg.token } : {}),

@@ -3,7 +3,7 @@
 // clean shutdown. Only JSON-RPC goes to stdout while serving; logs go to stderr.
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { ConfigError, parseConfig, type BridgeConfig } from "../config.js";
-import { createLogger, type Logger } from "../logger.js";
+import { createLogger, secretsOf, type Logger } from "../logger.js";
 import { Bridge } from "../bridge/bridge.js";
 import { stateDir, stateFilePath } from "../bridge/runs/state-file.js";
 import { createServer } from "../server.js";
@@ -55,7 +55,7 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
     closeSim = () => sim.close();
     logger.info({ url: sim.url }, "sandbox: serving against the built-in loomcycle simulator");
   }
-  const secrets = token ? [token] : [];
+  const secrets = secretsOf(token);
   const log = secrets.length ? createLogger({ level: cfg.logLevel, secrets }) : logger;
   const bridge = new Bridge({
     config: {
@@ -145,7 +145,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       return runSim([]);
     }
     case "serve": {
-      const logger = createLogger({ level: cfg.logLevel, secrets: cfg.token ? [cfg.token] : [] });
+      const logger = createLogger({ level: cfg.logLevel, secrets: secretsOf(cfg.token) });
       await serve(cfg, logger, env);
       return undefined; // keep running
     }

@@ -45,7 +45,7 @@ export function errorResult(
   errors: ToolErrors = {},
   tool?: string,
 ): CallToolResult {
-  const text = redactSecrets(errorText(err, bridge, ctx, errors), bridge.config.token ? [bridge.config.token] : []);
+  const text = redactSecrets(errorText(err, bridge, ctx, errors), bridge.secrets);
   if (!(err instanceof ToolError) && !(err instanceof LoomcycleError) && !isAbortError(err)) {
     bridge.logger.error({ err: err instanceof Error ? err.stack : String(err), tool }, "unexpected tool failure");
   }

@@ -231,8 +231,7 @@ async function askPerson(
     run.answered.add(q.interrupt_id);
     return { ...base(q), outcome: "answered", answer };
   } catch (err) {
-    const secrets = bridge.config.token ? [bridge.config.token] : [];
-    const msg = redactSecrets(err instanceof Error ? err.message : String(err), secrets);
+    const msg = redactSecrets(err instanceof Error ? err.message : String(err), bridge.secrets);
     return {
       ...base(q),
       outcome: "no_answer",

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
-import { isTerminal, readRun, retryNow } from "../bridge/runs/run-reader.js";
+import { readRun, retryNow } from "../bridge/runs/run-reader.js";
+import { isTerminal } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "../tool-kit/define-tool.js";
 import { waitOnRun } from "../tool-kit/call.js";

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { assertCursor, atStopPoint, isTerminal, readRun, type ReadOptions } from "../bridge/runs/run-reader.js";
+import { assertCursor, atStopPoint, readRun, type ReadOptions } from "../bridge/runs/run-reader.js";
+import { isTerminal } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { ATTACH_WITHIN_WAIT, defineTool } from "../tool-kit/define-tool.js";
 import { askedOutputShape } from "../tool-kit/asked.js";

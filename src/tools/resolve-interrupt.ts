@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
-import { isTerminal, loopGoneNow, readRun } from "../bridge/runs/run-reader.js";
+import { loopGoneNow, readRun } from "../bridge/runs/run-reader.js";
 import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
-import { STOP_STATES, type PendingInterrupt } from "../bridge/runs/run-state.js";
+import { isTerminal, STOP_STATES, type PendingInterrupt } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "../tool-kit/define-tool.js";
 import { askedOutputShape } from "../tool-kit/asked.js";

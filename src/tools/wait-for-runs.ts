@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
 import { summarize } from "../bridge/runs/run-info.js";
 import { attachFailure, waitAttached } from "../bridge/runs/run-reader.js";
-import { STOP_STATES, TERMINAL_STATES } from "../bridge/runs/run-state.js";
+import { isTerminal, STOP_STATES } from "../bridge/runs/run-state.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import type { Bridge } from "../bridge/bridge.js";
 import { renderSummary } from "../render/run-list.js";
@@ -17,7 +17,7 @@ import { runSummarySchema } from "../tool-kit/schemas.js";
 function isReady(run: TrackedRun): boolean {
   const st = run.state;
   if (!STOP_STATES.has(st)) return false;
-  return run.events.length > run.readPos || TERMINAL_STATES.has(st) || st === "awaiting_answer";
+  return run.events.length > run.readPos || isTerminal(st) || st === "awaiting_answer";
 }
 
 async function waitAny(

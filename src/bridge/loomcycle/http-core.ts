@@ -18,7 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Attempt, ATTEMPT_ABORTED } from "./attempt.js";
 import { errorFromResponse, isRetryable, looksLikeHtml } from "./error-response.js";
 import { networkError } from "./network-errors.js";
-import { redactSecrets, silentLogger, type Logger } from "../../logger.js";
+import { redactSecrets, secretsOf, silentLogger, type Logger } from "../../logger.js";
 
 export interface RetryOptions {
   /** Total attempts for retryable requests, first one included. Default 3. */
@@ -123,7 +123,7 @@ export class HttpCore {
     if (u.protocol !== "http:" && u.protocol !== "https:") throw new TypeError(`baseUrl must be http(s): ${u.protocol}`);
     this.baseUrl = u.toString().replace(/\/+$/, "");
     this.token = opts.token === "" ? undefined : opts.token;
-    this.secrets = this.token ? [this.token] : [];
+    this.secrets = secretsOf(this.token);
     this.fetchImpl = opts.fetch ?? globalThis.fetch.bind(globalThis);
     this.streamTransport = opts.streamTransport ?? openStreamRequest;
     this.log = opts.logger ?? silentLogger();

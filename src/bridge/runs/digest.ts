@@ -5,6 +5,7 @@
 // without repeating a character.
 import type { LoomEvent } from "../loomcycle/events.js";
 import type { EventSource } from "./event-log.js";
+import { pendingInterrupt } from "./run-state.js";
 
 export type DigestItem =
   | { kind: "input"; cursor: number; text: string; source: string; truncated?: true }
@@ -155,11 +156,7 @@ function itemFor(e: LoomEvent, cursor: number, opts: DigestOptions): DigestItem 
         output: shorten(e.text ?? "", preview),
       };
     case "interruption_pending": {
-      const i = e.interruption;
-      const item: DigestItem = { kind: "interrupt", cursor, interrupt_id: i?.interrupt_id ?? "", question: i?.question ?? "" };
-      if (i?.options && i.options.length > 0) item.options = [...i.options];
-      if (i?.expires_at && !i.expires_at.startsWith("0001-01-01")) item.expires_at = i.expires_at;
-      return item;
+      return { kind: "interrupt", cursor, ...pendingInterrupt(e.interruption ?? { interrupt_id: "" }) };
     }
     case "awaiting_input":
       return { kind: "awaiting_input", cursor };

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { buildDigest, buildRaw, type DigestItem, type RawItem } from "./digest.js";
 import { PatchedSource, type EventSource } from "./event-log.js";
 import { LoomcycleError, ToolError } from "../loomcycle/errors.js";
-import { STOP_STATES, TERMINAL_STATES, type PendingInterrupt, type RunState } from "./run-state.js";
+import { STOP_STATES, type PendingInterrupt, type RunState } from "./run-state.js";
 import type { TrackedRun } from "./tracked-run.js";
 import type { Bridge } from "../bridge.js";
 import { assessStuck, nextStep, type StuckInfo } from "./run-info.js";
@@ -23,7 +23,6 @@ export interface WaitOptions {
   tickMs?: number;
 }
 
-export const isTerminal = (state: RunState): boolean => TERMINAL_STATES.has(state);
 export const atStopPoint = (run: TrackedRun) => (): boolean => STOP_STATES.has(run.state);
 
 /** loomcycle has told whether the run exists: its ids came, or following it failed for good. */

@@ -5,6 +5,7 @@ import type { LoomEvent, StreamFrame } from "../loomcycle/events.js";
 import type { LoomcycleError } from "../loomcycle/errors.js";
 import type { Logger } from "../../logger.js";
 import { EventLog } from "./event-log.js";
+import type { TerminalStatus } from "./run-state.js";
 import { timings, type Timings } from "../timings.js";
 import type { AgentStatusLike, LoopLost, RunStreamClient, SseStreamLike } from "./run-stream-client.js";
 
@@ -14,7 +15,7 @@ import type { AgentStatusLike, LoopLost, RunStreamClient, SseStreamLike } from "
 export type StreamPhase = "connecting" | "live" | "reconnecting" | "released" | "ended";
 
 export interface TerminalInfo {
-  status: "completed" | "failed" | "cancelled";
+  status: TerminalStatus;
   stopReason?: string;
   error?: string;
 }

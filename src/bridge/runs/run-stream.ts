@@ -14,6 +14,7 @@
 import type { LoomEvent } from "../loomcycle/events.js";
 import { LoomcycleError, NotFoundError } from "../loomcycle/errors.js";
 import type { EventLog } from "./event-log.js";
+import { isTerminal } from "./run-state.js";
 import { NAME_RING, RunStreamState, type RunStreamOptions, type TerminalInfo } from "./run-stream-state.js";
 import {
   asLoomError,
@@ -26,7 +27,6 @@ import {
   type SseStreamLike,
 } from "./run-stream-client.js";
 
-const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 /** Above this many frames a re-attach replays from 0 instead of reading the transcript. */
 const TRANSCRIPT_RESUME_MAX_FRAMES = 50_000;
 
@@ -211,7 +211,7 @@ export class RunStream extends RunStreamState {
       this.log.debug({ err: errSummary(err), runId: this.runId }, "status lookup failed");
       return "unknown";
     }
-    if (!TERMINAL.has(st.status)) return "running";
+    if (!isTerminal(st.status)) return "running";
     // Terminal: frames persisted before the end may not have reached us (the cut may
     // have come first). A re-attach of a terminal run replays and closes at once, so
     // drain it before declaring the log complete.
@@ -226,7 +226,7 @@ export class RunStream extends RunStreamState {
     } finally {
       this.current = undefined;
     }
-    const terminal: TerminalInfo = { status: st.status as TerminalInfo["status"] };
+    const terminal: TerminalInfo = { status: st.status };
     if (st.stop_reason) terminal.stopReason = st.stop_reason;
     if (st.error) terminal.error = st.error;
     if (this.sawDone) terminal.status = "completed";

@@ -7,7 +7,7 @@ import { segmentsText, type RunStream } from "./run-stream.js";
 import type { RunStreamClient } from "./run-stream-client.js";
 import type { TerminalInfo } from "./run-stream-state.js";
 import type { Logger } from "../../logger.js";
-import type { PendingInterrupt, RunState, UsageTotals } from "./run-state.js";
+import { pendingInterrupt, type PendingInterrupt, type RunState, type UsageTotals } from "./run-state.js";
 
 /** A released run keeps a log of up to this many events in memory (re-fetching it would cost more than it holds). */
 export const DROP_LOG_ABOVE = 512;
@@ -207,10 +207,7 @@ export class TrackedRun {
       case "interruption_pending": {
         const i = e.interruption;
         if (!i) return;
-        const p: PendingInterrupt = { interrupt_id: i.interrupt_id, question: i.question ?? "" };
-        if (i.options && i.options.length > 0) p.options = [...i.options];
-        if (i.expires_at && !i.expires_at.startsWith("0001-01-01")) p.expires_at = i.expires_at;
-        this.pending.set(i.interrupt_id, p);
+        this.pending.set(i.interrupt_id, pendingInterrupt(i));
         if (this.lastInterruptToolUse) this.interruptToolCalls.set(this.lastInterruptToolUse, i.interrupt_id);
         this.base = "running";
         return;

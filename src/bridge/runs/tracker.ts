@@ -11,7 +11,7 @@ import type { StateFile } from "./state-file.js";
 import { TrackedRun } from "./tracked-run.js";
 import type { RunStreamOptions } from "./run-stream-state.js";
 import { timings, type Timings } from "../timings.js";
-import { TERMINAL_STATES, type RunState } from "./run-state.js";
+import { isTerminal, type RunState } from "./run-state.js";
 
 /** Positions of the host's own inputs kept per run in the state file (the newest). */
 const MAX_HOST_INPUTS = 500;
@@ -131,7 +131,7 @@ export class RunTracker {
     let n = 0;
     for (const [runId, e] of sf.entries()) {
       if (n >= max) break;
-      if (e.state && TERMINAL_STATES.has(e.state as RunState)) continue;
+      if (e.state && isTerminal(e.state)) continue;
       this.getOrAttach(runId);
       n += 1;
     }
