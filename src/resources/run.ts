@@ -3,7 +3,7 @@
 import { ResourceTemplate, type McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Bridge } from "../bridge/bridge.js";
 import { assessStuck, summarize } from "../bridge/runs/run-info.js";
-import { attachFailure, isShowable, recentEvents } from "../bridge/runs/run-reader.js";
+import { recentEvents } from "../bridge/runs/run-reader.js";
 import type { RunState } from "../bridge/runs/run-state.js";
 import { isId, mustMatch } from "../ids.js";
 import { renderResult } from "../render/run-result.js";
@@ -47,8 +47,8 @@ export function registerRunResource(server: McpServer, bridge: Bridge): void {
       const runId = String(vars.run_id ?? "");
       if (!isId(runId)) throw new Error(`${mustMatch("run_id")} (got ${JSON.stringify(runId.slice(0, 40))})`);
       const run = bridge.tracker.getOrAttach(runId);
-      await run.waitUntil(() => isShowable(run), { deadline: Date.now() + ATTACH_MS });
-      if (attachFailure(run)) throw new Error(`loomcycle has no run ${runId} visible to this token`);
+      await run.waitUntil(() => run.showable, { deadline: Date.now() + ATTACH_MS });
+      if (run.attachFailure) throw new Error(`loomcycle has no run ${runId} visible to this token`);
       const state: RunState = run.state;
       const page = recentEvents(run, RECENT_EVENTS);
       const from = page.from;

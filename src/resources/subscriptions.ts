@@ -3,7 +3,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../bridge/bridge.js";
-import { onRunChange } from "../bridge/runs/run-reader.js";
 import { isId, mustMatch } from "../ids.js";
 
 /** Events that mark a stop point (the run parked, asked, or ended). */
@@ -25,7 +24,7 @@ export function serveRunSubscriptions(server: McpServer, bridge: Bridge): () => 
     const unhold = run.hold(); // a subscribed run keeps its stream: the host wants to hear of changes
     let last = run.state;
     let seen = run.events.length;
-    const off = onRunChange(run, () => {
+    const off = run.onChange(() => {
       // Frames arrive in batches: a whole turn (steer, reply, park) can land at once and
       // leave the state as it was. A new stop point counts as a change too.
       const now = run.state;

@@ -7,7 +7,6 @@
 // Hosts without elicitation get the usual result plus one line saying so.
 import { z } from "zod";
 import { given } from "./fields.js";
-import { loopGoneNow } from "../bridge/runs/run-reader.js";
 import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
 import { ElicitResultSchema, type ClientCapabilities, type ElicitRequestFormParams } from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../bridge/bridge.js";
@@ -104,7 +103,7 @@ export class PersonAsker {
     if (!q) return "stop"; // another call is asking the person right now
     this.seen.add(q.interrupt_id);
     // Nothing would read the person's answer to a run whose loop loomcycle lost.
-    if (await loopGoneNow(run, callSignal(this.extra, { started: Date.now(), hardUntil: until }))) {
+    if (await run.loopGoneNow(callSignal(this.extra, { started: Date.now(), hardUntil: until }))) {
       this.asked.push({ ...base(q), outcome: "not_asked", note: LOOP_LOST_REMEDY });
       return "stop";
     }

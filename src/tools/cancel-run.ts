@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
-import { readRun, retryNow } from "../bridge/runs/run-reader.js";
+import { readRun } from "../bridge/runs/run-reader.js";
 import { isTerminal } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "../tool-kit/define-tool.js";
@@ -38,7 +38,7 @@ export const cancelRun = defineTool({
       signal: signal(),
     });
     // The stream ends with a bare EOF; the bridge confirms the outcome with a status lookup.
-    retryNow(run);
+    run.retryNow();
     await waitOnRun(run, () => isTerminal(run.state), clock.waitUntil, extra, bridge);
     const snap = await readRun(run, {}, extra.signal, bridge);
     const head = { run_id: args.run_id, cancelled: res.cancelled, final_state: snap.state };

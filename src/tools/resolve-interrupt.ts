@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
-import { loopGoneNow, readRun } from "../bridge/runs/run-reader.js";
+import { readRun } from "../bridge/runs/run-reader.js";
 import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
 import { isTerminal, STOP_STATES, type PendingInterrupt } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
@@ -84,7 +84,7 @@ export const resolveInterrupt = defineTool({
       );
     }
     // loomcycle takes an answer for a run whose loop it lost, and nothing reads it.
-    if (await loopGoneNow(run, signal())) {
+    if (await run.loopGoneNow(signal())) {
       throw new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The ${args.decline ? "decline" : "answer"} was NOT sent.`);
     }
     const res = await bridge.client.resolveInterrupt(

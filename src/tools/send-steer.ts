@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { LoomcycleError, NotFoundError, RateLimitedError, ToolError } from "../bridge/loomcycle/errors.js";
 import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
-import { loopLost, loopOwner, readRun } from "../bridge/runs/run-reader.js";
+import { readRun } from "../bridge/runs/run-reader.js";
 import { isTerminal, STOP_STATES } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "../tool-kit/define-tool.js";
@@ -103,10 +103,10 @@ export const sendSteer = defineTool({
           // Looked up once a call: between re-sends, an extra request would keep a
           // round-robin balancer sending each one to the same wrong replica.
           if (owner === undefined) {
-            owner = await loopOwner(run, extra.signal);
-            if (loopLost(run)) err = new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The message was NOT delivered.`);
+            owner = await run.loopOwner(extra.signal);
+            if (run.loopLost) err = new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The message was NOT delivered.`);
           }
-          if (owner && !loopLost(run)) {
+          if (owner && !run.loopLost) {
             if (otherReplica++ < OTHER_REPLICA_TRIES && Date.now() < c.hardUntil - 1500) {
               // A short random pause, so other traffic through the balancer does not keep
               // this request in step with the same replica.

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
-import { atStopPoint, attachFailure, isKnown, lastFailure, readRun } from "../bridge/runs/run-reader.js";
+import { atStopPoint, readRun } from "../bridge/runs/run-reader.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "../tool-kit/define-tool.js";
 import { askedOutputShape } from "../tool-kit/asked.js";
@@ -83,8 +83,8 @@ export const startInteractiveRun = defineTool({
     if (args.questions) run.questions = args.questions;
     // The ids come with loomcycle's `agent` frame; wait for them within the call's bound
     // even when wait_ms is 0.
-    await waitOnRun(run, () => isKnown(run), c.hardUntil - 500, extra, bridge);
-    const refused = attachFailure(run);
+    await waitOnRun(run, () => run.known, c.hardUntil - 500, extra, bridge);
+    const refused = run.attachFailure;
     if (refused) {
       ctx.errorNote = " No run was created.";
       throw refused;
@@ -95,7 +95,7 @@ export const startInteractiveRun = defineTool({
           "Cancelled by the host before loomcycle announced the run. The run may still be created; it is not tracked under a run_id yet.",
         );
       const secs = Math.round((c.hardUntil - c.started) / 1000);
-      const lost = lastFailure(run);
+      const lost = run.lastFailure;
       throw new ToolError(
         lost
           ? `The start request was sent, but its answer was lost and loomcycle could not be asked about the run within ${secs} s (last error: ${lost.detail}). The run MAY STILL BE CREATED: the bridge keeps looking it up by agent_id ${run.agentId} and follows it once found. Do not start it again; once loomcycle answers, list_runs shows it with agent_id ${run.agentId}.`

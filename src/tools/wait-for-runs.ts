@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
 import { summarize } from "../bridge/runs/run-info.js";
-import { attachFailure, waitAttached } from "../bridge/runs/run-reader.js";
+import { waitAttached } from "../bridge/runs/run-reader.js";
 import { isTerminal, STOP_STATES } from "../bridge/runs/run-state.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import type { Bridge } from "../bridge/bridge.js";
@@ -73,7 +73,7 @@ export const waitForRuns = defineTool({
     const ids = [...new Set(args.run_ids)];
     const runs = ids.map((id) => bridge.tracker.getOrAttach(id));
     await Promise.all(runs.map((r) => waitAttached(r, c.attachUntil, waitOptions(r, extra, bridge)).catch(() => undefined)));
-    const failed = runs.filter((r) => attachFailure(r) !== undefined);
+    const failed = runs.filter((r) => r.attachFailure !== undefined);
     if (failed.length > 0)
       throw new ToolError(
         `loomcycle has no run ${failed.map((r) => r.runId).join(", ")} visible to this token; remove it from run_ids.`,

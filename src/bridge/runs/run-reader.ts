@@ -25,62 +25,14 @@ export interface WaitOptions {
 
 export const atStopPoint = (run: TrackedRun) => (): boolean => STOP_STATES.has(run.state);
 
-/** loomcycle has told whether the run exists: its ids came, or following it failed for good. */
-export function isKnown(run: TrackedRun): boolean {
-  return run.stream.created || run.stream.fatal !== undefined;
-}
-
-/** Known, and (after a release) caught up again, or failed: a view of it can be shown. */
-export function isShowable(run: TrackedRun): boolean {
-  return (run.stream.created && run.confirmed) || run.stream.fatal !== undefined;
-}
-
-/** Why following the run failed before loomcycle announced it (no such run, refused), if it did. */
-export function attachFailure(run: TrackedRun): LoomcycleError | undefined {
-  return run.stream.created ? undefined : run.stream.fatal;
-}
-
-/** The last error of the run's connection (cleared once it works again). */
-export function lastFailure(run: TrackedRun): LoomcycleError | undefined {
-  return run.stream.lastError;
-}
-
-/** loomcycle no longer runs the run's loop (it restarted, or its replica is gone). */
-export function loopLost(run: TrackedRun): boolean {
-  return run.stream.loopLost !== undefined;
-}
-
-/** Ask loomcycle afresh whether the run's loop is gone. Before an answer: loomcycle accepts
- * one for a run whose loop it lost (after a restart) and nothing ever reads it. */
-export async function loopGoneNow(run: TrackedRun, signal: AbortSignal): Promise<boolean> {
-  await run.stream.checkLoop(signal);
-  return loopLost(run);
-}
-
-/** Ask loomcycle who runs the run: the replica id when another replica runs it, else "". */
-export async function loopOwner(run: TrackedRun, signal: AbortSignal): Promise<string> {
-  const st = await run.stream.checkLoop(signal);
-  return st?.status === "running" && st.replica_id ? st.replica_id : "";
-}
-
-/** A run that was just ended: reconnect now, so the bridge confirms the final state. */
-export function retryNow(run: TrackedRun): void {
-  run.stream.nudge();
-}
-
-/** Called whenever the run's log or connection changes; returns the unsubscribe. */
-export function onRunChange(run: TrackedRun, fn: () => void): () => void {
-  return run.stream.onChange(fn);
-}
-
 /** For a run attached on this call: wait (bounded) until it is known and its replay settled. */
 export async function waitAttached(run: TrackedRun, until: number, opts: WaitOptions): Promise<void> {
   // A released run re-attaches on use (tracker.getOrAttach): answer once it caught up.
   if (!run.confirmed) await run.waitUntil(() => run.confirmed, { deadline: until, ...opts });
   if (run.settled) return;
   const stream = run.stream;
-  await run.waitUntil(() => isKnown(run), { deadline: until, ...opts });
-  const failed = attachFailure(run);
+  await run.waitUntil(() => run.known, { deadline: until, ...opts });
+  const failed = run.attachFailure;
   if (failed) throw failed;
   // Let the replay of an existing run arrive before answering (frames come in bursts).
   while (Date.now() < until && !opts.signal.aborted && !stream.terminal) {

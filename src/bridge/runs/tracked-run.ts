@@ -7,6 +7,7 @@ import { segmentsText, type RunStream } from "./run-stream.js";
 import type { RunStreamClient } from "./run-stream-client.js";
 import type { TerminalInfo } from "./run-stream-state.js";
 import type { Logger } from "../../logger.js";
+import type { LoomcycleError } from "../loomcycle/errors.js";
 import { pendingInterrupt, type PendingInterrupt, type RunState, type UsageTotals } from "./run-state.js";
 
 /** A released run keeps a log of up to this many events in memory (re-fetching it would cost more than it holds). */
@@ -112,6 +113,54 @@ export class TrackedRun {
 
   get terminal(): TerminalInfo | undefined {
     return this.stream.terminal;
+  }
+
+  /** loomcycle has told whether the run exists: its ids came, or following it failed for good. */
+  get known(): boolean {
+    return this.stream.created || this.stream.fatal !== undefined;
+  }
+
+  /** Known, and (after a release) caught up again, or failed: a view of it can be shown. */
+  get showable(): boolean {
+    return (this.stream.created && this.confirmed) || this.stream.fatal !== undefined;
+  }
+
+  /** Why following the run failed before loomcycle announced it (no such run, refused), if it did. */
+  get attachFailure(): LoomcycleError | undefined {
+    return this.stream.created ? undefined : this.stream.fatal;
+  }
+
+  /** The last error of the run's connection (cleared once it works again). */
+  get lastFailure(): LoomcycleError | undefined {
+    return this.stream.lastError;
+  }
+
+  /** loomcycle no longer runs the run's loop (it restarted, or its replica is gone). */
+  get loopLost(): boolean {
+    return this.stream.loopLost !== undefined;
+  }
+
+  /** Ask loomcycle afresh whether the run's loop is gone. Before an answer: loomcycle accepts
+   * one for a run whose loop it lost (after a restart) and nothing ever reads it. */
+  async loopGoneNow(signal: AbortSignal): Promise<boolean> {
+    await this.stream.checkLoop(signal);
+    return this.loopLost;
+  }
+
+  /** Ask loomcycle who runs the run: the replica id when another replica runs it, else "". */
+  async loopOwner(signal: AbortSignal): Promise<string> {
+    const st = await this.stream.checkLoop(signal);
+    return st?.status === "running" && st.replica_id ? st.replica_id : "";
+  }
+
+  /** A run that was just ended, or one a call waits on: a lost stream re-attaches now. */
+  retryNow(): void {
+    this.stream.nudge();
+  }
+
+  /** Called whenever the run's log or connection changes; returns the unsubscribe. */
+  onChange(fn: () => void): () => void {
+    return this.stream.onChange(fn);
   }
 
   /** Someone needs this run now (a tool call, a resource read): a released stream re-attaches. */
