@@ -108,12 +108,12 @@ export async function candidate(body: readonly Uint8Array[], expected: number): 
         if (run.events.length >= expected) {
           off();
           resolve();
-        } else if (run.stream.fatal) {
+        } else if (run.stream.state.fatal) {
           off();
-          reject(run.stream.fatal);
+          reject(run.stream.state.fatal);
         }
       };
-      const off = run.stream.onChange(check);
+      const off = run.stream.state.onChange(check);
       check();
     });
     void run.state; // the derived state, as every tool call computes it

@@ -35,14 +35,14 @@ function logWhenConfirmed(rs: RunStream, timeoutMs = 10_000): Promise<Array<Reco
       if (!rs.confirmed) return;
       clearTimeout(timer);
       off();
-      resolve(rs.events.slice() as unknown as Array<Record<string, unknown>>);
+      resolve(rs.state.events.slice() as unknown as Array<Record<string, unknown>>);
     };
-    const off = rs.onChange(check);
+    const off = rs.state.onChange(check);
     check();
   });
 }
 
-const parks = (rs: RunStream): number => rs.events.slice().filter((e) => e.type === "awaiting_input").length;
+const parks = (rs: RunStream): number => rs.state.events.slice().filter((e) => e.type === "awaiting_input").length;
 const expected = (runId: string): Array<Record<string, unknown>> => sim.expectedTailFrames(runId).map(([, data]) => data);
 
 describe("releasing and re-attaching a parked run's stream", () => {
@@ -73,38 +73,38 @@ describe("releasing and re-attaching a parked run's stream", () => {
             if (turn === TURNS) break;
             if (rand() < 0.7 && rs.release()) {
               releases += 1;
-              await waitFor(() => rs.phase === "released", 5_000, `run ${i} released`);
+              await waitFor(() => rs.state.phase === "released", 5_000, `run ${i} released`);
               expect(rs.confirmed).toBe(false);
               if (rand() < 0.6) {
                 // Someone else (the Web UI, another host) steers the run while we hold no stream.
                 steeredWhileReleased += 1;
-                await client.sendInput(rs.runId!, `turn ${turn} of run ${i}, steered elsewhere: ünï 🎉`);
+                await client.sendInput(rs.state.runId!, `turn ${turn} of run ${i}, steered elsewhere: ünï 🎉`);
                 const settled = rand() < 0.5;
-                if (settled) await sim.waitForStopPoint(rs.runId!, 30_000);
+                if (settled) await sim.waitForStopPoint(rs.state.runId!, 30_000);
                 const atConfirm = logWhenConfirmed(rs);
                 rs.interest();
                 const log = await atConfirm;
                 // Confirmed: every frame loomcycle held when we re-attached is in the log, none
                 // twice (all of the turn when it had parked again before the interest).
-                const want = expected(rs.runId!);
+                const want = expected(rs.state.runId!);
                 if (settled) expect(log).toEqual(want);
                 else expect(want.slice(0, log.length)).toEqual(log);
                 continue;
               }
               const atConfirm = logWhenConfirmed(rs);
               rs.interest();
-              expect(await atConfirm).toEqual(expected(rs.runId!));
+              expect(await atConfirm).toEqual(expected(rs.state.runId!));
             }
-            await client.sendInput(rs.runId!, `turn ${turn} of run ${i}`);
+            await client.sendInput(rs.state.runId!, `turn ${turn} of run ${i}`);
           }
         }),
       );
-      for (const rs of streams) expect(rs.events.slice()).toEqual(expected(rs.runId!));
+      for (const rs of streams) expect(rs.state.events.slice()).toEqual(expected(rs.state.runId!));
       expect(releases).toBeGreaterThanOrEqual(10);
       expect(steeredWhileReleased).toBeGreaterThanOrEqual(5);
       // Every release was followed by exactly one re-attach, and no start was ever repeated.
-      expect(streams.reduce((n, rs) => n + rs.reattaches, 0)).toBe(releases);
-      if (useTranscriptResume) expect(streams.reduce((n, rs) => n + rs.reattachesFromSeq, 0)).toBe(releases);
+      expect(streams.reduce((n, rs) => n + rs.state.reattaches, 0)).toBe(releases);
+      if (useTranscriptResume) expect(streams.reduce((n, rs) => n + rs.state.reattachesFromSeq, 0)).toBe(releases);
       expect(sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length - posts).toBe(streams.length);
 
       // Released, they hold no tail on loomcycle; closed, nothing is left.
@@ -124,22 +124,22 @@ describe("releasing and re-attaching a parked run's stream", () => {
     );
     await waitFor(() => parks(rs) >= 1, 30_000, "parked");
     expect(rs.release()).toBe(true);
-    await waitFor(() => rs.phase === "released", 5_000, "released");
-    const before = rs.reattaches;
+    await waitFor(() => rs.state.phase === "released", 5_000, "released");
+    const before = rs.state.reattaches;
     rs.interest();
-    await waitFor(() => rs.phase === "live", 5_000, "live again");
+    await waitFor(() => rs.state.phase === "live", 5_000, "live again");
     // Nothing happened meanwhile: the transcript's count says so, no quiet period needed.
     expect(rs.confirmed).toBe(true);
-    expect(rs.reattaches).toBe(before + 1);
+    expect(rs.state.reattaches).toBe(before + 1);
 
     expect(rs.release()).toBe(true);
-    await waitFor(() => rs.phase === "released", 5_000, "released again");
-    await client.cancelAgent(rs.agentId!, "ended elsewhere");
+    await waitFor(() => rs.state.phase === "released", 5_000, "released again");
+    await client.cancelAgent(rs.state.agentId!, "ended elsewhere");
     rs.interest();
-    await waitFor(() => rs.terminal !== undefined, 10_000, "terminal seen");
-    expect(rs.terminal?.status).toBe("cancelled");
+    await waitFor(() => rs.state.terminal !== undefined, 10_000, "terminal seen");
+    expect(rs.state.terminal?.status).toBe("cancelled");
     expect(rs.confirmed).toBe(true);
-    expect(rs.events.slice()).toEqual(expected(rs.runId!));
+    expect(rs.state.events.slice()).toEqual(expected(rs.state.runId!));
     rs.close();
   });
 
@@ -152,11 +152,11 @@ describe("releasing and re-attaching a parked run's stream", () => {
     expect(rs.release()).toBe(false); // still connecting: nothing to release
     await waitFor(() => parks(rs) >= 1, 60_000, "parked");
     expect(rs.release()).toBe(true);
-    await waitFor(() => rs.phase === "released", 5_000, "released");
+    await waitFor(() => rs.state.phase === "released", 5_000, "released");
     rs.close();
-    expect(rs.phase).toBe("ended");
+    expect(rs.state.phase).toBe("ended");
     rs.interest(); // a late interest after close re-attaches nothing
     await new Promise((r) => setTimeout(r, 50));
-    expect(rs.reattaches).toBe(0);
+    expect(rs.state.reattaches).toBe(0);
   });
 });

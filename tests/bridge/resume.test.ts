@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 function parked(rs: RunStream): boolean {
-  const last = rs.events
+  const last = rs.state.events
     .slice()
     .reverse()
     .find((e) => e.type !== "usage" && e.type !== "context_compaction");
@@ -67,29 +67,29 @@ describe("exact resume under random stream cuts", () => {
         streams.map(async (rs, i) => {
           for (let turn = 1; turn < TURNS; turn++) {
             await waitFor(
-              () => parked(rs) && rs.events.slice().filter((e) => e.type === "awaiting_input").length >= turn,
+              () => parked(rs) && rs.state.events.slice().filter((e) => e.type === "awaiting_input").length >= turn,
               60_000,
               `run ${i} park ${turn}`,
             );
-            await client.sendInput(rs.runId!, `turn ${turn} of run ${i}: ünïcödé 🎉`);
+            await client.sendInput(rs.state.runId!, `turn ${turn} of run ${i}: ünïcödé 🎉`);
           }
           await waitFor(
-            () => rs.events.slice().filter((e) => e.type === "awaiting_input").length >= TURNS,
+            () => rs.state.events.slice().filter((e) => e.type === "awaiting_input").length >= TURNS,
             60_000,
             `run ${i} final park`,
           );
         }),
       );
       // Cancel half of them: a bare EOF that the status lookup must turn into "cancelled".
-      for (const rs of streams.slice(0, 3)) await client.cancelAgent(rs.agentId!, "test over");
-      await waitFor(() => streams.slice(0, 3).every((rs) => rs.terminal?.status === "cancelled"), 20_000, "cancelled runs");
+      for (const rs of streams.slice(0, 3)) await client.cancelAgent(rs.state.agentId!, "test over");
+      await waitFor(() => streams.slice(0, 3).every((rs) => rs.state.terminal?.status === "cancelled"), 20_000, "cancelled runs");
 
-      const reattaches = streams.reduce((n, rs) => n + rs.reattaches, 0);
-      const fromSeq = streams.reduce((n, rs) => n + rs.reattachesFromSeq, 0);
+      const reattaches = streams.reduce((n, rs) => n + rs.state.reattaches, 0);
+      const fromSeq = streams.reduce((n, rs) => n + rs.state.reattachesFromSeq, 0);
       const cutsLeft = sim.faults.pendingCuts();
       const cutsSurvived = totalCuts - cutsLeft;
       for (const rs of streams) {
-        expect(rs.events.slice()).toEqual(expectedEvents(rs.runId!));
+        expect(rs.state.events.slice()).toEqual(expectedEvents(rs.state.runId!));
       }
       const posts = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length - postsBefore;
       expect(posts).toBe(streams.length);
@@ -98,15 +98,15 @@ describe("exact resume under random stream cuts", () => {
       if (useTranscriptResume) expect(fromSeq).toBeGreaterThan(0);
       else expect(fromSeq).toBe(0);
       process.stderr.write(
-        `resume (${_label}): seed ${seed}, ${cutsSurvived} cuts survived across ${streams.length} runs, ${reattaches} re-attaches (${fromSeq} with a transcript from_seq), ${streams.reduce((n, rs) => n + rs.events.length, 0)} events, 0 lost, 0 duplicated\n`,
+        `resume (${_label}): seed ${seed}, ${cutsSurvived} cuts survived across ${streams.length} runs, ${reattaches} re-attaches (${fromSeq} with a transcript from_seq), ${streams.reduce((n, rs) => n + rs.state.events.length, 0)} events, 0 lost, 0 duplicated\n`,
       );
 
       // A fresh process attaching the same runs sees the same positions.
       sim.faults.clear();
       for (const rs of streams) {
-        const fresh = RunStream.attach(client, rs.runId!, { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF } });
-        await waitFor(() => fresh.events.length >= rs.events.length, 10_000, "fresh attach replay");
-        expect(fresh.events.slice()).toEqual(rs.events.slice());
+        const fresh = RunStream.attach(client, rs.state.runId!, { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF } });
+        await waitFor(() => fresh.state.events.length >= rs.state.events.length, 10_000, "fresh attach replay");
+        expect(fresh.state.events.slice()).toEqual(rs.state.events.slice());
         fresh.close();
       }
       for (const rs of streams) rs.close();

@@ -168,7 +168,7 @@ describe("scenario 1: stream cuts", () => {
           await waitFor(
             () =>
               (fb.bridge.tracker.get(id)?.events.length ?? 0) >= expected &&
-              settledPhase(fb.bridge.tracker.get(id)?.stream.phase),
+              settledPhase(fb.bridge.tracker.get(id)?.stream.state.phase),
             30_000,
             `replay of ${id}`,
           );
@@ -222,8 +222,8 @@ describe("scenario 1: stream cuts", () => {
     const byKind = (k: CutKind) => landed.filter((l) => l.kind === k).length;
     const replayCuts = landed.filter((l) => l.replay).length;
     const resets = landed.filter((l) => l.mode === "destroy").length;
-    const reattaches = runIds.reduce((n, id) => n + (env.bridge.tracker.get(id)?.stream.reattaches ?? 0), 0);
-    const fromSeq = runIds.reduce((n, id) => n + (env.bridge.tracker.get(id)?.stream.reattachesFromSeq ?? 0), 0);
+    const reattaches = runIds.reduce((n, id) => n + (env.bridge.tracker.get(id)?.stream.state.reattaches ?? 0), 0);
+    const fromSeq = runIds.reduce((n, id) => n + (env.bridge.tracker.get(id)?.stream.state.reattachesFromSeq ?? 0), 0);
     const startCuts = landed.filter((l) => l.path === "/v1/runs" && l.frame <= 2).length;
     Object.assign(rec.figures, {
       runs: RUNS,

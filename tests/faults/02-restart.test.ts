@@ -84,7 +84,7 @@ describe("scenario 2: upstream restart", () => {
       () => {
         for (const [k, id] of Object.entries(runs)) {
           const t = env.bridge.tracker.get(id)!;
-          const live = settledPhase(t.stream.phase) || t.stream.phase === "ended";
+          const live = settledPhase(t.stream.state.phase) || t.stream.state.phase === "ended";
           if (recoveredAt[k] === undefined && live && t.state === want[k as keyof typeof runs])
             recoveredAt[k] = Date.now() - backAt;
         }

@@ -216,7 +216,7 @@ describe("scenario 9: concurrency and cancel", () => {
         const marker = `settle-${id}`;
         const ac = new AbortController();
         const p = call("read_run_events", { run_id: id, wait_ms: 5000 }, marker, ac.signal).catch(() => undefined);
-        while (!bridge.tracker.get(id)?.stream.created) await new Promise((r) => setImmediate(r));
+        while (!bridge.tracker.get(id)?.stream.state.created) await new Promise((r) => setImmediate(r));
         await new Promise((r) => setTimeout(r, 15));
         const cancelledAt = performance.now();
         ac.abort("the host gave up");

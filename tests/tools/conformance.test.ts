@@ -25,7 +25,7 @@ describe("loomcycle restarted under followed runs (conformance: restart)", () =>
 
     // The bridge re-attaches both streams; each then reads as loomcycle has it.
     await waitFor(
-      () => [parkedId, midId].every((id) => h.bridge.tracker.get(id)?.stream.loopLost !== undefined),
+      () => [parkedId, midId].every((id) => h.bridge.tracker.get(id)?.stream.state.loopLost !== undefined),
       10_000,
       "liveness checked after re-attach",
     );
@@ -121,7 +121,7 @@ describe("loomcycle restarted under followed runs (conformance: restart)", () =>
     expect(s.isError, s.text).toBe(false);
     const again = await h.call("read_run_events", { run_id: runId });
     expect(again.sc.stuck).toBeUndefined();
-    expect(h.bridge.tracker.get(runId)?.stream.loopLost).toBeUndefined();
+    expect(h.bridge.tracker.get(runId)?.stream.state.loopLost).toBeUndefined();
   });
 });
 

@@ -24,7 +24,7 @@ async function startParked(hh: Harness, prompt = "first"): Promise<string> {
   return String(r.sc.run_id);
 }
 
-const released = (hh: Harness, runId: string) => (): boolean => hh.bridge.tracker.get(runId)?.stream.phase === "released";
+const released = (hh: Harness, runId: string) => (): boolean => hh.bridge.tracker.get(runId)?.stream.state.phase === "released";
 
 describe("releasing idle parked runs", () => {
   it("releases a parked run nobody reads, then a read re-attaches and returns a turn steered elsewhere, exactly once", async () => {
@@ -49,7 +49,7 @@ describe("releasing idle parked runs", () => {
     expect(events[0]).toMatchObject({ kind: "input", text: "from elsewhere" });
     expect(texts(events)).toBe("You said: from elsewhere");
     expect(events.at(-1)?.kind).toBe("awaiting_input");
-    expect(h.bridge.tracker.get(runId)?.stream.phase).toBe("live");
+    expect(h.bridge.tracker.get(runId)?.stream.state.phase).toBe("live");
     // The log is loomcycle's, once each.
     expect(h.bridge.tracker.get(runId)!.events.slice()).toEqual(h.sim.expectedTailFrames(runId).map(([, d]) => d));
 
@@ -69,13 +69,13 @@ describe("releasing idle parked runs", () => {
     // A read that waits for any new event holds the stream for its whole wait.
     const waiting = h.call("read_run_events", { run_id: runId, wait_for: "any", wait_ms: RELEASE_MS * 6 });
     await new Promise((r) => setTimeout(r, RELEASE_MS * 4));
-    expect(run.stream.phase).toBe("live");
+    expect(run.stream.state.phase).toBe("live");
     await waiting;
 
     await h.client.subscribeResource({ uri: `loomcycle://runs/${runId}` });
     await new Promise((r) => setTimeout(r, RELEASE_MS * 4));
-    expect(run.stream.phase).toBe("live");
-    expect(run.stream.releases).toBe(0);
+    expect(run.stream.state.phase).toBe("live");
+    expect(run.stream.state.releases).toBe(0);
     await h.client.unsubscribeResource({ uri: `loomcycle://runs/${runId}` });
     await waitFor(released(h, runId), 5_000, "released after unsubscribe");
   });
@@ -125,7 +125,7 @@ describe("releasing idle parked runs", () => {
     h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS, attachWithinMs: 300 } });
     const runId = await startParked(h);
     await waitFor(released(h, runId), 5_000, "released");
-    const releasedAt = h.bridge.tracker.get(runId)!.stream.releasedAt!;
+    const releasedAt = h.bridge.tracker.get(runId)!.stream.state.releasedAt!;
     await h.sim.faults.refuseConnections(3_000);
     const r = await h.call("read_run_events", { run_id: runId, wait_ms: 0 });
     expect(r.isError, r.text).toBe(false);
@@ -159,7 +159,7 @@ describe("releasing idle parked runs", () => {
     const unread = await h.call("read_run_events", { run_id: runId });
     expect(unread.sc.next_cursor).toBe(held);
     // Read to the end: the next release lets go of it.
-    await waitFor(() => run.stream.releases === 2, 5_000, "released again");
+    await waitFor(() => run.stream.state.releases === 2, 5_000, "released again");
     expect(run.events.firstHeld).toBe(held); // nothing of it in memory
 
     const other = new LoomcycleClient({ baseUrl: h.sim.url, token: h.sim.token, logger: silentLogger() });
@@ -184,6 +184,6 @@ describe("releasing idle parked runs", () => {
     h = await startHarness({}, { timings: { parkReleaseMs: 0 } });
     const runId = await startParked(h);
     await new Promise((r) => setTimeout(r, 400));
-    expect(h.bridge.tracker.get(runId)!.stream.releases).toBe(0);
+    expect(h.bridge.tracker.get(runId)!.stream.state.releases).toBe(0);
   });
 });

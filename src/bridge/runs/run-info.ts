@@ -39,14 +39,14 @@ export async function assessStuck(
   opts: { now?: number; signal?: AbortSignal } = {},
 ): Promise<StuckInfo | undefined> {
   const now = opts.now ?? Date.now();
-  const { stuckAfterMs: after, heartbeatCacheMs } = run.stream.timings;
-  if (run.stream.loopCheck) await abortable(run.stream.loopCheck, opts.signal);
-  const lost = run.stream.loopLost;
+  const { stuckAfterMs: after, heartbeatCacheMs } = run.stream.state.timings;
+  if (run.stream.state.loopCheck) await abortable(run.stream.state.loopCheck, opts.signal);
+  const lost = run.stream.state.loopLost;
   if (lost && (run.state === "running" || run.state === "awaiting_input" || run.state === "awaiting_answer")) {
     const hb = lost.heartbeatAt ? Date.parse(lost.heartbeatAt) : NaN;
     return {
       verdict: "likely_dead",
-      idle_seconds: Math.round((now - run.stream.lastActivityAt) / 1000),
+      idle_seconds: Math.round((now - run.stream.state.lastActivityAt) / 1000),
       ...(Number.isFinite(hb) ? { heartbeat_age_seconds: Math.round(Math.max(0, now - hb) / 1000) } : {}),
       remedy: LOOP_LOST_REMEDY,
     };

@@ -35,15 +35,18 @@ export async function waitAttached(run: TrackedRun, until: number, opts: WaitOpt
   const failed = run.attachFailure;
   if (failed) throw failed;
   // Let the replay of an existing run arrive before answering (frames come in bursts).
-  while (Date.now() < until && !opts.signal.aborted && !stream.terminal) {
-    const before = stream.frameCount;
-    await sleep(stream.timings.replayQuietMs, undefined, { signal: opts.signal }).catch(() => undefined);
-    if (stream.frameCount === before && stream.phase === "live") break;
+  while (Date.now() < until && !opts.signal.aborted && !stream.state.terminal) {
+    const before = stream.state.frameCount;
+    await sleep(stream.state.timings.replayQuietMs, undefined, { signal: opts.signal }).catch(() => undefined);
+    if (stream.state.frameCount === before && stream.state.phase === "live") break;
   }
   // A read position kept from an earlier process: let the replay reach it (bounded), so
   // the next read neither repeats nor has to clamp.
-  if (run.readPos > run.events.length && !stream.terminal) {
-    await run.waitUntil(() => run.events.length >= run.readPos || stream.terminal !== undefined, { deadline: until, ...opts });
+  if (run.readPos > run.events.length && !stream.state.terminal) {
+    await run.waitUntil(() => run.events.length >= run.readPos || stream.state.terminal !== undefined, {
+      deadline: until,
+      ...opts,
+    });
   }
   // A call the host cancelled leaves the replay to settle for the next one.
   if (!opts.signal.aborted) run.settled = true;
@@ -147,7 +150,7 @@ export async function readRun(
   const asOf = run.stateAsOf;
   if (asOf) snap.state_as_of = asOf;
   const stuck =
-    state === "running" || run.stream.loopLost || run.stream.loopCheck
+    state === "running" || run.stream.state.loopLost || run.stream.state.loopCheck
       ? await assessStuck(run, bridge.client, signal ? { signal } : {})
       : undefined;
   if (stuck) snap.stuck = stuck;

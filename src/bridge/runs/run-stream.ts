@@ -15,7 +15,9 @@ import type { LoomEvent } from "../loomcycle/events.js";
 import { LoomcycleError, NotFoundError } from "../loomcycle/errors.js";
 import type { EventLog } from "./event-log.js";
 import { isTerminal } from "./run-state.js";
-import { NAME_RING, RunStreamState, type RunStreamOptions, type TerminalInfo } from "./run-stream-state.js";
+import { NAME_RING, RunStreamState, type TerminalInfo } from "./run-stream-state.js";
+import { timings, type Timings } from "../timings.js";
+import type { Logger } from "../../logger.js";
 import {
   asLoomError,
   errSummary,
@@ -32,12 +34,50 @@ const TRANSCRIPT_RESUME_MAX_FRAMES = 50_000;
 
 type StartBody = Parameters<RunStreamClient["startInteractiveRun"]>[0];
 
-export class RunStream extends RunStreamState {
+export interface RunStreamOptions {
+  logger: Logger;
+  /** Re-attach backoff and the quiet periods that confirm a re-attach (default: DEFAULT_TIMINGS). */
+  timings?: Partial<Timings>;
+  /** Use the transcript to compute `from_seq` on re-attach (default true). */
+  useTranscriptResume?: boolean;
+  /** Events kept in memory per run (older ones are re-fetched on demand). */
+  window?: number;
+  now?: () => number;
+}
+
+export class RunStream {
+  /** What is known of the run: ids, log, phase, outcome (read it; only this stream changes it). */
+  readonly state: RunStreamState;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly useTranscript: boolean;
+  private readonly abort = new AbortController();
+  private current: SseStreamLike | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private wakeSleep: (() => void) | undefined;
+  /** release() closed the current stream on purpose: the loop parks instead of re-attaching. */
+  private releaseRequested = false;
+  /** release() asked to let go of the log too (see EventLog.dropHeld). */
+  private dropLogOnRelease = false;
+  /** Someone wants the stream (set by interest(), cleared by release()). */
+  private wanted = true;
+  private wakeReleased: (() => void) | undefined;
+
+  private constructor(
+    private readonly client: RunStreamClient,
+    opts: RunStreamOptions,
+  ) {
+    this.log = opts.logger;
+    this.now = opts.now ?? Date.now;
+    this.useTranscript = opts.useTranscriptResume ?? true;
+    this.state = new RunStreamState(opts.logger, timings(opts.timings), opts.window, this.now);
+  }
+
   /** Start a new interactive run. `body.agent_id` should be set by the caller so a lost
    * start response can be looked up instead of re-posted. */
   static start(client: RunStreamClient, body: StartBody, opts: RunStreamOptions): RunStream {
     const rs = new RunStream(client, opts);
-    rs.agentId = body.agent_id;
+    rs.state.agentId = body.agent_id;
     void rs.run(() => client.startInteractiveRun(body, { signal: rs.abort.signal }), true);
     return rs;
   }
@@ -45,9 +85,102 @@ export class RunStream extends RunStreamState {
   /** Follow a run that already exists (started elsewhere, or by an earlier process). */
   static attach(client: RunStreamClient, runId: string, opts: RunStreamOptions): RunStream {
     const rs = new RunStream(client, opts);
-    rs.runId = runId;
+    rs.state.runId = runId;
     void rs.run(() => client.streamRun(runId, 0, { signal: rs.abort.signal }), false);
     return rs;
+  }
+
+  get closed(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  /** The state has been confirmed since the last release (see RunStreamState.confirmed), or the stream is closed. */
+  get confirmed(): boolean {
+    return this.state.confirmed || this.closed;
+  }
+
+  /** Stop following the run locally. Never affects the remote run. */
+  close(): void {
+    if (this.abort.signal.aborted) return;
+    this.abort.abort(new Error("run stream closed"));
+    this.current?.close();
+    if (this.sleepTimer) clearTimeout(this.sleepTimer);
+    this.state.stopQuietTimer();
+    this.wakeSleep?.();
+    this.wakeReleased?.();
+    if (this.state.phase !== "ended") this.state.setPhase("ended");
+  }
+
+  /** Ask a reconnecting stream to try again now (e.g. a tool call is waiting on it). */
+  nudge(): void {
+    if (this.state.phase === "reconnecting") this.wakeSleep?.();
+  }
+
+  /**
+   * Close the upstream stream of a live run that nobody needs now (the caller decides
+   * when: see TrackedRun.releaseIfIdle). The ids, frame count and log positions stay
+   * (with `dropLog`, the events themselves are let go: a read re-fetches them); the next
+   * interest() re-attaches after the last frame received. Never affects the remote run.
+   * Returns whether a stream was released.
+   */
+  release(opts: { dropLog?: boolean } = {}): boolean {
+    const s = this.state;
+    if (this.closed || s.phase !== "live" || !this.current || !s.created || s.terminal || s.sawDone) return false;
+    if (s.confirming) return false; // let a re-attach catch up first: its state is what the release keeps
+    this.wanted = false;
+    this.releaseRequested = true;
+    this.dropLogOnRelease = opts.dropLog === true;
+    this.current.close();
+    return true;
+  }
+
+  /** Someone needs this run now (a read, a wait, a steer, a list): a released stream re-attaches. */
+  interest(): void {
+    this.wanted = true;
+    this.wakeReleased?.();
+  }
+
+  /** Parked after a release: wait until someone wants the stream again (or close()). */
+  private waitForInterest(): Promise<void> {
+    if (this.wanted || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wakeReleased = () => {
+        this.wakeReleased = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Fold what the stream delivers into the state, a read of the body at a time. */
+  private async consume(stream: SseStreamLike, skip: number): Promise<void> {
+    const at = { index: 0, skip };
+    if (stream.batches) {
+      // One wake-up and one change notification per read of the body, not per frame.
+      for await (const batch of stream.batches) {
+        if (this.closed) break;
+        this.state.fold(batch, at);
+      }
+      return;
+    }
+    for await (const f of stream.frames) {
+      if (this.closed) break;
+      this.state.fold([f], at);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (ms <= 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        if (this.sleepTimer) clearTimeout(this.sleepTimer);
+        this.sleepTimer = undefined;
+        this.wakeSleep = undefined;
+        resolve();
+      };
+      this.wakeSleep = done;
+      this.sleepTimer = setTimeout(done, ms);
+      this.sleepTimer.unref?.();
+    });
   }
 
   private async run(open: () => Promise<SseStreamLike>, isStart: boolean): Promise<void> {
@@ -55,7 +188,7 @@ export class RunStream extends RunStreamState {
     try {
       while (!this.closed) {
         const connectedAt = this.now();
-        const before = this.framesSeen;
+        const before = this.state.framesSeen;
         let failure: LoomcycleError | undefined;
         try {
           const { stream, skip } = await opener();
@@ -64,19 +197,20 @@ export class RunStream extends RunStreamState {
             return;
           }
           this.current = stream;
-          this.lastError = undefined;
-          this.skipLeft = skip;
-          if (this.confirming && this.catchUpTo !== undefined && this.framesSeen >= this.catchUpTo) this.confirm();
-          this.setPhase("live");
+          this.state.lastError = undefined;
+          this.state.skipLeft = skip;
+          if (this.state.confirming && this.state.catchUpTo !== undefined && this.state.framesSeen >= this.state.catchUpTo)
+            this.state.confirm();
+          this.state.setPhase("live");
           // A GET stream (attach or re-attach) replays whatever is stored, whether or not a
           // loop still drives the run: ask loomcycle, without holding up the replay.
-          if (!isStart) this.loopCheck = this.checkLoop().finally(() => (this.loopCheck = undefined));
-          this.armQuietConfirm();
+          if (!isStart) this.state.loopCheck = this.checkLoop().finally(() => (this.state.loopCheck = undefined));
+          this.state.armQuietConfirm();
           await this.consume(stream, skip);
         } catch (err) {
           if (this.closed) return;
           failure = asLoomError(err);
-          this.lastError = failure;
+          this.state.lastError = failure;
         } finally {
           this.current = undefined;
         }
@@ -85,61 +219,61 @@ export class RunStream extends RunStreamState {
           // We closed the stream on purpose (release()): park until someone needs the
           // run, then re-attach exactly after the last frame held.
           this.releaseRequested = false;
-          this.lastError = undefined;
-          this.releasedAt ??= this.now(); // unconfirmed since an earlier release: still as of that one
-          if (this.dropLogOnRelease) this.events.dropHeld(); // every frame is in: loomcycle keeps them, fetchRange re-reads them
-          this.releases += 1;
-          this.confirming = true;
-          this.catchUpTo = undefined;
-          this.log.debug({ runId: this.runId, frames: this.framesSeen }, "released the run's stream");
-          this.setPhase("released");
+          this.state.lastError = undefined;
+          this.state.released(); // as of this release, or of an earlier one not confirmed since
+          if (this.dropLogOnRelease) this.state.events.dropHeld(); // every frame is in: loomcycle keeps them, fetchRange re-reads them
+          this.log.debug({ runId: this.state.runId, frames: this.state.framesSeen }, "released the run's stream");
+          this.state.setPhase("released");
           await this.waitForInterest();
           if (this.closed) return;
-          this.reconnectFailures = 0;
+          this.state.reconnectFailures = 0;
           isStart = false;
           opener = () => this.reattach();
           continue;
         }
         // A stream that failed (rather than ended) leaves the run unreachable until a
         // re-attach succeeds, including while its status is looked up.
-        if (failure && this.created) this.setPhase("reconnecting");
+        if (failure && this.state.created) this.state.setPhase("reconnecting");
 
-        if (isStart && !this.created) {
+        if (isStart && !this.state.created) {
           // The POST failed or dropped before the `agent` frame. Never re-post: unless
           // loomcycle refused it or never got it, find out whether it created the run
           // under the agent_id we chose.
           if ((failure && startNotCreated(failure)) || !(await this.findStartedRun())) {
             if (this.closed) return;
-            this.fatal = failure ?? new LoomcycleError("protocol", "the start stream closed before loomcycle announced the run");
-            this.setPhase("ended");
+            this.state.fatal =
+              failure ?? new LoomcycleError("protocol", "the start stream closed before loomcycle announced the run");
+            this.state.setPhase("ended");
             return;
           }
-        } else if (failure && isFatalForStream(failure, this.events.length)) {
-          this.fatal = failure;
-          this.setPhase("ended");
+        } else if (failure && isFatalForStream(failure, this.state.events.length)) {
+          this.state.fatal = failure;
+          this.state.setPhase("ended");
           return;
         }
         isStart = false;
-        if (this.framesSeen > before || this.now() - connectedAt > 2000) this.reconnectFailures = 0;
+        if (this.state.framesSeen > before || this.now() - connectedAt > 2000) this.state.reconnectFailures = 0;
 
         // The stream ended. Decide: finished, or re-attach.
-        if (this.sawDone) {
-          this.finish({ status: "completed", stopReason: lastStopReason(this.events) });
+        if (this.state.sawDone) {
+          this.state.finish({ status: "completed", stopReason: lastStopReason(this.state.events) });
           return;
         }
         if ((await this.checkStatus()) === "terminal-drained" || this.closed) return;
         // Running, or unknown because loomcycle is unreachable: re-attach after backoff.
         // reconnectFailures counts attempts since the last one that made progress.
-        this.setPhase("reconnecting");
-        await this.sleep(this.timings.backoffMs[Math.min(this.reconnectFailures, this.timings.backoffMs.length - 1)] ?? 4000);
-        this.reconnectFailures += 1;
+        this.state.setPhase("reconnecting");
+        await this.sleep(
+          this.state.timings.backoffMs[Math.min(this.state.reconnectFailures, this.state.timings.backoffMs.length - 1)] ?? 4000,
+        );
+        this.state.reconnectFailures += 1;
         opener = () => this.reattach();
       }
     } catch (err) {
       if (!this.closed) {
-        this.log.error({ err: errSummary(err), runId: this.runId }, "run stream loop crashed");
-        this.fatal = asLoomError(err);
-        this.setPhase("ended");
+        this.log.error({ err: errSummary(err), runId: this.state.runId }, "run stream loop crashed");
+        this.state.fatal = asLoomError(err);
+        this.state.setPhase("ended");
       }
     }
   }
@@ -148,29 +282,32 @@ export class RunStream extends RunStreamState {
    * when loomcycle says there is no such run; while it cannot say (unreachable, 5xx),
    * the run may exist, so keep asking (as for a lost stream) rather than give up on it. */
   private async findStartedRun(): Promise<boolean> {
-    if (!this.agentId) return false;
+    if (!this.state.agentId) return false;
     for (let i = 0; !this.closed; i++) {
       try {
-        const st = await this.client.getAgent(this.agentId, { signal: this.abort.signal });
+        const st = await this.client.getAgent(this.state.agentId, { signal: this.abort.signal });
         if (st.run_id) {
-          this.runId = st.run_id;
-          if (st.session_id) this.sessionId = st.session_id;
-          this.created = true;
-          this.log.info({ runId: this.runId, agentId: this.agentId }, "start response lost; found the run by agent_id");
-          this.emit();
+          this.state.runId = st.run_id;
+          if (st.session_id) this.state.sessionId = st.session_id;
+          this.state.created = true;
+          this.log.info(
+            { runId: this.state.runId, agentId: this.state.agentId },
+            "start response lost; found the run by agent_id",
+          );
+          this.state.emit();
           return true;
         }
         return false;
       } catch (err) {
         if (err instanceof NotFoundError || this.closed) return false;
-        this.lastError = asLoomError(err);
-        this.setPhase("reconnecting");
+        this.state.lastError = asLoomError(err);
+        this.state.setPhase("reconnecting");
         if (i === 0)
           this.log.warn(
-            { agentId: this.agentId, err: errSummary(err) },
+            { agentId: this.state.agentId, err: errSummary(err) },
             "start response lost and the run cannot be looked up yet; still looking by agent_id",
           );
-        await this.sleep(this.timings.backoffMs[Math.min(i + 1, this.timings.backoffMs.length - 1)] ?? 4000);
+        await this.sleep(this.state.timings.backoffMs[Math.min(i + 1, this.state.timings.backoffMs.length - 1)] ?? 4000);
       }
     }
     return false;
@@ -179,21 +316,21 @@ export class RunStream extends RunStreamState {
   /** Ask loomcycle whether a loop still drives this run (sets loopLost); the status read, or
    * undefined when loomcycle cannot say. */
   async checkLoop(signal?: AbortSignal): Promise<AgentStatusLike | undefined> {
-    if (!this.agentId) return undefined;
+    if (!this.state.agentId) return undefined;
     try {
-      const st = await this.client.getAgent(this.agentId, {
+      const st = await this.client.getAgent(this.state.agentId, {
         signal: signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal,
       });
-      this.loopLost = loopLostFrom(st, this.now());
-      if (this.loopLost)
+      this.state.loopLost = loopLostFrom(st, this.now());
+      if (this.state.loopLost)
         this.log.info(
-          { runId: this.runId, heartbeatAt: this.loopLost.heartbeatAt },
+          { runId: this.state.runId, heartbeatAt: this.state.loopLost.heartbeatAt },
           "loomcycle lists the run as running but no loop drives it",
         );
-      this.emit();
+      this.state.emit();
       return st;
     } catch (err) {
-      this.log.debug({ err: errSummary(err), runId: this.runId }, "liveness lookup failed");
+      this.log.debug({ err: errSummary(err), runId: this.state.runId }, "liveness lookup failed");
       return undefined;
     }
   }
@@ -201,14 +338,14 @@ export class RunStream extends RunStreamState {
   /** EOF without `done`: ask loomcycle whether the run ended. Returns "terminal-drained"
    * when the run is over and the log is complete. */
   private async checkStatus(): Promise<"running" | "unknown" | "terminal-drained"> {
-    if (!this.agentId) return this.runId ? "running" : "unknown";
+    if (!this.state.agentId) return this.state.runId ? "running" : "unknown";
     let st: AgentStatusLike;
     try {
-      st = await this.client.getAgent(this.agentId, { signal: this.abort.signal });
+      st = await this.client.getAgent(this.state.agentId, { signal: this.abort.signal });
     } catch (err) {
       if (this.closed) return "unknown";
-      this.lastError = asLoomError(err);
-      this.log.debug({ err: errSummary(err), runId: this.runId }, "status lookup failed");
+      this.state.lastError = asLoomError(err);
+      this.log.debug({ err: errSummary(err), runId: this.state.runId }, "status lookup failed");
       return "unknown";
     }
     if (!isTerminal(st.status)) return "running";
@@ -221,7 +358,7 @@ export class RunStream extends RunStreamState {
       await this.consume(stream, skip);
     } catch (err) {
       if (this.closed) return "unknown";
-      this.lastError = asLoomError(err);
+      this.state.lastError = asLoomError(err);
       return "unknown";
     } finally {
       this.current = undefined;
@@ -229,20 +366,25 @@ export class RunStream extends RunStreamState {
     const terminal: TerminalInfo = { status: st.status };
     if (st.stop_reason) terminal.stopReason = st.stop_reason;
     if (st.error) terminal.error = st.error;
-    if (this.sawDone) terminal.status = "completed";
-    this.finish(terminal);
+    if (this.state.sawDone) terminal.status = "completed";
+    this.state.finish(terminal);
     return "terminal-drained";
   }
 
   private async reattach(): Promise<{ stream: SseStreamLike; skip: number }> {
-    const runId = this.runId;
+    const runId = this.state.runId;
     if (!runId) throw new NotFoundError("run id unknown; cannot re-attach");
     let fromSeq = 0;
-    let skip = this.framesSeen;
+    let skip = this.state.framesSeen;
     // The transcript is one unpaginated document: worth it for ordinary runs, not for
     // huge ones, which replay from 0 (streamed, bounded memory) instead.
-    if (this.useTranscript && this.sessionId && this.framesSeen > 0 && this.framesSeen <= TRANSCRIPT_RESUME_MAX_FRAMES) {
-      const point = await this.resumeSeq(runId, this.sessionId).catch((err: unknown) => {
+    if (
+      this.useTranscript &&
+      this.state.sessionId &&
+      this.state.framesSeen > 0 &&
+      this.state.framesSeen <= TRANSCRIPT_RESUME_MAX_FRAMES
+    ) {
+      const point = await this.resumeSeq(runId, this.state.sessionId).catch((err: unknown) => {
         this.log.debug({ err: errSummary(err) }, "transcript resume point unavailable; replaying from 0");
         return undefined;
       });
@@ -250,12 +392,12 @@ export class RunStream extends RunStreamState {
         fromSeq = point.seq;
         skip = 0;
         // What loomcycle held when we asked: once that many frames are in, we are caught up.
-        this.catchUpTo = point.frames;
-      } else this.catchUpTo = undefined;
-    } else this.catchUpTo = undefined;
+        this.state.catchUpTo = point.frames;
+      } else this.state.catchUpTo = undefined;
+    } else this.state.catchUpTo = undefined;
     const stream = await this.client.streamRun(runId, fromSeq, { signal: this.abort.signal });
-    this.reattaches += 1;
-    if (fromSeq > 0) this.reattachesFromSeq += 1;
+    this.state.reattaches += 1;
+    if (fromSeq > 0) this.state.reattachesFromSeq += 1;
     this.log.debug({ runId, fromSeq, skip }, "re-attached");
     return { stream, skip };
   }
@@ -280,11 +422,11 @@ export class RunStream extends RunStreamState {
         }
         streamable.push({ seq: r.seq, name: r.type });
       }
-      const n = this.framesSeen;
+      const n = this.state.framesSeen;
       if (streamable.length < n) continue;
       let ok = true;
       for (let i = Math.max(0, n - NAME_RING); i < n; i++) {
-        const have = this.names[i % NAME_RING];
+        const have = this.state.names[i % NAME_RING];
         if (have !== streamable[i]?.name) {
           ok = false;
           break;
@@ -302,7 +444,7 @@ export class RunStream extends RunStreamState {
    * does, closed as soon as the range is read. Bounded by `signal`.
    */
   async fetchRange(from: number, count: number, signal?: AbortSignal): Promise<LoomEvent[]> {
-    const runId = this.runId;
+    const runId = this.state.runId;
     if (!runId) throw new NotFoundError("run id unknown; cannot re-read");
     const sig = signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal;
     const stream = await this.client.streamRun(runId, 0, { signal: sig });

@@ -64,36 +64,36 @@ export class TrackedRun {
     private readonly log: Logger,
   ) {
     // Fold each event as the stream appends it (no read-back from the compact log).
-    stream.onEvent((e, position) => {
+    stream.state.onEvent((e, position) => {
       if (position !== this.processed) this.catchUp();
       if (position === this.processed) {
         this.apply(e, position);
         this.processed += 1;
       }
     });
-    stream.onChange(() => this.catchUp());
+    stream.state.onChange(() => this.catchUp());
   }
 
   get runId(): string | undefined {
-    return this.stream.runId;
+    return this.stream.state.runId;
   }
   get agentId(): string | undefined {
-    return this.stream.agentId;
+    return this.stream.state.agentId;
   }
   get sessionId(): string | undefined {
-    return this.stream.sessionId;
+    return this.stream.state.sessionId;
   }
   get events(): EventLog {
-    return this.stream.events;
+    return this.stream.state.events;
   }
 
   get state(): RunState {
     this.catchUp();
-    const s = this.stream;
+    const s = this.stream.state;
     if (s.terminal) return s.terminal.status;
     if (s.fatal) return s.created ? "unreachable" : "failed";
     // After a release, a failed re-attach leaves the state as of the release (stateAsOf says so).
-    if (s.phase === "reconnecting" && s.lastError && s.confirmed) return "unreachable";
+    if (s.phase === "reconnecting" && s.lastError && this.confirmed) return "unreachable";
     if (!s.created) return "starting";
     if (this.pending.size > 0) return "awaiting_answer";
     return this.base;
@@ -102,42 +102,42 @@ export class TrackedRun {
   /** When the run last produced an event (not when this process happened to replay it). */
   get lastActivityAt(): number {
     const s = this.saved;
-    if (s && this.stream.events.length <= s.events) return s.lastActivityAt;
-    return this.stream.lastActivityAt;
+    if (s && this.stream.state.events.length <= s.events) return s.lastActivityAt;
+    return this.stream.state.lastActivityAt;
   }
 
   /** Events the run is known to have (the replay after a restart may not be there yet). */
   get knownLength(): number {
-    return Math.max(this.stream.events.length, this.saved?.events ?? 0);
+    return Math.max(this.stream.state.events.length, this.saved?.events ?? 0);
   }
 
   get terminal(): TerminalInfo | undefined {
-    return this.stream.terminal;
+    return this.stream.state.terminal;
   }
 
   /** loomcycle has told whether the run exists: its ids came, or following it failed for good. */
   get known(): boolean {
-    return this.stream.created || this.stream.fatal !== undefined;
+    return this.stream.state.created || this.stream.state.fatal !== undefined;
   }
 
   /** Known, and (after a release) caught up again, or failed: a view of it can be shown. */
   get showable(): boolean {
-    return (this.stream.created && this.confirmed) || this.stream.fatal !== undefined;
+    return (this.stream.state.created && this.confirmed) || this.stream.state.fatal !== undefined;
   }
 
   /** Why following the run failed before loomcycle announced it (no such run, refused), if it did. */
   get attachFailure(): LoomcycleError | undefined {
-    return this.stream.created ? undefined : this.stream.fatal;
+    return this.stream.state.created ? undefined : this.stream.state.fatal;
   }
 
   /** The last error of the run's connection (cleared once it works again). */
   get lastFailure(): LoomcycleError | undefined {
-    return this.stream.lastError;
+    return this.stream.state.lastError;
   }
 
   /** loomcycle no longer runs the run's loop (it restarted, or its replica is gone). */
   get loopLost(): boolean {
-    return this.stream.loopLost !== undefined;
+    return this.stream.state.loopLost !== undefined;
   }
 
   /** Ask loomcycle afresh whether the run's loop is gone. Before an answer: loomcycle accepts
@@ -160,7 +160,7 @@ export class TrackedRun {
 
   /** Called whenever the run's log or connection changes; returns the unsubscribe. */
   onChange(fn: () => void): () => void {
-    return this.stream.onChange(fn);
+    return this.stream.state.onChange(fn);
   }
 
   /** Someone needs this run now (a tool call, a resource read): a released stream re-attaches. */
@@ -190,7 +190,7 @@ export class TrackedRun {
   /** When the state shown was last seen, if it is not confirmed (the stream was released
    * and has not caught up since): the state is as of that time. */
   get stateAsOf(): string | undefined {
-    const at = this.stream.releasedAt;
+    const at = this.stream.state.releasedAt;
     return at === undefined || this.stream.confirmed ? undefined : new Date(at).toISOString();
   }
 
@@ -201,7 +201,7 @@ export class TrackedRun {
    */
   releaseIfIdle(afterMs: number, now = Date.now()): boolean {
     if (this.holds > 0) return false;
-    const s = this.stream;
+    const s = this.stream.state;
     // A re-attach that just caught up served a use: the delay counts from then, or a run
     // idle before an outage would be released again the moment it is confirmed.
     if (s.phase !== "live" || now - Math.max(this.lastUsedAt, s.lastActivityAt, s.confirmedAt) < afterMs) return false;
@@ -214,12 +214,12 @@ export class TrackedRun {
     // of it re-fetches it): what a followed run costs the bridge then no longer grows with
     // its length. Unread events stay, so the next read or steer never waits on a re-fetch.
     const dropLog = s.events.length - s.events.firstHeld > DROP_LOG_ABOVE && this.readPos >= s.events.length;
-    return s.release({ dropLog });
+    return this.stream.release({ dropLog });
   }
 
   /** Fold new log entries into the derived state. Idempotent and incremental. */
   catchUp(): void {
-    const ev = this.stream.events;
+    const ev = this.stream.state.events;
     while (this.processed < ev.length) {
       const e = ev.at(this.processed);
       if (e) this.apply(e, this.processed);
@@ -362,7 +362,7 @@ export class TrackedRun {
         opts.signal?.removeEventListener("abort", onAbort);
         resolve(r);
       };
-      const off = this.stream.onChange(() => {
+      const off = this.stream.state.onChange(() => {
         if (done()) finish("done");
       });
       const onAbort = () => finish("aborted");

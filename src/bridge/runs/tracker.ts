@@ -2,14 +2,13 @@
 // by run id; starting and attaching, the read positions kept across restarts, and the
 // sweeper that drops finished runs and releases idle streams.
 import { randomBytes } from "node:crypto";
-import { RunStream } from "./run-stream.js";
+import { RunStream, type RunStreamOptions } from "./run-stream.js";
 import type { RunStreamClient } from "./run-stream-client.js";
 import { BadRequestError } from "../loomcycle/errors.js";
 import type { Logger } from "../../logger.js";
 import { isId, mustMatch } from "../../ids.js";
 import type { StateFile } from "./state-file.js";
 import { TrackedRun } from "./tracked-run.js";
-import type { RunStreamOptions } from "./run-stream-state.js";
 import { timings, type Timings } from "../timings.js";
 import { isTerminal, type RunState } from "./run-state.js";
 
@@ -116,9 +115,9 @@ export class RunTracker {
   private saveOnStateChange(run: TrackedRun): void {
     if (!this.opts.stateFile) return;
     let last: RunState | undefined;
-    run.stream.onChange(() => {
+    run.stream.state.onChange(() => {
       const st = run.state;
-      if (st === last || !run.runId || !run.stream.created) return;
+      if (st === last || !run.runId || !run.stream.state.created) return;
       last = st;
       this.noteRead(run);
     });
@@ -173,13 +172,13 @@ export class RunTracker {
     run.agentName = body.agent;
     run.settled = true; // a new run has nothing to replay
     this.startingRuns.set(agentId, run);
-    const off = stream.onChange(() => {
-      if (stream.runId && !this.runs.has(stream.runId)) {
-        this.runs.set(stream.runId, run);
+    const off = stream.state.onChange(() => {
+      if (stream.state.runId && !this.runs.has(stream.state.runId)) {
+        this.runs.set(stream.state.runId, run);
         this.startingRuns.delete(agentId);
         this.noteRead(run);
         off();
-      } else if (stream.fatal && !stream.created) {
+      } else if (stream.state.fatal && !stream.state.created) {
         this.startingRuns.delete(agentId);
         off();
       }
@@ -197,7 +196,7 @@ export class RunTracker {
       throw new BadRequestError(`${mustMatch("run_id")} (got ${JSON.stringify(runId.slice(0, 40))})`);
     }
     let run = this.runs.get(runId);
-    if (run && run.stream.fatal && !run.stream.terminal) {
+    if (run && run.stream.state.fatal && !run.stream.state.terminal) {
       // A failed earlier attach (e.g. unknown run): try again rather than caching the failure.
       run.stream.close();
       this.runs.delete(runId);
@@ -227,9 +226,9 @@ export class RunTracker {
     this.runs.set(runId, fresh);
     // A run loomcycle does not know (or this token may not see) is not kept: random
     // or mistyped ids must not grow memory. The caller still gets the failure.
-    const off = stream.onChange(() => {
-      if (stream.created) off();
-      else if (stream.fatal) {
+    const off = stream.state.onChange(() => {
+      if (stream.state.created) off();
+      else if (stream.state.fatal) {
         off();
         if (this.runs.get(runId) === fresh) this.runs.delete(runId);
       }
