@@ -21,6 +21,18 @@ export interface TerminalInfo {
   error?: string;
 }
 
+/** How RunStream (run-stream.ts) is made; its state takes the timings, window and clock. */
+export interface RunStreamOptions {
+  logger: Logger;
+  /** Re-attach backoff and the quiet periods that confirm a re-attach (default: DEFAULT_TIMINGS). */
+  timings?: Partial<Timings>;
+  /** Use the transcript to compute `from_seq` on re-attach (default true). */
+  useTranscriptResume?: boolean;
+  /** Events kept in memory per run (older ones are re-fetched on demand). */
+  window?: number;
+  now?: () => number;
+}
+
 /** How many recent frame names we keep to check a transcript-based resume point. */
 export const NAME_RING = 64;
 
@@ -182,6 +194,16 @@ export class RunStreamState {
   stopQuietTimer(): void {
     if (this.quietTimer) clearTimeout(this.quietTimer);
     this.quietTimer = undefined;
+  }
+
+  /** The stop reason of the last `done` among the latest events, if any. */
+  lastStopReason(): string | undefined {
+    const events = this.events;
+    for (let i = events.length - 1; i >= Math.max(0, events.length - 64); i--) {
+      const e = events.at(i);
+      if (e?.type === "done") return e.stop_reason;
+    }
+    return undefined;
   }
 
   /** Fold frames read together into the run; one change notification for all of them. */

@@ -13,10 +13,12 @@
 // The POST that started the run is never repeated.
 import type { LoomEvent } from "../loomcycle/events.js";
 import { LoomcycleError, NotFoundError } from "../loomcycle/errors.js";
-import type { EventLog } from "./event-log.js";
 import { isTerminal } from "./run-state.js";
-import { NAME_RING, RunStreamState, type TerminalInfo } from "./run-stream-state.js";
-import { timings, type Timings } from "../timings.js";
+import { RunStreamState, type RunStreamOptions, type TerminalInfo } from "./run-stream-state.js";
+export type { RunStreamOptions };
+import { replayRange, resumePoint } from "./replay.js";
+import { Pause } from "./pause.js";
+import { timings } from "../timings.js";
 import type { Logger } from "../../logger.js";
 import {
   asLoomError,
@@ -34,17 +36,6 @@ const TRANSCRIPT_RESUME_MAX_FRAMES = 50_000;
 
 type StartBody = Parameters<RunStreamClient["startInteractiveRun"]>[0];
 
-export interface RunStreamOptions {
-  logger: Logger;
-  /** Re-attach backoff and the quiet periods that confirm a re-attach (default: DEFAULT_TIMINGS). */
-  timings?: Partial<Timings>;
-  /** Use the transcript to compute `from_seq` on re-attach (default true). */
-  useTranscriptResume?: boolean;
-  /** Events kept in memory per run (older ones are re-fetched on demand). */
-  window?: number;
-  now?: () => number;
-}
-
 export class RunStream {
   /** What is known of the run: ids, log, phase, outcome (read it; only this stream changes it). */
   readonly state: RunStreamState;
@@ -53,15 +44,16 @@ export class RunStream {
   private readonly useTranscript: boolean;
   private readonly abort = new AbortController();
   private current: SseStreamLike | undefined;
-  private sleepTimer: NodeJS.Timeout | undefined;
-  private wakeSleep: (() => void) | undefined;
+  /** The backoff before a re-attach (a waiting call cuts it short). */
+  private readonly backoff = new Pause();
   /** release() closed the current stream on purpose: the loop parks instead of re-attaching. */
   private releaseRequested = false;
   /** release() asked to let go of the log too (see EventLog.dropHeld). */
   private dropLogOnRelease = false;
   /** Someone wants the stream (set by interest(), cleared by release()). */
   private wanted = true;
-  private wakeReleased: (() => void) | undefined;
+  /** Parked after a release, until someone wants the stream again. */
+  private readonly parked = new Pause();
 
   private constructor(
     private readonly client: RunStreamClient,
@@ -104,16 +96,15 @@ export class RunStream {
     if (this.abort.signal.aborted) return;
     this.abort.abort(new Error("run stream closed"));
     this.current?.close();
-    if (this.sleepTimer) clearTimeout(this.sleepTimer);
     this.state.stopQuietTimer();
-    this.wakeSleep?.();
-    this.wakeReleased?.();
+    this.backoff.wake();
+    this.parked.wake();
     if (this.state.phase !== "ended") this.state.setPhase("ended");
   }
 
   /** Ask a reconnecting stream to try again now (e.g. a tool call is waiting on it). */
   nudge(): void {
-    if (this.state.phase === "reconnecting") this.wakeSleep?.();
+    if (this.state.phase === "reconnecting") this.backoff.wake();
   }
 
   /**
@@ -137,18 +128,7 @@ export class RunStream {
   /** Someone needs this run now (a read, a wait, a steer, a list): a released stream re-attaches. */
   interest(): void {
     this.wanted = true;
-    this.wakeReleased?.();
-  }
-
-  /** Parked after a release: wait until someone wants the stream again (or close()). */
-  private waitForInterest(): Promise<void> {
-    if (this.wanted || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.wakeReleased = () => {
-        this.wakeReleased = undefined;
-        resolve();
-      };
-    });
+    this.parked.wake();
   }
 
   /** Fold what the stream delivers into the state, a read of the body at a time. */
@@ -169,18 +149,7 @@ export class RunStream {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (ms <= 0 || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        if (this.sleepTimer) clearTimeout(this.sleepTimer);
-        this.sleepTimer = undefined;
-        this.wakeSleep = undefined;
-        resolve();
-      };
-      this.wakeSleep = done;
-      this.sleepTimer = setTimeout(done, ms);
-      this.sleepTimer.unref?.();
-    });
+    return this.closed ? Promise.resolve() : this.backoff.wait(ms);
   }
 
   private async run(open: () => Promise<SseStreamLike>, isStart: boolean): Promise<void> {
@@ -224,7 +193,7 @@ export class RunStream {
           if (this.dropLogOnRelease) this.state.events.dropHeld(); // every frame is in: loomcycle keeps them, fetchRange re-reads them
           this.log.debug({ runId: this.state.runId, frames: this.state.framesSeen }, "released the run's stream");
           this.state.setPhase("released");
-          await this.waitForInterest();
+          if (!this.wanted && !this.closed) await this.parked.wait();
           if (this.closed) return;
           this.state.reconnectFailures = 0;
           isStart = false;
@@ -256,7 +225,7 @@ export class RunStream {
 
         // The stream ended. Decide: finished, or re-attach.
         if (this.state.sawDone) {
-          this.state.finish({ status: "completed", stopReason: lastStopReason(this.state.events) });
+          this.state.finish({ status: "completed", stopReason: this.state.lastStopReason() });
           return;
         }
         if ((await this.checkStatus()) === "terminal-drained" || this.closed) return;
@@ -402,89 +371,22 @@ export class RunStream {
     return { stream, skip };
   }
 
-  /**
-   * The transcript `seq` of the last frame we hold, or undefined when it cannot be
-   * established with certainty. Streamable rows of this run, in seq order, map 1:1 to
-   * frames; which rows stream differs across loomcycle versions (some turn user_input
-   * rows into `steer` frames, some skip them), so the mapping is checked against the
-   * names of the last frames we received before it is trusted.
-   */
+  /** The transcript `seq` of the last frame we hold (see resumePoint), or undefined. */
   private async resumeSeq(runId: string, sessionId: string): Promise<{ seq: number; frames: number } | undefined> {
     const { events: rows } = await this.client.transcript(sessionId, { signal: this.abort.signal });
-    const mine = rows.filter((r) => r.run_id === runId);
-    for (const userInputAsSteer of [true, false]) {
-      const streamable: Array<{ seq: number; name: string }> = [];
-      for (const r of mine) {
-        if (r.type === "system_prompt") continue;
-        if (r.type === "user_input") {
-          if (userInputAsSteer && segmentsText(r.payload) !== "") streamable.push({ seq: r.seq, name: "steer" });
-          continue;
-        }
-        streamable.push({ seq: r.seq, name: r.type });
-      }
-      const n = this.state.framesSeen;
-      if (streamable.length < n) continue;
-      let ok = true;
-      for (let i = Math.max(0, n - NAME_RING); i < n; i++) {
-        const have = this.state.names[i % NAME_RING];
-        if (have !== streamable[i]?.name) {
-          ok = false;
-          break;
-        }
-      }
-      const seq = streamable[n - 1]?.seq;
-      if (ok && seq !== undefined) return { seq, frames: streamable.length };
-    }
-    return undefined;
+    return resumePoint(rows, runId, this.state);
   }
 
-  /**
-   * Re-read log positions [from, from + count) from loomcycle (for positions evicted
-   * from memory): a replay of the run, counting positions exactly as the live log
-   * does, closed as soon as the range is read. Bounded by `signal`.
-   */
+  /** Re-read log positions [from, from + count) from loomcycle (see replayRange). Bounded by `signal`. */
   async fetchRange(from: number, count: number, signal?: AbortSignal): Promise<LoomEvent[]> {
     const runId = this.state.runId;
     if (!runId) throw new NotFoundError("run id unknown; cannot re-read");
-    const sig = signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal;
-    const stream = await this.client.streamRun(runId, 0, { signal: sig });
-    const out: LoomEvent[] = [];
-    let pos = 0;
-    try {
-      for await (const f of stream.frames) {
-        if (f.kind !== "event") continue;
-        if (pos >= from) {
-          out.push(f.event);
-          if (out.length >= count) break;
-        }
-        pos += 1;
-      }
-    } finally {
-      stream.close();
-    }
-    return out;
+    return replayRange(
+      this.client,
+      runId,
+      from,
+      count,
+      signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal,
+    );
   }
-}
-
-function lastStopReason(events: EventLog): string | undefined {
-  for (let i = events.length - 1; i >= Math.max(0, events.length - 64); i--) {
-    const e = events.at(i);
-    if (e?.type === "done") return e.stop_reason;
-  }
-  return undefined;
-}
-
-/** Text of a user_input payload as the tail joins it: every segment's text blocks, joined by "\n". */
-export function segmentsText(payload: unknown): string {
-  if (!Array.isArray(payload)) return "";
-  const parts: string[] = [];
-  for (const seg of payload) {
-    const content = (seg as { content?: unknown })?.content;
-    if (!Array.isArray(content)) continue;
-    for (const b of content) {
-      const t = (b as { text?: unknown })?.text;
-      if (typeof t === "string" && t !== "") parts.push(t);
-    }
-  }
-  return parts.join("\n");
 }

@@ -3,7 +3,8 @@
 // at a deadline, or when the host cancels the call.
 import type { LoomEvent } from "../loomcycle/events.js";
 import type { EventLog } from "./event-log.js";
-import { segmentsText, type RunStream } from "./run-stream.js";
+import type { RunStream } from "./run-stream.js";
+import { segmentsText } from "./replay.js";
 import type { RunStreamClient } from "./run-stream-client.js";
 import type { TerminalInfo } from "./run-stream-state.js";
 import type { Logger } from "../../logger.js";
