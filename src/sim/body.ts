@@ -55,13 +55,6 @@ export const RunRequestSchema = z.looseObject({
 export const RunInputSchema = z.looseObject({ text: str });
 export const ReasonSchema = z.looseObject({ reason: str });
 export const ResolveSchema = z.looseObject({ kind: str, answer: str, resolved_by: str, disposition: str });
-export const SnapshotCreateSchema = z.looseObject({
-  label: str,
-  include_history: bool,
-  include_history_since: str,
-  max_bytes: int,
-});
-export const SnapshotRestoreSchema = z.looseObject({ include_history: bool, json: z.unknown() });
 
 export interface ContentBlockIn {
   type?: string;

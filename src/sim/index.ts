@@ -11,7 +11,7 @@ import { Router, makeListener, type Principal, type SimContext } from "./http.js
 import * as misc from "./routes-misc.js";
 import * as runs from "./routes-runs.js";
 import { Store, rowToFrame } from "./store.js";
-import type { SimOptions, SimRequestRecord, SimRow, Simulator, StartSimulator } from "./types.js";
+import type { SimOptions, SimRequestRecord, SimRow, SimSnapshotSeed, Simulator, StartSimulator } from "./types.js";
 import { Rng } from "./util.js";
 
 export type * from "./types.js";
@@ -35,14 +35,19 @@ function buildRouter(): Router {
   r.add("GET /v1/users/{user_id}/interrupts", misc.handleListUserInterrupts);
   r.add("GET /v1/_me", misc.handleMe);
   r.add("GET /v1/_runnable-agents", misc.handleRunnableAgents);
-  r.add("GET /v1/_state", misc.handleState);
   r.add("GET /v1/_snapshots", misc.handleListSnapshots);
-  r.add("POST /v1/_snapshots", misc.handleCreateSnapshot);
-  r.add("GET /v1/_snapshots/{id}", misc.handleGetSnapshot);
-  r.add("DELETE /v1/_snapshots/{id}", misc.handleDeleteSnapshot);
-  r.add("GET /v1/_snapshots/{id}/export", misc.handleExportSnapshot);
-  r.add("POST /v1/_snapshots/{id}/restore", misc.handleRestoreSnapshot);
   return r;
+}
+
+/** A few snapshots, as a real deployment would have. */
+function defaultSnapshots(): SimSnapshotSeed[] {
+  const day = 86_400_000;
+  const base = Date.now();
+  return [
+    { label: "nightly-backup", created_at: new Date(base - 3 * day).toISOString() },
+    { label: "before-deploy", created_at: new Date(base - 2 * day).toISOString() },
+    { label: "Nightly-Backup-2", created_at: new Date(base - day).toISOString() },
+  ];
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {
@@ -146,12 +151,7 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
   };
   server.on("request", makeListener(sim, buildRouter(), requests));
 
-  // A few snapshots, as a real deployment would have.
-  const day = 86_400_000;
-  const base = Date.now();
-  store.addSnapshot({ label: "nightly-backup", created_at: new Date(base - 3 * day).toISOString() });
-  store.addSnapshot({ label: "before-deploy", created_at: new Date(base - 2 * day).toISOString() });
-  store.addSnapshot({ label: "Nightly-Backup-2", created_at: new Date(base - day).toISOString() });
+  for (const s of opts.snapshots ?? defaultSnapshots()) store.addSnapshot(s);
 
   port = await listen(server, port, host);
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
@@ -214,9 +214,6 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
           }
         });
       });
-    },
-    addSnapshot(s) {
-      return store.addSnapshot(s).id;
     },
     whenAccepting() {
       return accepting;

@@ -1,8 +1,7 @@
 // Status, listing, transcript, interrupt, snapshot and discovery routes.
 import { AGENTS } from "./agents.js";
-import { ReasonSchema, ResolveSchema, SnapshotCreateSchema, SnapshotRestoreSchema, decodeBody } from "./body.js";
+import { ReasonSchema, ResolveSchema, decodeBody } from "./body.js";
 import {
-  endBody,
   hasScope,
   httpError,
   isAdmin,
@@ -23,7 +22,7 @@ import {
   type RunRec,
   type SnapshotRec,
 } from "./store.js";
-import { goJSON, goQuote, nowNs, rfc3339Nano, sortedKeys, validIdent } from "./util.js";
+import { goQuote, nowNs, rfc3339Nano, sortedKeys, validIdent } from "./util.js";
 import { mustMatch } from "../ids.js";
 
 export const SIM_VERSION = "v1.59.0-sim";
@@ -72,11 +71,6 @@ export function handleMe(c: RequestCtx): void {
 export function handleRunnableAgents(c: RequestCtx): void {
   const agents = [...AGENTS.keys()].sort().map((name) => ({ name, source: "bundled" }));
   writeJSON(c.res, 200, { agents });
-}
-
-/** GET /v1/_state. */
-export function handleState(c: RequestCtx): void {
-  writeJSON(c.res, 200, { state: "running", paused_runs_count: 0 });
 }
 
 /** GET /v1/agents/{agent_id}. */
@@ -237,80 +231,4 @@ export function handleListSnapshots(c: RequestCtx): void {
     if (n > 0) limit = n;
   }
   writeJSON(c.res, 200, { entries: c.sim.store.listSnapshots(labelContains, limit).map(snapshotEntry) });
-}
-
-/** POST /v1/_snapshots. */
-export function handleCreateSnapshot(c: RequestCtx): void {
-  let label = "";
-  if (c.bodyBytes > 1 << 20) return writeJSONError(c.res, 400, "invalid_json", "request body must be JSON object (or empty)");
-  const dec = decodeBody<{ label?: string; include_history_since?: string }>(c.body, SnapshotCreateSchema);
-  if (!dec.ok && !dec.empty) return writeJSONError(c.res, 400, "invalid_json", "request body must be JSON object (or empty)");
-  if (dec.ok) {
-    label = dec.value.label ?? "";
-    const since = dec.value.include_history_since ?? "";
-    if (
-      since !== "" &&
-      (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(since) || Number.isNaN(Date.parse(since)))
-    ) {
-      return writeJSONError(c.res, 400, "invalid_since", "include_history_since must be RFC3339");
-    }
-  }
-  const rec = c.sim.store.addSnapshot({ label });
-  writeJSON(c.res, 201, snapshotEntry(rec));
-}
-
-/** GET /v1/_snapshots/{id}. */
-export function handleGetSnapshot(c: RequestCtx): void {
-  const id = c.params.id ?? "";
-  const s = c.sim.store.snapshots.find((x) => x.id === id);
-  if (!s) return writeJSONError(c.res, 404, "snapshot_not_found", "no snapshot with id " + id);
-  writeJSON(c.res, 200, { ...snapshotEntry(s), json_content: s.json_content });
-}
-
-/** GET /v1/_snapshots/{id}/export. */
-export function handleExportSnapshot(c: RequestCtx): void {
-  const id = c.params.id ?? "";
-  const s = c.sim.store.snapshots.find((x) => x.id === id);
-  if (!s) return writeJSONError(c.res, 404, "snapshot_not_found", "no snapshot with id " + id);
-  endBody(
-    c.res,
-    200,
-    {
-      "Content-Type": "application/json",
-      "Content-Disposition": `attachment; filename="${id.replace(/[^A-Za-z0-9_.-]/g, "_")}.json"`,
-    },
-    goJSON(s.json_content),
-  );
-}
-
-/** DELETE /v1/_snapshots/{id}: always 204. */
-export function handleDeleteSnapshot(c: RequestCtx): void {
-  const id = c.params.id ?? "";
-  const i = c.sim.store.snapshots.findIndex((x) => x.id === id);
-  if (i >= 0) c.sim.store.snapshots.splice(i, 1);
-  c.res.writeHead(204);
-  c.res.end();
-}
-
-/** POST /v1/_snapshots/{id}/restore: the simulator restores nothing, but answers like loomcycle. */
-export function handleRestoreSnapshot(c: RequestCtx): void {
-  const id = c.params.id ?? "";
-  const dec = decodeBody<{ json?: unknown }>(c.body, SnapshotRestoreSchema);
-  if (!dec.ok && !dec.empty) return writeJSONError(c.res, 400, "invalid_json", "request body must be JSON object (or empty)");
-  const inline = dec.ok && dec.value.json !== undefined;
-  if (!inline && !c.sim.store.snapshots.some((x) => x.id === id))
-    return writeJSONError(c.res, 404, "snapshot_not_found", "no snapshot with id " + id);
-  writeJSON(c.res, 200, {
-    agent_defs_restored: 0,
-    agent_def_active_restored: 0,
-    memory_restored: 0,
-    channel_messages_restored: 0,
-    channel_cursors_restored: 0,
-    evaluations_restored: 0,
-    paused_runs_restored: 0,
-    paused_runs_resumed: 0,
-    synthesized_sessions: 0,
-    transcript_events_restored: 0,
-    interaction_history_restored: 0,
-  });
 }

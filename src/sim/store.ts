@@ -13,6 +13,7 @@ import {
   sessionId as newSessionId,
   snapshotId,
 } from "./util.js";
+import type { SimSnapshotSeed } from "./types.js";
 
 export type RunStatus = "running" | "completed" | "failed" | "cancelled";
 export type Json = Record<string, unknown>;
@@ -122,7 +123,6 @@ export interface SnapshotRec {
   label: string;
   schema_version: number;
   byte_size: number;
-  json_content: Json;
 }
 
 export class Store {
@@ -284,7 +284,7 @@ export class Store {
 
   // ---- snapshots ----
 
-  addSnapshot(s: { label?: string; byte_size?: number; created_at?: string }): SnapshotRec {
+  addSnapshot(s: SimSnapshotSeed): SnapshotRec {
     const created = s.created_at ? new Date(s.created_at) : new Date();
     const createdAt = created.toISOString();
     const rec: SnapshotRec = {
@@ -293,24 +293,6 @@ export class Store {
       label: s.label ?? "",
       schema_version: 1,
       byte_size: s.byte_size ?? this.rng.int(20_000, 400_000),
-      json_content: {
-        schema_version: 1,
-        created_at: createdAt,
-        sections: {
-          agent_defs: [],
-          agent_def_active: [],
-          skill_defs: [],
-          skill_def_active: [],
-          team_defs: [],
-          team_def_active: [],
-          mcp_server_defs: [],
-          mcp_server_def_active: [],
-          memory: [],
-          channels: [],
-          evaluations: [],
-          paused_runs: [],
-        },
-      },
     };
     this.snapshots.push(rec);
     return rec;

@@ -40,6 +40,15 @@ export interface SimOptions {
    * 404 instead of being passed on. Default: one node.
    */
   replicas?: string[];
+  /** The operator snapshots GET /v1/_snapshots lists (default: three, a few days old). */
+  snapshots?: SimSnapshotSeed[];
+}
+
+/** A snapshot the simulator holds from the start (loomcycle's snapshots are made by its operator). */
+export interface SimSnapshotSeed {
+  label?: string;
+  byte_size?: number;
+  created_at?: string;
 }
 
 /** One persisted row, as `GET /v1/sessions/{id}/transcript` returns it. */
@@ -119,8 +128,6 @@ export interface Simulator {
   runStatus(runId: string): "running" | "completed" | "failed" | "cancelled" | undefined;
   /** Resolve when the run is parked (awaiting_input), awaiting an interrupt, or terminal. */
   waitForStopPoint(runId: string, timeoutMs?: number): Promise<void>;
-  /** Seed snapshot entries (already seeded with a few by default). */
-  addSnapshot(s: { label?: string; byte_size?: number; created_at?: string }): string;
   /**
    * Test control: loomcycle restarts on the same store. Every live loop is gone without a
    * word (rows stay `running`, `live: false`, heartbeats stop; a steer gets 404), open

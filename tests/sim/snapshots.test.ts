@@ -1,4 +1,4 @@
-// /v1/_snapshots: list (limit, label filter, invalid_limit), create, get, admin-only.
+// /v1/_snapshots: list (limit, label filter, invalid_limit), admin-only, seeded through the options.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { api } from "./sim-helpers.js";
@@ -53,24 +53,6 @@ describe("snapshots", () => {
     }
   });
 
-  it("creates (201), gets, and 404s an unknown id", async () => {
-    const created = await api(sim, "POST", "/v1/_snapshots", { label: "from-test" });
-    expect(created.status).toBe(201);
-    const e = created.json() as Entry;
-    expect(e).toMatchObject({ label: "from-test", schema_version: 1 });
-    expect((await list())[0]?.id).toBe(e.id);
-    const got = (await api(sim, "GET", `/v1/_snapshots/${e.id}`)).json() as Record<string, unknown>;
-    expect(got).toMatchObject({ id: e.id, label: "from-test" });
-    expect(got.json_content).toMatchObject({ schema_version: 1, sections: expect.any(Object) });
-    const empty = await fetch(sim.url + "/v1/_snapshots", { method: "POST", headers: { Authorization: `Bearer ${sim.token}` } });
-    expect(empty.status).toBe(201);
-    const missing = await api(sim, "GET", "/v1/_snapshots/snap_1_deadbeef");
-    expect(missing.status).toBe(404);
-    expect(missing.text).toBe('{"code":"snapshot_not_found","error":"no snapshot with id snap_1_deadbeef"}');
-    const bad = await api(sim, "POST", "/v1/_snapshots", "[1]");
-    expect(bad.text).toBe('{"code":"invalid_json","error":"request body must be JSON object (or empty)"}');
-  });
-
   it("refuses a token without substrate:admin", async () => {
     const r = await api(sim, "GET", "/v1/_snapshots", undefined, USER);
     expect(r.status).toBe(403);
@@ -78,9 +60,24 @@ describe("snapshots", () => {
     expect(r.headers.get("www-authenticate")).toBe('Bearer scope="substrate:admin"');
   });
 
-  it("addSnapshot seeds an entry through the control panel", async () => {
-    const id = sim.addSnapshot({ label: "seeded", byte_size: 42, created_at: "2030-01-01T00:00:00.000Z" });
-    const first = (await list())[0];
-    expect(first).toEqual({ id, created_at: "2030-01-01T00:00:00.000Z", label: "seeded", schema_version: 1, byte_size: 42 });
+  it("holds the snapshots given in its options instead of the default ones", async () => {
+    const seeded = await startSimulator({
+      speed: 0,
+      snapshots: [{ label: "seeded", byte_size: 42, created_at: "2030-01-01T00:00:00.000Z" }],
+    });
+    try {
+      const entries = ((await api(seeded, "GET", "/v1/_snapshots")).json() as { entries: Entry[] }).entries;
+      expect(entries).toEqual([
+        {
+          id: expect.stringMatching(/^snap_\d{13}_[0-9a-f]{8}$/),
+          created_at: "2030-01-01T00:00:00.000Z",
+          label: "seeded",
+          schema_version: 1,
+          byte_size: 42,
+        },
+      ]);
+    } finally {
+      await seeded.close();
+    }
   });
 });
