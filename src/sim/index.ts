@@ -10,6 +10,7 @@ import { FaultRegistry } from "./faults.js";
 import { Router, makeListener, type Principal, type SimContext } from "./http.js";
 import * as misc from "./routes-misc.js";
 import * as runs from "./routes-runs.js";
+import * as start from "./routes-start.js";
 import { Store, rowToFrame } from "./store.js";
 import type { SimOptions, SimRequestRecord, SimRow, SimSnapshotSeed, Simulator, StartSimulator } from "./types.js";
 import { Rng } from "./util.js";
@@ -20,7 +21,7 @@ export { AGENTS } from "./agents.js";
 function buildRouter(): Router {
   const r = new Router();
   r.add("/healthz", misc.handleHealthz, false);
-  r.add("POST /v1/runs", runs.handleRuns);
+  r.add("POST /v1/runs", start.handleRuns);
   r.add("GET /v1/runs/{run_id}/stream", runs.handleRunStream);
   r.add("POST /v1/runs/{run_id}/input", runs.handleRunInput);
   r.add("POST /v1/runs/{run_id}/cancel", runs.handleCancelTurn);
@@ -28,7 +29,7 @@ function buildRouter(): Router {
   r.add("GET /v1/runs/{run_id}/interrupts", misc.handleListRunInterrupts);
   r.add("POST /v1/runs/{run_id}/interrupts/{interrupt_id}/resolve", misc.handleResolveInterrupt);
   r.add("GET /v1/sessions/{id}/transcript", misc.handleTranscript);
-  r.add("POST /v1/sessions/{id}/messages", runs.handleMessages);
+  r.add("POST /v1/sessions/{id}/messages", start.handleMessages);
   r.add("GET /v1/agents/{agent_id}", misc.handleGetAgent);
   r.add("POST /v1/agents/{agent_id}/cancel", misc.handleCancelAgent);
   r.add("GET /v1/users/{user_id}/agents", misc.handleListUserAgents);
