@@ -9,16 +9,14 @@ import { type AgentDef, type Block, type ConvMessage, type Json } from "./agents
 import { applyCompaction, estimateTokens, firstUserMessage, validateImages } from "./conversation.js";
 import type { SegmentIn } from "./body.js";
 import type { Engine } from "./engine.js";
-import { askInterruption } from "./interrupts.js";
+import { executeTools, modelCall } from "./model-call.js";
 import { makeEvent, type RunRec, type Store } from "./store.js";
-import { nowNs, rfc3339Nano, scaledSleep, toolUseId, type Rng } from "./util.js";
+import { nowNs, rfc3339Nano, scaledSleep, type Rng } from "./util.js";
 
 export const MODEL = "sim-model-1";
 export const PROVIDER = "sim";
 const MAX_CONTEXT_TOKENS = 200_000;
 const STEER_QUEUE_DEPTH = 16;
-const README_TEXT = "# Simulator README\nThis file exists only inside the loomcycle simulator.\n";
-
 export interface SteerMsg {
   kind: "" | "compact";
   text: string;
@@ -53,14 +51,6 @@ export interface StartRunOptions {
   onEnd?: () => void;
 }
 
-interface CallOutcome {
-  kind: "ok" | "error" | "turn_cancelled";
-  error?: string;
-  stop: string;
-  text: string;
-  tools: Array<{ id: string; name: string; input: Json }>;
-}
-
 export class LiveRun {
   readonly run: RunRec;
   readonly agent: AgentDef;
@@ -80,7 +70,8 @@ export class LiveRun {
   private turnCancelReason = "";
   private totals = { input_tokens: 0, output_tokens: 0 };
   private heartbeatTimer?: NodeJS.Timeout;
-  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Sleeps scaled by the simulator's speed, ended early by `signal`. */
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 
   constructor(
     readonly engine: Engine,
@@ -235,38 +226,6 @@ export class LiveRun {
       .catch((err: unknown) => this.finish({ stop: "", error: err instanceof Error ? err.message : String(err), normal: false }));
   }
 
-  private async modelCall(iter: number, signal: AbortSignal): Promise<CallOutcome> {
-    const out: CallOutcome = { kind: "ok", stop: "", text: "", tools: [] };
-    const gen = this.agent.call({ iter, messages: this.messages, sleep: (ms) => this.sleep(ms, signal), rng: this.engine.rng });
-    for await (const ev of gen) {
-      if (signal.aborted) break;
-      if (ev.type === "text") {
-        out.text += ev.text;
-        this.emit(makeEvent({ type: "text", text: ev.text }));
-      } else if (ev.type === "tool_call") {
-        const tu = { id: toolUseId(this.engine.rng), name: ev.name, input: ev.input };
-        out.tools.push(tu);
-        this.emit(makeEvent({ type: "tool_call", tool_use: tu }));
-      } else if (ev.type === "done") {
-        out.stop = ev.stop_reason;
-      } else {
-        out.kind = "error";
-        out.error = ev.error;
-        break;
-      }
-    }
-    if (out.kind === "ok" && signal.aborted) {
-      if (this.runAbort.signal.aborted) {
-        // The driver surfaces the dead context as an in-stream error.
-        out.kind = "error";
-        out.error = "context canceled";
-      } else {
-        out.kind = "turn_cancelled";
-      }
-    }
-    return out;
-  }
-
   private async loop(): Promise<{ stop: string; error?: string; normal: boolean }> {
     const imageErr = validateImages(this.opts.segments);
     if (imageErr) {
@@ -300,7 +259,7 @@ export class LiveRun {
       this.phase = "turn";
       const turnSignal = AbortSignal.any([turn.signal, this.runAbort.signal]);
 
-      const res = await this.modelCall(iter, turnSignal);
+      const res = await modelCall(this, iter, turnSignal);
       if (res.kind === "error") {
         this.emit(makeEvent({ type: "error", error: res.error }));
         return { stop: "", error: `provider error: ${res.error ?? ""}`, normal: false };
@@ -351,7 +310,7 @@ export class LiveRun {
         break;
       }
 
-      const results = await this.executeTools(res.tools, turnSignal);
+      const results = await executeTools(this, res.tools, turnSignal);
       this.messages.push({ role: "user", blocks: results });
       if (turn.signal.aborted && !this.runAbort.signal.aborted) {
         if (!(await this.finishTurnCancel(iter))) break;
@@ -373,26 +332,6 @@ export class LiveRun {
       }),
     );
     return { stop: stopReason, normal: true };
-  }
-
-  private async executeTools(tools: Array<{ id: string; name: string; input: Json }>, signal: AbortSignal): Promise<Block[]> {
-    return Promise.all(
-      tools.map(async (tu) => {
-        const r = await this.runTool(tu, signal);
-        this.emit(makeEvent({ type: "tool_result", text: r.text, tool_use: tu, is_error: r.isError }));
-        return { type: "tool_result", tool_use_id: tu.id, name: tu.name, text: r.text, is_error: r.isError } as Block;
-      }),
-    );
-  }
-
-  private async runTool(tu: { name: string; input: Json }, signal: AbortSignal): Promise<{ text: string; isError: boolean }> {
-    if (tu.name === "Read") {
-      await this.sleep(400, signal);
-      if (signal.aborted) return { text: "context canceled", isError: true };
-      return { text: README_TEXT, isError: false };
-    }
-    if (tu.name === "Interruption") return askInterruption(this, tu.input, signal);
-    return { text: `unknown tool "${tu.name}"`, isError: true };
   }
 
   private finish(r: { stop: string; error?: string; normal: boolean }): void {
