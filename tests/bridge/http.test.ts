@@ -4,7 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { LoomcycleClient } from "../../src/bridge/loomcycle/http.js";
-import { backoffSleep, type LoomcycleClientOptions } from "../../src/bridge/loomcycle/http-core.js";
+import type { LoomcycleClientOptions } from "../../src/bridge/loomcycle/http-options.js";
+import { backoffSleep } from "../../src/bridge/loomcycle/retry.js";
 import { errorFromResponse, parseRetryAfter } from "../../src/bridge/loomcycle/error-response.js";
 import { isZeroTime } from "../../src/bridge/loomcycle/api-types.js";
 import {

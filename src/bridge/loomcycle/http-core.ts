@@ -11,94 +11,26 @@
 //   scrubbed of it before it reaches an error message or a log line.
 import type { z } from "zod";
 import { LoomcycleError, ProtocolError, TimeoutError } from "./errors.js";
-import type { StreamFrame } from "./events.js";
 import { abortError, DEFAULT_STREAM_IDLE_MS, readSseFrames } from "./sse.js";
 import { openStreamRequest, type StreamRequestOptions, type StreamResponse, type StreamTransport } from "./stream-request.js";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Attempt, ATTEMPT_ABORTED } from "./attempt.js";
 import { errorFromResponse, isRetryable, looksLikeHtml } from "./error-response.js";
 import { networkError } from "./network-errors.js";
 import { redactSecrets, secretsOf, silentLogger, type Logger } from "../../logger.js";
+import { backoffSleep, retryDelay, type RetryOptions } from "./retry.js";
+import {
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_RUN_START_HEADERS_TIMEOUT_MS,
+  type CallOptions,
+  type LoomcycleClientOptions,
+  type RequestSpec,
+  type SseStream,
+} from "./http-options.js";
 
-export interface RetryOptions {
-  /** Total attempts for retryable requests, first one included. Default 3. */
-  attempts?: number;
-  /** Backoff base: base·2^n, capped, jittered. Default 250. */
-  baseDelayMs?: number;
-  /** Cap for one backoff delay, and for an honoured Retry-After. Default 5000. */
-  maxDelayMs?: number;
-  /** The pause between attempts; rejects with the caller's abort (tests record the delays). */
-  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
-}
-
-/** A backoff pause that ends early with the caller's abort reason. */
-export function backoffSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError(signal));
-  if (ms <= 0) return Promise.resolve();
-  return sleep(ms, undefined, signal ? { signal } : {}).catch((err: unknown) => {
-    throw signal?.aborted ? abortError(signal) : err;
-  });
-}
-
-export interface LoomcycleClientOptions {
-  baseUrl: string;
-  token?: string;
-  /** For JSON requests (tests inject one). Run streams use `streamTransport`. */
-  fetch?: typeof fetch;
-  /** Opens run streams. Default: openStreamRequest (src/bridge/loomcycle/stream-request.ts, node:http); the ingest benchmark injects one. */
-  streamTransport?: StreamTransport;
-  logger?: Logger;
-  /** Deadline for response headers. Default 15000. */
-  headersTimeoutMs?: number;
-  /** Deadline for the headers of POST /v1/runs: a queued run start can wait 30 s before any header. Default 35000. */
-  runStartHeadersTimeoutMs?: number;
-  /** SSE: no bytes (not even a keep-alive) for this long → TimeoutError. Default 60000; 0 disables. */
-  streamIdleMs?: number;
-  /** SSE: largest frame parsed; bigger ones become `invalid` frames. Default 16 MiB. */
-  maxFrameBytes?: number;
-  retry?: RetryOptions;
-  userAgent?: string;
-}
-
-export interface CallOptions {
-  signal?: AbortSignal;
-  /** Overrides the client's header deadline for this call. */
-  headersTimeoutMs?: number;
-}
-
-export interface SseStream {
-  /** Validated frames until EOF. Throws UnreachableError on a reset, TimeoutError when idle,
-   * the abort reason when the caller's signal aborts; returns normally after `close()`. */
-  frames: AsyncGenerator<StreamFrame>;
-  /** The same frames, every frame one read of the body completed at a time (use one view, not both). */
-  batches: AsyncIterable<StreamFrame[]>;
-  /** Abort the request (idempotent). Closing never affects the run itself (interactive runs are detached). */
-  close(): void;
-  status: number;
-}
-
-export const DEFAULT_HEADERS_TIMEOUT_MS = 15_000;
-export const DEFAULT_RUN_START_HEADERS_TIMEOUT_MS = 35_000;
 /** Error bodies are read up to this size (the rest is dropped; only ~300 chars are shown). */
 const ERROR_BODY_MAX_BYTES = 64 * 1024;
 /** JSON bodies larger than this are refused (a transcript has no pagination). */
 const JSON_BODY_MAX_BYTES = 64 * 1024 * 1024;
-
-type Method = "GET" | "POST";
-
-export interface RequestSpec {
-  method: Method;
-  /** Path with segments already encoded. */
-  path: string;
-  query?: Record<string, string | number | undefined>;
-  body?: unknown;
-  /** Safe to repeat: retried on transport failures, timeouts, 429, 502/503/504. */
-  idempotent: boolean;
-  stream: boolean;
-  headersTimeoutMs: number;
-  /** What a lost response may mean for this call, appended to transport/timeout errors. */
-  effect?: string;
-}
 
 /** Config, request building and the send/retry loop; LoomcycleClient (http.ts) adds the endpoints. */
 export class HttpCore {
@@ -379,14 +311,8 @@ export class HttpCore {
         "loomcycle request failed",
       );
       if (!retry) throw err;
-      await this.sleep(this.delayFor(n, err), opts.signal);
+      await this.sleep(retryDelay(n, err, this.baseDelayMs, this.maxDelayMs), opts.signal);
     }
-  }
-
-  private delayFor(n: number, err: LoomcycleError): number {
-    if (err.retryAfterMs !== undefined) return Math.min(err.retryAfterMs, this.maxDelayMs);
-    const exp = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (n - 1));
-    return exp / 2 + Math.random() * (exp / 2);
   }
 
   /** Turn whatever an attempt threw into a LoomcycleError, or the caller's abort error. */

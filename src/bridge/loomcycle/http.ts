@@ -15,7 +15,8 @@ import {
   Transcript,
   UserAgents,
 } from "./api-types.js";
-import { HttpCore, type CallOptions, type SseStream } from "./http-core.js";
+import { HttpCore } from "./http-core.js";
+import type { CallOptions, SseStream } from "./http-options.js";
 
 export interface StartRunBody {
   agent: string;
