@@ -1,4 +1,4 @@
-// The MCP server factory: registers tools (and later resources) and returns the server
+// The MCP server factory: registers the tools and the resources and returns the server
 // with a close function. No I/O at import time; constructible many times per process.
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Bridge } from "./bridge/bridge.js";

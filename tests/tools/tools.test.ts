@@ -1,5 +1,6 @@
-// The five tools through a real MCP client (InMemoryTransport) against createServer()
-// and the simulator over real HTTP.
+// The mission's five tools (start, read, steer, resolve, snapshots), bad input to any tool,
+// text/structured parity, progress and cancellation — through a real MCP client
+// (InMemoryTransport) against createServer() and the simulator over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHarness, texts, type Harness } from "./harness.js";
 

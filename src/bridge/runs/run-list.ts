@@ -20,7 +20,6 @@ export const RUN_STATES = [
 /** loomcycle returns at most this many of a user's runs. */
 export const REMOTE_RUNS_MAX = 100;
 /** Runs this bridge follows, runs followed by an earlier process, and the user's running interactive runs on loomcycle. */
-
 export async function collectRuns(
   bridge: Bridge,
   signal: AbortSignal,
