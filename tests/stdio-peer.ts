@@ -54,6 +54,7 @@ export class StdioPeer {
   private nextId = 1;
   private readonly waiters = new Map<number, (m: RpcMessage) => void>();
   private readonly answered = new Set<number>();
+  private readonly watchers = new Set<(m: RpcMessage) => void>();
 
   constructor(env: Record<string, string>, args: string[] = [], opts: PeerOptions = {}) {
     const keep = opts.keepOutput ?? true;
@@ -95,6 +96,7 @@ export class StdioPeer {
     }
     if (msg.jsonrpc !== "2.0") this.nonJsonLines.push(line.slice(0, 500));
     if (keep) this.messages.push(msg);
+    for (const w of this.watchers) w(msg);
     if (msg.method !== undefined && msg.id === undefined) {
       this.notifications += 1;
       return;
@@ -134,6 +136,23 @@ export class StdioPeer {
 
   request(method: string, params: unknown = {}, timeoutMs = 70_000): Promise<RpcMessage> {
     return this.send(method, params, timeoutMs).reply;
+  }
+
+  /** The first message from now on that `pred` accepts (e.g. an answer to a raw line); rejects after `timeoutMs` without one. */
+  next(pred: (m: RpcMessage) => boolean, timeoutMs = 15_000): Promise<RpcMessage> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.watchers.delete(watch);
+        reject(new Error(`no such message within ${timeoutMs} ms; stderr tail: ${this.stderr.slice(-1500)}`));
+      }, timeoutMs);
+      const watch = (m: RpcMessage): void => {
+        if (!pred(m)) return;
+        clearTimeout(t);
+        this.watchers.delete(watch);
+        resolve(m);
+      };
+      this.watchers.add(watch);
+    });
   }
 
   notify(method: string, params: Record<string, unknown> = {}): void {

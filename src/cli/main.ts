@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Entry point: argv/env → config → logger → bridge → server → stdio transport, and a
 // clean shutdown. Only JSON-RPC goes to stdout while serving; logs go to stderr.
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { ConfigError, parseConfig, type BridgeConfig } from "../config.js";
 import { createLogger, secretsOf, type Logger } from "../logger.js";
 import { Bridge } from "../bridge/bridge.js";
 import { stateDir, stateFilePath } from "../bridge/runs/state-file.js";
 import { createServer } from "../server.js";
 import { version } from "../version.js";
-import { onStdoutClosed, printLine } from "./terminal.js";
+import { mcpChannel, printLine } from "./terminal.js";
+import { serveStdio } from "./stdio.js";
 
 export const HELP = `loomcycle-mcp-bridge ${"{version}"} — drive interactive loomcycle runs from any MCP host
 
@@ -72,25 +72,29 @@ async function serve(cfg: BridgeConfig, logger: Logger, env: NodeJS.ProcessEnv):
     ...(cfg.sandbox ? {} : { stateFilePath: stateFilePath(stateDir(env), baseUrl, cfg.userId) }),
   });
   const { server, close } = createServer({ bridge });
-  const transport = new StdioServerTransport();
 
   let stopping = false;
-  const shutdown = (why: string) => {
+  const shutdown = (why: string, code: 0 | 1) => {
     if (stopping) return;
     stopping = true;
-    log.info({ why }, "shutting down");
+    log.info({ why, code }, "shutting down");
     // Hard stop after 1 s whatever happens; remote runs are left running (they are detached).
-    setTimeout(() => process.exit(0), 900).unref();
+    setTimeout(() => process.exit(code), 900).unref();
     bridge.close();
-    void Promise.allSettled([close(), closeSim?.()]).then(() => process.exit(0));
+    void Promise.allSettled([close(), closeSim?.()]).then(() => process.exit(code));
   };
-  process.stdin.on("end", () => shutdown("stdin ended"));
-  process.stdin.on("close", () => shutdown("stdin closed"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  onStdoutClosed(() => shutdown("stdout closed"));
+  process.on("SIGINT", () => shutdown("SIGINT", 0));
+  process.on("SIGTERM", () => shutdown("SIGTERM", 0));
 
-  await server.connect(transport);
+  // stdin's end exits 0; a failed channel (stdin or stdout error, the transport closing
+  // by itself) exits 1 with an error line; a bad line is answered and serving goes on.
+  await serveStdio(server, {
+    log,
+    stdin: process.stdin,
+    stdout: mcpChannel(),
+    onEnd: ({ why, code }) => shutdown(why, code),
+    stopping: () => stopping,
+  });
   const restored = bridge.tracker.restore();
   log.info({ baseUrl, version: version(), auth: token ? "bearer" : "none" }, "loomcycle-mcp-bridge ready on stdio");
   if (restored > 0) log.info({ restored, stateFile: bridge.stateFile?.path }, "following runs again from the state file");
