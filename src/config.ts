@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { isId } from "./ids.js";
 import { DEFAULT_TIMINGS } from "./bridge/timings.js";
+import { didYouMean } from "./did-you-mean.js";
 
 export type Command = "serve" | "help" | "version" | "doctor" | "config" | "demo" | "sim";
 
@@ -86,29 +87,6 @@ const WHY_NOT: Partial<Record<Command, string>> = {
   demo: "demo always runs against its own built-in simulator, with nothing to configure",
   sim: "sim takes only its own --port and --token, written after the word sim",
 };
-
-/** Edit distance for "did you mean", a swap of two neighbouring letters counting as one edit ("agnet"). */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  return d[a.length]![b.length]!;
-}
-
-/** The closest of `choices` to what was typed, when it is close enough to be a typo. */
-export function didYouMean(typed: string, choices: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of choices) {
-    const d = distance(typed.toLowerCase(), c);
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return best !== undefined && bestD <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
-}
 
 const q = (s: string): string => JSON.stringify(s);
 

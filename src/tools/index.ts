@@ -17,7 +17,7 @@ import { listInterrupts } from "./list-interrupts.js";
 import { compactRun } from "./compact-run.js";
 import { listAgents } from "./list-agents.js";
 import { waitForRuns } from "./wait-for-runs.js";
-import { didYouMean } from "../config.js";
+import { unknownArguments } from "../tool-kit/argument-hints.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- heterogeneous registry; each def is checked where it is defined
 export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [
@@ -36,20 +36,6 @@ export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [
   waitForRuns,
 ];
 
-/** An argument the tool does not take is refused, not ignored: a misspelt `waitms` would
- * otherwise silently mean "no wait". */
-function unknownArguments(tool: string, shape: z.ZodRawShape) {
-  const names = Object.keys(shape);
-  return (iss: { code?: string; keys?: string[] }): string | undefined => {
-    if (iss.code !== "unrecognized_keys" || !iss.keys) return undefined;
-    const unknown = iss.keys.map((k) => {
-      const guess = didYouMean(k, names);
-      return `${JSON.stringify(k)}${guess ? ` (did you mean ${guess}?)` : ""}`;
-    });
-    return `unknown argument${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; ${tool} takes ${names.length > 0 ? names.join(", ") : "no arguments"}`;
-  };
-}
-
 /** Present in every structured result when serving against the built-in simulator. */
 const sandboxField = z
   .boolean()
@@ -66,7 +52,7 @@ export function registerTools(server: McpServer, bridge: Bridge): void {
       // arguments are refused when the call is checked; the schema does not spell that out
       // (additionalProperties, ~27 bytes a tool) since a model sends only what it was shown.
       inputSchema: z
-        .strictObject(t.config.inputSchema, { error: unknownArguments(t.name, t.config.inputSchema) })
+        .strictObject(t.config.inputSchema, { error: unknownArguments(t.name, Object.keys(t.config.inputSchema)) })
         .meta({ $schema: undefined, additionalProperties: undefined }),
       outputSchema: { ...t.config.outputSchema, sandbox: sandboxField },
     };

@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, didYouMean, parseConfig } from "../../src/config.js";
+import { ConfigError, parseConfig } from "../../src/config.js";
+import { didYouMean } from "../../src/did-you-mean.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lcb-cfg-"));
 const file = (name: string, text: string): string => {
