@@ -17,7 +17,7 @@ import { listInterrupts } from "./list-interrupts.js";
 import { compactRun } from "./compact-run.js";
 import { listAgents } from "./list-agents.js";
 import { waitForRuns } from "./wait-for-runs.js";
-import { unknownArguments } from "../tool-kit/argument-hints.js";
+import { toolArguments } from "../tool-kit/arguments.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- heterogeneous registry; each def is checked where it is defined
 export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [
@@ -44,23 +44,19 @@ const sandboxField = z
 
 export function registerTools(server: McpServer, bridge: Bridge): void {
   for (const t of TOOLS) {
-    const config = {
-      ...t.config,
-      // No "$schema" in the input schema a host shows its model (~50 bytes a tool, in every
-      // conversation): MCP reads a schema without it as JSON Schema 2020-12, and these use
-      // only keywords that mean the same there as in the draft-07 zod would name. Unknown
-      // arguments are refused when the call is checked; the schema does not spell that out
-      // (additionalProperties, ~27 bytes a tool) since a model sends only what it was shown.
-      inputSchema: z
-        .strictObject(t.config.inputSchema, { error: unknownArguments(t.name, Object.keys(t.config.inputSchema)) })
-        .meta({ $schema: undefined, additionalProperties: undefined }),
-      outputSchema: { ...t.config.outputSchema, sandbox: sandboxField },
-    };
-    server.registerTool(t.name, config, (args: unknown, extra: Extra) =>
-      t.handler(args as never, bridge, {
+    const args = toolArguments(t.name, t.config.inputSchema);
+    const config = { ...t.config, inputSchema: args.listed, outputSchema: { ...t.config.outputSchema, sandbox: sandboxField } };
+    server.registerTool(t.name, config, (given: unknown, extra: Extra) => {
+      const checked = args.check(given);
+      if (!checked.ok) {
+        const first = checked.error.content[0];
+        if (bridge.sandbox && first?.type === "text") first.text = `[sandbox] ${first.text}`;
+        return checked.error;
+      }
+      return t.handler(checked.args as never, bridge, {
         ...extra,
         canElicit: () => hostCanElicitForm(server.server.getClientCapabilities()),
-      }),
-    );
+      });
+    });
   }
 }

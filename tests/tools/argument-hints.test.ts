@@ -1,6 +1,7 @@
 // "Did you mean" for arguments a tool does not take (issue 19, item 11): realistic model
 // mistakes for every tool, through a real MCP client, each answered with the name the tool
-// takes that the model meant — or no hint where none is safe to give.
+// takes that the model meant — or no hint where none is safe to give. And what the model
+// reads of a bad argument is our line, without the SDK's wrapping.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHarness, type Harness } from "./harness.js";
 import { TOOLS } from "../../src/tools/index.js";
@@ -121,6 +122,49 @@ describe("unknown arguments get the name the model meant", () => {
     expect(r.isError).toBe(true);
     const takes = Object.keys(TOOLS.find((t) => t.name === tool)!.config.inputSchema);
     const line = `unknown argument ${JSON.stringify(wrong)}${hint ? ` (did you mean ${hint}?)` : ""}; ${tool} takes ${takes.length > 0 ? takes.join(", ") : "no arguments"}`;
-    expect(r.text).toContain(line);
+    // the unknown argument first; an argument it was hinted as is not also reported missing
+    expect(r.text.split("\n")[0]).toBe(line);
+    if (hint) expect(r.text).not.toMatch(new RegExp(`^${hint} is missing`, "m"));
+  });
+});
+
+describe("a bad argument's result is our line(s), nothing else", () => {
+  it.each([
+    [
+      "send_steer",
+      { run_id: RUN, message: "hi" },
+      'unknown argument "message" (did you mean text?); send_steer takes run_id, text, wait_ms',
+    ],
+    [
+      "read_run_events",
+      { run_id: RUN, format: "Raw", wait_ms: -1 },
+      'wait_ms must be an integer number of milliseconds, 0 … 55000 (hosts cut tool calls off around 60 s), not -1\nformat must be "digest" or "raw", not the string "Raw"',
+    ],
+    [
+      "wait_for_runs",
+      { run_ids: [RUN, "nope!"] },
+      'run_id must match [A-Za-z0-9_-]{1,128}, e.g. "r_0b1c2d3e4f5a6b7c", not the string "nope!" (at run_ids[1])',
+    ],
+    [
+      "start_interactive_run",
+      { agent: "echo", prompt: "hi", metadata: { repo: 5 } },
+      "each metadata value must be a string, not 5 (at metadata.repo)",
+    ],
+    ["list_agents", { verbose: true }, 'unknown argument "verbose"; list_agents takes no arguments'],
+  ] as const)("%s %j", async (tool, args, text) => {
+    const r = await h.call(tool, args as Record<string, unknown>);
+    expect(r.isError).toBe(true);
+    expect(r.raw.content).toEqual([{ type: "text", text }]);
+  });
+
+  it("is labelled [sandbox] like every other error when serving the simulator", async () => {
+    const s = await startHarness({}, { sandbox: true });
+    try {
+      const r = await s.call("send_steer", { run_id: RUN, message: "hi" });
+      expect(r.isError).toBe(true);
+      expect(r.text).toBe('[sandbox] unknown argument "message" (did you mean text?); send_steer takes run_id, text, wait_ms');
+    } finally {
+      await s.close();
+    }
   });
 });
