@@ -90,6 +90,10 @@ function list(items: readonly string[], max: number): string {
   return items.length <= max ? items.join(", ") : `${items.slice(0, max).join(", ")}, … (${items.length - max} more)`;
 }
 
+/** For whoever has no loomcycle (yet): the bridge works without one. */
+const NO_LOOMCYCLE =
+  "no loomcycle at all? `loomcycle-mcp-bridge --sandbox` serves the bridge against a built-in simulator (use it as the host's command), `loomcycle-mcp-bridge demo` shows a session";
+
 const TOKEN_FIX =
   "set LOOMCYCLE_AUTH_TOKEN (or LOOMCYCLE_AUTH_TOKEN_FILE / --token-file) in the MCP host's config for this server to a valid loomcycle token";
 
@@ -167,14 +171,14 @@ export async function runDoctor(cfg: BridgeConfig, opts: DoctorOptions = {}): Pr
         `cannot reach loomcycle at ${cfg.baseUrl} (${unreachableWhy(err, secrets)})`,
         err.code === "tls_failed"
           ? "fix: for a certificate from a private CA, set NODE_EXTRA_CA_CERTS to the CA's PEM file in the bridge's environment; if loomcycle serves plain HTTP, use http:// in LOOMCYCLE_BASE_URL"
-          : "fix: start loomcycle, or set LOOMCYCLE_BASE_URL (or --base-url) to the address it listens on (a load balancer in front of a cluster works too)",
+          : `fix: start loomcycle, or set LOOMCYCLE_BASE_URL (or --base-url) to the address it listens on (a load balancer in front of a cluster works too); ${NO_LOOMCYCLE}`,
       );
     } else if (isTimeout(err)) {
       add(
         "fail",
         "reach",
         `cannot reach loomcycle at ${cfg.baseUrl}: no answer within ${seconds}`,
-        "fix: check that loomcycle runs and that LOOMCYCLE_BASE_URL (or --base-url) is its address; a firewall or a wrong host can swallow requests",
+        `fix: check that loomcycle runs and that LOOMCYCLE_BASE_URL (or --base-url) is its address; a firewall or a wrong host can swallow requests; ${NO_LOOMCYCLE}`,
       );
     } else if (err instanceof UnavailableError || err instanceof UpstreamError || err instanceof RateLimitedError) {
       add(

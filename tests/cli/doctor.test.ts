@@ -134,6 +134,10 @@ describe("doctor", () => {
     expect(r.code, r.stdout).toBe(1);
     expect(r.stdout).toContain(`✗ reach    cannot reach loomcycle at ${url} (connection refused`);
     expect(r.stdout).toMatch(/fix: start loomcycle, or set LOOMCYCLE_BASE_URL/);
+    // and, for whoever has none, how to try the bridge without one
+    expect(r.stdout).toMatch(
+      /no loomcycle at all\? `loomcycle-mcp-bridge --sandbox` serves .*`loomcycle-mcp-bridge demo` shows a session/,
+    );
     expect(r.stdout).toMatch(/– auth .*skipped/);
     expect(r.stdout + r.stderr).not.toContain(ADMIN);
   });
