@@ -10,10 +10,12 @@ import { isId } from "./ids.js";
 import { DEFAULT_TIMINGS } from "./bridge/timings.js";
 import { didYouMean } from "./did-you-mean.js";
 
-export type Command = "serve" | "help" | "version" | "doctor" | "config" | "demo" | "sim";
+export type Command = "serve" | "help" | "version" | "doctor" | "config" | "demo" | "sim" | "state";
 
 /** Commands given as a word (help and version are flags). */
-export const COMMANDS = ["doctor", "config", "demo", "sim"] as const;
+export const COMMANDS = ["doctor", "config", "demo", "sim", "state"] as const;
+/** What `state` does: list the state files, or prune them. */
+export const STATE_ACTIONS = ["list", "prune"] as const;
 /** Hosts `config` prints an entry for. */
 export const HOSTS = ["claude-desktop", "claude-code", "opencode"] as const;
 export type Host = (typeof HOSTS)[number];
@@ -37,8 +39,10 @@ export interface GivenFlags {
 
 export interface BridgeConfig {
   command: Command;
-  /** The host for `config`. */
+  /** The host for `config`, the action for `state`, the command whose usage `help` prints. */
   arg?: string;
+  /** The base URLs `state prune` names. */
+  targets?: string[];
   baseUrl: string;
   token: string | undefined;
   /** Where the token came from, without its value ("LOOMCYCLE_AUTH_TOKEN", "--token-file /p", …). */
@@ -78,6 +82,7 @@ const TAKES: Record<Command, ReadonlySet<OptionName>> = {
   config: new Set(["sandbox", "base-url", "token-file", "user-id", "log-level"]),
   demo: new Set([]),
   sim: new Set([]),
+  state: new Set([]),
   help: new Set(Object.keys(OPTIONS) as OptionName[]),
   version: new Set(Object.keys(OPTIONS) as OptionName[]),
 };
@@ -85,20 +90,36 @@ const TAKES: Record<Command, ReadonlySet<OptionName>> = {
 const WHY_NOT: Partial<Record<Command, string>> = {
   doctor: "doctor checks the configured loomcycle; to try the simulator, run `loomcycle-mcp-bridge demo`",
   demo: "demo always runs against its own built-in simulator, with nothing to configure",
-  sim: "sim takes only its own --port and --token, written after the word sim",
+  sim: "sim takes only its own options (--port, --token, …), written after the word sim",
+  state: "state works on the state directory ($XDG_STATE_HOME or ~/.local/state) and nothing else",
 };
+
+/** The options `command` takes, as typed, for the line that refuses another one. */
+function optionsOf(command: Command): string {
+  const own = [...TAKES[command]].map((k) => `--${k}`);
+  if (command === "help" || command === "version") return `options: ${own.join(", ")}`;
+  const all = [...own, "--help", ...(command === "serve" ? ["--version"] : [])];
+  return command === "serve"
+    ? `options: ${all.join(", ")}`
+    : `${command} takes ${own.length > 0 ? all.join(", ") : "no options but --help"}`;
+}
+
+/** "see --help", or "see doctor --help" for a command. */
+function seeHelp(command: Command): string {
+  return `see ${command === "serve" || command === "help" || command === "version" ? "" : `${command} `}--help`;
+}
 
 const q = (s: string): string => JSON.stringify(s);
 
-function unknownOption(raw: string, name: string): ConfigError {
+function unknownOption(raw: string, name: string, command: Command): ConfigError {
   if (name === "token")
     return new ConfigError(
       `there is no ${raw} option (a token on the command line is visible to other users): set LOOMCYCLE_AUTH_TOKEN in the environment, or put the token in a file and pass --token-file PATH`,
     );
-  const longs = Object.keys(OPTIONS).map((k) => `--${k}`);
-  const guess = didYouMean(raw.startsWith("--") ? raw : `--${name}`, longs);
+  const takes = [...TAKES[command], "help"].map((k) => `--${k}`);
+  const guess = didYouMean(raw.startsWith("--") ? raw : `--${name}`, takes);
   return new ConfigError(
-    `unknown option ${raw}${guess ? `; did you mean ${guess}?` : ""} (options: ${longs.join(", ")}; see --help)`,
+    `unknown option ${raw}${guess ? `; did you mean ${guess}?` : ""} (${optionsOf(command)}; ${seeHelp(command)})`,
   );
 }
 
@@ -108,6 +129,7 @@ const BOOL_FALSE = new Set(["false", "0", "no", "off"]);
 interface Parsed {
   command: Command;
   arg: string | undefined;
+  targets?: string[];
   flags: Partial<Record<OptionName, string | boolean>>;
 }
 
@@ -115,6 +137,8 @@ function parseCommandLine(argv: readonly string[]): Parsed {
   const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
   const flags: Parsed["flags"] = {};
   const positionals: string[] = [];
+  // An unknown option is reported once the command is known, naming that command's options.
+  let unknown: { rawName: string; name: string } | undefined;
   for (const t of tokens) {
     if (t.kind === "option-terminator") continue;
     if (t.kind === "positional") {
@@ -123,7 +147,10 @@ function parseCommandLine(argv: readonly string[]): Parsed {
     }
     const name = t.name as OptionName;
     const spec = (OPTIONS as Record<string, { type: "string" | "boolean" }>)[t.name];
-    if (!spec) throw unknownOption(t.rawName, t.name);
+    if (!spec) {
+      unknown ??= t;
+      continue;
+    }
     if (spec.type === "boolean") {
       if (t.value === undefined) flags[name] = true;
       else if (BOOL_TRUE.has(t.value.toLowerCase())) flags[name] = true;
@@ -142,23 +169,36 @@ function parseCommandLine(argv: readonly string[]): Parsed {
     if (v.trim() === "") throw new ConfigError(`${t.rawName} is empty: give it a value, or leave the option out`);
     flags[name] = v;
   }
-  let command: Command = flags.help ? "help" : flags.version ? "version" : "serve";
+  let command: Command = "serve";
   let arg: string | undefined;
+  let targets: string[] | undefined;
   const rest = [...positionals];
-  if (command === "serve" && rest.length > 0) {
-    const word = rest.shift()!;
-    if (word === "serve")
-      command = "serve"; // the default, also accepted by name
-    else if (word === "help" || word === "version")
-      command = word; // as the flags, for those who type them as words
-    else if ((COMMANDS as readonly string[]).includes(word)) command = word as Command;
-    else {
+  const isCommand = (w: string): boolean => (COMMANDS as readonly string[]).includes(w);
+  if (rest.length > 0) {
+    const word = rest[0]!;
+    if (word === "serve" || word === "help" || word === "version" || isCommand(word)) {
+      rest.shift();
+      command = word as Command; // help and version also as words, as the flags
+    } else if (!unknown) {
       const guess = didYouMean(word, [...COMMANDS, "help", "version"]);
       throw new ConfigError(
         `unknown command ${q(word)}${guess ? `; did you mean ${q(guess)}?` : ""} (commands: ${COMMANDS.join(", ")}, or none to serve; see --help)`,
       );
     }
   }
+  if (unknown) throw unknownOption(unknown.rawName, unknown.name, command);
+  // --help after a command (or `help COMMAND`) is that command's usage.
+  if (command === "help" || flags.help) {
+    const about = command === "help" ? rest.shift() : command;
+    if (about !== undefined && about !== "serve" && !isCommand(about)) {
+      const guess = didYouMean(about, COMMANDS);
+      throw new ConfigError(
+        `no help for ${q(about)}${guess ? `; did you mean ${q(guess)}?` : ""} (commands: ${COMMANDS.join(", ")})`,
+      );
+    }
+    return { command: "help", arg: about === "serve" ? undefined : about, flags };
+  }
+  if (flags.version) return { command: "version", arg: undefined, flags };
   if (command === "config") {
     arg = rest.shift();
     if (arg === undefined)
@@ -170,18 +210,28 @@ function parseCommandLine(argv: readonly string[]): Parsed {
       );
     }
   }
-  if (rest.length > 0 && command !== "help" && command !== "version") {
+  if (command === "state") {
+    arg = rest.shift() ?? "list";
+    if (!(STATE_ACTIONS as readonly string[]).includes(arg)) {
+      const guess = didYouMean(arg, STATE_ACTIONS);
+      throw new ConfigError(
+        `unknown action ${q(arg)} for state${guess ? ` (did you mean ${q(guess)}?)` : ""}: use state list, or state prune [BASE_URL…]`,
+      );
+    }
+    if (arg === "prune") targets = rest.splice(0).map((u) => checkBaseUrl(u, "state prune"));
+  }
+  if (rest.length > 0 && command !== "version") {
     throw new ConfigError(
-      `unexpected argument ${q(rest[0]!)} after ${command === "serve" ? "the options" : command}${command === "config" ? ` ${arg}` : ""} (see --help)`,
+      `unexpected argument ${q(rest[0]!)} after ${command === "serve" ? "the options" : command}${arg !== undefined ? ` ${arg}` : ""} (${seeHelp(command)})`,
     );
   }
   for (const k of Object.keys(flags) as OptionName[]) {
     if (!TAKES[command].has(k)) {
       const why = WHY_NOT[command];
-      throw new ConfigError(`${command} does not take --${k}${why ? `: ${why}` : ""}`);
+      throw new ConfigError(`${command} does not take --${k}${why ? `: ${why}` : ""} (${optionsOf(command)})`);
     }
   }
-  return { command, arg, flags };
+  return { command, arg, flags, ...(targets ? { targets } : {}) };
 }
 
 /** A token goes into an HTTP header: no spaces, line breaks or control characters. */
@@ -255,12 +305,14 @@ function checkBaseUrl(raw: string, from: string): string {
 }
 
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): BridgeConfig {
-  const { command, arg, flags: f } = parseCommandLine(argv);
+  const { command, arg, targets, flags: f } = parseCommandLine(argv);
   const flags: GivenFlags = {};
   // These use none of the configuration: a mistake in it must not stop them.
-  if (command === "demo" || command === "help" || command === "version") {
+  if (command === "demo" || command === "help" || command === "version" || command === "state") {
     return {
       command,
+      ...(arg !== undefined ? { arg } : {}),
+      ...(targets ? { targets } : {}),
       baseUrl: DEFAULT_BASE_URL,
       token: undefined,
       userId: undefined,

@@ -9,6 +9,7 @@ import { createServer } from "../server.js";
 import { version } from "../version.js";
 import { mcpChannel, printLine } from "./terminal.js";
 import { serveStdio } from "./stdio.js";
+import { USAGE } from "./usage.js";
 
 export const HELP = `loomcycle-mcp-bridge ${"{version}"} — drive interactive loomcycle runs from any MCP host
 
@@ -21,10 +22,15 @@ Usage:
                                     opencode): absolute paths, current base URL / user id, never a token value;
                                     the options below given to config go into the entry (--sandbox too)
   loomcycle-mcp-bridge demo         run a scripted session against the simulator and print it (touches nothing of yours)
-  loomcycle-mcp-bridge sim [--port N] [--token T]
+  loomcycle-mcp-bridge sim [--port N] [--token T] …
                                     run the built-in loomcycle simulator on its own and print its URL and token;
                                     unlike --sandbox it outlives the bridge (for clients that start one process
-                                    per call, e.g. the Inspector CLI)
+                                    per call, e.g. the Inspector CLI); sim --help lists its options
+  loomcycle-mcp-bridge state [list | prune [BASE_URL…]]
+                                    list the state files that keep read positions (one per base URL and user);
+                                    prune the stale ones, or those of the base URLs given
+  loomcycle-mcp-bridge COMMAND --help
+                                    that command's usage and options
   loomcycle-mcp-bridge --help | --version
 
 Options (override the environment variables of the same meaning):
@@ -127,7 +133,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   switch (cfg.command) {
     case "help":
-      printLine(HELP.replace("{version}", version()));
+      if (cfg.arg === "sim") {
+        const { runSim } = await import("../sim/cli.js");
+        return runSim(["--help"]);
+      }
+      printLine(cfg.arg ? USAGE[cfg.arg as keyof typeof USAGE] : HELP.replace("{version}", version()));
       return 0;
     case "version":
       printLine(version());
@@ -147,6 +157,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     case "sim": {
       const { runSim } = await import("../sim/cli.js");
       return runSim([]);
+    }
+    case "state": {
+      const { runState } = await import("./state.js");
+      return runState(cfg, env);
     }
     case "serve": {
       const logger = createLogger({ level: cfg.logLevel, secrets: secretsOf(cfg.token) });

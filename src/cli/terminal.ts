@@ -4,7 +4,18 @@
 // nothing else, because stdout is its channel.
 import type { Writable } from "node:stream";
 
+let piped = false;
+
 export function printLine(line = ""): void {
+  if (!piped) {
+    piped = true;
+    // A reader that stops early (`doctor | head`) closes the pipe: stop quietly, as Unix
+    // tools do, rather than with an unhandled EPIPE and a stack trace.
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   process.stdout.write(line + "\n");
 }
 

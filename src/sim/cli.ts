@@ -3,10 +3,29 @@
 // admin token to use, then serves until SIGINT/SIGTERM. Unlike `--sandbox`, whose
 // simulator lives as long as one bridge process, it outlives any number of bridges.
 import { printLine } from "../cli/terminal.js";
+import { forgetRuns } from "../cli/state.js";
+import { stateDir } from "../bridge/runs/state-file.js";
+import { didYouMean } from "../did-you-mean.js";
 import { startSimulator } from "./index.js";
 import type { SimOptions } from "./types.js";
 
-const FLAGS = "[--port <n>] [--host <addr>] [--token <t>] [--tail-poll-ms <n>] [--keepalive-ms <n>] [--speed <x>] [--seed <n>]";
+const FLAGS = "[--port N] [--host ADDR] [--token T] [--tail-poll-ms N] [--keepalive-ms N] [--speed X] [--seed N]";
+const OPTIONS = ["--port", "--host", "--token", "--tail-poll-ms", "--keepalive-ms", "--speed", "--seed", "--help"];
+
+const ABOUT = `Runs the built-in loomcycle simulator on its own (the agents of --sandbox: echo, asker,
+questioner, toolish, longtalk, slow, flood, unicode, failing, compactfail, hang, oneshot),
+prints its URL and admin token, and serves until Ctrl-C (SIGINT, SIGTERM or SIGHUP). Unlike
+--sandbox, it outlives the bridges pointed at it: for clients that start one bridge process
+per call (the MCP Inspector CLI). When it stops, it removes the bridges' state files that
+hold only its runs.
+
+  --port N           port to listen on (default 0: a free one)
+  --host ADDR        address to listen on (default 127.0.0.1)
+  --token T          the admin bearer token it accepts (default: a random one)
+  --tail-poll-ms N   how often a run's stream polls for new events (default 250, as loomcycle)
+  --keepalive-ms N   keep-alive comment interval on run streams (default 20000; 0: none)
+  --speed X          multiplies every scripted delay (default 1; 0: as fast as possible)
+  --seed N           seed for its pseudo-random parts (ids, seq gaps)`;
 
 class UsageError extends Error {}
 
@@ -56,8 +75,12 @@ function parseArgs(argv: readonly string[]): SimOptions | "help" {
       case "--help":
       case "-h":
         return "help";
-      default:
-        fail(`unknown argument ${arg}`);
+      default: {
+        const guess = flag.startsWith("-") ? didYouMean(flag, OPTIONS) : undefined;
+        fail(
+          `unknown ${flag.startsWith("-") ? "option" : "argument"} ${arg}${guess ? `; did you mean ${guess}?` : ""} (sim takes ${OPTIONS.join(", ")})`,
+        );
+      }
     }
   }
   return opts;
@@ -69,16 +92,17 @@ function parseArgs(argv: readonly string[]): SimOptions | "help" {
  */
 export async function runSim(argv: readonly string[], command = "loomcycle-mcp-bridge sim"): Promise<number | undefined> {
   const usage = `usage: ${command} ${FLAGS}`;
+  const help = `${command} --help`;
   let opts: SimOptions | "help";
   try {
     opts = parseArgs(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`loomcycle-mcp-bridge sim: ${err.message} (${usage})\n`);
+    process.stderr.write(`loomcycle-mcp-bridge sim: ${err.message}; see ${help}\n`);
     return 2;
   }
   if (opts === "help") {
-    printLine(usage);
+    printLine(`${usage}\n\n${ABOUT}`);
     return 0;
   }
   let sim;
@@ -103,10 +127,18 @@ export async function runSim(argv: readonly string[], command = "loomcycle-mcp-b
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
+    // Its runs end with it: the read positions bridges kept for them have no use any more
+    // (a state file that also holds another loomcycle's runs is left alone).
+    const forgotten = forgetRuns(stateDir(process.env), (id) => sim.runStatus(id) !== undefined);
+    if (forgotten.length > 0)
+      process.stderr.write(
+        `removed ${forgotten.length} state file${forgotten.length === 1 ? "" : "s"} of this simulator's runs\n`,
+      );
     setTimeout(() => process.exit(0), 3000).unref();
     void sim.close().then(() => process.exit(0));
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  process.on("SIGHUP", stop);
   return undefined;
 }

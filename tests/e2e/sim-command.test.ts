@@ -1,7 +1,7 @@
 // `loomcycle-mcp-bridge sim`: the simulator as a command of the built bin, outliving the
 // bridge processes that use it (a client that starts one bridge process per call).
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -9,9 +9,10 @@ import { BIN, StdioPeer } from "../stdio-peer.js";
 
 function startSimCommand(
   args: string[],
+  env: Record<string, string> = { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "lcb-e2e-sim-state-")) },
 ): Promise<{ url: string; token: string; stdout: () => string; stop: () => Promise<number | null> }> {
   const proc = spawn(process.execPath, [BIN, "sim", ...args], {
-    env: { PATH: process.env.PATH ?? "" },
+    env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -83,7 +84,37 @@ describe("loomcycle-mcp-bridge sim", () => {
     proc.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
     const code = await new Promise<number | null>((res) => proc.on("exit", res));
     expect(code).toBe(2);
-    expect(err).toMatch(/unknown argument --bogus/);
-    expect(err).toMatch(/usage: loomcycle-mcp-bridge sim/);
+    expect(err).toMatch(/unknown option --bogus \(sim takes --port, --host, --token, /);
+    expect(err).toMatch(/see loomcycle-mcp-bridge sim --help/);
+  });
+
+  it("when it stops, removes the state files that hold only its runs, and no other", async () => {
+    const stateHome = mkdtempSync(join(tmpdir(), "lcb-e2e-sim-state-"));
+    const dir = join(stateHome, "loomcycle-mcp-bridge");
+    mkdirSync(dir, { recursive: true });
+    // a real loomcycle's read positions, on the same machine
+    const other = {
+      version: 1,
+      base_url: "http://127.0.0.1:8787",
+      user_id: "u_1",
+      runs: { r_1111111111111111: { read_pos: 3, updated_at: new Date().toISOString() } },
+    };
+    writeFileSync(join(dir, "127.0.0.1_8787-0000000000000000.json"), JSON.stringify(other));
+    const sim = await startSimCommand(["--port", "0"], { XDG_STATE_HOME: stateHome });
+    let stopped = false;
+    try {
+      const p = new StdioPeer({ XDG_STATE_HOME: stateHome, LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: sim.token });
+      await p.initialize();
+      const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: "leave no trace" });
+      expect(s.isError, s.text).toBe(false);
+      p.proc.stdin.end();
+      expect((await p.exited).code).toBe(0);
+      expect(readdirSync(dir)).toHaveLength(2); // the bridge kept its read position for the sim's run
+      stopped = true;
+      expect(await sim.stop()).toBe(0);
+      expect(readdirSync(dir)).toEqual(["127.0.0.1_8787-0000000000000000.json"]);
+    } finally {
+      if (!stopped) await sim.stop();
+    }
   });
 });

@@ -38,7 +38,7 @@ const FileSchema = z.object({
 });
 
 /** Entries untouched for this long are dropped on load. */
-const MAX_AGE_MS = 14 * 24 * 3600_000;
+export const MAX_AGE_MS = 14 * 24 * 3600_000;
 const MAX_RUNS = 2000;
 
 export function stateDir(env: NodeJS.ProcessEnv): string {
@@ -62,6 +62,26 @@ export function stateFilePath(dir: string, baseUrl: string, userId: string | und
     }
   })();
   return join(dir, `${host}-${key}.json`);
+}
+
+/** What a state file holds, for `loomcycle-mcp-bridge state`; undefined when it cannot be read or is not one. */
+export function readStateSummary(
+  path: string,
+): { baseUrl: string; userId: string; runs: string[]; lastUsed: number | undefined } | undefined {
+  try {
+    const parsed = FileSchema.parse(JSON.parse(readFileSync(path, "utf8")));
+    const times = Object.values(parsed.runs)
+      .map((e) => Date.parse(e.updated_at))
+      .filter((t) => !Number.isNaN(t));
+    return {
+      baseUrl: parsed.base_url,
+      userId: parsed.user_id,
+      runs: Object.keys(parsed.runs),
+      lastUsed: times.length > 0 ? Math.max(...times) : undefined,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 export class StateFile {

@@ -1,0 +1,54 @@
+// Each command's own usage, printed by `loomcycle-mcp-bridge COMMAND --help` (or `help
+// COMMAND`). The global one is HELP in main.ts; sim's is in src/sim/cli.ts, which
+// `npm run sim` shares.
+
+const CONNECTION_OPTIONS = `Options (override the environment variables of the same meaning):
+  --base-url URL       LOOMCYCLE_BASE_URL        loomcycle's URL (default http://127.0.0.1:8787)
+  --token-file PATH    LOOMCYCLE_AUTH_TOKEN_FILE read the bearer token from a file
+                       LOOMCYCLE_AUTH_TOKEN      the bearer token (deliberately no flag)
+  --user-id ID         LOOMCYCLE_USER_ID         user_id for new runs and user-scoped lists
+  --log-level LEVEL    LOOMCYCLE_MCP_LOG_LEVEL   fatal|error|warn|info|debug|trace|silent (default info)`;
+
+export const USAGE = {
+  doctor: `usage: loomcycle-mcp-bridge doctor [--base-url URL] [--token-file PATH] [--user-id ID] [--log-level LEVEL]
+
+Checks, one line each, whether the bridge would work with this configuration: loomcycle
+reachable, the token accepted (whoami), runnable agents visible, the user id right for the
+token; prints the fix under each problem. Run it with the same environment as your host's
+entry. Exit 0: the bridge would work; 1: it would not; 2: the configuration is wrong.
+
+${CONNECTION_OPTIONS}
+
+No loomcycle yet? \`loomcycle-mcp-bridge demo\` shows a session against the built-in simulator,
+and \`loomcycle-mcp-bridge --sandbox\` serves one to your host.`,
+
+  config: `usage: loomcycle-mcp-bridge config HOST [--sandbox] [--base-url URL] [--token-file PATH] [--user-id ID] [--log-level LEVEL]
+
+Prints a ready-to-paste entry for HOST: claude-desktop, claude-code or opencode, with
+absolute paths and your current LOOMCYCLE_BASE_URL / LOOMCYCLE_USER_ID (never a token value).
+The options given go into the entry; --sandbox makes it serve the built-in simulator.
+
+${CONNECTION_OPTIONS}
+  --sandbox                                      an entry that serves the built-in simulator`,
+
+  demo: `usage: loomcycle-mcp-bridge demo
+
+Runs a scripted MCP session (start a run, read it, steer it, answer its question) against
+the built-in loomcycle simulator, and prints it. Takes no options, needs no loomcycle and
+touches nothing of yours: no state files, none of your LOOMCYCLE_* settings.`,
+
+  state: `usage: loomcycle-mcp-bridge state [list]
+       loomcycle-mcp-bridge state prune [BASE_URL…]
+
+The bridge keeps the read positions of the runs it follows in one small file per base URL
+and user, under $XDG_STATE_HOME/loomcycle-mcp-bridge/ (or ~/.local/state/…).
+
+  state [list]              each file: base URL, user, runs, when last used; stale ones are marked
+  state prune               remove the stale ones: unreadable, or nothing in them used for 14 days
+                            (the bridge would ignore them anyway)
+  state prune BASE_URL…     remove the files of these base URLs (e.g. a simulator you stopped):
+                            the bridge forgets where it read to in their runs, nothing else
+
+A stopped \`loomcycle-mcp-bridge sim\` removes the files of its own runs itself; --sandbox and
+demo never write any.`,
+} as const;
