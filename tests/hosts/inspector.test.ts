@@ -1,6 +1,7 @@
 // Real host #1: the MCP Inspector CLI (@modelcontextprotocol/inspector, from the npm
-// registry) drives the built bridge over stdio against the simulator. Data-driven from
-// tools/list and resources/list + resources/templates/list: every listed tool is called
+// registry; installed outside the project's lockfile by scripts/install-inspector.mjs,
+// as it needs Node >= 22.19) drives the built bridge over stdio against the simulator.
+// Data-driven from tools/list and resources/list + resources/templates/list: every listed tool is called
 // with example arguments from TOOL_EXAMPLES (a listed tool without an entry fails the
 // test), every listed resource and resource template is read. Entries for tools or
 // resources the bridge does not list (yet) are skipped, and the skips are printed.
@@ -13,8 +14,8 @@ import { runProcess, type ProcessResult } from "../helpers.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 
 const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
-/** What `npx mcp-inspector` runs (the devDependency's bin), called directly to save npx's start-up per call. */
-const INSPECTOR = fileURLToPath(new URL("../../node_modules/.bin/mcp-inspector", import.meta.url));
+/** The Inspector's bin, installed by scripts/install-inspector.mjs (npm run test:hosts), called directly per call. */
+const INSPECTOR = fileURLToPath(new URL("../../.cache/inspector/node_modules/.bin/mcp-inspector", import.meta.url));
 const TOKEN = "lc_tok_inspector_admin_0123456789";
 const USER = "u_inspector";
 
