@@ -21,6 +21,22 @@ export const HOSTS = ["claude-desktop", "claude-code", "opencode"] as const;
 export type Host = (typeof HOSTS)[number];
 
 export const DEFAULT_BASE_URL = "http://127.0.0.1:8787";
+/** The user `--sandbox` runs as: its simulator is the user's own, so user-scoped lists work without a setting. */
+export const SANDBOX_USER_ID = "sandbox";
+/**
+ * What `--sandbox` never reads: the settings that describe a real loomcycle (where it is,
+ * its token, whose runs). The sandbox brings its own simulator, token and user, so a
+ * value here (a placeholder, an empty token file, another loomcycle's URL) cannot stop it.
+ * It honours the bridge's own settings, LOOMCYCLE_MCP_* (log level, questions, park release).
+ */
+export const SANDBOX_IGNORES = [
+  "LOOMCYCLE_BASE_URL",
+  "LOOMCYCLE_AUTH_TOKEN",
+  "LOOMCYCLE_AUTH_TOKEN_FILE",
+  "LOOMCYCLE_USER_ID",
+] as const;
+/** The flags of those settings: given with --sandbox, refused (a flag is asked for, and cannot be honoured). */
+const SANDBOX_REFUSES = ["base-url", "token-file", "user-id"] as const;
 /** Placeholders `config` prints when a value is not configured; doctor reports them. */
 export const USER_ID_PLACEHOLDER = "your-user-id";
 export const TOKEN_FILE_PLACEHOLDER = "/path/to/loomcycle-token";
@@ -304,7 +320,7 @@ function checkBaseUrl(raw: string, from: string): string {
   return u.origin;
 }
 
-export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): BridgeConfig {
+export function parseConfig(argv: readonly string[], processEnv: NodeJS.ProcessEnv): BridgeConfig {
   const { command, arg, targets, flags: f } = parseCommandLine(argv);
   const flags: GivenFlags = {};
   // These use none of the configuration: a mistake in it must not stop them.
@@ -323,6 +339,18 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
       flags,
     };
   }
+  // --sandbox (serving, or the entry `config` prints) reads none of the settings of a real loomcycle.
+  const sandbox = f.sandbox === true;
+  if (sandbox)
+    for (const k of SANDBOX_REFUSES)
+      if (f[k] !== undefined)
+        throw new ConfigError(
+          `--sandbox does not take --${k}: the sandbox serves its own simulator, with its own URL, token and user; leave --${k} out, or drop --sandbox to use your loomcycle`,
+        );
+  const env: NodeJS.ProcessEnv = sandbox
+    ? Object.fromEntries(Object.entries(processEnv).filter(([k]) => !(SANDBOX_IGNORES as readonly string[]).includes(k)))
+    : processEnv;
+
   const pick = (flag: OptionName, envName: string, fallback?: string): { value: string | undefined; from: string } => {
     const v = f[flag];
     if (typeof v === "string") return { value: v, from: `--${flag}` };
@@ -386,14 +414,13 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
   }
   const parkReleaseMs = releaseRaw === "" ? DEFAULT_TIMINGS.parkReleaseMs : Number(releaseRaw);
 
-  const sandbox = f.sandbox === true;
   if (f.sandbox !== undefined) flags.sandbox = sandbox;
 
   const cfg: BridgeConfig = {
     command,
     baseUrl,
     token,
-    userId: user.value,
+    userId: sandbox ? SANDBOX_USER_ID : user.value,
     logLevel: parsedLevel.data,
     sandbox,
     questions,

@@ -31,6 +31,8 @@ export interface ToolReply {
 export interface PeerOptions {
   /** Keep everything written to stdout / stderr and every message (default true). */
   keepOutput?: boolean;
+  /** Start this command line instead of `node dist/cli/main.js …args` (an entry exactly as a host would start it). */
+  command?: readonly string[];
 }
 
 /** A private state directory, so test processes never touch the user's. */
@@ -58,7 +60,8 @@ export class StdioPeer {
 
   constructor(env: Record<string, string>, args: string[] = [], opts: PeerOptions = {}) {
     const keep = opts.keepOutput ?? true;
-    this.proc = spawn(process.execPath, [BIN, ...args], {
+    const [cmd, ...argv] = opts.command ?? [process.execPath, BIN, ...args];
+    this.proc = spawn(cmd!, argv, {
       env: { PATH: process.env.PATH ?? "", ...env },
       stdio: ["pipe", "pipe", "pipe"],
     });

@@ -40,7 +40,10 @@ Options (override the environment variables of the same meaning):
                                                 command lines are visible to other users)
   --user-id ID         LOOMCYCLE_USER_ID        user_id for new runs and user-scoped lists
   --log-level LEVEL    LOOMCYCLE_MCP_LOG_LEVEL  fatal|error|warn|info|debug|trace|silent (default info)
-  --sandbox                                     serve the built-in simulator (nothing is saved)
+  --sandbox                                     serve a built-in simulator instead of loomcycle, as user "sandbox";
+                                                it reads none of loomcycle's settings (LOOMCYCLE_BASE_URL,
+                                                LOOMCYCLE_AUTH_TOKEN[_FILE], LOOMCYCLE_USER_ID; their flags are
+                                                refused), honours LOOMCYCLE_MCP_* and saves nothing
                        LOOMCYCLE_MCP_QUESTIONS  who answers agents' questions by default: host (the host's model,
                                                 default) or human (the person, via MCP elicitation)
                        LOOMCYCLE_MCP_PARK_RELEASE_MS  a parked run nobody reads, waits on or subscribes to

@@ -114,3 +114,48 @@ describe("parseConfig", () => {
     expect(parseConfig(["config", "claude-code", "--sandbox"], {}).flags.sandbox).toBe(true);
   });
 });
+
+describe("--sandbox (issue 19, defect 1)", () => {
+  // A shell or host that has settings for a real loomcycle, every one of which would stop a plain serve.
+  const loomcycleSettings = {
+    LOOMCYCLE_BASE_URL: "ftp://elsewhere/v1",
+    LOOMCYCLE_AUTH_TOKEN: "two words",
+    LOOMCYCLE_AUTH_TOKEN_FILE: "/path/to/loomcycle-token",
+    LOOMCYCLE_USER_ID: "your user id",
+  };
+
+  it("reads none of a real loomcycle's settings: URL, token, token file and user id cannot stop it", () => {
+    for (const [k, v] of Object.entries(loomcycleSettings)) expect(mistake([], { [k]: v })).toMatch(new RegExp(`^${k}`));
+    for (const command of [[], ["config", "claude-desktop"]]) {
+      const c = parseConfig([...command, "--sandbox"], loomcycleSettings);
+      expect(c).toMatchObject({ sandbox: true, baseUrl: "http://127.0.0.1:8787", token: undefined, userId: "sandbox" });
+      expect(c.tokenFile).toBeUndefined();
+      expect(c.tokenSource).toBeUndefined();
+    }
+  });
+
+  it("honours the bridge's own settings, LOOMCYCLE_MCP_*: log level, questions, park release (and checks them)", () => {
+    const c = parseConfig(["--sandbox"], {
+      ...loomcycleSettings,
+      LOOMCYCLE_MCP_LOG_LEVEL: "debug",
+      LOOMCYCLE_MCP_QUESTIONS: "human",
+      LOOMCYCLE_MCP_PARK_RELEASE_MS: "5000",
+    });
+    expect(c).toMatchObject({ logLevel: "debug", questions: "human", parkReleaseMs: 5000 });
+    expect(parseConfig(["--sandbox", "--log-level", "warn"], {}).logLevel).toBe("warn");
+    expect(mistake(["--sandbox"], { LOOMCYCLE_MCP_QUESTIONS: "robot" })).toMatch(/^LOOMCYCLE_MCP_QUESTIONS "robot"/);
+    expect(mistake(["--sandbox"], { LOOMCYCLE_MCP_LOG_LEVEL: "loud" })).toMatch(/^LOOMCYCLE_MCP_LOG_LEVEL "loud"/);
+  });
+
+  it("refuses the flags of a real loomcycle's settings instead of dropping them, serving or in config", () => {
+    const tokenFile = file("sandbox-token", "tok\n");
+    for (const command of [[], ["config", "opencode"]]) {
+      expect(mistake([...command, "--sandbox", "--base-url", "http://h:1"])).toMatch(
+        /^--sandbox does not take --base-url: the sandbox serves its own simulator/,
+      );
+      expect(mistake([...command, "--sandbox", "--token-file", tokenFile])).toMatch(/^--sandbox does not take --token-file/);
+      expect(mistake([...command, "--user-id", "u_1", "--sandbox"])).toMatch(/^--sandbox does not take --user-id/);
+    }
+    expect(parseConfig(["--sandbox=false", "--user-id", "u_1"], {}).userId).toBe("u_1");
+  });
+});

@@ -1,9 +1,9 @@
 // `loomcycle-mcp-bridge config <host>`: the built binary prints a ready-to-paste entry
 // whose structure is exactly mcp.json.example's entry for that host, with absolute
 // paths and the configured values filled in — and never a token.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { BIN, runBin } from "./run-bin.js";
@@ -124,30 +124,81 @@ describe("config <host>", () => {
     }
   });
 
-  it("honours the flags given to it: --sandbox, --log-level and --token-file go into the entry", async () => {
+  it("honours the flags given to it: --log-level and --token-file go into the entry", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lc-config-"));
     const file = join(dir, "token");
     writeFileSync(file, "lc_tok_SECRET_1\n", { mode: 0o600 });
     for (const host of HOSTS) {
-      const r = await runBin(["config", host, "--sandbox", "--log-level", "debug", "--token-file", file]);
+      const r = await runBin(["config", host, "--log-level", "debug", "--token-file", file]);
       expect(r.code, r.stderr).toBe(0);
       const printed = JSON.parse(r.stdout) as Record<string, unknown>;
-      expect(commandOf(host, printed)).toEqual([process.execPath, BIN, "--sandbox"]);
+      expect(commandOf(host, printed)).toEqual([process.execPath, BIN]);
       expect(envOf(host, printed)).toMatchObject({ LOOMCYCLE_MCP_LOG_LEVEL: "debug", LOOMCYCLE_AUTH_TOKEN_FILE: file });
       expect(envOf(host, printed).LOOMCYCLE_AUTH_TOKEN).toBeUndefined();
-      expect(r.stderr).toMatch(/--sandbox/);
       expect(r.stdout + r.stderr).not.toMatch(/SECRET/);
     }
   });
 
-  it("run from npx's cache, the entry starts the bridge with npx, not the cache path", async () => {
-    const { bridgeCommand } = await import("../../src/cli/config-snippet.js");
-    const cached = "/home/u/.npm/_npx/0a1b2c3d/node_modules/loomcycle-mcp-bridge/dist/cli/main.js";
-    const { command, viaNpx } = bridgeCommand(cached, "/usr/local/bin/node");
-    expect(viaNpx).toBe(true);
-    expect(command.join(" ")).not.toContain("_npx");
-    expect(command.slice(1)).toEqual(["-y", expect.stringMatching(/^loomcycle-mcp-bridge@\d+\.\d+\.\d+/)]);
-    expect(bridgeCommand(BIN).command).toEqual([process.execPath, BIN]);
+  it("--sandbox: the entry passes --sandbox and --log-level, and none of loomcycle's settings (the sandbox reads none)", async () => {
+    for (const host of HOSTS) {
+      const r = await runBin(["config", host, "--sandbox", "--log-level", "debug"], {
+        LOOMCYCLE_BASE_URL: "https://loom.example.com",
+        LOOMCYCLE_USER_ID: "u_env",
+        LOOMCYCLE_AUTH_TOKEN: "lc_tok_SECRET_2",
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const printed = JSON.parse(r.stdout) as Record<string, unknown>;
+      expect(commandOf(host, printed)).toEqual([process.execPath, BIN, "--sandbox"]);
+      expect(envOf(host, printed)).toEqual({ LOOMCYCLE_MCP_LOG_LEVEL: "debug" });
+      expect(r.stderr).toMatch(/--sandbox/);
+      expect(r.stderr).not.toMatch(/doctor/); // doctor checks a real loomcycle
+      expect(r.stdout + r.stderr).not.toMatch(/SECRET/);
+    }
+    const bare = await runBin(["config", "claude-desktop", "--sandbox"]);
+    expect(JSON.parse(bare.stdout)).toEqual({
+      mcpServers: { loomcycle: { command: process.execPath, args: [BIN, "--sandbox"] } },
+    });
+  });
+
+  describe("run from npx's cache, the entry names what npx ran, never an unpublished package (issue 19, defect 5)", () => {
+    /** A fake npx cache folder (~/.npm/_npx/<hash>) as npx leaves it for `npx -y <spec>`. */
+    function npxCache(spec: string | undefined): string {
+      const dir = join(mkdtempSync(join(tmpdir(), "lc-npx-")), ".npm", "_npx", "0a1b2c3d");
+      const main = join(dir, "node_modules", "loomcycle-mcp-bridge", "dist", "cli", "main.js");
+      mkdirSync(dirname(main), { recursive: true });
+      writeFileSync(main, "");
+      if (spec !== undefined)
+        writeFileSync(join(dir, "package.json"), JSON.stringify({ dependencies: { "loomcycle-mcp-bridge": spec } }));
+      return main;
+    }
+
+    it("a local tarball (npx -y ./loomcycle-mcp-bridge-0.1.0.tgz): npx -y --package=<its absolute path>", async () => {
+      const { bridgeCommand } = await import("../../src/cli/config-snippet.js");
+      const main = npxCache("file:../../../Downloads/loomcycle-mcp-bridge-0.1.0.tgz");
+      const root = main.slice(0, main.indexOf("/.npm/"));
+      const { command, via } = bridgeCommand(main, "/usr/local/bin/node");
+      expect(via).toBe("npx-local");
+      expect(command.slice(1)).toEqual([
+        "-y",
+        `--package=${join(root, "Downloads", "loomcycle-mcp-bridge-0.1.0.tgz")}`,
+        "loomcycle-mcp-bridge",
+      ]);
+      expect(command.join(" ")).not.toMatch(/_npx|loomcycle-mcp-bridge@/);
+    });
+
+    it("from a registry (npx -y loomcycle-mcp-bridge): npx -y with this version", async () => {
+      const { bridgeCommand } = await import("../../src/cli/config-snippet.js");
+      const { command, via } = bridgeCommand(npxCache("^0.1.0"), "/usr/local/bin/node");
+      expect(via).toBe("npx-registry");
+      expect(command.slice(1)).toEqual(["-y", expect.stringMatching(/^loomcycle-mcp-bridge@\d+\.\d+\.\d+/)]);
+    });
+
+    it("what npx ran cannot be read: node and the file itself, with a note that the cache may be cleared", async () => {
+      const { bridgeCommand } = await import("../../src/cli/config-snippet.js");
+      const main = npxCache(undefined);
+      expect(bridgeCommand(main, "/usr/local/bin/node")).toEqual({ command: ["/usr/local/bin/node", main], via: "node" });
+      expect(bridgeCommand(BIN).command).toEqual([process.execPath, BIN]);
+    });
   });
 
   it("--help documents doctor and config", async () => {
@@ -155,5 +206,8 @@ describe("config <host>", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/loomcycle-mcp-bridge doctor/);
     expect(r.stdout).toMatch(/loomcycle-mcp-bridge config HOST .*claude-desktop, claude-code or/);
+    // what --sandbox reads and what it does not, as the README says
+    expect(r.stdout).toMatch(/--sandbox +serve a built-in simulator[\s\S]*reads none of loomcycle's settings/);
+    expect(r.stdout).toMatch(/honours LOOMCYCLE_MCP_\*/);
   });
 });
