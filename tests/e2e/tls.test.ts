@@ -154,7 +154,10 @@ describe(`the built binary against loomcycle behind TLS${SKIPPED}`, () => {
   it.skipIf(!HAVE_OPENSSL)(
     "refuses the self-signed certificate without NODE_EXTRA_CA_CERTS, with an error result that names it",
     async () => {
-      const p = new StdioPeer(env());
+      // A state directory of its own: with the first test's, this bridge would follow that
+      // test's run again at start-up, and its re-attach attempts (refused handshakes too)
+      // would land in the count below whenever the machine is slow.
+      const p = new StdioPeer(env({ XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "lcb-e2e-tls-state-")) }));
       try {
         await p.initialize();
         const requestsBefore = sim!.requests.length;
