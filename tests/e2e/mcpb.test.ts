@@ -4,7 +4,7 @@
 // ${user_config.*} substituted by getMcpConfigForManifest — the code from @anthropic-ai/mcpb
 // that Claude Desktop uses — and "node" run as Node. It completes initialize and
 // list_agents against the simulator, also with the optional settings left unset or empty.
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -81,6 +81,10 @@ describe("the .mcpb bundle", () => {
       compatibility: { runtimes: { node: pkg.engines.node } },
     });
     expect(manifest.server.mcp_config.args).toEqual(["${__dirname}/dist/cli/main.js"]);
+    // What the npm package runs, in its layout: the bin, its chunks, and the run console's page once the build makes one.
+    const built = (d: string): string[] => readdirSync(join(d, "dist"), { recursive: true }).map(String);
+    const wanted = built(ROOT).filter((f) => /^cli\/(main|chunk-.*)\.js$/.test(f) || f === "app/run-console.html");
+    expect(built(dir).sort()).toEqual([...wanted, ...(wanted.some((f) => f.startsWith("app/")) ? ["app"] : []), "cli"].sort());
     const uc = manifest.user_config!;
     expect(uc.base_url).toMatchObject({ type: "string", default: "http://127.0.0.1:8787" });
     expect(uc.auth_token).toMatchObject({ type: "string", sensitive: true, required: false });
