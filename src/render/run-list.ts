@@ -16,7 +16,7 @@ const ORDER: RunState[] = [
 ];
 
 export function renderSummary(r: RunSummary): string {
-  return `- ${r.run_id} agent_id=${r.agent_id} session_id=${r.session_id}${r.agent ? ` agent=${r.agent}` : ""} state=${r.state}${r.state_as_of ? ` (as of ${r.state_as_of})` : ""} followed=${r.followed} last_activity_at=${r.last_activity_at} events=${r.events} unread=${r.unread} pending_interrupts=${r.pending_interrupts}${r.stuck ? ` stuck=${r.stuck.verdict}(${r.stuck.idle_seconds}s idle${r.stuck.heartbeat_age_seconds !== undefined ? `, heartbeat ${r.stuck.heartbeat_age_seconds}s ago` : ""})` : ""}\n  next: ${r.next_step}`;
+  return `- ${r.run_id} agent_id=${r.agent_id} session_id=${r.session_id}${r.agent ? ` agent=${r.agent}` : ""} state=${r.state}${r.state_as_of ? ` (as of ${r.state_as_of})` : ""} followed=${r.followed} last_activity_at=${r.last_activity_at} events=${r.events} unread=${r.unread} pending_interrupts=${r.pending_interrupts}${r.cancelled_by ? ` cancelled_by=${r.cancelled_by}` : ""}${r.stuck ? ` stuck=${r.stuck.verdict}(${r.stuck.idle_seconds}s idle${r.stuck.heartbeat_age_seconds !== undefined ? `, heartbeat ${r.stuck.heartbeat_age_seconds}s ago` : ""})` : ""}\n  next: ${r.next_step}`;
 }
 
 /** The runs (only those in `state`, when given) grouped by state, the latest first in each, as the structured list and its text. */

@@ -21,11 +21,11 @@ function renderItem(it: DigestItem | RawItem): string {
     case "tool_result":
       return `[${it.cursor}] tool_result ${it.tool} id=${it.id} ok=${it.ok} output=${it.output}${tr}`;
     case "interrupt":
-      return `[${it.cursor}] interrupt ${interruptText(it)}${tr}`;
+      return `[${it.cursor}] interrupt ${interruptText(it)}${tr}${answered(it)}`;
     case "awaiting_input":
       return `[${it.cursor}] awaiting_input`;
     case "turn_cancelled":
-      return `[${it.cursor}] turn_cancelled${it.reason ? `: ${it.reason}` : ""}`;
+      return `[${it.cursor}] turn_cancelled${it.source ? ` (${it.source})` : ""}${it.reason ? `: ${it.reason}` : ""}`;
     case "compaction":
       return `[${it.cursor}] compaction${it.before_tokens !== undefined ? ` before_tokens=${it.before_tokens}` : ""}${it.after_tokens !== undefined ? ` after_tokens=${it.after_tokens}` : ""}`;
     case "notice":
@@ -35,6 +35,12 @@ function renderItem(it: DigestItem | RawItem): string {
     case "done":
       return `[${it.cursor}] done stop_reason=${it.stop_reason}`;
   }
+}
+
+/** How a question was answered through this bridge, and by whom (the structured item's fields). */
+function answered(it: Extract<DigestItem, { kind: "interrupt" }>): string {
+  if (!it.answered_by) return "";
+  return `${it.declined ? " declined=true" : ` answer=${JSON.stringify(it.answer ?? "")}`} answered_by=${it.answered_by}`;
 }
 
 /** `head` (the call's own fields) on one line, then the snapshot's events, questions and next step. */
@@ -48,6 +54,7 @@ export function renderResult(head: Record<string, unknown>, snap: Partial<RunSna
   if (snap.next_cursor !== undefined) fields.push(`next_cursor=${snap.next_cursor}`);
   if (snap.has_more !== undefined) fields.push(`has_more=${snap.has_more}`);
   if (snap.usage) fields.push(`usage=in:${snap.usage.input_tokens},out:${snap.usage.output_tokens}`);
+  if (snap.cancelled_by) fields.push(`cancelled_by=${snap.cancelled_by}`);
   lines.push(fields.join(" "));
   if (snap.events) {
     if (snap.events.length === 0) lines.push("events: none new");

@@ -211,6 +211,7 @@ async function askPerson(
         { signal },
       );
       run.answered.add(q.interrupt_id);
+      run.marks.noteAnswer(q.interrupt_id, { by: "elicitation", declined: true });
       return { ...base(q), outcome: "declined" };
     }
     const answer = typeof res.content?.answer === "string" ? res.content.answer.trim() : "";
@@ -228,6 +229,7 @@ async function askPerson(
       { signal },
     );
     run.answered.add(q.interrupt_id);
+    run.marks.noteAnswer(q.interrupt_id, { by: "elicitation", answer });
     return { ...base(q), outcome: "answered", answer };
   } catch (err) {
     const msg = redactSecrets(err instanceof Error ? err.message : String(err), bridge.secrets);

@@ -47,6 +47,11 @@ export const stateAsOfSchema = z
     "Present when the state could not be confirmed in this call: it is the state seen at this time (ISO 8601), when the bridge closed the idle run's stream; the next call re-checks it",
   );
 
+export const cancelledBySchema = z
+  .enum(["host", "person"])
+  .optional()
+  .describe("The run was cancelled through this bridge: by you (host) or by the person from the run console (person)");
+
 export const runOutputShape = {
   run_id: z.string(),
   state: stateSchema,
@@ -57,6 +62,7 @@ export const runOutputShape = {
   usage: usageSchema.optional(),
   stuck: stuckSchema.optional(),
   state_as_of: stateAsOfSchema,
+  cancelled_by: cancelledBySchema,
   next_step: z.string().optional().describe("What to do next, given the state (the text block says the same)"),
 };
 
@@ -78,4 +84,5 @@ export const runSummarySchema = z.object({
   next_step: z.string(),
   stuck: stuckSchema.optional(),
   state_as_of: stateAsOfSchema,
+  cancelled_by: cancelledBySchema,
 });

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { ToolError } from "../bridge/loomcycle/errors.js";
 import { readRun } from "../bridge/runs/run-reader.js";
 import { isTerminal } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
@@ -7,6 +6,7 @@ import { defineTool } from "../tool-kit/define-tool.js";
 import { waitOnRun } from "../tool-kit/call.js";
 import { reasonField, runIdField } from "../tool-kit/fields.js";
 import { runOutputShape, stateSchema } from "../tool-kit/schemas.js";
+import { endRun } from "../tool-kit/run-actions.js";
 
 export const cancelRun = defineTool({
   name: "cancel_run",
@@ -31,14 +31,9 @@ export const cancelRun = defineTool({
   },
   waitMs: 10_000,
   attachBy: (c) => c.attachUntil,
-  async logic(args, { run, bridge, extra, clock, signal }) {
-    if (!run.agentId)
-      throw new ToolError(`loomcycle has not told the bridge run ${args.run_id}'s agent_id yet; try again in a moment.`);
-    const res = await bridge.client.cancelAgent(run.agentId, args.reason ?? "cancelled via loomcycle-mcp-bridge", {
-      signal: signal(),
-    });
-    // The stream ends with a bare EOF; the bridge confirms the outcome with a status lookup.
-    run.retryNow();
+  async logic(args, ctx) {
+    const { run, bridge, extra, clock } = ctx;
+    const res = await endRun(ctx, run, args.run_id, args.reason, "host");
     await waitOnRun(run, () => isTerminal(run.state), clock.waitUntil, extra, bridge);
     const snap = await readRun(run, {}, extra.signal, bridge);
     const head = { run_id: args.run_id, cancelled: res.cancelled, final_state: snap.state };

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { ToolError } from "../bridge/loomcycle/errors.js";
 import { readRun } from "../bridge/runs/run-reader.js";
 import { isTerminal } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
@@ -7,6 +6,7 @@ import { defineTool } from "../tool-kit/define-tool.js";
 import { waitOnRun } from "../tool-kit/call.js";
 import { reasonField, runIdField } from "../tool-kit/fields.js";
 import { runOutputShape } from "../tool-kit/schemas.js";
+import { stopTurn } from "../tool-kit/run-actions.js";
 
 export const cancelTurn = defineTool({
   name: "cancel_turn",
@@ -31,11 +31,9 @@ export const cancelTurn = defineTool({
   },
   waitMs: 10_000,
   attachBy: (c) => c.attachUntil,
-  async logic(args, { run, bridge, extra, clock, signal }) {
-    if (isTerminal(run.state))
-      throw new ToolError(`Run ${args.run_id} has ended (state ${run.state}); there is no turn to stop.`);
-    const mark = run.events.length;
-    await bridge.client.cancelTurn(args.run_id, args.reason, { signal: signal() });
+  async logic(args, ctx) {
+    const { run, bridge, extra, clock } = ctx;
+    const mark = await stopTurn(ctx, run, args.run_id, args.reason, "host");
     const parkedAfter = () => run.events.slice(mark).some((e) => e.type === "awaiting_input") || isTerminal(run.state);
     await waitOnRun(run, parkedAfter, clock.waitUntil, extra, bridge);
     const snap = await readRun(run, {}, extra.signal, bridge);

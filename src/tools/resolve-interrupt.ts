@@ -1,14 +1,14 @@
 import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
 import { readRun } from "../bridge/runs/run-reader.js";
-import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
-import { isTerminal, STOP_STATES, type PendingInterrupt } from "../bridge/runs/run-state.js";
+import { isTerminal, STOP_STATES } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "../tool-kit/define-tool.js";
 import { askedOutputShape } from "../tool-kit/asked.js";
 import { waitAsking, type PersonQuestion } from "../tool-kit/questions.js";
 import { idField, runIdField, waitMsField, given } from "../tool-kit/fields.js";
 import { runOutputShape } from "../tool-kit/schemas.js";
+import { answerQuestion } from "../tool-kit/run-actions.js";
 
 export const resolveInterrupt = defineTool({
   name: "resolve_interrupt",
@@ -56,46 +56,16 @@ export const resolveInterrupt = defineTool({
     if (args.decline && answer !== "") throw new ToolError("Give either answer or decline: true, not both.");
     if (!args.decline && answer === "") throw new ToolError("Give a non-empty answer, or decline: true to decline the question.");
   },
-  async logic(args, { run, bridge, extra, clock: c, signal }) {
+  async logic(args, ctx) {
+    const { run, bridge, extra, clock: c } = ctx;
     const answer = args.answer?.trim() ?? "";
-    // Check the question before calling loomcycle: it must be pending, and the
-    // answer must be one of its options when it declared some.
-    let q: (PendingInterrupt & { status?: string }) | undefined = run.pending.get(args.interrupt_id);
-    if (!q) {
-      const list = await bridge.client.listRunInterrupts(args.run_id, { status: "all" }, { signal: signal() });
-      const row = list.interrupts.find((r) => r.interrupt_id === args.interrupt_id);
-      if (!row) {
-        const pend = [...run.pending.keys()];
-        throw new ToolError(
-          `Run ${args.run_id} has no interrupt ${args.interrupt_id}. ${pend.length ? `Pending: ${pend.join(", ")}.` : "It has no pending question."} Call read_run_events to see pending_interrupts.`,
-        );
-      }
-      if (row.status !== "pending") {
-        throw new ToolError(
-          `Interrupt ${args.interrupt_id} is already ${row.status}; it cannot be answered again. Call read_run_events to see what the run did next.`,
-        );
-      }
-      q = { interrupt_id: row.interrupt_id, question: row.question ?? "", status: row.status };
-      if (row.options && row.options.length > 0) q.options = [...row.options];
-    }
-    if (!args.decline && q.options && q.options.length > 0 && !q.options.includes(answer)) {
-      throw new ToolError(
-        `The answer must be one of the question's options: ${q.options.map((o) => JSON.stringify(o)).join(", ")} (got ${JSON.stringify(answer)}). Or pass decline: true.`,
-      );
-    }
-    // loomcycle takes an answer for a run whose loop it lost, and nothing reads it.
-    if (await run.loopGoneNow(signal())) {
-      throw new ToolError(`Run ${args.run_id}: ${LOOP_LOST_REMEDY} The ${args.decline ? "decline" : "answer"} was NOT sent.`);
-    }
-    const res = await bridge.client.resolveInterrupt(
+    const status = await answerQuestion(
+      ctx,
+      run,
       args.run_id,
-      args.interrupt_id,
-      args.decline
-        ? { kind: "question", disposition: "declined", resolved_by: "mcp" }
-        : { kind: "question", answer, resolved_by: "mcp" },
-      { signal: signal() },
+      { interruptId: args.interrupt_id, answer, decline: args.decline },
+      "host",
     );
-    run.answered.add(args.interrupt_id);
     const asked: PersonQuestion[] = [];
     await waitAsking(
       run,
@@ -106,7 +76,6 @@ export const resolveInterrupt = defineTool({
       asked,
     );
     const snap = await readRun(run, {}, extra.signal, bridge);
-    const status: "resolved" | "declined" = res.status === "declined" || args.decline ? "declined" : "resolved";
     const head = { run_id: args.run_id, interrupt_id: args.interrupt_id, status };
     return { structured: { ...head, ...snap }, text: renderResult(head, snap), asked };
   },

@@ -6,6 +6,7 @@
 import type { LoomEvent } from "../loomcycle/events.js";
 import type { EventSource } from "./event-log.js";
 import { pendingInterrupt } from "./run-state.js";
+import type { Actor, Answerer, DigestMarks } from "./run-marks.js";
 
 export type DigestItem =
   | { kind: "input"; cursor: number; text: string; source: string; truncated?: true }
@@ -19,10 +20,14 @@ export type DigestItem =
       question: string;
       options?: string[];
       expires_at?: string;
+      /** Answered (or declined) through this bridge, and by whom. */
+      answer?: string;
+      declined?: true;
+      answered_by?: Answerer;
       truncated?: true;
     }
   | { kind: "awaiting_input"; cursor: number }
-  | { kind: "turn_cancelled"; cursor: number; reason?: string }
+  | { kind: "turn_cancelled"; cursor: number; reason?: string; source?: Actor }
   | { kind: "compaction"; cursor: number; before_tokens?: number; after_tokens?: number }
   | { kind: "notice"; cursor: number; text: string; truncated?: true }
   | { kind: "error"; cursor: number; message: string; truncated?: true }
@@ -46,8 +51,10 @@ export interface DigestOptions {
   opening?: { position: number; text: string };
   /** Bound on tool input / output previews, in characters. */
   previewChars?: number;
-  /** Log positions of inputs this bridge sent: their `source` is "host". */
-  hostInputs?: ReadonlySet<number>;
+  /** Who sent the inputs, stopped the turns and answered the questions that went through
+   * this bridge: an input's `source` is "host" or "person", a turn cancel's `source` too,
+   * and an answered question carries its answer and `answered_by`. */
+  marks?: DigestMarks;
   /** Shorten the host's own inputs to this many characters (the result of the call that
    * sent them: the host has the text, echoing a long prompt back only costs context). */
   hostEchoChars?: number;
@@ -79,7 +86,7 @@ function itemChars(item: DigestItem): number {
     case "tool_result":
       return item.output.length + item.tool.length;
     case "interrupt":
-      return item.question.length + (item.options?.join("").length ?? 0);
+      return item.question.length + (item.options?.join("").length ?? 0) + (item.answer?.length ?? 0);
     case "error":
       return item.message.length;
     default:
@@ -130,11 +137,13 @@ function itemFor(e: LoomEvent, cursor: number, opts: DigestOptions): DigestItem 
   switch (e.type) {
     case "steer": {
       const text = opts.opening && opts.opening.position === cursor ? opts.opening.text : (e.user_input?.text ?? "");
-      if (opts.hostInputs?.has(cursor)) {
-        const max = opts.hostEchoChars;
+      const by = opts.marks?.inputs.get(cursor);
+      if (by) {
+        // The host has the text of its own input; the person's is news to it, in full.
+        const max = by === "host" ? opts.hostEchoChars : undefined;
         if (max !== undefined && text.length > max)
-          return { kind: "input", cursor, text: shorten(text, max), source: "host", truncated: true };
-        return { kind: "input", cursor, text, source: "host" };
+          return { kind: "input", cursor, text: shorten(text, max), source: by, truncated: true };
+        return { kind: "input", cursor, text, source: by };
       }
       return { kind: "input", cursor, text, source: e.user_input?.source ?? "replay" };
     }
@@ -156,13 +165,22 @@ function itemFor(e: LoomEvent, cursor: number, opts: DigestOptions): DigestItem 
         output: shorten(e.text ?? "", preview),
       };
     case "interruption_pending": {
-      return { kind: "interrupt", cursor, ...pendingInterrupt(e.interruption ?? { interrupt_id: "" }) };
+      const item: DigestItem = { kind: "interrupt", cursor, ...pendingInterrupt(e.interruption ?? { interrupt_id: "" }) };
+      const answered = e.interruption ? opts.marks?.answers.get(e.interruption.interrupt_id) : undefined;
+      if (answered) {
+        if (answered.declined) item.declined = true;
+        else item.answer = answered.answer ?? "";
+        item.answered_by = answered.by;
+      }
+      return item;
     }
     case "awaiting_input":
       return { kind: "awaiting_input", cursor };
     case "turn_cancelled": {
       const item: DigestItem = { kind: "turn_cancelled", cursor };
       if (e.turn_cancelled?.reason) item.reason = e.turn_cancelled.reason;
+      const by = opts.marks?.turnCancels.get(cursor);
+      if (by) item.source = by;
       return item;
     }
     case "context_compaction": {

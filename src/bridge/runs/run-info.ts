@@ -4,6 +4,7 @@ import type { TrackedRun } from "./tracked-run.js";
 import type { RunState } from "./run-state.js";
 import type { RunStreamClient } from "./run-stream-client.js";
 import { REAPER_WINDOW_MS } from "../timings.js";
+import type { Actor } from "./run-marks.js";
 
 export interface StuckInfo {
   verdict: "stuck" | "likely_dead";
@@ -111,6 +112,8 @@ export interface RunSummary {
   stuck?: StuckInfo;
   /** The state is as of this time (the stream was released and has not caught up since). */
   state_as_of?: string;
+  /** Cancelled through this bridge, by the host's model or the person. */
+  cancelled_by?: Actor;
 }
 
 /** The one table of what to do next in each state, for tool results, lists and resources. */
@@ -171,5 +174,6 @@ export function summarize(run: TrackedRun, stuck?: StuckInfo): RunSummary {
   if (stuck) s.stuck = stuck;
   const asOf = run.stateAsOf;
   if (asOf) s.state_as_of = asOf;
+  if (state === "cancelled" && run.marks.cancelledBy) s.cancelled_by = run.marks.cancelledBy;
   return s;
 }

@@ -48,6 +48,7 @@ export async function collectRuns(
       unread: Math.max(0, (e.events ?? e.read_pos) - e.read_pos),
       pending_interrupts: e.pending ?? 0,
       next_step: "followed in an earlier session; read_run_events continues where you left off",
+      ...(state === "cancelled" && e.cancelled_by ? { cancelled_by: e.cancelled_by } : {}),
     });
   }
   let remoteError: string | undefined;

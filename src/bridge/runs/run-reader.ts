@@ -1,6 +1,6 @@
 // The run layer's read side: what tools and resources may ask of a followed run. Reads
-// move the host's read position here and nowhere else; nothing outside the bridge
-// touches a run's stream.
+// move the host's read position here and nowhere else (the run console's reads never do);
+// nothing outside the bridge touches a run's stream.
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildDigest, buildRaw, type DigestItem, type RawItem } from "./digest.js";
 import { PatchedSource, type EventSource } from "./event-log.js";
@@ -9,6 +9,7 @@ import { STOP_STATES, type PendingInterrupt, type RunState } from "./run-state.j
 import type { TrackedRun } from "./tracked-run.js";
 import type { Bridge } from "../bridge.js";
 import { assessStuck, nextStep, type StuckInfo } from "./run-info.js";
+import type { Actor } from "./run-marks.js";
 
 /** The longest a tool call may wait on a run: hosts cut tool calls off around 60 s. */
 export const MAX_WAIT_MS = 55_000;
@@ -59,6 +60,10 @@ export interface ReadOptions {
   format?: "digest" | "raw";
   /** The call just sent an input (start, steer): echo the host's own inputs shortened. */
   shortEcho?: boolean;
+  /** Who reads: the host's model (default), whose read position the read moves, or the
+   * run console (console_read), which reads from its own cursor: the read position stays,
+   * and nothing counts as read by the host. */
+  reader?: "host" | "console";
 }
 
 export interface RunSnapshot {
@@ -72,6 +77,8 @@ export interface RunSnapshot {
   pending_interrupts: PendingInterrupt[];
   usage: { input_tokens: number; output_tokens: number };
   state_as_of?: string;
+  /** The run was cancelled through this bridge, by the host's model or the person. */
+  cancelled_by?: Actor;
 }
 
 /** A cursor past the end of the log (or from another run) is refused before anything
@@ -130,14 +137,17 @@ export async function readRun(
       maxEvents,
       maxChars,
       streaming: cut || state === "running" || state === "unreachable",
-      hostInputs: run.hostInputs,
+      marks: run.marks,
       ...(opts.shortEcho ? { hostEchoChars: HOST_ECHO_CHARS } : {}),
       ...(opening ? { opening } : {}),
     });
   }
   if (cut && page.next < run.events.length) page.hasMore = true;
-  advanceReadPos(run, from, page.next);
-  bridge.tracker.noteRead(run);
+  const host = opts.reader !== "console";
+  if (host) {
+    advanceReadPos(run, from, page.next);
+    bridge.tracker.noteRead(run);
+  }
   const snap: RunSnapshot = {
     run_id: run.runId ?? "",
     state,
@@ -149,15 +159,23 @@ export async function readRun(
   };
   const asOf = run.stateAsOf;
   if (asOf) snap.state_as_of = asOf;
+  const by = cancelledBy(run, state);
+  if (by) snap.cancelled_by = by;
   const stuck =
     state === "running" || run.stream.state.loopLost || run.stream.state.loopCheck
       ? await assessStuck(run, bridge.client, signal ? { signal } : {})
       : undefined;
   if (stuck) snap.stuck = stuck;
+  if (!host) return snap; // the console does not follow the host's next step
   // A read that started ahead of the read position left events before it unread.
   const skipped = run.readPos < from ? { readPos: run.readPos, count: from - run.readPos } : undefined;
   snap.next_step = nextStep(state, { hasMore: page.hasMore, ...(skipped ? { skipped } : {}), ...(stuck ? { stuck } : {}) });
   return snap;
+}
+
+/** Who cancelled the run through this bridge, once it is cancelled. */
+export function cancelledBy(run: TrackedRun, state: RunState = run.state): Actor | undefined {
+  return state === "cancelled" ? run.marks.cancelledBy : undefined;
 }
 
 /** A read-only view of the run's latest `count` events, for resources: the read position stays. */
@@ -173,6 +191,7 @@ export function recentEvents(
     maxEvents: 200,
     maxChars: 20_000,
     streaming: run.state === "running",
+    marks: run.marks,
     ...(opening ? { opening } : {}),
   });
   return { from, ...page };

@@ -11,6 +11,8 @@ import { z } from "zod";
 import type { Logger } from "../../logger.js";
 import { isId } from "../../ids.js";
 
+const Actor = z.enum(["host", "person"]);
+
 const Entry = z.object({
   read_pos: z.number().int().min(0),
   agent_id: z.string().optional(),
@@ -22,8 +24,25 @@ const Entry = z.object({
   events: z.number().int().min(0).optional(),
   last_activity_at: z.string().optional(),
   pending: z.number().int().min(0).optional(),
-  /** Log positions of inputs this bridge sent (shown with source "host"). */
+  /** Log positions of inputs this bridge sent for the host's model (shown with source "host"),
+   * and for the person at the run console (source "person"); run-marks.ts. */
   host_inputs: z.array(z.number().int().min(0)).max(10_000).optional(),
+  person_inputs: z.array(z.number().int().min(0)).max(10_000).optional(),
+  /** Log positions of the turn cancels sent here → who sent them. */
+  turn_cancels: z.record(z.string().regex(/^\d+$/), Actor).optional(),
+  /** Questions answered here, by interrupt id: who answered, and the answer or the decline. */
+  answers: z
+    .record(
+      z.string(),
+      z.object({
+        by: z.enum(["host", "person", "elicitation"]),
+        answer: z.string().optional(),
+        declined: z.literal(true).optional(),
+      }),
+    )
+    .optional(),
+  /** Who cancelled the whole run through this bridge. */
+  cancelled_by: Actor.optional(),
   /** Who answers the run's questions, when a tool call chose it (questions: host | human). */
   questions: z.enum(["host", "human"]).optional(),
   updated_at: z.string(),
@@ -142,8 +161,7 @@ export class StateFile {
       prev.session_id === e.session_id &&
       prev.events === e.events &&
       prev.pending === e.pending &&
-      prev.host_inputs?.length === e.host_inputs?.length &&
-      prev.host_inputs?.at(-1) === e.host_inputs?.at(-1)
+      marksKey(prev) === marksKey(e)
     )
       return;
     this.runs.set(runId, { ...e, updated_at: new Date().toISOString() });
@@ -182,4 +200,16 @@ export class StateFile {
       );
     }
   }
+}
+
+/** Marks only grow (or lose their oldest past a bound): their counts and newest entries tell a change. */
+function marksKey(e: Omit<SavedRun, "updated_at">): string {
+  const last = <T>(xs: readonly T[] | undefined): string => `${xs?.length ?? 0}:${String(xs?.at(-1) ?? "")}`;
+  return [
+    last(e.host_inputs),
+    last(e.person_inputs),
+    last(Object.keys(e.turn_cancels ?? {})),
+    last(Object.keys(e.answers ?? {})),
+    e.cancelled_by ?? "",
+  ].join("|");
 }

@@ -10,6 +10,7 @@ import type { TerminalInfo } from "./run-stream-state.js";
 import type { Logger } from "../../logger.js";
 import type { LoomcycleError } from "../loomcycle/errors.js";
 import { pendingInterrupt, type PendingInterrupt, type RunState, type UsageTotals } from "./run-state.js";
+import { RunMarks } from "./run-marks.js";
 
 /** A released run keeps a log of up to this many events in memory (re-fetching it would cost more than it holds). */
 export const DROP_LOG_ABOVE = 512;
@@ -36,19 +37,15 @@ export class TrackedRun {
   readonly usage: UsageTotals = { input_tokens: 0, output_tokens: 0 };
   /** Interrupts answered through this bridge whose tool_result has not arrived yet. */
   readonly answered = new Set<string>();
-  /** Log positions of inputs this bridge sent (the opening prompt of a run it started,
-   * its steers): shown with source "host", also after a restart (kept in the state file). */
-  readonly hostInputs = new Set<number>();
+  /** Who sent the inputs, turn cancels, answers and run cancel that went through this
+   * bridge (the host's model or the person at the run console), also after a restart. */
+  readonly marks = new RunMarks();
   /** This bridge started the run: its opening steer is the host's. */
   startedHere = false;
   /** What an earlier process saw of this run (state file): its log length and the time of
    * its last event. Until the replay passes that length, the replayed events are not new
    * activity, and the run is known to have at least that many events. */
   saved: { events: number; lastActivityAt: number } | undefined;
-  /** Called when an input of the host's is found in the log (the tracker saves it). */
-  onHostInput: (() => void) | undefined;
-  /** Steer texts sent (or being sent) whose echo has not arrived yet. */
-  private readonly sentTexts: string[] = [];
   private base: Base = "running";
   private processed = 0;
   private interruptToolCalls = new Map<string, string>(); // tool_use id → interrupt_id
@@ -233,19 +230,9 @@ export class TrackedRun {
       if (this.openingPos === undefined) {
         this.openingPos = position;
         this.openingRaw = e.user_input?.text ?? "";
-        if (this.startedHere) {
-          this.hostInputs.add(position);
-          this.onHostInput?.();
-        }
-      } else if (this.sentTexts.length > 0) {
-        const i = this.sentTexts.indexOf((e.user_input?.text ?? "").trim());
-        if (i >= 0) {
-          this.sentTexts.splice(i, 1);
-          this.hostInputs.add(position);
-          this.onHostInput?.();
-        }
-      }
-    }
+        if (this.startedHere) this.marks.sawOpening(position, "host");
+      } else this.marks.sawInput(position, e.user_input?.text ?? "");
+    } else this.marks.sawFrame(e.type, position);
     switch (e.type) {
       case "usage":
         this.usage.input_tokens += e.usage?.input_tokens ?? 0;
@@ -289,17 +276,6 @@ export class TrackedRun {
         // stream's end decides whether they were terminal).
         return;
     }
-  }
-
-  /** A steer this bridge is sending: its echo in the log is the host's input. Returns a
-   * function that forgets it (the send failed, so no echo will come). */
-  noteSending(text: string): () => void {
-    const t = text.trim();
-    this.sentTexts.push(t);
-    return () => {
-      const i = this.sentTexts.indexOf(t);
-      if (i >= 0) this.sentTexts.splice(i, 1);
-    };
   }
 
   /** The position and user-visible text of the opening prompt, when known. */

@@ -11,9 +11,7 @@ import type { StateFile } from "./state-file.js";
 import { TrackedRun } from "./tracked-run.js";
 import { timings, type Timings } from "../timings.js";
 import { isTerminal, type RunState } from "./run-state.js";
-
-/** Positions of the host's own inputs kept per run in the state file (the newest). */
-const MAX_HOST_INPUTS = 500;
+import type { SavedMarks } from "./run-marks.js";
 
 export function newAgentId(): string {
   return "a_" + randomBytes(8).toString("hex");
@@ -38,7 +36,7 @@ export class RunTracker {
   private readonly sweeper: NodeJS.Timeout;
   private readonly timings: Timings;
   /** Read positions of dropped finished runs, when there is no state file to keep them. */
-  private readonly droppedPositions = new Map<string, { readPos: number; hostInputs: number[] }>();
+  private readonly droppedPositions = new Map<string, { readPos: number; marks: SavedMarks }>();
 
   constructor(private readonly opts: TrackerOptions) {
     // A finished run is dropped `retain` after its last use (reading it again re-attaches
@@ -82,7 +80,7 @@ export class RunTracker {
       if (!run.terminal || now - run.lastUsedAt < retainMs) continue;
       this.noteRead(run);
       if (!this.opts.stateFile) {
-        this.droppedPositions.set(id, { readPos: run.readPos, hostInputs: [...run.hostInputs] });
+        this.droppedPositions.set(id, { readPos: run.readPos, marks: run.marks.toSaved() });
         if (this.droppedPositions.size > 10_000) this.droppedPositions.delete(this.droppedPositions.keys().next().value!);
       }
       run.stream.close();
@@ -92,7 +90,7 @@ export class RunTracker {
     return dropped;
   }
 
-  /** Remember where the host read to (and the run's ids and state) across restarts. */
+  /** Remember where the host read to (and the run's ids, state and marks) across restarts. */
   noteRead(run: TrackedRun): void {
     if (!this.opts.stateFile || !run.runId) return;
     const e: Parameters<StateFile["set"]>[1] = {
@@ -102,7 +100,7 @@ export class RunTracker {
       last_activity_at: new Date(run.lastActivityAt).toISOString(),
       pending: run.pending.size,
     };
-    if (run.hostInputs.size > 0) e.host_inputs = [...run.hostInputs].sort((a, b) => a - b).slice(-MAX_HOST_INPUTS);
+    Object.assign(e, run.marks.toSaved());
     if (run.agentId) e.agent_id = run.agentId;
     if (run.sessionId) e.session_id = run.sessionId;
     if (run.agentName) e.agent = run.agentName;
@@ -167,7 +165,7 @@ export class RunTracker {
     const run = new TrackedRun(stream, this.opts.client, this.opts.logger);
     run.prompt = body.prompt;
     run.startedHere = true;
-    run.onHostInput = () => this.noteRead(run);
+    run.marks.onChange = () => this.noteRead(run);
     this.saveOnStateChange(run);
     run.agentName = body.agent;
     run.settled = true; // a new run has nothing to replay
@@ -213,15 +211,15 @@ export class RunTracker {
       fresh.readPos = saved.read_pos;
       if (saved.agent) fresh.agentName = saved.agent;
       if (saved.questions) fresh.questions = saved.questions;
-      for (const p of saved.host_inputs ?? []) fresh.hostInputs.add(p);
+      fresh.marks.load(saved);
       const at = saved.last_activity_at ? Date.parse(saved.last_activity_at) : NaN;
       if (saved.events !== undefined && Number.isFinite(at)) fresh.saved = { events: saved.events, lastActivityAt: at };
     } else if (this.droppedPositions.has(runId)) {
       const d = this.droppedPositions.get(runId)!;
       fresh.readPos = d.readPos;
-      for (const p of d.hostInputs) fresh.hostInputs.add(p);
+      fresh.marks.load(d.marks);
     }
-    fresh.onHostInput = () => this.noteRead(fresh);
+    fresh.marks.onChange = () => this.noteRead(fresh);
     this.saveOnStateChange(fresh);
     this.runs.set(runId, fresh);
     // A run loomcycle does not know (or this token may not see) is not kept: random
