@@ -19,7 +19,7 @@ function renderItem(it: DigestItem | RawItem): string {
     case "tool_call":
       return `[${it.cursor}] tool_call ${it.tool} id=${it.id} input=${it.input}${tr}`;
     case "tool_result":
-      return `[${it.cursor}] tool_result ${it.tool} id=${it.id} ok=${it.ok} output=${it.output}${tr}`;
+      return `[${it.cursor}] tool_result ${it.tool} id=${it.id} ok=${it.ok} output=${it.output}${tr}${it.answered_by ? ` answered_by=${it.answered_by}` : ""}`;
     case "interrupt":
       return `[${it.cursor}] interrupt ${interruptText(it)}${tr}${answered(it)}`;
     case "awaiting_input":

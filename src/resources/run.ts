@@ -64,6 +64,7 @@ export function registerRunResource(server: McpServer, bridge: Bridge): void {
         ...(stuck ? { stuck } : {}),
         next_step: summary.next_step,
         ...(summary.state_as_of ? { state_as_of: summary.state_as_of } : {}),
+        ...(summary.cancelled_by ? { cancelled_by: summary.cancelled_by } : {}),
       };
       const head = {
         run_id: runId,

@@ -12,7 +12,17 @@ export type DigestItem =
   | { kind: "input"; cursor: number; text: string; source: string; truncated?: true }
   | { kind: "text"; cursor: number; text: string; partial?: true; truncated?: true }
   | { kind: "tool_call"; cursor: number; id: string; tool: string; input: string; truncated?: true }
-  | { kind: "tool_result"; cursor: number; id: string; tool: string; ok: boolean; output: string; truncated?: true }
+  | {
+      kind: "tool_result";
+      cursor: number;
+      id: string;
+      tool: string;
+      ok: boolean;
+      output: string;
+      /** The result of a question answered through this bridge, and by whom. */
+      answered_by?: Answerer;
+      truncated?: true;
+    }
   | {
       kind: "interrupt";
       cursor: number;
@@ -155,8 +165,8 @@ function itemFor(e: LoomEvent, cursor: number, opts: DigestOptions): DigestItem 
         tool: e.tool_use?.name ?? "",
         input: jsonPreview(e.tool_use?.input, preview),
       };
-    case "tool_result":
-      return {
+    case "tool_result": {
+      const item: DigestItem = {
         kind: "tool_result",
         cursor,
         id: e.tool_use?.id ?? "",
@@ -164,6 +174,11 @@ function itemFor(e: LoomEvent, cursor: number, opts: DigestOptions): DigestItem 
         ok: e.is_error !== true,
         output: shorten(e.text ?? "", preview),
       };
+      const question = opts.marks?.answerResults.get(cursor);
+      const answered = question !== undefined ? opts.marks?.answers.get(question) : undefined;
+      if (answered) item.answered_by = answered.by;
+      return item;
+    }
     case "interruption_pending": {
       const item: DigestItem = { kind: "interrupt", cursor, ...pendingInterrupt(e.interruption ?? { interrupt_id: "" }) };
       const answered = e.interruption ? opts.marks?.answers.get(e.interruption.interrupt_id) : undefined;

@@ -24,6 +24,8 @@ export interface DigestMarks {
   readonly inputs: ReadonlyMap<number, Actor>;
   readonly turnCancels: ReadonlyMap<number, Actor>;
   readonly answers: ReadonlyMap<string, AnswerMark>;
+  /** Log position of a question's result (the Interruption tool's `tool_result`) → its interrupt id. */
+  readonly answerResults: ReadonlyMap<number, string>;
 }
 
 /** The marks as the state file keeps them. */
@@ -41,6 +43,10 @@ export class RunMarks implements DigestMarks {
   readonly turnCancels = new Map<number, Actor>();
   /** Interrupt id → how it was answered here. */
   readonly answers = new Map<string, AnswerMark>();
+  /** Where each question's result is in the log (derived from the log, so not saved: a
+   * replay finds it again). Its item is marked with who answered, which the next read of
+   * a host that had already read the question shows it. */
+  readonly answerResults = new Map<number, string>();
   /** Who cancelled the whole run (set once loomcycle accepted the cancel). */
   cancelledBy: Actor | undefined;
   /** Called whenever a mark is added (the tracker saves the run's entry). */
@@ -93,6 +99,11 @@ export class RunMarks implements DigestMarks {
       for (let i = this.cancelling.length - 1; i >= 0; i--)
         if (this.cancelling[i]!.from <= position) this.cancelling.splice(i, 1);
     }
+  }
+
+  /** The result of question `interruptId` is at `position` (whoever answered it). */
+  sawAnswerResult(position: number, interruptId: string): void {
+    this.answerResults.set(position, interruptId);
   }
 
   /** loomcycle accepted an answer (or a decline) sent here. */

@@ -260,6 +260,7 @@ export class TrackedRun {
         if (intr) {
           this.pending.delete(intr);
           this.answered.delete(intr);
+          this.marks.sawAnswerResult(position, intr);
         }
         this.base = "running";
         return;
