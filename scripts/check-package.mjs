@@ -7,7 +7,7 @@
 // that tarball, never a package name that is in no registry.
 // Run: npm run check:package (CI runs it on a fresh clone, on each Node of .ci/node-versions).
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -90,6 +90,7 @@ try {
     files.includes("dist/cli/main.js"),
     `npm pack built the bin (${files.length} files, ${Math.round(packed[0].unpackedSize / 1024)} KiB unpacked)`,
   );
+  check(files.includes("dist/app/run-console.html"), "the run console's page is packed (dist/app/run-console.html)");
 
   execFileSync(npm, ["install", "-g", "--prefix", prefix, tarball, "--no-audit", "--no-fund"], {
     stdio: ["ignore", "ignore", "inherit"],
@@ -97,6 +98,11 @@ try {
   const installed = join(prefix, "lib", "node_modules");
   const pkgs = readdirSync(installed);
   check(pkgs.length === 1 && pkgs[0] === "loomcycle-mcp-bridge", `installs one package, nothing else (${pkgs.join(", ")})`);
+  check(
+    existsSync(join(installed, "loomcycle-mcp-bridge", "package.json")) &&
+      existsSync(join(installed, "loomcycle-mcp-bridge", "dist", "app", "run-console.html")),
+    "installed beside the bin: package.json and dist/app/run-console.html (the console's page is found from package.json)",
+  );
   const bytes = size(join(installed, "loomcycle-mcp-bridge"));
   check(bytes <= MAX_BYTES, `installed footprint ${(bytes / 1024 / 1024).toFixed(2)} MB (at most 3 MB)`);
 

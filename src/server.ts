@@ -4,6 +4,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Bridge } from "./bridge/bridge.js";
 import { registerTools } from "./tools/index.js";
 import { registerResources } from "./resources/index.js";
+import { registerRunConsole } from "./resources/run-console.js";
 import { version } from "./version.js";
 
 export const INSTRUCTIONS = `Drives interactive loomcycle agent runs in short, bounded tool calls: start_interactive_run, then read_run_events with wait_ms until a stop point, then act on state.
@@ -19,6 +20,8 @@ More: list_runs, attach_run, wait_for_runs, cancel_turn, cancel_run, list_interr
 
 export interface CreateServerDeps {
   bridge: Bridge;
+  /** Where the run console's built page is (default: dist/app/run-console.html in this package). */
+  consolePage?: string;
 }
 
 export function createServer(deps: CreateServerDeps): { server: McpServer; close: () => Promise<void> } {
@@ -28,6 +31,7 @@ export function createServer(deps: CreateServerDeps): { server: McpServer; close
   );
   registerTools(server, deps.bridge);
   const resources = registerResources(server, deps.bridge);
+  registerRunConsole(server, deps.consolePage);
   return {
     server,
     close: async () => {

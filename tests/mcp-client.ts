@@ -32,7 +32,12 @@ export interface ConnectOptions {
   name?: string;
   /** Declare form elicitation and answer `elicitation/create` with this handler. */
   onElicit?: (req: ElicitRequest, extra: { signal: AbortSignal }) => Promise<ElicitResult>;
+  /** Declare MCP Apps (extension io.modelcontextprotocol/ui with HTML views), as a host that shows the run console. */
+  apps?: boolean;
 }
+
+/** What a host that renders MCP Apps declares in its initialize. */
+export const APPS_CAPABILITY = { "io.modelcontextprotocol/ui": { mimeTypes: ["text/html;profile=mcp-app"] } };
 
 /** A connected client; `close` closes the client and the server (not the bridge). */
 export async function connect(
@@ -43,7 +48,12 @@ export async function connect(
   const [a, b] = InMemoryTransport.createLinkedPair();
   const client = new Client(
     { name: opts.name ?? "test-host", version: "1.0.0" },
-    opts.onElicit ? { capabilities: { elicitation: { form: {} } } } : {},
+    {
+      capabilities: {
+        ...(opts.onElicit ? { elicitation: { form: {} } } : {}),
+        ...(opts.apps ? { extensions: APPS_CAPABILITY } : {}),
+      },
+    },
   );
   if (opts.onElicit) client.setRequestHandler(ElicitRequestSchema, opts.onElicit);
   await Promise.all([server.connect(a), client.connect(b)]);

@@ -1,7 +1,7 @@
 // Every registered tool at once: a tool added without its annotations, its row in the
 // read-only table, a mention in the server instructions, or the sandbox banner fails here.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TOOLS } from "../../src/tools/index.js";
+import { APP_TOOLS, TOOLS } from "../../src/tools/index.js";
 import { INSTRUCTIONS } from "../../src/server.js";
 import { startHarness, type Harness } from "./harness.js";
 
@@ -20,6 +20,8 @@ const READ_ONLY: Record<string, boolean> = {
   compact_run: false,
   list_agents: true,
   wait_for_runs: true,
+  console_read: true,
+  console_act: false,
 };
 
 /** Arguments each tool accepts; `RUN` stands for a run started in the sandbox. */
@@ -38,14 +40,18 @@ const ARGS: Record<string, Record<string, unknown>> = {
   compact_run: { run_id: RUN },
   list_agents: {},
   wait_for_runs: { run_ids: [RUN], wait_ms: 0 },
+  console_read: { run_id: RUN },
+  console_act: { run_id: RUN, action: "steer", text: "from the console" },
 };
 
-const names = TOOLS.map((t) => t.name);
+/** The run console's tools (listed only to hosts with MCP Apps) count as tools here too. */
+const ALL = [...TOOLS, ...APP_TOOLS];
+const names = ALL.map((t) => t.name);
 
 describe("every tool", () => {
   it("is in the read-only table and says the same in its annotations", () => {
     expect(Object.keys(READ_ONLY).sort()).toEqual([...names].sort());
-    for (const t of TOOLS) {
+    for (const t of ALL) {
       const a = t.config.annotations;
       expect(a.readOnlyHint, t.name).toBe(READ_ONLY[t.name]);
       for (const k of ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] as const)
@@ -55,15 +61,16 @@ describe("every tool", () => {
     }
   });
 
-  it("is named in the server instructions", () => {
-    for (const n of names) expect(INSTRUCTIONS, n).toContain(n);
+  it("is named in the server instructions (but the console's own, which no model sees)", () => {
+    for (const t of TOOLS) expect(INSTRUCTIONS, t.name).toContain(t.name);
+    for (const t of APP_TOOLS) expect(INSTRUCTIONS, t.name).not.toContain(t.name);
   });
 
   describe("in --sandbox", () => {
     let h: Harness;
     let runId: string;
     beforeAll(async () => {
-      h = await startHarness({}, { sandbox: true });
+      h = await startHarness({}, { sandbox: true, apps: true });
       const s = await h.call("start_interactive_run", { agent: "echo", prompt: "first", wait_ms: 5000 });
       runId = String(s.sc.run_id);
     });

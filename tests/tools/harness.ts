@@ -35,6 +35,8 @@ export interface HarnessBridgeOptions {
   sandbox?: boolean;
   /** Declare form elicitation and answer `elicitation/create` with this handler. */
   onElicit?: (req: ElicitRequest, extra: { signal: AbortSignal }) => Promise<ElicitResult>;
+  /** The host declares MCP Apps: it shows the run console and lists its app-only tools. */
+  apps?: boolean;
 }
 
 export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: HarnessBridgeOptions = {}): Promise<Harness> {
@@ -53,7 +55,10 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
     ...(bridgeOpts.stateFilePath ? { stateFilePath: bridgeOpts.stateFilePath } : {}),
     ...(bridgeOpts.eventWindow ? { eventWindow: bridgeOpts.eventWindow } : {}),
   });
-  const { client, close } = await connect(bridge, bridgeOpts.onElicit ? { onElicit: bridgeOpts.onElicit } : {});
+  const { client, close } = await connect(bridge, {
+    ...(bridgeOpts.onElicit ? { onElicit: bridgeOpts.onElicit } : {}),
+    ...(bridgeOpts.apps ? { apps: true } : {}),
+  });
   return {
     sim,
     bridge,

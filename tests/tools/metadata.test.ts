@@ -62,6 +62,7 @@ describe("tools/list", () => {
         annotations: t.annotations,
         inputSchema: t.inputSchema,
         outputSchema: t.outputSchema,
+        ...(t._meta ? { _meta: t._meta } : {}),
       }))
       .sort((x, y) => x.name.localeCompare(y.name));
     await expect(JSON.stringify(snap, null, 2) + "\n").toMatchFileSnapshot("./__snapshots__/tools-list.json");
@@ -87,7 +88,10 @@ describe("tools/list", () => {
 
   // What a host puts into its model's context in every conversation (scripts/bench/tool-context.ts
   // measures it beside other servers): name, description and input schema, plus instructions.
+  // Measured as a host without MCP Apps sees it (this harness declares no extension), which is
+  // also what a host with them shows its model: it keeps app-only tools from it.
   it("keeps the model-facing tool list within its budget", () => {
+    expect(tools.filter((t) => (t._meta?.ui as { visibility?: string[] } | undefined)?.visibility?.includes("app"))).toEqual([]);
     const bytes = tools.map((t) =>
       Buffer.byteLength(JSON.stringify({ name: t.name, description: t.description, inputSchema: t.inputSchema }), "utf8"),
     );
