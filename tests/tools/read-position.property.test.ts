@@ -1,11 +1,14 @@
 // Property: no sequence of reads (with and without cursor, with paging limits, raw or
 // digest, concurrent), steers, bridge restarts and evictions from memory moves a run's read position past an
-// event the host has not been given, or past the end of the log (issue 11, defect 1).
+// event the host has not been given, or past the end of the log (issue 11, defect 1); and
+// nothing the run console does in between (its reads and waits from its own cursor, the
+// person's steers and turn cancels) moves it at all or hides an event from the host (issue 18).
 //
-// The model is "what the host has seen": every position a result covered. After each
-// step the bridge's read position must be at most the log's length, and every
-// item-making position before it must have been seen; at the end, reading on without a
-// cursor must have shown the host every item-making event of the run.
+// The model is "what the host has seen": every position a result of the host's own reads
+// covered (what the console read does not count). After each step the bridge's read
+// position must be at most the log's length, and every item-making position before it must
+// have been seen; after a console step it must be where it was; at the end, reading on
+// without a cursor must have shown the host every item-making event of the run.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -19,7 +22,9 @@ type Op =
   | { op: "read"; cursor?: number; cursorPastEnd?: number; maxEvents?: number; maxChars?: number; raw: boolean; waitMs: number }
   | { op: "concurrent"; a: number | undefined; b: number | undefined; maxEvents: number }
   | { op: "steer"; waitMs: number }
-  | { op: "restart" };
+  | { op: "restart" }
+  | { op: "console_read"; cursor: number; waitMs: number; sinceState: boolean }
+  | { op: "console_act"; action: "steer" | "cancel_turn" };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -49,6 +54,22 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("steer" as const), waitMs: fc.constantFrom(0, 5000) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("restart" as const) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("console_read" as const),
+      cursor: fc.nat({ max: 100 }),
+      waitMs: fc.constantFrom(0, 0, 300),
+      sinceState: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("console_act" as const),
+      action: fc.constantFrom("steer" as const, "cancel_turn" as const),
+    }),
+  },
 );
 
 let sim: Simulator;
@@ -84,7 +105,8 @@ describe("read positions (property)", () => {
         async (ops, eventWindow) => {
           n += 1;
           const path = join(dir, `state-${n}.json`);
-          const opts = { sim, stateFilePath: path, ...(eventWindow ? { eventWindow } : {}) };
+          // The host shows the run console: its model and the console share the connection.
+          const opts = { sim, stateFilePath: path, apps: true, ...(eventWindow ? { eventWindow } : {}) };
           let h: Harness = await startHarness({}, opts);
           const seen = new Set<number>();
           const see = (r: ToolOutcome) => {
@@ -146,6 +168,22 @@ describe("read positions (property)", () => {
                 // Only a parked run takes a steer without queueing; a queued one is fine too.
                 const r = await h.call("send_steer", { run_id: runId, text: `steer ${seen.size}`, wait_ms: o.waitMs });
                 see(r);
+              } else if (o.op === "console_read" || o.op === "console_act") {
+                const before = run() ? readPos() : undefined;
+                if (o.op === "console_read") {
+                  const r = await h.call("console_read", {
+                    run_id: runId,
+                    cursor: Math.floor((o.cursor / 100) * len),
+                    wait_ms: o.waitMs,
+                    ...(o.sinceState && run() ? { since_state: run()!.state } : {}),
+                  });
+                  expect(r.isError, r.text).toBe(false);
+                } else {
+                  // A turn cancel of a parked run is refused: that is fine, it must move nothing either.
+                  const args = o.action === "steer" ? { text: `person ${n}-${len}` } : {};
+                  await h.call("console_act", { run_id: runId, action: o.action, ...args });
+                }
+                if (before !== undefined) expect(readPos(), `${o.op} moved the read position`).toBe(before);
               } else {
                 await h.close();
                 h = await startHarness({}, opts);
