@@ -402,6 +402,8 @@ describe("console_act: what the person does reaches loomcycle and is shown as th
     expect(events(again).find((e) => e.kind === "interrupt")?.answer).toBeUndefined();
     expect(again.text).toMatch(/declined=true answered_by=person/);
     expect(events(again).findLast((e) => e.kind === "text")?.text).toBe("Declined");
+    const seen = await h.call("console_read", { run_id: runId });
+    expect(events(seen).find((e) => e.kind === "interrupt")).toMatchObject({ declined: true, answered_by: "person" });
   });
 
   it("an answer that is not one of the question's options is refused before loomcycle is called, naming the options", async () => {
@@ -485,6 +487,23 @@ describe("console_act: what the person does reaches loomcycle and is shown as th
     const ended = await h.call("cancel_run", { run_id: runId });
     expect(ended.sc).toMatchObject({ final_state: "cancelled", cancelled_by: "host" });
     expect(ended.text).toMatch(/cancelled_by=host/);
+  });
+
+  it("an answer the person gave through elicitation (questions: human) is marked so", async () => {
+    const human = await startHarness(
+      {},
+      { sim: h.sim, questions: "human", onElicit: async () => ({ action: "accept", content: { answer: "yes" } }) },
+    );
+    try {
+      const s = await human.call("start_interactive_run", { agent: "asker", prompt: "ask the person" });
+      expect(s.sc.questions_to_person).toEqual([expect.objectContaining({ outcome: "answered", answer: "yes" })]);
+      const runId = String(s.sc.run_id);
+      const all = await human.call("read_run_events", { run_id: runId, cursor: 0, wait_ms: 5000 });
+      expect(events(all).find((e) => e.kind === "interrupt")).toMatchObject({ answer: "yes", answered_by: "elicitation" });
+      expect(events(all).find((e) => e.kind === "tool_result")).toMatchObject({ answered_by: "elicitation" });
+    } finally {
+      await human.close();
+    }
   });
 
   it("refuses bad arguments with one line each, before loomcycle is called", async () => {
