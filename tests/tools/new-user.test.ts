@@ -26,17 +26,22 @@ describe("the next step", () => {
     const s = await h.call("start_interactive_run", { agent: "echo", prompt: "one", wait_ms: 10_000 });
     const runId = String(s.sc.run_id);
     expect(s.sc.state).toBe("awaiting_input");
-    const page = await h.call("read_run_events", { run_id: runId, cursor: 0, max_events: 1 });
-    expect(page.sc.has_more).toBe(true);
-    expect(String(page.sc.next_step)).toMatch(/^call read_run_events again now/);
-    expect(page.text).toMatch(/next: call read_run_events again now/);
-    const list = await h.call("list_runs", {});
-    const entry = (list.sc.runs as Array<Record<string, unknown>>).find((r) => r.run_id === runId)!;
-    expect(Number(entry.unread)).toBeGreaterThan(0);
-    expect(String(entry.next_step)).toMatch(/^read_run_events to read its \d+ unread event/);
-    const rest = await h.call("read_run_events", { run_id: runId });
-    expect(rest.sc.has_more).toBe(false);
-    expect(String(rest.sc.next_step)).toMatch(/^send_steer/);
+    const other = await startHarness({}, { sim: h.sim }); // a bridge that has given the host nothing yet
+    try {
+      const page = await other.call("read_run_events", { run_id: runId, max_events: 1 });
+      expect(page.sc.has_more).toBe(true);
+      expect(String(page.sc.next_step)).toMatch(/^call read_run_events again now/);
+      expect(page.text).toMatch(/next: call read_run_events again now/);
+      const list = await other.call("list_runs", {});
+      const entry = (list.sc.runs as Array<Record<string, unknown>>).find((r) => r.run_id === runId)!;
+      expect(Number(entry.unread)).toBeGreaterThan(0);
+      expect(String(entry.next_step)).toMatch(/^read_run_events to read its \d+ unread event/);
+      const rest = await other.call("read_run_events", { run_id: runId });
+      expect(rest.sc.has_more).toBe(false);
+      expect(String(rest.sc.next_step)).toMatch(/^send_steer/);
+    } finally {
+      await other.close();
+    }
   });
 
   it("says to read the events a cursor ahead of the read position left out", async () => {
@@ -177,7 +182,10 @@ describe("after a restart", () => {
       runId = String(s.sc.run_id);
       expect(s.sc.state).toBe("awaiting_answer");
       usage = s.sc.usage;
-      await a.call("read_run_events", { run_id: runId, cursor: 0, max_events: 1 }); // leave some unread
+      // Leave some unread: the host was given only the first event (the start's result got lost, say).
+      const run = a.bridge.tracker.get(runId)!;
+      run.readPos = 1;
+      a.bridge.tracker.noteRead(run);
       before = (await a.call("list_runs", {})).sc.runs!.valueOf() as never;
       before = (before as unknown as Array<Record<string, unknown>>).find((r) => r.run_id === runId)!;
       expect(Number(before.unread)).toBeGreaterThan(0);

@@ -1,14 +1,19 @@
 // Property: no sequence of reads (with and without cursor, with paging limits, raw or
 // digest, concurrent), steers, bridge restarts and evictions from memory moves a run's read position past an
-// event the host has not been given, or past the end of the log (issue 11, defect 1); and
-// nothing the run console does in between (its reads and waits from its own cursor, the
-// person's steers and turn cancels) moves it at all or hides an event from the host (issue 18).
+// event the host has not been given, or past the end of the log (issue 11, defect 1), or
+// backwards (issue 19, item 13); and nothing the run console does in between (its reads and
+// waits from its own cursor, the person's steers and turn cancels) moves it at all or hides
+// an event from the host (issue 18).
 //
-// The model is "what the host has seen": every position a result of the host's own reads
-// covered (what the console read does not count). After each step the bridge's read
-// position must be at most the log's length, and every item-making position before it must
-// have been seen; after a console step it must be where it was; at the end, reading on
-// without a cursor must have shown the host every item-making event of the run.
+// The model is "what the host has seen" (every position a result of the host's own reads
+// covered; what the console read does not count) and "where the read position is": a read
+// that starts at or before it and ends past it moves it to where that read ended, and
+// nothing else moves it. After each step the bridge's read position must be the model's,
+// never behind where it was, at most the log's length, and every item-making position
+// before it must have been seen; after a console step it must be where it was; a read
+// without a cursor never gives the host a position before the read position it started
+// from; at the end, reading on without a cursor must have shown the host every item-making
+// event of the run.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -119,9 +124,15 @@ describe("read positions (property)", () => {
             const runId = String(s.sc.run_id);
             const run = () => h.bridge.tracker.get(runId);
             const readPos = () => run()?.readPos ?? h.bridge.stateFile!.get(runId)!.read_pos;
+            // The model's read position: where the start's read ended.
+            let model = Number(s.sc.next_cursor);
             const check = (what: string) => {
               const r = run();
               if (!r) return; // not attached in this process yet: checked at its first read
+              expect(
+                r.readPos,
+                `${what}: the read position moved backwards from ${model} to ${r.readPos}`,
+              ).toBeGreaterThanOrEqual(model);
               const len = r.events.length;
               expect(r.readPos, `${what}: read position ${r.readPos} is past the log's end ${len}`).toBeLessThanOrEqual(len);
               for (let p = 0; p < r.readPos; p++) {
@@ -153,7 +164,21 @@ describe("read positions (property)", () => {
                   expect(readPos()).toBe(before);
                 } else {
                   if (o.cursor !== undefined) args.cursor = Math.floor((o.cursor / 100) * len);
-                  see(await h.call("read_run_events", args));
+                  const before = run() ? readPos() : model;
+                  const r = await h.call("read_run_events", args);
+                  see(r);
+                  const from = o.cursor !== undefined ? Number(args.cursor) : before;
+                  const next = Number(r.sc.next_cursor);
+                  if (o.cursor === undefined) {
+                    // Reading on never gives again what the host was already given.
+                    const first = (r.sc.events ?? [])[0] as { cursor: number } | undefined;
+                    if (first) expect(first.cursor, "a read without a cursor re-delivered events").toBeGreaterThanOrEqual(before);
+                  }
+                  // Forward only: a re-read behind the read position leaves it; a read from
+                  // at or before it that ends past it moves it there.
+                  const expected = from <= before && next > before ? next : before;
+                  expect(readPos(), `read from ${from} to ${next} with the read position at ${before}`).toBe(expected);
+                  model = expected;
                 }
               } else if (o.op === "concurrent") {
                 const arg = (c: number | undefined) => ({
@@ -164,10 +189,14 @@ describe("read positions (property)", () => {
                 const [ra, rb] = await Promise.all([h.call("read_run_events", arg(o.a)), h.call("read_run_events", arg(o.b))]);
                 see(ra);
                 see(rb);
+                check("concurrent");
+                model = readPos();
               } else if (o.op === "steer") {
                 // Only a parked run takes a steer without queueing; a queued one is fine too.
                 const r = await h.call("send_steer", { run_id: runId, text: `steer ${seen.size}`, wait_ms: o.waitMs });
                 see(r);
+                check("steer");
+                model = readPos();
               } else if (o.op === "console_read" || o.op === "console_act") {
                 const before = run() ? readPos() : undefined;
                 if (o.op === "console_read") {

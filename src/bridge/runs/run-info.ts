@@ -135,9 +135,16 @@ const NEXT_STEP: Record<RunState, string> = {
  */
 export function nextStep(
   state: RunState,
-  unseen: { hasMore?: boolean; skipped?: { readPos: number; count: number }; stuck?: StuckInfo } = {},
+  unseen: {
+    hasMore?: boolean;
+    skipped?: { readPos: number; count: number };
+    reread?: { readPos: number };
+    stuck?: StuckInfo;
+  } = {},
 ): string {
   const then = unseen.stuck ? unseen.stuck.remedy : NEXT_STEP[state];
+  if (unseen.reread)
+    return `this was a re-read of events you were already given; your read position stays at ${unseen.reread.readPos}: read_run_events without a cursor goes on from there (with cursor=next_cursor to re-read further); then: ${then}`;
   if (unseen.skipped) {
     const { readPos, count } = unseen.skipped;
     return `call read_run_events without a cursor for the ${count} earlier event${count === 1 ? "" : "s"} you have not been given (from position ${readPos}; your read position stays there); then: ${then}`;

@@ -144,6 +144,7 @@ export async function readRun(
   }
   if (cut && page.next < run.events.length) page.hasMore = true;
   const host = opts.reader !== "console";
+  const readPosBefore = run.readPos;
   if (host) {
     advanceReadPos(run, from, page.next);
     bridge.tracker.noteRead(run);
@@ -169,7 +170,15 @@ export async function readRun(
   if (!host) return snap; // the console does not follow the host's next step
   // A read that started ahead of the read position left events before it unread.
   const skipped = run.readPos < from ? { readPos: run.readPos, count: from - run.readPos } : undefined;
-  snap.next_step = nextStep(state, { hasMore: page.hasMore, ...(skipped ? { skipped } : {}), ...(stuck ? { stuck } : {}) });
+  // A re-read that ended behind the read position: reading on without a cursor goes on
+  // from the read position, not from this page's end.
+  const reread = opts.from !== undefined && !skipped && page.next < readPosBefore ? { readPos: readPosBefore } : undefined;
+  snap.next_step = nextStep(state, {
+    hasMore: page.hasMore,
+    ...(skipped ? { skipped } : {}),
+    ...(reread ? { reread } : {}),
+    ...(stuck ? { stuck } : {}),
+  });
   return snap;
 }
 
@@ -198,11 +207,15 @@ export function recentEvents(
 }
 
 /**
- * Move the read position after the host was given [from, next). Only a read that starts
- * at or before the read position may move it (backwards too, for a re-read): one that
- * starts ahead leaves positions the host was never given. Checked at the moment of the
- * move, so concurrent reads cannot skip anything either.
+ * Move the read position after the host was given [from, next). It only ever moves
+ * forward: only a read that starts at or before it and ends past it moves it, to where
+ * that read ended. A re-read of earlier positions (a cursor behind it) leaves it where it
+ * is, so the next read without a cursor never gives the host again what it already has;
+ * a read that starts ahead of it leaves it too, so it never passes positions the host was
+ * never given. Checked at the moment of the move, so concurrent reads cannot skip or
+ * repeat anything either.
  */
 export function advanceReadPos(run: TrackedRun, from: number, next: number): void {
-  if (from <= run.readPos) run.readPos = Math.min(next, run.events.length);
+  const to = Math.min(next, run.events.length);
+  if (from <= run.readPos && to > run.readPos) run.readPos = to;
 }
