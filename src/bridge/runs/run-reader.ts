@@ -128,7 +128,7 @@ export async function readRun(
     page = buildRaw(source, { from, maxEvents, maxChars });
   } else {
     let opening = run.opening();
-    if (opening && opening.position >= from && run.prompt === undefined) {
+    if (opening && opening.position >= from && !run.openingResolved) {
       await run.resolveOpening(signal);
       opening = run.opening();
     }

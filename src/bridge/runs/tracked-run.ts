@@ -284,20 +284,36 @@ export class TrackedRun {
     this.catchUp();
     const pos = this.openingPos;
     if (pos === undefined) return undefined;
-    const raw = this.openingRaw;
-    if (this.prompt !== undefined) {
-      const p = this.prompt.trim();
-      if (raw === p || raw.endsWith("\n" + p)) return { position: pos, text: p };
-    }
-    if (this.openingText !== undefined) return { position: pos, text: this.openingText };
+    const text = this.openingFromPrompt() ?? this.openingText;
+    if (text !== undefined) return { position: pos, text };
     return { position: pos, text: "[opening prompt: could not be separated from the agent's system prompt]" };
   }
 
-  /** For runs started elsewhere: learn the user's opening prompt from the transcript
-   * (the user segments of the run's first user_input row), so the system prompt that
-   * loomcycle prepends to the replayed opening turn is never shown. */
+  /** The opening prompt is known exactly (not the placeholder), or there is none yet. */
+  get openingResolved(): boolean {
+    this.catchUp();
+    return this.openingPos === undefined || this.openingFromPrompt() !== undefined || this.openingText !== undefined;
+  }
+
+  /**
+   * The prompt this bridge sent, when the opening steer carries it. loomcycle keeps the
+   * prompt exactly as sent (never trimmed) and replays the opening turn as its system
+   * prompt, "\n", then the prompt, byte for byte — or the prompt alone for an agent without
+   * one — so the prompt is compared as sent: leading or trailing whitespace included.
+   */
+  private openingFromPrompt(): string | undefined {
+    const p = this.prompt;
+    if (p === undefined) return undefined;
+    const raw = this.openingRaw;
+    return raw === p || raw.endsWith("\n" + p) ? p : undefined;
+  }
+
+  /** Learn the user's opening prompt from the transcript (the user segments of the run's
+   * first user_input row, verbatim) when the prompt this bridge sent does not give it (a
+   * run started elsewhere, or in an earlier process), so the system prompt that loomcycle
+   * prepends to the replayed opening turn is never shown. */
   async resolveOpening(signal?: AbortSignal): Promise<void> {
-    if (this.prompt !== undefined || this.openingText !== undefined || !this.sessionId || !this.runId) return;
+    if (this.openingResolved || !this.sessionId || !this.runId) return;
     this.openingLookup ??= (async () => {
       try {
         const opts = signal ? { signal } : {};
