@@ -52,7 +52,7 @@ export interface ToolSpec<In extends z.ZodRawShape, Out extends z.ZodRawShape> {
   errors?: ToolErrors;
   /** The call's wait when the tool takes no wait_ms (its whole bound is this + a few seconds). */
   waitMs?: number;
-  /** The call works on args.run_id: attach to it and let it settle by this deadline. */
+  /** The call works on args.run_id (when given): attach to it and let it settle by this deadline. */
   attachBy?: (c: CallClock) => number;
   /** Checks of the arguments that the schema cannot say, before anything is attached or sent. */
   check?: (args: z.infer<z.ZodObject<In>>) => void;
@@ -85,11 +85,17 @@ export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
       signal: () => callSignal(extra, c),
     };
     let res: CallToolResult;
+    // A failure while attaching (no such run, loomcycle unreachable) is the run's, not the
+    // tool's: every tool words it the same (issue 19 item 7), never with its own map, whose
+    // sentences are about its own request (a steer's 404 is not an unknown run).
+    let attaching = false;
     try {
       spec.check?.(args);
-      if (spec.attachBy) {
-        run = bridge.tracker.getOrAttach(String(a.run_id));
+      if (spec.attachBy && typeof a.run_id === "string") {
+        attaching = true;
+        run = bridge.tracker.getOrAttach(a.run_id);
         await waitAttached(run, spec.attachBy(c), waitOptions(run, extra, bridge));
+        attaching = false;
       }
       const reply = await spec.logic(args, ctx);
       const asked = reply.asked ?? [];
@@ -105,7 +111,7 @@ export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
       if (typeof a.run_id === "string") about.runId = a.run_id;
       if (typeof a.session_id === "string") about.sessionId = a.session_id;
       if (run) about.tracked = run;
-      res = errorResult(err, bridge, about, spec.errors, spec.name);
+      res = errorResult(err, bridge, about, attaching ? {} : spec.errors, spec.name);
       const first = res.content[0];
       if (first?.type === "text") {
         if (ctx.errorNote) first.text += ctx.errorNote;

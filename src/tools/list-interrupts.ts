@@ -43,6 +43,9 @@ export const listInterrupts = defineTool({
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
+  // loomcycle answers an unknown run's list with 200 [] (it is no existence oracle): the
+  // run is attached first, so an unknown one gets the answer every tool gives.
+  attachBy: (c) => c.attachUntil,
   async logic(args, { bridge, signal: callSignal }) {
     const signal = callSignal();
     let res;

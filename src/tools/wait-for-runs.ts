@@ -76,7 +76,7 @@ export const waitForRuns = defineTool({
     const failed = runs.filter((r) => r.attachFailure !== undefined);
     if (failed.length > 0)
       throw new ToolError(
-        `loomcycle has no run ${failed.map((r) => r.runId).join(", ")} visible to this token; remove it from run_ids.`,
+        `loomcycle has no run ${failed.map((r) => r.runId).join(", ")} visible to this token. Check the run_id (runs of another tenant look the same as unknown ones), or remove ${failed.length === 1 ? "it" : "them"} from run_ids.`,
       );
     // Runs in questions: "human" mode have their questions put to the person here; a
     // question the person answered does not make its run ready.
