@@ -57,11 +57,27 @@ export function lastUserText(messages: readonly ConvMessage[]): string {
   return "";
 }
 
-/** Tool results of the previous round, when the conversation ends with them. */
+/** Tool results of the previous round: those after the model's last message (a message the
+ * operator queued meanwhile may follow them, as loomcycle drains it before the next call). */
 function lastToolResults(messages: readonly ConvMessage[]): Array<Extract<Block, { type: "tool_result" }>> {
-  const m = messages[messages.length - 1];
-  if (!m || m.role !== "user") return [];
-  return m.blocks.filter((b): b is Extract<Block, { type: "tool_result" }> => b.type === "tool_result");
+  const out: Array<Extract<Block, { type: "tool_result" }>> = [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i] as ConvMessage;
+    if (m.role === "assistant") break;
+    out.unshift(...m.blocks.filter((b): b is Extract<Block, { type: "tool_result" }> => b.type === "tool_result"));
+  }
+  return out;
+}
+
+/** Operator messages queued while a tool ran: the text after the tool results of the last round. */
+function queuedAfterTools(messages: readonly ConvMessage[]): string {
+  const parts: string[] = [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i] as ConvMessage;
+    if (m.role === "assistant" || m.blocks.some((b) => b.type === "tool_result")) break;
+    parts.unshift(m.blocks.map((b) => (b.type === "text" ? b.text : "")).join(""));
+  }
+  return parts.join("\n");
 }
 
 const FIRST_TOKEN_MS = 40;
@@ -111,7 +127,9 @@ function askingAgent(name: string, systemPrompt: string, ask: Json, reply: (answ
       if (last) {
         const o = interruptOutcome(last);
         const text = o.kind === "answer" ? reply(o.answer) : o.kind === "declined" ? "Declined" : "I did not get an answer.";
-        yield* say(ctx, wordDeltas(text));
+        // A message sent while it asked waited behind the question: it is read now.
+        const queued = queuedAfterTools(ctx.messages);
+        yield* say(ctx, wordDeltas(queued ? `${text}. You said: ${queued}` : text));
         yield { type: "done", stop_reason: "end_turn" };
         return;
       }

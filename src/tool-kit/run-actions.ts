@@ -182,6 +182,9 @@ export async function stopTurn(
     // Refused outright (not mid-turn, not interactive): no turn_cancelled will come. (After
     // an ambiguous failure one may; a park without it ends the expectation.)
     if (err instanceof LoomcycleError && err.status !== undefined && err.status < 500) forget();
+    // "No in-flight run" for a run loomcycle still lists: its loop is gone (a restart).
+    if (err instanceof NotFoundError && (await run.loopGoneNow(ctx.signal())))
+      throw new ToolError(`Run ${runId}: ${LOOP_LOST_REMEDY} Nothing was stopped.`);
     throw err;
   }
   return mark;

@@ -34,8 +34,15 @@ export const cancelRun = defineTool({
   async logic(args, ctx) {
     const { run, bridge, extra, clock } = ctx;
     const res = await endRun(ctx, run, args.run_id, args.reason, "host");
-    await waitOnRun(run, () => isTerminal(run.state), clock.waitUntil, extra, bridge);
-    const snap = await readRun(run, {}, extra.signal, bridge);
+    // loomcycle found no loop to cancel and the run has not ended: nobody runs it any more
+    // (a restart; in a cluster, an owner it cannot reach, with a reason), so waiting for its
+    // end would wait out the call.
+    const notEnding = !res.cancelled && res.status !== undefined && !isTerminal(res.status);
+    if (!notEnding) await waitOnRun(run, () => isTerminal(run.state), clock.waitUntil, extra, bridge);
+    const then = notEnding
+      ? `loomcycle did not cancel it${res.reason ? ` (${res.reason})` : ""}: no loomcycle replica runs its loop any more, so there was nothing to stop. loomcycle marks it failed about 10 minutes after its last heartbeat; start a new run to go on`
+      : undefined;
+    const snap = await readRun(run, then ? { then } : {}, extra.signal, bridge);
     const head = { run_id: args.run_id, cancelled: res.cancelled, final_state: snap.state };
     return { structured: { ...head, ...snap }, text: renderResult(head, snap) };
   },

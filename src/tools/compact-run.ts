@@ -23,10 +23,12 @@ export const compactRun = defineTool({
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   },
   errors: {
-    conflict: (e, { runId }) =>
-      e.code === "run_busy"
-        ? `Run ${runId} is mid-turn; it can only be compacted while parked. Wait for awaiting_input (read_run_events with wait_ms) or cancel_turn first.`
-        : undefined,
+    conflict: (e, { runId, tracked }) => {
+      if (e.code !== "run_busy") return undefined;
+      if (tracked?.state === "awaiting_answer")
+        return `Run ${runId} is waiting for an answer to its question; it can only be compacted while parked. Answer it with resolve_interrupt first, then compact once it is awaiting_input.`;
+      return `Run ${runId} is mid-turn; it can only be compacted while parked. Wait for awaiting_input (read_run_events with wait_ms) or cancel_turn first.`;
+    },
   },
   waitMs: 30_000,
   attachBy: (c) => c.attachUntil,

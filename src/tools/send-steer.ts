@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { readRun } from "../bridge/runs/run-reader.js";
-import { isTerminal, STOP_STATES } from "../bridge/runs/run-state.js";
+import { isTerminal, STOP_STATES, type PendingInterrupt } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "../tool-kit/define-tool.js";
 import { askedOutputShape } from "../tool-kit/asked.js";
@@ -68,17 +68,33 @@ export const sendSteer = defineTool({
       }
       return -1;
     };
+    // A run that asks a question is at a stop point too, with the message still queued:
+    // loomcycle reads it only after the question is answered (it takes a queued message at
+    // the top of its next turn, never inside the Interruption tool), so waiting for its
+    // echo would wait out the whole call (issue 19 item 3).
     const asked: PersonQuestion[] = [];
     await waitAsking(
       run,
-      () => isTerminal(run.state) || (echoed() >= 0 && STOP_STATES.has(run.state)),
+      () => isTerminal(run.state) || run.state === "awaiting_answer" || (echoed() >= 0 && STOP_STATES.has(run.state)),
       c.waitUntil,
       extra,
       bridge,
       asked,
     );
-    const snap = await readRun(run, { shortEcho: true }, extra.signal, bridge);
+    const queued = echoed() < 0 && run.state === "awaiting_answer";
+    const snap = await readRun(
+      run,
+      { shortEcho: true, ...(queued ? { then: queuedBehindQuestion([...run.pending.values()]) } : {}) },
+      extra.signal,
+      bridge,
+    );
     const head = { run_id: args.run_id, delivered };
     return { structured: { ...head, ...snap }, text: renderResult(head, snap), asked };
   },
 });
+
+/** The next step after a message that waits in the queue behind the agent's question. */
+function queuedBehindQuestion(pending: readonly PendingInterrupt[]): string {
+  const ids = pending.map((p) => p.interrupt_id).join(", ");
+  return `the run is waiting for an answer to its question (${ids}): your message is queued and the agent reads it only after the question is answered or declined. Answer it with resolve_interrupt (from pending_interrupts); the message follows, and that call returns its reply`;
+}

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
-import { summarize } from "../bridge/runs/run-info.js";
+import { assessStuck, summarize } from "../bridge/runs/run-info.js";
 import { waitAttached } from "../bridge/runs/run-reader.js";
 import { isTerminal, STOP_STATES } from "../bridge/runs/run-state.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
@@ -13,9 +13,11 @@ import { progressReporter, waitOptions } from "../tool-kit/call.js";
 import { idField, waitMsField, given } from "../tool-kit/fields.js";
 import { runSummarySchema } from "../tool-kit/schemas.js";
 
-/** A run is "ready" for the host: at a stop point with something unread, or ended. */
+/** A run is "ready" for the host: at a stop point with something unread, asking, or ended —
+ * or one whose loop loomcycle lost, which will never move again (start a new one). */
 function isReady(run: TrackedRun): boolean {
   const st = run.state;
+  if (run.loopLost && !isTerminal(st)) return true;
   if (!STOP_STATES.has(st)) return false;
   return run.events.length > run.readPos || isTerminal(st) || st === "awaiting_answer";
 }
@@ -88,7 +90,10 @@ export const waitForRuns = defineTool({
       if (!toAsk || (await asker.askNext(toAsk, c.waitUntil)) === "stop") break;
     }
     const ready = runs.filter(isReadyNow).map((r) => r.runId ?? "");
-    const summaries = runs.map((r) => summarize(r));
+    // As list_runs: a run whose loop is lost (or a silent one) says so, with its remedy.
+    const summaries = await Promise.all(
+      runs.map(async (r) => summarize(r, await assessStuck(r, bridge.client, { signal: extra.signal }))),
+    );
     const text = [
       ready.length ? `ready=${ready.join(",")}` : "ready=none (wait_ms ran out)",
       ...summaries.map(renderSummary),

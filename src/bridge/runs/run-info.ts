@@ -140,9 +140,11 @@ export function nextStep(
     skipped?: { readPos: number; count: number };
     reread?: { readPos: number };
     stuck?: StuckInfo;
+    /** The call's own next step, instead of the state's. */
+    then?: string;
   } = {},
 ): string {
-  const then = unseen.stuck ? unseen.stuck.remedy : NEXT_STEP[state];
+  const then = unseen.stuck ? unseen.stuck.remedy : (unseen.then ?? NEXT_STEP[state]);
   if (unseen.reread)
     return `this was a re-read of events you were already given; your read position stays at ${unseen.reread.readPos}: read_run_events without a cursor goes on from there (with cursor=next_cursor to re-read further); then: ${then}`;
   if (unseen.skipped) {

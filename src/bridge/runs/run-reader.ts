@@ -64,6 +64,8 @@ export interface ReadOptions {
    * run console (console_read), which reads from its own cursor: the read position stays,
    * and nothing counts as read by the host. */
   reader?: "host" | "console";
+  /** What the host should do next instead of the state's own step (the call knows better). */
+  then?: string;
 }
 
 export interface RunSnapshot {
@@ -178,6 +180,7 @@ export async function readRun(
     ...(skipped ? { skipped } : {}),
     ...(reread ? { reread } : {}),
     ...(stuck ? { stuck } : {}),
+    ...(opts.then ? { then: opts.then } : {}),
   });
   return snap;
 }
