@@ -3,11 +3,13 @@
 import type { ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../bridge/bridge.js";
 import { SANDBOX_BANNER } from "../render/run-result.js";
+import { visible } from "../render/visible.js";
 
 export function contents(uri: string, bridge: Bridge, text: string, json: unknown): ReadResourceResult {
   return {
     contents: [
-      { uri, mimeType: "text/plain", text: bridge.sandbox ? `${SANDBOX_BANNER}\n${text}` : text },
+      // The text never carries a control character raw (render/visible.ts); the JSON keeps the exact strings.
+      { uri, mimeType: "text/plain", text: visible(bridge.sandbox ? `${SANDBOX_BANNER}\n${text}` : text) },
       { uri, mimeType: "application/json", text: JSON.stringify(json) },
     ],
   };

@@ -8,6 +8,7 @@ import type { Bridge } from "../bridge/bridge.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import { waitAttached } from "../bridge/runs/run-reader.js";
 import { SANDBOX_BANNER } from "../render/run-result.js";
+import { visible } from "../render/visible.js";
 import { callSignal, clock, waitOptions, type CallClock } from "./call.js";
 import { errorResult, type ErrorContext, type ToolErrors } from "./errors.js";
 import { renderAsked, type PersonQuestion } from "./asked.js";
@@ -104,7 +105,8 @@ export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
       const text = asked.length > 0 ? [reply.text, ...renderAsked(asked)].join("\n") : reply.text;
       res = {
         structuredContent: bridge.sandbox ? { ...structured, sandbox: true } : structured,
-        content: [{ type: "text", text: bridge.sandbox ? `${SANDBOX_BANNER}\n${text}` : text }],
+        // Agent output in the text is data: no control character reaches the host raw.
+        content: [{ type: "text", text: visible(bridge.sandbox ? `${SANDBOX_BANNER}\n${text}` : text) }],
       };
     } catch (err) {
       const about: ErrorContext = {};
@@ -116,6 +118,8 @@ export function defineTool<In extends z.ZodRawShape, Out extends z.ZodRawShape>(
       if (first?.type === "text") {
         if (ctx.errorNote) first.text += ctx.errorNote;
         if (bridge.sandbox) first.text = `[sandbox] ${first.text}`;
+        // An error may quote loomcycle or the agent (a question's options, loomcycle's words).
+        first.text = visible(first.text);
       }
     }
     return res;

@@ -13,6 +13,7 @@ import type { Bridge } from "../bridge/bridge.js";
 import type { PendingInterrupt } from "../bridge/runs/run-state.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import { redactSecrets } from "../logger.js";
+import { visible } from "../render/visible.js";
 import { SLACK_MS, callSignal, progressReporter, waitOnRun } from "./call.js";
 import type { PersonQuestion } from "./asked.js";
 export type { PersonQuestion };
@@ -167,9 +168,11 @@ async function askPerson(
 ): Promise<PersonQuestion> {
   const options = q.options && q.options.length > 0 ? q.options : undefined;
   const params: ElicitRequestFormParams = {
-    message:
+    // Shown to the person: no control character of the agent's reaches the host's form raw.
+    message: visible(
       `The loomcycle agent "${run.agentName ?? "(unknown)"}" (run ${run.runId ?? "?"}) asks:\n\n${q.question}\n\n` +
-      `Answer it, decline to refuse the question, or cancel to leave it pending for the assistant.`,
+        `Answer it, decline to refuse the question, or cancel to leave it pending for the assistant.`,
+    ),
     requestedSchema: {
       type: "object",
       properties: {

@@ -21,6 +21,7 @@ import { consoleRead } from "./console-read.js";
 import { consoleAct } from "./console-act.js";
 import { toolArguments } from "../tool-kit/arguments.js";
 import { APP_ONLY, CONSOLE_LINK, declaresApps } from "../tool-kit/mcp-apps.js";
+import { visible } from "../render/visible.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- heterogeneous registry; each def is checked where it is defined
 export const TOOLS: ReadonlyArray<ToolDef<any, any>> = [
@@ -67,7 +68,8 @@ export function registerTools(server: McpServer, bridge: Bridge): void {
       const checked = args.check(given);
       if (!checked.ok) {
         const first = checked.error.content[0];
-        if (bridge.sandbox && first?.type === "text") first.text = `[sandbox] ${first.text}`;
+        // The lines quote what was given: no control character in it reaches the host raw.
+        if (first?.type === "text") first.text = visible(bridge.sandbox ? `[sandbox] ${first.text}` : first.text);
         return checked.error;
       }
       return t.handler(checked.args as never, bridge, {
