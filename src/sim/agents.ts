@@ -29,6 +29,8 @@ export interface CallContext {
   messages: readonly ConvMessage[];
   /** Scripted delay in ms at speed 1 (scaled by the engine; resolves early on cancel). */
   sleep(ms: number): Promise<void>;
+  /** A call that never returns: resolves only when the turn or the run is cancelled (whatever the speed). */
+  stall(): Promise<void>;
   rng: Rng;
 }
 
@@ -37,8 +39,9 @@ export interface AgentDef {
   systemPrompt: string;
   /** The run ends with `done` at end_turn even when interactive (the `oneshot` agent). */
   endsRunOnEndTurn?: boolean;
-  /** Emit a failed auto-compaction `error` at the top of every iteration. */
-  compactionFails?: boolean;
+  /** Every summary of its conversation fails: a compaction asked through the API answers
+   * 502 (`summarize: …`), one it asks for itself (the Context tool) a non-terminal `error`. */
+  summaryFails?: boolean;
   call(ctx: CallContext): AsyncGenerator<ProviderEvent>;
 }
 
@@ -200,12 +203,26 @@ const failing: AgentDef = {
   },
 };
 
+/**
+ * Its context can never be compacted: every summary of its conversation fails. compact_run
+ * (POST /v1/runs/{id}/compact) answers loomcycle's 502; a message with the word "compact"
+ * makes it ask for its own compaction (the Context tool, op compact), which loomcycle then
+ * reports as a non-terminal `error` before its next model call. It replies `Still here:
+ * <input>` and parks, every turn.
+ */
 const compactfail: AgentDef = {
   name: "compactfail",
   systemPrompt: "You are compactfail, a test agent whose context compaction fails.",
-  compactionFails: true,
+  summaryFails: true,
   async *call(ctx) {
-    yield* say(ctx, wordDeltas(`Still here: ${lastUserText(ctx.messages)}`));
+    const said = lastUserText(ctx.messages);
+    if (lastToolResults(ctx.messages).length === 0 && /\bcompact\b/i.test(said)) {
+      yield* say(ctx, wordDeltas("Let me compact my context first."));
+      yield { type: "tool_call", name: "Context", input: { op: "compact" } };
+      yield { type: "done", stop_reason: "tool_use" };
+      return;
+    }
+    yield* say(ctx, wordDeltas(`Still here: ${said}`));
     yield { type: "done", stop_reason: "end_turn" };
   },
 };
@@ -214,17 +231,17 @@ const slow: AgentDef = {
   name: "slow",
   systemPrompt: "You are slow, a test agent that takes its time.",
   async *call(ctx) {
-    yield* say(ctx, wordDeltas("This reply arrives one slow word at a time, ten words."), 300);
+    yield* say(ctx, wordDeltas("This reply arrives one slow word at a time: ten."), 300);
     yield { type: "done", stop_reason: "end_turn" };
   },
 };
 
-/** `flood N`: N one-word text deltas as fast as the loop can write them, then park. */
+/** `flood N`: N one-word text deltas as fast as the loop can write them (the first number in the message; 1,000 without one), then park. */
 const flood: AgentDef = {
   name: "flood",
   systemPrompt: "You are flood, a test agent that writes a very long reply very fast.",
   async *call(ctx) {
-    const n = Math.min(5_000_000, Math.max(1, Number.parseInt(lastUserText(ctx.messages).replace(/\D+/g, ""), 10) || 1000));
+    const n = Math.min(5_000_000, Math.max(1, Number.parseInt(/\d+/.exec(lastUserText(ctx.messages))?.[0] ?? "", 10) || 1000));
     for (let i = 0; i < n; i++) {
       yield { type: "text", text: `w${i} ` };
       if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
@@ -238,8 +255,9 @@ const hang: AgentDef = {
   systemPrompt: "You are hang, a test agent whose turn stalls (a tool or model call that never returns).",
   async *call(ctx) {
     yield* say(ctx, wordDeltas("Let me think about that..."));
-    await ctx.sleep(3_600_000); // silent, while the loop stays alive (heartbeat fresh)
-    yield* say(ctx, wordDeltas("Done thinking."));
+    // Silent until the turn or the run is cancelled, while the loop stays alive (heartbeat
+    // fresh): a stall is no scripted delay, so no --speed shortens it.
+    await ctx.stall();
     yield { type: "done", stop_reason: "end_turn" };
   },
 };

@@ -6,7 +6,7 @@
 //   - turn cancel: `turn_cancelled` then `awaiting_input`; running tools end as errors;
 //   - whole-run cancel: nothing more is persisted and the status becomes `cancelled`.
 import { type AgentDef, type Block, type ConvMessage, type Json } from "./agents.js";
-import { applyCompaction, estimateTokens, firstUserMessage, validateImages } from "./conversation.js";
+import { applyCompaction, compactionSplit, estimateTokens, firstUserMessage, validateImages } from "./conversation.js";
 import type { SegmentIn } from "./body.js";
 import type { Engine } from "./engine.js";
 import { executeTools, modelCall } from "./model-call.js";
@@ -17,6 +17,8 @@ export const MODEL = "sim-model-1";
 export const PROVIDER = "sim";
 const MAX_CONTEXT_TOKENS = 200_000;
 const STEER_QUEUE_DEPTH = 16;
+/** How the summary call of an agent whose summaries fail (`summaryFails`) fails. */
+export const SUMMARY_FAILURE = "sim-provider 529: overloaded_error: Overloaded";
 export interface SteerMsg {
   kind: "" | "compact";
   text: string;
@@ -60,6 +62,8 @@ export class LiveRun {
   parkedFlag = false;
   /** Turn-cancel token armed (interactive run mid-turn). */
   armed = false;
+  /** The agent asked for its own compaction (Context op compact): done at the next iteration. */
+  compactRequested = false;
   cause?: Cause;
   readonly runAbort = new AbortController();
   messages: ConvMessage[];
@@ -139,6 +143,34 @@ export class LiveRun {
           after_tokens: estimateTokens(this.messages) || undefined,
           keep_n: m.keepN || undefined,
           keep_first: m.keepFirst || undefined,
+        },
+      }),
+    );
+  }
+
+  /** maybeAutoCompact with trigger "self" (the agent asked with the Context tool): the loop
+   * summarizes inline; a failed summary changes nothing and is reported as a non-terminal error. */
+  private selfCompact(): void {
+    const { firstIdx, cut, ok } = compactionSplit(this.messages);
+    if (!ok) return;
+    if (this.agent.summaryFails) {
+      this.emit(makeEvent({ type: "error", error: `compaction summary failed (self): ${SUMMARY_FAILURE}` }));
+      return;
+    }
+    const before = estimateTokens(this.messages);
+    const summary = `The operator and the ${this.agent.name} agent exchanged earlier turns; nothing in them is needed verbatim.`;
+    const keepN = this.messages.length - cut;
+    this.messages = applyCompaction(this.messages, summary, keepN, firstIdx > 0);
+    this.emit(
+      makeEvent({
+        type: "context_compaction",
+        context_compaction: {
+          summary,
+          before_tokens: before || undefined,
+          after_tokens: estimateTokens(this.messages) || undefined,
+          keep_n: keepN || undefined,
+          keep_first: firstIdx > 0 || undefined,
+          trigger: "self",
         },
       }),
     );
@@ -239,13 +271,9 @@ export class LiveRun {
       this.disarm();
       this.heartbeat();
       this.drainSteer();
-      if (this.agent.compactionFails) {
-        this.emit(
-          makeEvent({
-            type: "error",
-            error: "compaction summary failed (auto): summarize: sim-provider 529: overloaded_error: Overloaded",
-          }),
-        );
+      if (this.compactRequested) {
+        this.compactRequested = false;
+        this.selfCompact();
       }
       if (this.runAbort.signal.aborted) {
         // Provider.Call on a dead context fails before streaming.

@@ -18,7 +18,12 @@ export interface CallOutcome {
 
 export async function modelCall(run: LiveRun, iter: number, signal: AbortSignal): Promise<CallOutcome> {
   const out: CallOutcome = { kind: "ok", stop: "", text: "", tools: [] };
-  const gen = run.agent.call({ iter, messages: run.messages, sleep: (ms) => run.sleep(ms, signal), rng: run.engine.rng });
+  const stall = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  const gen = run.agent.call({ iter, messages: run.messages, sleep: (ms) => run.sleep(ms, signal), stall, rng: run.engine.rng });
   for await (const ev of gen) {
     if (signal.aborted) break;
     if (ev.type === "text") {
@@ -73,5 +78,11 @@ async function runTool(
     return { text: README_TEXT, isError: false };
   }
   if (tu.name === "Interruption") return askInterruption(run, tu.input, signal);
+  if (tu.name === "Context") {
+    // Only op compact (self-compaction): the loop compacts at its next iteration.
+    if (tu.input.op !== "compact") return { text: `unknown op ${JSON.stringify(tu.input.op ?? "")}`, isError: true };
+    run.compactRequested = true;
+    return { text: '{"applies_at":"the next step","compaction":"scheduled"}', isError: false };
+  }
   return { text: `unknown tool "${tu.name}"`, isError: true };
 }

@@ -2,6 +2,8 @@
 // compact, and the database tail shared by the interactive POST stream and re-attach.
 import { compactionMessages, compactionSplit, estimateTokens, replayMessages } from "./conversation.js";
 import { type LiveRun } from "./engine.js";
+import { SUMMARY_FAILURE } from "./live-run.js";
+import { AGENTS } from "./agents.js";
 import { ReasonSchema, RunInputSchema, decodeBody } from "./body.js";
 import { httpError, tenantVisible, writeJSON, writeJSONError, type RequestCtx, type SimContext } from "./http.js";
 import { SseStream } from "./sse.js";
@@ -143,6 +145,8 @@ export function handleCompact(c: RequestCtx): void {
   if (msgs.length < 4) return writeJSON(c.res, 200, noop);
   const { firstIdx, cut, ok } = compactionSplit(msgs);
   if (!ok) return writeJSON(c.res, 200, noop);
+  // The summary is one model call; an agent whose summaries fail gets loomcycle's 502.
+  if (AGENTS.get(run.agent)?.summaryFails) return httpError(c.res, 502, `summarize: ${SUMMARY_FAILURE}`);
   const turns = msgs.slice(firstIdx, cut).filter((m) => m.role === "user").length;
   const summary = `The operator and the ${run.agent} agent exchanged ${turns} earlier turn(s); nothing in them is needed verbatim.`;
   const keepN = msgs.length - cut;
