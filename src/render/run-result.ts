@@ -1,6 +1,7 @@
 // The text block of a run result: every field of structuredContent, compact and readable,
 // for hosts that show their model only text. Shared by tools and resources.
 import type { DigestItem, RawItem } from "../bridge/runs/digest.js";
+import { COMPACTION_SOURCE } from "../bridge/runs/run-marks.js";
 import { nextStep } from "../bridge/runs/run-info.js";
 import type { RunSnapshot } from "../bridge/runs/run-reader.js";
 import { interruptText } from "./interrupts.js";
@@ -13,6 +14,8 @@ function renderItem(it: DigestItem | RawItem): string {
   const tr = "truncated" in it && it.truncated ? " (truncated)" : "";
   switch (it.kind) {
     case "input":
+      if (it.source === COMPACTION_SOURCE)
+        return `[${it.cursor}] input (${it.source}: loomcycle's summary of the conversation, delivered to the agent as a message; not from you or the person): ${it.text}${tr}`;
       return `[${it.cursor}] input (${it.source}): ${it.text}${tr}`;
     case "text":
       return `[${it.cursor}] text${it.partial ? " (partial)" : ""}: ${it.text}${tr}`;

@@ -29,6 +29,7 @@ export class FaultRegistry implements SimFaults {
   private cuts: CutRule[] = [];
   private delays: RequestRule[] = [];
   private html502s: RequestRule[] = [];
+  private routes: Array<RequestRule & { replica: string }> = [];
 
   constructor(private readonly refuse: (ms: number) => Promise<void>) {}
 
@@ -49,10 +50,24 @@ export class FaultRegistry implements SimFaults {
     return this.refuse(ms);
   }
 
+  routeTo(replica: string, opts: { count?: number; pathPrefix?: string; method?: string } = {}): void {
+    this.routes.push({ remaining: opts.count ?? 1, ms: 0, pathPrefix: opts.pathPrefix, method: opts.method, replica });
+  }
+
   clear(): void {
     this.cuts = [];
     this.delays = [];
     this.html502s = [];
+    this.routes = [];
+  }
+
+  /** The replica a routing rule sends this request to, if one matches (consumed). */
+  takeRoute(method: string, path: string): string | undefined {
+    const rule = this.routes.find((r) => r.remaining > 0 && matches(r, method, path));
+    if (!rule) return undefined;
+    rule.remaining--;
+    this.routes = this.routes.filter((r) => r.remaining > 0);
+    return rule.replica;
   }
 
   pendingCuts(): number {

@@ -331,7 +331,8 @@ async function dispatch(
     principal = p;
   }
   const replicas = sim.opts.replicas;
-  const replica = replicas.length > 0 ? (replicas[sim.served++ % replicas.length] ?? "") : "";
+  const replica =
+    replicas.length > 0 ? (sim.faults.takeRoute(method, url.pathname) ?? replicas[sim.served++ % replicas.length] ?? "") : "";
   await found.route.handler({
     sim,
     req,

@@ -136,7 +136,10 @@ export function handleCompact(c: RequestCtx): void {
   if (!run) return httpError(c.res, 404, "no run for that run_id");
   const terminal = run.status !== "running";
   const live = c.sim.engine.byRun.get(runId);
-  if (live && !terminal && !live.parkedFlag) {
+  // loomcycle v1.59 cluster: a replica that does not run the run cannot see its turn (the
+  // mid-turn gate is for a run live on the answering replica) and passes the compaction on.
+  const elsewhere = live !== undefined && (live.run.replica_id ?? "") !== c.replica;
+  if (live && !terminal && !live.parkedFlag && !elsewhere) {
     return writeJSONError(c.res, 409, "run_busy", "the agent is mid-turn; compact when it's parked waiting for your input");
   }
   const msgs = replayMessages(c.sim.store.rowsOfRun(runId));
@@ -153,15 +156,16 @@ export function handleCompact(c: RequestCtx): void {
   const pinned = firstIdx > 0 ? (msgs[0]?.blocks ?? []).map((b) => (b.type === "text" ? b.text : "")).join("") : "";
   const after = estimateTokens(compactionMessages(pinned, summary, msgs.slice(cut)));
   let applied = "marker";
-  // loomcycle v1.59 cluster: a replica that does not run the run answers "live" and drops it.
-  const elsewhere = live !== undefined && (live.run.replica_id ?? "") !== c.replica;
   if (!terminal && live) {
-    if (
-      !elsewhere &&
-      live.push({ kind: "compact", text: summary, source: steerSource(c), keepN, keepFirst: firstIdx > 0 }) === "full"
-    ) {
+    // Passed on to the owning replica, loomcycle v1.59's cross-replica steer payload carries
+    // only the text and the source (steerEventPayload): the owner takes the compaction as an
+    // operator message whose text is the summary — a steer and a turn on it, no
+    // context_compaction (docs/conformance.md, divergence 3).
+    const message = elsewhere
+      ? { kind: "" as const, text: summary, source: steerSource(c) }
+      : { kind: "compact" as const, text: summary, source: steerSource(c), keepN, keepFirst: firstIdx > 0 };
+    if (live.push(message) === "full")
       return httpError(c.res, 429, "run input queue full; retry shortly", { "Retry-After": "1" });
-    }
     applied = "live";
   }
   if (applied === "marker") {

@@ -37,7 +37,8 @@ export interface SimOptions {
    * Simulate a cluster of these replicas behind a round-robin balancer: a run belongs to the
    * replica that answered its start, status reads name it (`replica_id`; `live` only from the
    * owner), and, as in loomcycle v1.59, a steer that lands on another replica is refused with
-   * 404 instead of being passed on. Default: one node.
+   * 404 instead of being passed on, while a compaction that lands there is passed on as a
+   * plain message whose text is the summary (answered "live"). Default: one node.
    */
   replicas?: string[];
   /** The operator snapshots GET /v1/_snapshots lists (default: three, a few days old). */
@@ -97,6 +98,12 @@ export interface SimFaults {
    * Resolves once refusal is in effect; `Simulator.whenAccepting()` resolves when it listens again.
    */
   refuseConnections(ms: number): Promise<void>;
+  /**
+   * Cluster mode: the balancer sends the next `count` requests (default 1) matching `pathPrefix`
+   * and `method` to `replica` instead of the next one in its round robin (as a client that
+   * talks to one replica directly does).
+   */
+  routeTo(replica: string, opts?: { count?: number; pathPrefix?: string; method?: string }): void;
   /** Remove every pending fault. */
   clear(): void;
   /** How many cut-stream connections are still pending (not yet applied). */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
-import { defineTool } from "../tool-kit/define-tool.js";
+import { defineTool, type ToolContext, type ToolReply } from "../tool-kit/define-tool.js";
 import { waitOnRun } from "../tool-kit/call.js";
 import { runIdField } from "../tool-kit/fields.js";
 
@@ -32,34 +32,45 @@ export const compactRun = defineTool({
   },
   waitMs: 30_000,
   attachBy: (c) => c.attachUntil,
-  async logic(args, { run, bridge, extra, clock, signal }) {
-    const mark = run.events.length;
-    const res = await bridge.client.compactRun(args.run_id, { signal: signal() });
-    if (res.applied === "live") {
-      // In a loomcycle v1.59 cluster, a replica that does not run the run answers "live"
-      // without passing the request on: only a context_compaction frame proves it happened.
-      const seen = () => {
-        for (let i = mark; i < run.events.length; i++) if (run.events.at(i)?.type === "context_compaction") return true;
-        return false;
-      };
-      const seenMs = bridge.timings.compactionSeenMs;
-      await waitOnRun(run, seen, Math.min(clock.waitUntil, Date.now() + seenMs), extra, bridge);
-      if (!seen() && !extra.signal.aborted) {
-        throw new ToolError(
-          `loomcycle answered that run ${args.run_id} was compacted, but no compaction reached the run's log within ${seenMs / 1000} s. In a loomcycle cluster this happens when the request lands on a replica that does not run the run. Call compact_run again (a second compaction only summarizes once more).`,
-        );
-      }
+  async logic(args, ctx) {
+    // Before the request: in a cluster, loomcycle may deliver the summary as a message, and
+    // the run layer marks it as the compaction's (never the host's) when it arrives.
+    const stopAwaiting = ctx.run.expectCompaction();
+    try {
+      return await compact(args, ctx);
+    } finally {
+      stopAwaiting();
     }
-    const out: Record<string, unknown> = { run_id: args.run_id, compacted: res.compacted };
-    if (res.before_tokens !== undefined) out.before_tokens = res.before_tokens;
-    if (res.after_tokens !== undefined) out.after_tokens = res.after_tokens;
-    if (res.applied !== undefined) out.applied = res.applied;
-    const text = [
-      `run_id=${args.run_id} compacted=${res.compacted} before_tokens=${res.before_tokens ?? "?"} after_tokens=${res.after_tokens ?? "?"} applied=${res.applied ?? "?"}`,
-      res.applied === "noop"
-        ? "next: nothing to do; the conversation is too short to compact"
-        : "next: send_steer as usual; the run continues from the summary",
-    ].join("\n");
-    return { structured: out, text };
   },
 });
+
+async function compact(args: { run_id: string }, { run, bridge, extra, clock, signal }: ToolContext): Promise<ToolReply> {
+  const mark = run.events.length;
+  const res = await bridge.client.compactRun(args.run_id, { signal: signal() });
+  if (res.applied === "live") {
+    // In a loomcycle v1.59 cluster, a replica that does not run the run answers "live"
+    // without passing the request on: only a context_compaction frame proves it happened.
+    const seen = () => {
+      for (let i = mark; i < run.events.length; i++) if (run.events.at(i)?.type === "context_compaction") return true;
+      return false;
+    };
+    const seenMs = bridge.timings.compactionSeenMs;
+    await waitOnRun(run, seen, Math.min(clock.waitUntil, Date.now() + seenMs), extra, bridge);
+    if (!seen() && !extra.signal.aborted) {
+      throw new ToolError(
+        `loomcycle answered that run ${args.run_id} was compacted, but no compaction reached the run's log within ${seenMs / 1000} s. In a loomcycle cluster this happens when the request lands on a replica that does not run the run. Call compact_run again (a second compaction only summarizes once more).`,
+      );
+    }
+  }
+  const out: Record<string, unknown> = { run_id: args.run_id, compacted: res.compacted };
+  if (res.before_tokens !== undefined) out.before_tokens = res.before_tokens;
+  if (res.after_tokens !== undefined) out.after_tokens = res.after_tokens;
+  if (res.applied !== undefined) out.applied = res.applied;
+  const text = [
+    `run_id=${args.run_id} compacted=${res.compacted} before_tokens=${res.before_tokens ?? "?"} after_tokens=${res.after_tokens ?? "?"} applied=${res.applied ?? "?"}`,
+    res.applied === "noop"
+      ? "next: nothing to do; the conversation is too short to compact"
+      : "next: send_steer as usual; the run continues from the summary",
+  ].join("\n");
+  return { structured: out, text };
+}

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { buildDigest, buildRaw, type DigestItem } from "../../src/bridge/runs/digest.js";
 import type { LoomEvent } from "../../src/bridge/loomcycle/events.js";
+import type { DigestMarks, InputSource } from "../../src/bridge/runs/run-marks.js";
+
+/** Marks with only these inputs. */
+function marksOf(inputs: Array<[number, InputSource]>): DigestMarks {
+  return { inputs: new Map(inputs), turnCancels: new Map(), answers: new Map(), answerResults: new Map() };
+}
 
 const t = (text: string): LoomEvent => ({ type: "text", text });
 const usage: LoomEvent = { type: "usage", usage: { input_tokens: 10, output_tokens: 5 } };
@@ -33,6 +39,22 @@ function allText(items: DigestItem[]): string {
 }
 
 describe("digest", () => {
+  it("marks the inputs that are a compaction's summary delivered as a message, and the host's", () => {
+    const d = buildDigest(conversation, {
+      ...base,
+      from: 0,
+      opening: { position: 0, text: "hello" },
+      marks: marksOf([
+        [0, "host"],
+        [7, "compaction"],
+      ]),
+    });
+    expect(d.items.filter((i) => i.kind === "input")).toEqual([
+      { kind: "input", cursor: 0, text: "hello", source: "host" },
+      { kind: "input", cursor: 7, text: "again", source: "compaction" },
+    ]);
+  });
+
   it("merges text deltas across silent frames, keeps cursors at first frames, hides the system prompt", () => {
     const d = buildDigest(conversation, { ...base, from: 0, opening: { position: 0, text: "hello" } });
     expect(d.items).toEqual([

@@ -147,6 +147,25 @@ d("live loomcycle", () => {
     });
   });
 
+  it("an opening prompt with leading and trailing whitespace is shown exactly as sent (issue 19 item 4)", async () => {
+    for (const [agent, prompt] of [
+      ["lc-chat", "  hi  \n"],
+      ["lc-echo", "\n\n  echo me  \n"],
+    ] as const) {
+      const r = await start(peer, agent, prompt);
+      // loomcycle keeps it untrimmed: the transcript's user segment is the prompt as sent.
+      expect(await lc.openingPrompt(r.sessionId, r.runId)).toBe(prompt);
+      expect(items(r)[0]).toMatchObject({ kind: "input", cursor: 0, text: prompt, source: "host" });
+      expect(r.text).not.toMatch(/could not be separated/);
+      // A bridge that did not send it learns it from the transcript.
+      const other = bridge().peer;
+      await other.initialize();
+      const o = await call(other, "read_run_events", { run_id: r.runId, cursor: 0, wait_ms: 5000 });
+      expect(items(o)[0]).toMatchObject({ kind: "input", cursor: 0, text: prompt });
+      other.kill();
+    }
+  });
+
   it("a long reply read mid-turn (partial) and to its park, exactly once", async () => {
     const r = await start(peer, "lc-longtalk", "talk at length", 0);
     expect(["running", "starting"]).toContain(r.sc.state);
@@ -601,6 +620,41 @@ d("live loomcycle", () => {
         expect(await rawAll(other, r.runId)).toEqual(ours);
         other.kill();
       }
+    }, 120_000);
+
+    it("a compaction through the replica that does not run the run: loomcycle delivers the summary as a message, shown as the compaction's (issue 19 item 19)", async () => {
+      const r = await start(peer, "lc-chat", "one");
+      for (const t of ["two", "three"]) {
+        const s = await call(peer, "send_steer", { run_id: r.runId, text: t, wait_ms: 20_000 });
+        expect(s.isError, s.text).toBe(false);
+      }
+      const owner = String((await lc.status(r.agentId)).replica_id);
+      let otherUrl: string | undefined;
+      for (const url of live!.replicaUrls) {
+        const h = (await (await fetch(`${url}/healthz`)).json()) as { replica_id?: string };
+        if (h.replica_id !== owner) otherUrl = url;
+      }
+      expect(otherUrl, `a replica other than ${owner}`).toBeDefined();
+      // A bridge that talks to that replica only, as a balancer may route it.
+      const b = bridge({ extraEnv: { LOOMCYCLE_BASE_URL: otherUrl! } }).peer;
+      await b.initialize();
+      const first = await call(b, "read_run_events", { run_id: r.runId, wait_ms: 5000 });
+      expect(first.isError, first.text).toBe(false);
+      await call(b, "compact_run", { run_id: r.runId }); // what compact_run says of it is its own business
+      const { frames } = await lc.tail(r.runId, parks(4));
+      expect(count(frames, "context_compaction")).toBe(0);
+      const summary = String((frames.filter((f) => f.event === "steer").at(-1)!.data.user_input as { text: string }).text);
+      expect(summary).toMatch(/^Summary: /);
+      const rr = await until(
+        "the reply to the summary",
+        () => call(b, "read_run_events", { run_id: r.runId, wait_ms: 5000 }),
+        (x) => items(x).some((e) => e.kind === "awaiting_input"),
+      );
+      const input = items(rr).find((e) => e.kind === "input");
+      expect(input).toMatchObject({ kind: "input", text: summary, source: "compaction" });
+      expect(rr.text).toContain("input (compaction: loomcycle's summary of the conversation");
+      expect(digestText(items(rr))).toBe(`You said: ${summary}`);
+      b.kill();
     }, 120_000);
 
     it.skipIf(!live?.replicaCmd)(

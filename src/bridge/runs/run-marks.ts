@@ -9,6 +9,12 @@ import type { SavedRun } from "./state-file.js";
 
 /** Who acted through this bridge: the host's model, or the person at the run console. */
 export type Actor = "host" | "person";
+/** The `source` of an input that is loomcycle delivering a compaction's summary as a message
+ * (a compaction asked of a cluster replica that does not run the run reaches the owner as a
+ * plain steer whose text is the summary): not the host's, not the person's. */
+export const COMPACTION_SOURCE = "compaction";
+/** Who an input came from, when the bridge knows it better than loomcycle's `source`. */
+export type InputSource = Actor | typeof COMPACTION_SOURCE;
 /** Who answered a question through this bridge. */
 export type Answerer = Actor | "elicitation";
 
@@ -21,7 +27,7 @@ export interface AnswerMark {
 
 /** What the digest reads of the marks. */
 export interface DigestMarks {
-  readonly inputs: ReadonlyMap<number, Actor>;
+  readonly inputs: ReadonlyMap<number, InputSource>;
   readonly turnCancels: ReadonlyMap<number, Actor>;
   readonly answers: ReadonlyMap<string, AnswerMark>;
   /** Log position of a question's result (the Interruption tool's `tool_result`) → its interrupt id. */
@@ -29,7 +35,10 @@ export interface DigestMarks {
 }
 
 /** The marks as the state file keeps them. */
-export type SavedMarks = Pick<SavedRun, "host_inputs" | "person_inputs" | "turn_cancels" | "answers" | "cancelled_by">;
+export type SavedMarks = Pick<
+  SavedRun,
+  "host_inputs" | "person_inputs" | "compaction_inputs" | "turn_cancels" | "answers" | "cancelled_by"
+>;
 
 /** Positions (and answers) kept per run in the state file: the newest. */
 const MAX_SAVED = 500;
@@ -37,8 +46,9 @@ const MAX_SAVED = 500;
 export const ANSWER_MARK_CHARS = 2000;
 
 export class RunMarks implements DigestMarks {
-  /** Log position of a `steer` frame → who sent that input. */
-  readonly inputs = new Map<number, Actor>();
+  /** Log position of a `steer` frame → who sent that input (or "compaction": loomcycle's
+   * summary of a compaction asked for here, delivered as a message). */
+  readonly inputs = new Map<number, InputSource>();
   /** Log position of a `turn_cancelled` frame → who stopped that turn. */
   readonly turnCancels = new Map<number, Actor>();
   /** Interrupt id → how it was answered here. */
@@ -55,6 +65,8 @@ export class RunMarks implements DigestMarks {
   private readonly sending: Array<{ text: string; by: Actor }> = [];
   /** Turn cancels asked for at a log length, whose `turn_cancelled` has not arrived yet. */
   private readonly cancelling: Array<{ from: number; by: Actor }> = [];
+  /** Compactions asked for here whose outcome has not shown on the log yet. */
+  private readonly compacting: Array<{ seen: boolean }> = [];
 
   /** A steer is being sent: its echo in the log is `by`'s input. Returns a function that
    * forgets it (the send was refused, so no echo will come). */
@@ -72,6 +84,26 @@ export class RunMarks implements DigestMarks {
     return () => remove(this.cancelling, entry);
   }
 
+  /**
+   * A compaction is being asked for: until the returned function is called, its outcome on
+   * the log is awaited — a `context_compaction` frame, or (loomcycle v1.59, a compaction
+   * through a cluster replica that does not run the run) the first steer whose text is not
+   * one being sent here, which is then the summary delivered as a message ("compaction").
+   */
+  expectCompaction(): () => void {
+    const entry = { seen: false };
+    this.compacting.push(entry);
+    return () => remove(this.compacting, entry);
+  }
+
+  /** The oldest awaited compaction not seen yet, now seen; false when none is awaited. */
+  private sawCompaction(): boolean {
+    const c = this.compacting.find((x) => !x.seen);
+    if (!c) return false;
+    c.seen = true;
+    return true;
+  }
+
   /** The run's opening input, sent by this bridge's start. */
   sawOpening(position: number, by: Actor): void {
     this.set(this.inputs, position, by);
@@ -81,7 +113,11 @@ export class RunMarks implements DigestMarks {
   sawInput(position: number, text: string): void {
     const t = text.trim();
     const i = this.sending.findIndex((s) => s.text === t);
-    if (i < 0) return;
+    if (i < 0) {
+      // Not a text sent here, while a compaction asked for here is due: its summary.
+      if (this.sawCompaction()) this.set(this.inputs, position, COMPACTION_SOURCE);
+      return;
+    }
     const [s] = this.sending.splice(i, 1);
     this.set(this.inputs, position, s!.by);
   }
@@ -90,7 +126,8 @@ export class RunMarks implements DigestMarks {
    * park or the run's end closes the turn, so a cancel asked for before it that produced
    * none (the turn ended first) expects nothing more. */
   sawFrame(type: string, position: number): void {
-    if (type === "turn_cancelled") {
+    if (type === "context_compaction") this.sawCompaction();
+    else if (type === "turn_cancelled") {
       const i = this.cancelling.findIndex((c) => c.from <= position);
       if (i < 0) return;
       const [c] = this.cancelling.splice(i, 1);
@@ -126,8 +163,10 @@ export class RunMarks implements DigestMarks {
     const out: SavedMarks = {};
     const host = positionsOf(this.inputs, "host");
     const person = positionsOf(this.inputs, "person");
+    const compaction = positionsOf(this.inputs, COMPACTION_SOURCE);
     if (host.length > 0) out.host_inputs = host;
     if (person.length > 0) out.person_inputs = person;
+    if (compaction.length > 0) out.compaction_inputs = compaction;
     if (this.turnCancels.size > 0) {
       const newest = [...this.turnCancels.entries()].sort((a, b) => a[0] - b[0]).slice(-MAX_SAVED);
       out.turn_cancels = Object.fromEntries(newest.map(([p, by]) => [String(p), by]));
@@ -141,6 +180,7 @@ export class RunMarks implements DigestMarks {
   load(saved: SavedMarks): void {
     for (const p of saved.host_inputs ?? []) this.inputs.set(p, "host");
     for (const p of saved.person_inputs ?? []) this.inputs.set(p, "person");
+    for (const p of saved.compaction_inputs ?? []) this.inputs.set(p, COMPACTION_SOURCE);
     for (const [p, by] of Object.entries(saved.turn_cancels ?? {})) this.turnCancels.set(Number(p), by);
     for (const [id, a] of Object.entries(saved.answers ?? {})) {
       const m: AnswerMark = { by: a.by };
@@ -151,7 +191,7 @@ export class RunMarks implements DigestMarks {
     if (saved.cancelled_by) this.cancelledBy = saved.cancelled_by;
   }
 
-  private set<K>(map: Map<K, Actor>, key: K, by: Actor): void {
+  private set<K, V extends string>(map: Map<K, V>, key: K, by: V): void {
     if (map.get(key) === by) return;
     map.set(key, by);
     this.onChange?.();
@@ -163,7 +203,7 @@ function remove<T>(list: T[], entry: T): void {
   if (i >= 0) list.splice(i, 1);
 }
 
-function positionsOf(map: ReadonlyMap<number, Actor>, by: Actor): number[] {
+function positionsOf(map: ReadonlyMap<number, InputSource>, by: InputSource): number[] {
   const out: number[] = [];
   for (const [p, who] of map) if (who === by) out.push(p);
   return out.sort((a, b) => a - b).slice(-MAX_SAVED);

@@ -28,6 +28,8 @@ const Entry = z.object({
    * and for the person at the run console (source "person"); run-marks.ts. */
   host_inputs: z.array(z.number().int().min(0)).max(10_000).optional(),
   person_inputs: z.array(z.number().int().min(0)).max(10_000).optional(),
+  /** …and of inputs that are loomcycle delivering a compaction's summary as a message (source "compaction"). */
+  compaction_inputs: z.array(z.number().int().min(0)).max(10_000).optional(),
   /** Log positions of the turn cancels sent here → who sent them. */
   turn_cancels: z.record(z.string().regex(/^\d+$/), Actor).optional(),
   /** Questions answered here, by interrupt id: who answered, and the answer or the decline. */
@@ -208,6 +210,7 @@ function marksKey(e: Omit<SavedRun, "updated_at">): string {
   return [
     last(e.host_inputs),
     last(e.person_inputs),
+    last(e.compaction_inputs),
     last(Object.keys(e.turn_cancels ?? {})),
     last(Object.keys(e.answers ?? {})),
     e.cancelled_by ?? "",

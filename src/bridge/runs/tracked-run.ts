@@ -279,6 +279,17 @@ export class TrackedRun {
     }
   }
 
+  /**
+   * A compaction this bridge is about to ask loomcycle for (compact_run): until the returned
+   * function is called, a steer whose text this bridge did not send is that compaction's
+   * summary delivered as a message (RunMarks.expectCompaction). Called before the request:
+   * the steer can arrive before its answer is read.
+   */
+  expectCompaction(): () => void {
+    this.catchUp(); // what arrived before the request is not its outcome
+    return this.marks.expectCompaction();
+  }
+
   /** The position and user-visible text of the opening prompt, when known. */
   opening(): { position: number; text: string } | undefined {
     this.catchUp();
