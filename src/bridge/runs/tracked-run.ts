@@ -48,6 +48,8 @@ export class TrackedRun {
   saved: { events: number; lastActivityAt: number } | undefined;
   private base: Base = "running";
   private processed = 0;
+  /** An event is being folded in (see catchUp). */
+  private folding = false;
   private interruptToolCalls = new Map<string, string>(); // tool_use id → interrupt_id
   private lastInterruptToolUse: string | undefined;
   private openingText: string | undefined;
@@ -64,10 +66,7 @@ export class TrackedRun {
     // Fold each event as the stream appends it (no read-back from the compact log).
     stream.state.onEvent((e, position) => {
       if (position !== this.processed) this.catchUp();
-      if (position === this.processed) {
-        this.apply(e, position);
-        this.processed += 1;
-      }
+      if (position === this.processed) this.fold(e, position);
     });
     stream.state.onChange(() => this.catchUp());
   }
@@ -217,11 +216,26 @@ export class TrackedRun {
 
   /** Fold new log entries into the derived state. Idempotent and incremental. */
   catchUp(): void {
+    // Folding an event can call out (a mark added → the tracker saves the run, reading its
+    // state): that read sees the state so far and folds nothing, or this event would be
+    // folded twice and the next one skipped (a park after a turn cancel was lost that way).
+    if (this.folding) return;
     const ev = this.stream.state.events;
     while (this.processed < ev.length) {
       const e = ev.at(this.processed);
-      if (e) this.apply(e, this.processed);
-      this.processed += 1;
+      if (e) this.fold(e, this.processed);
+      else this.processed += 1;
+    }
+  }
+
+  /** Fold the event at `position` (the next one) into the derived state. */
+  private fold(e: LoomEvent, position: number): void {
+    this.folding = true;
+    try {
+      this.apply(e, position);
+    } finally {
+      this.folding = false;
+      this.processed = position + 1;
     }
   }
 
