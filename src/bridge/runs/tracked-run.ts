@@ -10,7 +10,7 @@ import type { TerminalInfo } from "./run-stream-state.js";
 import type { Logger } from "../../logger.js";
 import type { LoomcycleError } from "../loomcycle/errors.js";
 import { pendingInterrupt, type PendingInterrupt, type RunState, type UsageTotals } from "./run-state.js";
-import { RunMarks } from "./run-marks.js";
+import { COMPACTION_SOURCE, RunMarks } from "./run-marks.js";
 
 /** A released run keeps a log of up to this many events in memory (re-fetching it would cost more than it holds). */
 export const DROP_LOG_ABOVE = 512;
@@ -302,6 +302,14 @@ export class TrackedRun {
   expectCompaction(): () => void {
     this.catchUp(); // what arrived before the request is not its outcome
     return this.marks.expectCompaction();
+  }
+
+  /** Log positions of the inputs that are a compaction's summary delivered as a message
+   * (marked "compaction" by expectCompaction's wait). */
+  get compactionInputs(): ReadonlySet<number> {
+    const out = new Set<number>();
+    for (const [p, by] of this.marks.inputs) if (by === COMPACTION_SOURCE) out.add(p);
+    return out;
   }
 
   /** The position and user-visible text of the opening prompt, when known. */
