@@ -4,8 +4,9 @@ export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
     // The fault suite is slow (minutes) and has its own config: `npm run test:faults`.
-    // Real-host tests (MCP Inspector CLI, OpenCode) have theirs too: `npm run test:hosts` (vitest.hosts.config.ts).
-    exclude: [...configDefaults.exclude, "tests/faults/**", "tests/hosts/**", "tests/live/**"],
+    // Real-host tests (MCP Inspector CLI, OpenCode) have theirs too: `npm run test:hosts` (vitest.hosts.config.ts),
+    // and so do the run console's browser tests: `npm run test:ui` (vitest.ui.config.ts).
+    exclude: [...configDefaults.exclude, "tests/faults/**", "tests/hosts/**", "tests/live/**", "tests/ui/**"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // The machine has 2 cores; the resume and end-to-end tests spawn processes.

@@ -1,12 +1,66 @@
-// Third build step: the run console's page, dist/app/run-console.html (the MCP App resource
-// ui://loomcycle/run-console.html; src/resources/run-console.ts serves it). For now a
-// placeholder page; the console app's own build replaces this script (coord contract).
-import { copyFileSync, mkdirSync } from "node:fs";
+// Third build step: the run console (src/app/) as one self-contained HTML document,
+// dist/app/run-console.html, which the server serves as its ui:// resource. esbuild bundles
+// the TypeScript (with ext-apps' App and markdown-it) into one minified script and minifies
+// the CSS; both go inline into src/app/run-console.html. No external origin is referenced:
+// the host's default CSP (no network at all) holds.
+//
+// zod's error-message locales: ext-apps and the MCP SDK import zod's namespace, which
+// re-exports every locale (~260 KB minified, more than the rest of the console together).
+// The console never shows a zod message, and zod defaults to English, so the locales module
+// resolves to English alone.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build, type Plugin } from "esbuild";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const src = join(root, "src", "app");
 const out = join(root, "dist", "app", "run-console.html");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+
+/** Documents past this are refused by the build (the issue's bound; docs/benchmarks.md shows the size). */
+export const MAX_BYTES = 600 * 1024;
+
+const englishOnly: Plugin = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/]/.test(args.importer) ? { path: "zod-locales-en", namespace: "zod-en" } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "zod-en" }, () => ({
+      contents: 'export { default as en } from "zod/v4/locales/en.js";',
+      resolveDir: root,
+      loader: "js",
+    }));
+  },
+};
+
+const common = { bundle: true, minify: true, write: false, legalComments: "none", logLevel: "warning" } as const;
+const [script, style] = await Promise.all([
+  build({
+    ...common,
+    entryPoints: [join(src, "main.ts")],
+    format: "iife",
+    platform: "browser",
+    target: ["chrome110", "firefox115", "safari16"],
+    define: { __APP_VERSION__: JSON.stringify(pkg.version) },
+    plugins: [englishOnly],
+  }),
+  build({ ...common, entryPoints: [join(src, "style.css")], target: ["chrome110", "firefox115", "safari16"] }),
+]);
+
+/** Text that cannot end the inline element it sits in (`</script` inside a string, say). */
+function inline(text: string, tag: "script" | "style"): string {
+  return text.replace(new RegExp(`</(${tag})`, "gi"), "<\\/$1").replace(/<!--/g, "<\\!--");
+}
+
+const template = readFileSync(join(src, "run-console.html"), "utf8");
+const js = inline(script.outputFiles[0]!.text.trim(), "script");
+const css = inline(style.outputFiles[0]!.text.trim(), "style");
+const html = template.replace(/\/\*@inline style\*\//, () => css).replace(/\/\*@inline script\*\//, () => js);
+if (html.includes("@inline")) throw new Error("src/app/run-console.html: an @inline marker was not filled");
+const bytes = Buffer.byteLength(html);
+if (bytes > MAX_BYTES) throw new Error(`dist/app/run-console.html is ${bytes} bytes, over the ${MAX_BYTES} allowed`);
 mkdirSync(dirname(out), { recursive: true });
-copyFileSync(join(root, "src", "app", "placeholder.html"), out);
-process.stderr.write("wrote dist/app/run-console.html (placeholder)\n");
+writeFileSync(out, html);
+process.stderr.write(`built dist/app/run-console.html (${Math.round(bytes / 1024)} KiB)\n`);
