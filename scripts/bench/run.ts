@@ -3,10 +3,11 @@
 //
 //   node --import tsx scripts/bench/run.ts [--runs N] [--only key,key] [--out FILE] [--no-write]
 //
-// Keys: cold_start, round_trip, wake_latency, rss, ingest, context_cost, tool_context, upstream_cost, reattach_latency, rss_followed.
+// Keys: cold_start, round_trip, wake_latency, rss, ingest, context_cost, tool_context, upstream_cost, reattach_latency, rss_followed, app_size.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, type as osType, release } from "node:os";
 import { join } from "node:path";
+import { appSizeFigure } from "./app-size.js";
 import { coldStartFigure } from "./cold-start.js";
 import { contextCostFigure } from "./context-cost.js";
 import { ingestFigure } from "./ingest.js";
@@ -29,6 +30,7 @@ const FIGURES: Figure[] = [
   toolContextFigure,
   upstreamCostFigure,
   reattachLatencyFigure,
+  appSizeFigure,
 ];
 
 function args(argv: string[]): { runs: number; only?: Set<string>; out: string; write: boolean } {
