@@ -27,6 +27,17 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: 
   return e;
 }
 
+/** Tool input and output as sent, or laid out when it is a whole JSON object or array. */
+function pretty(s: string): string {
+  const t = s.trim();
+  if (!/^[[{]/.test(t)) return s;
+  try {
+    return JSON.stringify(JSON.parse(t), null, 2);
+  } catch {
+    return s;
+  }
+}
+
 function fmt(n: number | undefined): string {
   return n === undefined ? "?" : n.toLocaleString("en-US");
 }
@@ -130,7 +141,7 @@ export class Conversation {
         summary.append(`Tool call: ${item.tool || "unnamed"} `, el("span", "result-state", "(running)"));
         d.append(summary);
         const part = el("div", "tool-part");
-        part.append(el("span", "who", "Input"), el("pre", undefined, item.input || "(none)"));
+        part.append(el("span", "who", "Input"), el("pre", undefined, item.input ? pretty(item.input) : "(none)"));
         d.append(part);
         this.log.append(d);
         if (item.id) this.tools.set(item.id, d);
@@ -150,7 +161,10 @@ export class Conversation {
         const state = d.querySelector(".result-state");
         if (state) state.textContent = item.ok ? "(done)" : "(failed)";
         const part = el("div", "tool-part");
-        part.append(el("span", "who", item.ok ? "Output" : "Error"), el("pre", undefined, item.output || "(empty)"));
+        part.append(
+          el("span", "who", item.ok ? "Output" : "Error"),
+          el("pre", undefined, item.output ? pretty(item.output) : "(empty)"),
+        );
         d.append(part);
         return;
       }

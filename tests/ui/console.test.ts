@@ -2,7 +2,7 @@
 // whose client talks to the built bridge over stdio, the bridge pointed at the simulator
 // (./harness.ts). Each scenario asserts on what the simulator (loomcycle) records as well as
 // on the page.
-import { mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -73,6 +73,77 @@ async function settled(): Promise<void> {
       { timeout: 10_000, interval: 100 },
     )
     .toBe(true);
+}
+
+/** Relative luminance of a CSS rgb()/rgba() colour (WCAG 2). */
+function luminance(css: string): number {
+  const [r, g, b] = (css.match(/[\d.]+/g) ?? []).slice(0, 3).map((v) => {
+    const c = Number(v) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * (r ?? 0) + 0.7152 * (g ?? 0) + 0.0722 * (b ?? 0);
+}
+
+/**
+ * What a person would notice first, checked on the console as it is now: nothing wider than
+ * the frame, every control named and at least 32 px tall, and text that stands out from
+ * what it sits on (WCAG AA: 4.5:1, 3:1 for the semibold labels and badges).
+ */
+async function looksRight(theme: "light" | "dark"): Promise<void> {
+  const frame = await ui.appFrame();
+  expect(await frame.evaluate(() => document.documentElement.dataset.theme)).toBe(theme);
+  const report = await frame.evaluate(() => {
+    const problems: string[] = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > root.clientWidth) problems.push(`wider than the frame: ${root.scrollWidth} > ${root.clientWidth}`);
+    const visible = (e: Element): boolean => {
+      const r = e.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== "hidden";
+    };
+    for (const c of document.querySelectorAll<HTMLElement>("button, input, textarea, summary, [role=link]")) {
+      if (!visible(c) || c.closest("dialog:not([open])")) continue;
+      const label =
+        c.getAttribute("aria-label") ??
+        (c instanceof HTMLInputElement || c instanceof HTMLTextAreaElement ? c.labels?.[0]?.textContent : c.textContent) ??
+        "";
+      if (!label.trim()) problems.push(`no name: ${c.outerHTML.slice(0, 80)}`);
+      const r = c.getBoundingClientRect();
+      if (c.matches("button, input, textarea") && r.height < 32)
+        problems.push(`too small (${Math.round(r.height)} px): ${label}`);
+      if (r.right > root.clientWidth + 1) problems.push(`cut off at the right: ${label}`);
+    }
+    const rgb = (s: string): number[] => (s.match(/[\d.]+/g) ?? []).map(Number);
+    const lum = (s: string): number => {
+      const [r, g, b] = rgb(s).map((v) => {
+        const c = v / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * (r ?? 0) + 0.7152 * (g ?? 0) + 0.0722 * (b ?? 0);
+    };
+    const backdrop = (e: Element | null): string => {
+      for (let x = e; x; x = x.parentElement) {
+        const c = getComputedStyle(x).backgroundColor;
+        const a = rgb(c)[3];
+        if (a === undefined || a > 0.5) return c;
+      }
+      return "rgb(255, 255, 255)";
+    };
+    const texts = document.querySelectorAll<HTMLElement>(
+      ".agent-name, .meta, .badge, button, .who, .body, .line, .status, .ask h2, .question, summary, label, a.link",
+    );
+    for (const t of texts) {
+      if (!visible(t) || !t.textContent?.trim()) continue;
+      const fg = getComputedStyle(t).color;
+      const l1 = lum(fg);
+      const l2 = lum(backdrop(t));
+      const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+      const bold = Number(getComputedStyle(t).fontWeight) >= 600;
+      if (ratio < (bold ? 3 : 4.5))
+        problems.push(`contrast ${ratio.toFixed(2)}: ${t.className || t.tagName} "${t.textContent.trim().slice(0, 30)}"`);
+    }
+    return problems;
+  });
+  expect(report).toEqual([]);
 }
 
 async function shot(name: string): Promise<string> {
@@ -347,7 +418,7 @@ describe("the run console", () => {
     ui.consoleLines.length = 0;
   });
 
-  it("follows the host's theme and fits a narrow and a wide frame", async () => {
+  it("follows the host's theme and fits a narrow and a wide frame: readable, labelled, nothing cut off", async () => {
     for (const width of [360, 1200]) {
       for (const theme of ["light", "dark"] as const) {
         const r = await modelWithConsole(
@@ -358,8 +429,14 @@ describe("the run console", () => {
         expect(r.structuredContent?.state).toBe("awaiting_input");
         await waitBadge("parked");
         await expect.poll(() => ui.app.locator("details.tool").count()).toBe(1);
+        // The tool call opens from the keyboard.
+        await ui.app.locator("details.tool > summary").focus();
+        await ui.page.keyboard.press("Enter");
+        await expect.poll(() => ui.app.locator("details.tool").getAttribute("open")).toBe("");
         await settled();
+        await looksRight(theme);
         await shot(`toolish-${theme}-${width}`);
+
         const a = await modelWithConsole(
           "start_interactive_run",
           { agent: "asker", prompt: "Deploy the site." },
@@ -368,8 +445,29 @@ describe("the run console", () => {
         expect(a.structuredContent?.state).toBe("awaiting_answer");
         await waitBadge("asking");
         await settled();
+        await looksRight(theme);
         await shot(`asker-${theme}-${width}`);
       }
     }
+  });
+
+  it("changes theme and width live, as the host's context changes", async () => {
+    await modelWithConsole("start_interactive_run", { agent: "asker", prompt: "Ship it?" }, { width: 720, theme: "light" });
+    await waitBadge("asking");
+    await settled();
+    await shot("run-console");
+    copyFileSync(join(SHOTS, "run-console.png"), join(ROOT, "docs", "img", "run-console.png"));
+    const frame = await ui.appFrame();
+    const bg = () => frame.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const light = await bg();
+    await ui.page.evaluate(() => (globalThis as unknown as HostWindow).host.setTheme("dark"));
+    await expect.poll(() => frame.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
+    expect(luminance(await bg())).toBeLessThan(0.1);
+    expect(luminance(light)).toBeGreaterThan(0.8);
+    await looksRight("dark");
+    await ui.page.evaluate(() => (globalThis as unknown as HostWindow).host.setWidth(320));
+    await settled();
+    await looksRight("dark");
+    await shot("asker-dark-320");
   });
 });
