@@ -400,6 +400,18 @@ describe("the run console", () => {
     expect(new Set(calls.filter((c) => c.caller === "app").map((c) => c.name))).toEqual(new Set(["console_read"]));
     expect(simRequests(runId, "POST", "/input")).toHaveLength(0);
     expect(simRequests(runId, "POST", "/cancel")).toHaveLength(0);
+    await settled();
+    await shot("hostile-reply");
+  });
+
+  it("a start that failed shows why, and the console calls nothing", async () => {
+    const callsBefore = ui.calls.length;
+    const r = await modelWithConsole("start_interactive_run", { agent: "no-such-agent", prompt: "hi" });
+    expect(r.isError).toBe(true);
+    await expect.poll(() => ui.app.locator("#status").textContent()).toMatch(/^No run to show: .*no-such-agent/);
+    expect(await ui.app.locator("#badge").isHidden()).toBe(true);
+    expect(await ui.app.locator("#composer").isHidden()).toBe(true);
+    expect(ui.calls.slice(callsBefore).filter((c) => c.caller === "app")).toEqual([]);
   });
 
   it("proves its recorders: a fetch the page attempts and a script that runs are seen", async () => {
