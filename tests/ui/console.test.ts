@@ -241,6 +241,45 @@ describe("the run console", () => {
     );
   });
 
+  it("a question without options takes free text; a question can be declined from the keyboard", async () => {
+    const q = await modelWithConsole("start_interactive_run", { agent: "questioner", prompt: "Hello." });
+    const qRun = String(q.structuredContent?.run_id);
+    await waitBadge("asking");
+    expect(await ui.app.locator(".ask .choices button", { hasText: /^(yes|no)$/ }).count()).toBe(0);
+    const answer = ui.app.getByRole("textbox", { name: "Your answer" });
+    await answer.fill("Ada");
+    await answer.press("Enter");
+    await expect.poll(() => ui.sim.requests.filter((r) => r.path.includes(qRun) && r.path.endsWith("/resolve")).length).toBe(1);
+    expect(JSON.parse(ui.sim.requests.find((r) => r.path.includes(qRun) && r.path.endsWith("/resolve"))!.body)).toMatchObject({
+      answer: "Ada",
+    });
+    await expect.poll(() => ui.app.locator(".msg.reply").last().textContent()).toContain("You answered: Ada");
+    await waitBadge("parked");
+
+    const a = await modelWithConsole("start_interactive_run", { agent: "asker", prompt: "Delete everything." });
+    const aRun = String(a.structuredContent?.run_id);
+    await waitBadge("asking");
+    await ui.app.getByRole("button", { name: "Answer no" }).focus();
+    await ui.page.keyboard.press("Tab");
+    expect(await ui.app.getByRole("button", { name: "Decline the question" }).evaluate((b) => b === document.activeElement)).toBe(
+      true,
+    );
+    expect(
+      await ui.app.getByRole("button", { name: "Decline the question" }).evaluate((b) => {
+        const st = getComputedStyle(b);
+        return `${st.outlineStyle} ${parseFloat(st.outlineWidth) >= 2}`;
+      }),
+    ).toBe("solid true");
+    await ui.page.keyboard.press("Enter");
+    await expect.poll(() => ui.sim.requests.filter((r) => r.path.includes(aRun) && r.path.endsWith("/resolve")).length).toBe(1);
+    expect(JSON.parse(ui.sim.requests.find((r) => r.path.includes(aRun) && r.path.endsWith("/resolve"))!.body)).toMatchObject({
+      disposition: "declined",
+    });
+    await expect.poll(() => ui.app.locator(".msg.asked .outcome").textContent()).toBe("You declined.");
+    await expect.poll(() => ui.app.locator(".msg.reply").last().textContent()).toContain("Declined");
+    await waitBadge("parked");
+  });
+
   it("a message typed in the console steers the parked run, and the model reads it as the person's", async () => {
     const start = await modelWithConsole("start_interactive_run", { agent: "echo", prompt: "hello" });
     const runId = String(start.structuredContent?.run_id);
