@@ -87,11 +87,18 @@ function render(r: ConsoleRead): void {
     u && (u.input_tokens || u.output_tokens)
       ? `${(u.input_tokens ?? 0).toLocaleString("en-US")} tokens in · ${(u.output_tokens ?? 0).toLocaleString("en-US")} out`
       : "";
+  if (r.state_as_of) ui.badgeText.textContent += ` (as of ${clock(r.state_as_of)})`;
   ui.stuck.hidden = !r.stuck;
   if (r.stuck) ui.stuck.textContent = r.stuck.remedy ?? `The run has been silent for ${r.stuck.idle_seconds ?? "?"} s.`;
   if (r.cancelled_by && r.state === "cancelled")
     ui.badgeText.textContent = `ended · cancelled by ${r.cancelled_by === "person" ? "you" : "the model"}`;
   renderControls();
+}
+
+/** A timestamp as the person's wall-clock time (hours and minutes). */
+function clock(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
 function renderControls(): void {
@@ -130,6 +137,12 @@ function questionPanel(q: PendingInterrupt, index: number): HTMLElement {
   question.className = "question";
   question.textContent = q.question;
   section.append(h, question);
+  if (q.expires_at) {
+    const when = document.createElement("p");
+    when.className = "expires";
+    when.textContent = `Unanswered, it expires at ${clock(q.expires_at)}.`;
+    section.append(when);
+  }
   const choices = document.createElement("div");
   choices.className = "choices";
   if (q.options && q.options.length > 0) {
