@@ -7,6 +7,9 @@ export default defineConfig({
   test: {
     include: ["tests/ui/**/*.test.ts"],
     testTimeout: 60_000,
+    // What the page shows next comes through a browser, a relay, the bridge and the simulator
+    // on a shared 2-core machine: expect.poll waits up to 15 s for it (vitest's default is 1 s).
+    expect: { poll: { timeout: 15_000, interval: 50 } },
     hookTimeout: 60_000,
     pool: "forks",
     poolOptions: { forks: { maxForks: 1, minForks: 1 } },
