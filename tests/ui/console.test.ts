@@ -306,6 +306,23 @@ describe("the run console", () => {
     expect(read.content[0]?.text).toMatch(/person/);
   });
 
+  it("shows loomcycle out of reach while the bridge re-attaches, then goes on where it was", async () => {
+    const start = await modelWithConsole("start_interactive_run", { agent: "longtalk", prompt: "Keep going.", wait_ms: 0 });
+    const runId = String(start.structuredContent?.run_id);
+    await expect.poll(async () => (await ui.app.locator(".msg.reply .body").textContent())?.length ?? 0).toBeGreaterThan(0);
+    await ui.sim.faults.refuseConnections(3_000);
+    await waitBadge("unreachable");
+    await waitBadge("working");
+    await waitBadge("parked");
+    const said = ui.sim
+      .rowsOfRun(runId)
+      .filter((r) => r.type === "text")
+      .map((r) => String(r.event.text ?? ""))
+      .join("");
+    expect((await ui.app.locator(".msg.reply .body").textContent())?.trim()).toBe(said.trim());
+    expect(await ui.app.locator(".msg.reply").count()).toBe(1);
+  });
+
   it("cancel turn stops longtalk mid-reply; the run parks again", async () => {
     const start = await modelWithConsole("start_interactive_run", { agent: "longtalk", prompt: "Go on and on.", wait_ms: 0 });
     const runId = String(start.structuredContent?.run_id);
