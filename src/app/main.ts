@@ -78,7 +78,11 @@ function render(r: ConsoleRead): void {
   const b = badgeFor(r.state, r.stuck);
   ui.badge.hidden = false;
   ui.badge.dataset.badge = b.badge;
-  ui.badgeText.textContent = b.detail ? `${b.badge} · ${b.detail}` : b.badge;
+  let label = b.detail ? `${b.badge} · ${b.detail}` : b.badge;
+  if (r.state === "cancelled" && r.cancelled_by)
+    label = `ended · cancelled by ${r.cancelled_by === "person" ? "you" : "the model"}`;
+  if (r.state_as_of) label += ` (as of ${clock(r.state_as_of)})`;
+  ui.badgeText.textContent = label;
   if (!shown || shown.badge !== b.badge || shown.detail !== b.detail)
     ui.announce.textContent = announce(b, agentName || "The agent");
   shown = b;
@@ -87,11 +91,8 @@ function render(r: ConsoleRead): void {
     u && (u.input_tokens || u.output_tokens)
       ? `${(u.input_tokens ?? 0).toLocaleString("en-US")} tokens in · ${(u.output_tokens ?? 0).toLocaleString("en-US")} out`
       : "";
-  if (r.state_as_of) ui.badgeText.textContent += ` (as of ${clock(r.state_as_of)})`;
   ui.stuck.hidden = !r.stuck;
   if (r.stuck) ui.stuck.textContent = r.stuck.remedy ?? `The run has been silent for ${r.stuck.idle_seconds ?? "?"} s.`;
-  if (r.cancelled_by && r.state === "cancelled")
-    ui.badgeText.textContent = `ended · cancelled by ${r.cancelled_by === "person" ? "you" : "the model"}`;
   renderControls();
 }
 
@@ -119,7 +120,9 @@ function renderQuestions(pending: PendingInterrupt[]): void {
     questionsKey = key;
     const hadFocus = ui.questions.contains(document.activeElement);
     ui.questions.replaceChildren(...pending.map(questionPanel));
-    if (hadFocus) ui.questions.querySelector<HTMLElement>("button, input")?.focus();
+    // Focus stays in the console when the question it was on goes away.
+    if (hadFocus)
+      (ui.questions.querySelector<HTMLElement>("button, input") ?? (ui.composer.hidden ? ui.log : ui.message)).focus();
   }
   for (const c of ui.questions.querySelectorAll<HTMLButtonElement | HTMLInputElement>("button, input"))
     c.disabled = busy || settling;
@@ -248,6 +251,7 @@ ui.composer.addEventListener("submit", (e) => {
   const preview = text.trim().length > 120 ? `${text.trim().slice(0, 119)}…` : text.trim();
   void act("steer", { text }, `sent this message: “${preview}”`).then((ok) => {
     if (ok) ui.message.value = "";
+    else ui.message.focus();
   });
 });
 ui.message.addEventListener("keydown", (e) => {
