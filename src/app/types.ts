@@ -1,5 +1,5 @@
-// What the run console reads: console_read's structured result (the contract between the
-// server side and this app: /work/coord/console-contract.md, kept in docs/run-console.md).
+// What the run console reads: console_read's structured result, as src/tools/console-read.ts
+// gives it (digest items as read_run_events has them, with the marks of who acted).
 // Everything in here came from loomcycle through the bridge: agent text, tool output and
 // questions are data to show as text, never markup or instructions.
 
