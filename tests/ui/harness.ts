@@ -17,7 +17,6 @@ import { build } from "esbuild";
 import { chromium, type BrowserContext, type Frame, type FrameLocator, type Page } from "playwright-core";
 import { startSimulator, type Simulator, type SimOptions } from "../../src/sim/index.js";
 import { BIN } from "../stdio-peer.js";
-import { makeShim } from "./shim.js";
 
 /** The host page's globals (tests/ui/host/host.ts), as the test sees them through evaluate. */
 export interface HostWindow {
@@ -215,10 +214,6 @@ export async function startUi(simOpts: SimOptions = {}): Promise<UiHarness> {
       page.evaluate((l) => (globalThis as unknown as HostWindow).relayReceive(l), line).catch(() => undefined),
     );
   };
-  const shim = makeShim(
-    (m) => bridge.stdin.write(JSON.stringify(m) + "\n"),
-    (m) => deliver(JSON.stringify(m)),
-  );
   let buf = "";
   bridge.stdout.on("data", (d: Buffer) => {
     buf += d.toString("utf8");
@@ -227,9 +222,7 @@ export async function startUi(simOpts: SimOptions = {}): Promise<UiHarness> {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (!line.trim()) continue;
-      const parsed = JSON.parse(line) as object;
-      if (shim.fromBridge(parsed)) continue;
-      deliver(JSON.stringify(parsed));
+      deliver(line);
     }
   });
   await page.exposeBinding("relaySend", (_source, line: string) => {
@@ -244,7 +237,6 @@ export async function startUi(simOpts: SimOptions = {}): Promise<UiHarness> {
         caller: m.params?._meta?.["ui-test/caller"] === "model" ? "model" : "app",
       });
     }
-    if (shim.fromPage(m as never)) return;
     bridge.stdin.write(line + "\n");
   });
 
