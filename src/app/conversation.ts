@@ -63,6 +63,7 @@ export class Conversation {
   private readonly asked = new Map<string, Asked>();
   private readonly dirty = new Set<OpenText>();
   private frame = 0;
+  private ended = false;
   private empty: HTMLElement | null;
 
   constructor(
@@ -101,6 +102,17 @@ export class Conversation {
 
   questionText(interruptId: string): string | undefined {
     return this.asked.get(interruptId)?.question;
+  }
+
+  /** The run is over: a closing line, unless its `done` item already drew one. */
+  end(text: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.closeText();
+    const last = this.log.lastElementChild;
+    if (last?.classList.contains("done")) return;
+    this.log.append(el("div", "line divider", text));
+    this.log.scrollTop = this.log.scrollHeight;
   }
 
   showEmpty(text: string): void {
@@ -205,7 +217,7 @@ export class Conversation {
         return;
       }
       case "done":
-        this.log.append(el("div", "line divider", `run ended${item.stop_reason ? ` (${item.stop_reason})` : ""}`));
+        this.log.append(el("div", "line divider done", `run ended${item.stop_reason ? ` (${item.stop_reason})` : ""}`));
         return;
       default:
         return;

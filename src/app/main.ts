@@ -83,6 +83,7 @@ function render(r: ConsoleRead): void {
     label = `ended · cancelled by ${r.cancelled_by === "person" ? "you" : "the model"}`;
   if (r.state_as_of) label += ` (as of ${clock(r.state_as_of)})`;
   ui.badgeText.textContent = label;
+  if (b.over) conversation.end(`run ${label}`);
   if (!shown || shown.badge !== b.badge || shown.detail !== b.detail)
     ui.announce.textContent = announce(b, agentName || "The agent");
   shown = b;

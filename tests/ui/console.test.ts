@@ -177,6 +177,8 @@ describe("the run console", () => {
       }).observe(log, { subtree: true, childList: true, characterData: true });
     });
     await waitBadge("working");
+    await expect.poll(async () => (await ui.app.locator(".msg.reply .body").textContent())?.length ?? 0).toBeGreaterThan(200);
+    await shot("longtalk-streaming");
     await waitBadge("parked");
     const lengths = await frame.evaluate(() => (globalThis as unknown as { lengths: number[] }).lengths);
     expect(lengths.length).toBeGreaterThanOrEqual(3);
@@ -297,6 +299,8 @@ describe("the run console", () => {
     expect(await mine.locator(".who").textContent()).toBe("You");
     expect(await mine.locator(".body").textContent()).toBe("from the console");
     expect(await box.inputValue()).toBe("");
+    await settled();
+    await shot("echo-steered-by-you");
     const told = await hostLog();
     expect(told.modelContext.filter((c) => String(c.structuredContent?.run_id) === runId)).toHaveLength(1);
 
@@ -363,6 +367,8 @@ describe("the run console", () => {
     expect(await badge()).toBe("parked");
 
     await cancelRun.click();
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await shot("cancel-run-confirmation");
     await ui.app.getByRole("dialog").getByRole("button", { name: "Cancel run" }).click();
     await expect.poll(() => cancelsOfRun().length).toBe(1);
     await waitBadge("ended");
@@ -370,6 +376,8 @@ describe("the run console", () => {
     await expect.poll(() => ui.app.locator("#badge-text").textContent()).toMatch(/^ended · cancelled/);
     expect(await cancelRun.isHidden()).toBe(true);
     expect(await ui.app.locator("#composer").isHidden()).toBe(true);
+    await settled();
+    await shot("echo-cancelled-by-you");
   });
 
   it("nothing the console reads moves the model's read position", async () => {
