@@ -85,9 +85,9 @@ export class Engine {
     this.interruptWaiters.get(id)?.();
   }
 
-  /** Drop every live loop as a process crash or restart would: rows untouched. */
-  async crash(): Promise<void> {
-    const runs = [...this.byRun.values()];
+  /** Drop every live loop (of one replica, when given) as a process crash or restart would: rows untouched. */
+  async crash(replica?: string): Promise<void> {
+    const runs = [...this.byRun.values()].filter((r) => replica === undefined || (r.run.replica_id ?? "") === replica);
     for (const r of runs) r.abort({ kind: "crash" });
     await Promise.all(runs.map((r) => r.done.catch(() => undefined)));
   }

@@ -7,6 +7,7 @@ import { posix } from "node:path";
 import type { Engine } from "./engine.js";
 import type { FaultRegistry } from "./faults.js";
 import type { Store } from "./store.js";
+import type { Replicas } from "./cluster.js";
 import type { SimRequestRecord } from "./types.js";
 import { goJSON, goQuote, sleep } from "./util.js";
 
@@ -25,6 +26,10 @@ export interface ResolvedOptions {
   speed: number;
   /** Replica ids of a simulated cluster behind a round-robin balancer; empty = one node. */
   replicas: string[];
+  /** A `running` run whose heartbeat is older than this is failed by the heartbeat sweeper (LOOMCYCLE_HEARTBEAT_STALE_MS). */
+  heartbeatStaleMs: number;
+  /** A replica whose row is older than this is dead; the replicas sweeper fails its runs (LOOMCYCLE_REPLICAS_STALE_AFTER_MS). */
+  replicaStaleAfterMs: number;
 }
 
 /** Everything a handler may touch. */
@@ -41,6 +46,8 @@ export interface SimContext {
   sessionLocks: Set<string>;
   /** Requests served so far (the simulated balancer's round robin). */
   served: number;
+  /** The cluster's replicas (cluster mode only). */
+  cluster: Replicas | undefined;
   /** What serving run streams costs: tails open now, and run-event queries made (the database polls). */
   tailStats: { open: number; polls: number };
 }
@@ -330,9 +337,16 @@ async function dispatch(
     }
     principal = p;
   }
-  const replicas = sim.opts.replicas;
-  const replica =
-    replicas.length > 0 ? (sim.faults.takeRoute(method, url.pathname) ?? replicas[sim.served++ % replicas.length] ?? "") : "";
+  // A round-robin balancer (nginx): a replica that is down refuses the connection, and the
+  // request goes to the next one (a test may route one request to a replica: faults.routeTo).
+  let replica = "";
+  if (sim.cluster) {
+    const up = sim.cluster.live();
+    if (up.length === 0) return httpError(res, 502, "Bad Gateway");
+    replica = sim.faults.takeRoute(method, url.pathname) ?? up[sim.served++ % up.length] ?? "";
+    // The connection through this replica dies with it (killReplica).
+    sim.cluster.serving(replica, res);
+  }
   await found.route.handler({
     sim,
     req,

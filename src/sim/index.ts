@@ -12,6 +12,7 @@ import * as misc from "./routes-misc.js";
 import * as runs from "./routes-runs.js";
 import * as start from "./routes-start.js";
 import { Store, rowToFrame } from "./store.js";
+import { Replicas } from "./cluster.js";
 import type { SimOptions, SimRequestRecord, SimRow, SimSnapshotSeed, Simulator, StartSimulator } from "./types.js";
 import { Rng } from "./util.js";
 
@@ -142,8 +143,11 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
       keepaliveMs: opts.keepaliveMs ?? 20_000,
       speed: opts.speed ?? 1,
       replicas: opts.replicas ?? [],
+      heartbeatStaleMs: opts.heartbeatStaleMs ?? 600_000,
+      replicaStaleAfterMs: opts.replicaStaleAfterMs ?? 90_000,
     },
     served: 0,
+    cluster: opts.replicas && opts.replicas.length > 0 ? new Replicas(opts.replicas) : undefined,
     tokens,
     startedAt: Date.now(),
     shutdown: shutdown.signal,
@@ -151,6 +155,26 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
     tailStats: { open: 0, polls: 0 },
   };
   server.on("request", makeListener(sim, buildRouter(), requests));
+
+  // loomcycle's sweepers: a run whose loop is gone is failed with no event (the tails end).
+  const sweepHeartbeats = (): string[] => {
+    const ids = store.sweepStaleRuns(sim.opts.heartbeatStaleMs);
+    for (const id of ids) engine.changed(id);
+    return ids;
+  };
+  const sweepReplicas = (): string[] => {
+    const out: string[] = [];
+    for (const id of sim.cluster?.stale(sim.opts.replicaStaleAfterMs) ?? []) {
+      out.push(...store.failRunsOfReplica(id));
+      sim.cluster?.remove(id);
+    }
+    for (const id of out) engine.changed(id);
+    return out;
+  };
+  const sweepers: NodeJS.Timeout[] = [];
+  if ((opts.heartbeatSweepMs ?? 0) > 0) sweepers.push(setInterval(sweepHeartbeats, opts.heartbeatSweepMs));
+  if (sim.cluster && (opts.replicaSweepMs ?? 0) > 0) sweepers.push(setInterval(sweepReplicas, opts.replicaSweepMs));
+  for (const t of sweepers) t.unref();
 
   for (const s of opts.snapshots ?? defaultSnapshots()) store.addSnapshot(s);
 
@@ -178,10 +202,24 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
       }
       return out;
     },
-    async restart(downMs = 200) {
+    async restart(downMs = 200, o: { wipe?: boolean } = {}) {
       await engine.crash();
+      if (o.wipe) store.wipe();
       await faults.refuseConnections(downMs);
     },
+    async killReplica(id: string, o: { silentForMs?: number } = {}) {
+      sim.cluster?.kill(id, o.silentForMs);
+      await engine.crash(id);
+    },
+    async stopReplica(id: string) {
+      sim.cluster?.stopGracefully(id);
+      await engine.crash(id);
+    },
+    startReplica(id: string) {
+      sim.cluster?.start(id);
+    },
+    sweepReplicas,
+    sweepHeartbeats,
     tailStats() {
       return { ...sim.tailStats };
     },
@@ -223,6 +261,7 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
       if (closed) return;
       closed = true;
       clearTimeout(refuseTimer);
+      for (const t of sweepers) clearInterval(t);
       shutdown.abort();
       await engine.shutdown();
       await closeServer(server);

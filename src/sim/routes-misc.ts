@@ -47,6 +47,11 @@ export function handleHealthz(c: RequestCtx): void {
   const body: Json = { ok: true, version: SIM_VERSION, commit: "sim", built: BUILT_AT };
   if (uptime > 0) body.uptime_seconds = uptime;
   body.metrics_enabled = false;
+  // Cluster mode: the answering replica, and loomcycle's own view of its replicas (ListReplicas).
+  if (c.sim.cluster) {
+    body.replica_id = c.replica;
+    body.replicas = c.sim.cluster.rowsJSON("sim", SIM_VERSION, rfc3339Nano);
+  }
   writeJSON(c.res, 200, body);
 }
 

@@ -195,6 +195,40 @@ export class Store {
     r.last_heartbeat_ns = nowNs() - BigInt(Math.round(ageMs)) * 1_000_000n;
   }
 
+  /** The heartbeat sweeper (heartbeat/sweeper.go, SweepStaleRuns): every `running` run whose
+   * heartbeat (or, without one, its start) is older than `staleMs` is failed, with no event. */
+  sweepStaleRuns(staleMs: number, now = nowNs()): string[] {
+    const cutoff = now - BigInt(Math.round(staleMs)) * 1_000_000n;
+    const out: string[] = [];
+    for (const r of this.runs.values()) {
+      if (r.status !== "running" || (r.last_heartbeat_ns ?? r.started_ns) >= cutoff) continue;
+      this.finishRun(r.id, "failed", "heartbeat_timeout", undefined, "heartbeat timeout");
+      out.push(r.id);
+    }
+    return out;
+  }
+
+  /** The replicas sweeper's reap of a dead replica (reapReplica): its `running` runs are failed, with no event. */
+  failRunsOfReplica(replicaId: string): string[] {
+    const out: string[] = [];
+    for (const r of this.runs.values()) {
+      if (r.status !== "running" || r.replica_id !== replicaId) continue;
+      this.finishRun(r.id, "failed", "replica_died", undefined, "owner replica died");
+      out.push(r.id);
+    }
+    return out;
+  }
+
+  /** Everything gone, as a loomcycle started on a fresh database (snapshots stay: they are files). */
+  wipe(): void {
+    this.sessions.clear();
+    this.runs.clear();
+    this.rows.length = 0;
+    this.rowsByRun.clear();
+    this.interrupts.clear();
+    this.frozenHeartbeats.clear();
+  }
+
   /** AppendEvent: the next global seq, advancing by a small random gap. */
   appendRow(runId: string, type: string, event: Json, payload?: unknown): RowRec {
     this.seq += this.rng.int(1, 3);

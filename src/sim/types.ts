@@ -41,6 +41,18 @@ export interface SimOptions {
    * plain message whose text is the summary (answered "live"). Default: one node.
    */
   replicas?: string[];
+  /** The heartbeat sweeper's stale limit: a `running` run whose heartbeat is older is failed
+   * ("heartbeat timeout"). loomcycle: LOOMCYCLE_HEARTBEAT_STALE_MS, 600000. Default 600000. */
+  heartbeatStaleMs?: number;
+  /** How often the heartbeat sweeper runs by itself (loomcycle: 60000); 0 (default) = only when
+   * a test calls sweepHeartbeats(). */
+  heartbeatSweepMs?: number;
+  /** Cluster mode: a replica whose row is older than this is dead, and the replicas sweeper fails
+   * its runs ("owner replica died"). loomcycle: LOOMCYCLE_REPLICAS_STALE_AFTER_MS, 90000. Default 90000. */
+  replicaStaleAfterMs?: number;
+  /** How often the replicas sweeper runs by itself (loomcycle: 60000); 0 (default) = only when a
+   * test calls sweepReplicas(). */
+  replicaSweepMs?: number;
   /** The operator snapshots GET /v1/_snapshots lists (default: three, a few days old). */
   snapshots?: SimSnapshotSeed[];
 }
@@ -139,8 +151,27 @@ export interface Simulator {
    * Test control: loomcycle restarts on the same store. Every live loop is gone without a
    * word (rows stay `running`, `live: false`, heartbeats stop; a steer gets 404), open
    * connections drop, and connections are refused for `downMs` (as real loomcycle v1.59).
+   * With `wipe`, loomcycle comes back on a fresh database: every run, session, row and
+   * question is gone, and a stream, status or steer of an old run gets 404.
    */
-  restart(downMs?: number): Promise<void>;
+  restart(downMs?: number, opts?: { wipe?: boolean }): Promise<void>;
+  /**
+   * Cluster test control: the replica is killed (SIGKILL). Its loops are gone without a word
+   * (rows `running`, steers 404), the balancer sends nothing more to it, and its row in
+   * GET /healthz `replicas[]` stops being refreshed; `silentForMs` backdates its last heartbeat
+   * (as if it died that long ago). sweepReplicas() then reaps it once its row is stale.
+   */
+  killReplica(id: string, opts?: { silentForMs?: number }): Promise<void>;
+  /** Cluster test control: the replica stops gracefully (SIGTERM): its loops are gone and it deletes its row. */
+  stopReplica(id: string): Promise<void>;
+  /** Cluster test control: the replica starts again under the same id (its old row is upserted). */
+  startReplica(id: string): void;
+  /** Run the replicas sweeper once: each stale replica's running runs are failed
+   * ("owner replica died", stop_reason replica_died) and its row deleted. Returns the failed run ids. */
+  sweepReplicas(): string[];
+  /** Run the heartbeat sweeper once: each running run whose heartbeat is older than
+   * heartbeatStaleMs is failed ("heartbeat timeout", stop_reason heartbeat_timeout). Returns the failed run ids. */
+  sweepHeartbeats(): string[];
   /** Resolves once the listener accepts connections again after faults.refuseConnections. */
   whenAccepting?(): Promise<void>;
   close(): Promise<void>;
