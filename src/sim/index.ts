@@ -226,6 +226,9 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
     freezeHeartbeat(runId: string, ageMs: number) {
       store.freezeHeartbeat(runId, ageMs);
     },
+    backdate(runId: string, ageMs: number) {
+      store.backdate(runId, ageMs);
+    },
     runStatus(runId: string) {
       return store.runs.get(runId)?.status;
     },

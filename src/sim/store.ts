@@ -229,6 +229,16 @@ export class Store {
     this.frozenHeartbeats.clear();
   }
 
+  /** Test control: the run's rows (and its start and heartbeat) happened `ageMs` earlier. */
+  backdate(runId: string, ageMs: number): void {
+    const d = BigInt(Math.round(ageMs)) * 1_000_000n;
+    for (const row of this.rowsByRun.get(runId) ?? []) row.ts_ns -= d;
+    const r = this.runs.get(runId);
+    if (!r) return;
+    r.started_ns -= d;
+    if (r.last_heartbeat_ns !== undefined) r.last_heartbeat_ns -= d;
+  }
+
   /** AppendEvent: the next global seq, advancing by a small random gap. */
   appendRow(runId: string, type: string, event: Json, payload?: unknown): RowRec {
     this.seq += this.rng.int(1, 3);

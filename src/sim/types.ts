@@ -143,6 +143,8 @@ export interface Simulator {
   tailStats(): { open: number; polls: number };
   /** Test control: stop the run's heartbeat and backdate it by `ageMs` (its loop died elsewhere). */
   freezeHeartbeat(runId: string, ageMs: number): void;
+  /** Test control: the run's events (transcript `ts_ns`), start and heartbeat happened `ageMs` earlier. */
+  backdate(runId: string, ageMs: number): void;
   /** Run status as GET /v1/agents reports it. */
   runStatus(runId: string): "running" | "completed" | "failed" | "cancelled" | undefined;
   /** Resolve when the run is parked (awaiting_input), awaiting an interrupt, or terminal. */
