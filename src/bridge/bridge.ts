@@ -6,6 +6,7 @@ import { LoomcycleClient } from "./loomcycle/http.js";
 import { RunTracker } from "./runs/tracker.js";
 import { StateFile } from "./runs/state-file.js";
 import { timings, type Timings } from "./timings.js";
+import type { Me } from "./loomcycle/api-types.js";
 
 export interface BridgeOptions {
   config: Pick<BridgeConfig, "baseUrl" | "token" | "userId" | "tokenSource"> & Partial<Pick<BridgeConfig, "questions">>;
@@ -62,6 +63,18 @@ export class Bridge {
     if (this.stateFile) trackerOpts.stateFile = this.stateFile;
     if (opts.eventWindow) trackerOpts.eventWindow = opts.eventWindow;
     this.tracker = new RunTracker(trackerOpts);
+  }
+
+  private who: Promise<Me> | undefined;
+
+  /** Who the token is to loomcycle (GET /v1/_me): asked once, kept for the process (a failed
+   * answer is asked again next time). */
+  me(signal?: AbortSignal): Promise<Me> {
+    const p = (this.who ??= this.client.me(signal ? { signal } : {}));
+    p.catch(() => {
+      if (this.who === p) this.who = undefined;
+    });
+    return p;
   }
 
   /** Stop every background stream and timer. Remote runs are left running. */

@@ -22,8 +22,8 @@ export interface InterruptRow {
 /** loomcycle's questions, newest first, as the structured list and its text. */
 export function interruptList(
   records: readonly InterruptRecord[],
-  page: { total: number; hasMore: boolean; status: string },
-): { structured: { interrupts: InterruptRow[]; count: number; has_more: boolean }; text: string } {
+  page: { total: number; hasMore: boolean; status: string; notes?: readonly string[] },
+): { structured: { interrupts: InterruptRow[]; count: number; has_more: boolean; notes?: string[] }; text: string } {
   const interrupts = [...records]
     .sort((a, b) => String(b.created_at ?? "").localeCompare(String(a.created_at ?? "")))
     .map((r) => {
@@ -49,9 +49,17 @@ export function interruptList(
   ];
   if (interrupts.some((i) => i.status === "pending"))
     lines.push("next: resolve_interrupt {run_id, interrupt_id, answer} for a pending one");
+  const notes = [...(page.notes ?? [])];
   if (has_more)
-    lines.push(
-      `note: loomcycle returned ${records.length} of ${Math.max(page.total, records.length)}+ matching questions; narrow the list with status or run_id`,
+    notes.push(
+      `loomcycle returned ${records.length} of ${Math.max(page.total, records.length)}+ matching questions; narrow the list with status or run_id`,
     );
-  return { structured: { interrupts, count: interrupts.length, has_more }, text: lines.join("\n") };
+  for (const n of notes) lines.push(`note: ${n}`);
+  const structured: { interrupts: InterruptRow[]; count: number; has_more: boolean; notes?: string[] } = {
+    interrupts,
+    count: interrupts.length,
+    has_more,
+  };
+  if (notes.length > 0) structured.notes = notes;
+  return { structured, text: lines.join("\n") };
 }

@@ -54,6 +54,7 @@ export function renderResult(head: Record<string, unknown>, snap: Partial<RunSna
     .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
   if (snap.state)
     fields.push(`state=${snap.state}${snap.state_as_of ? ` (as of ${snap.state_as_of}, not confirmed since)` : ""}`);
+  if (snap.error) fields.push(`error=${JSON.stringify(snap.error)}`);
   if (snap.next_cursor !== undefined) fields.push(`next_cursor=${snap.next_cursor}`);
   if (snap.has_more !== undefined) fields.push(`has_more=${snap.has_more}`);
   if (snap.usage) fields.push(`usage=in:${snap.usage.input_tokens},out:${snap.usage.output_tokens}`);

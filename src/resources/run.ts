@@ -1,13 +1,14 @@
-// loomcycle://runs/{run_id}: one run's ids, state, next step and latest events. Reading
-// it never moves the host's read position.
+// loomcycle://runs/{run_id}: one run as a tool's result shows it — the same fields, digest
+// and next step (run-reader.ts peekRun, render/run-result.ts) — over its latest events.
+// Reading it never moves the host's read position.
 import { ResourceTemplate, type McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Bridge } from "../bridge/bridge.js";
-import { assessStuck, summarize } from "../bridge/runs/run-info.js";
-import { recentEvents } from "../bridge/runs/run-reader.js";
-import type { RunState } from "../bridge/runs/run-state.js";
+import { LoomcycleError, NotFoundError } from "../bridge/loomcycle/errors.js";
+import { peekRun, RunGoneError, waitAttached } from "../bridge/runs/run-reader.js";
 import { isId, mustMatch } from "../ids.js";
 import { renderResult } from "../render/run-result.js";
-import { contents } from "./contents.js";
+import { contents, RESOURCE_READ_MS } from "./contents.js";
+import { badResourceUri, INTERNAL_ERROR, ResourceError, resourceNotFound } from "./errors.js";
 
 const RECENT_EVENTS = 50;
 /** A read waits this long at most for the run to attach (or a released one to catch up). */
@@ -40,51 +41,37 @@ export function registerRunResource(server: McpServer, bridge: Bridge): void {
     {
       title: "loomcycle run",
       description:
-        "One run: its ids, state, next step and its most recent events (digest). Subscribe to be told when its state changes.",
+        "One run as a tool result shows it: ids, state, pending_interrupts, next_step and its most recent events (digest). Subscribe to be told when its state changes.",
       mimeType: "text/plain",
     },
     async (uri, vars) => {
-      const runId = String(vars.run_id ?? "");
-      if (!isId(runId)) throw new Error(`${mustMatch("run_id")} (got ${JSON.stringify(runId.slice(0, 40))})`);
+      const runId = decodeURIComponent(String(vars.run_id ?? ""));
+      if (!isId(runId)) throw badResourceUri(uri.href, `${mustMatch("run_id")} (got ${JSON.stringify(runId.slice(0, 40))})`);
+      const signal = AbortSignal.timeout(RESOURCE_READ_MS);
       const run = bridge.tracker.getOrAttach(runId);
-      await run.waitUntil(() => run.showable, { deadline: Date.now() + ATTACH_MS });
-      if (run.attachFailure) throw new Error(`loomcycle has no run ${runId} visible to this token`);
-      const state: RunState = run.state;
-      const page = recentEvents(run, RECENT_EVENTS);
-      const from = page.from;
-      const stuck = await assessStuck(run, bridge.client, { signal: AbortSignal.timeout(ATTACH_MS) });
-      const summary = summarize(run, stuck);
-      const snap = {
-        state,
-        events: page.items,
-        next_cursor: page.next,
-        has_more: page.hasMore,
-        pending_interrupts: [...run.pending.values()],
-        usage: { ...run.usage },
-        ...(stuck ? { stuck } : {}),
-        next_step: summary.next_step,
-        ...(summary.state_as_of ? { state_as_of: summary.state_as_of } : {}),
-        ...(summary.cancelled_by ? { cancelled_by: summary.cancelled_by } : {}),
-      };
+      let snap;
+      try {
+        await waitAttached(run, Date.now() + ATTACH_MS, { signal });
+        snap = await peekRun(run, RECENT_EVENTS, signal);
+      } catch (err) {
+        // Unknown, or gone (SPEC §2): not a resource (any more).
+        if (err instanceof RunGoneError) throw resourceNotFound(uri.href, err.message);
+        if (err instanceof NotFoundError) throw resourceNotFound(uri.href, `loomcycle has no run ${runId} visible to this token`);
+        if (err instanceof LoomcycleError) throw new ResourceError(INTERNAL_ERROR, err.message, { uri: uri.href });
+        throw err;
+      }
       const head = {
         run_id: runId,
-        agent_id: summary.agent_id,
-        session_id: summary.session_id,
-        last_activity_at: summary.last_activity_at,
+        agent_id: run.agentId ?? "",
+        session_id: run.sessionId ?? "",
+        ...(run.agentName ? { agent: run.agentName } : {}),
+        last_activity_at: new Date(run.lastActivityAt).toISOString(),
         read_position: run.readPos,
       };
       const text =
-        `Run ${runId} — the last ${page.items.length} events (from cursor ${from}); read_run_events reads more.\n` +
-        renderResult(head, snap);
-      return contents(uri.href, bridge, text, {
-        ...summary,
-        recent_events: page.items,
-        from_cursor: from,
-        next_cursor: page.next,
-        pending: snap.pending_interrupts,
-        usage: snap.usage,
-        next: summary.next_step,
-      });
+        `Run ${runId} — the last ${snap.events.length} events (from cursor ${snap.from_cursor}); read_run_events reads more.\n` +
+        renderResult({ ...head, unread: snap.unread }, snap);
+      return contents(uri.href, bridge, text, { ...head, ...snap });
     },
   );
 }

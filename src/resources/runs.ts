@@ -16,8 +16,8 @@ export function registerRunsResource(server: McpServer, bridge: Bridge): void {
       mimeType: "text/plain",
     },
     async (uri) => {
-      const { runs, remoteError, hasMore } = await collectRuns(bridge, AbortSignal.timeout(RESOURCE_READ_MS));
-      const { structured, text } = runList(runs, { remoteError, hasMore });
+      const { runs, notes, hasMore } = await collectRuns(bridge, AbortSignal.timeout(RESOURCE_READ_MS));
+      const { structured, text } = runList(runs, { notes, hasMore });
       return contents(uri.href, bridge, text, structured);
     },
   );

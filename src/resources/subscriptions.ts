@@ -4,6 +4,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../bridge/bridge.js";
 import { isId, mustMatch } from "../ids.js";
+import { badResourceUri } from "./errors.js";
 
 /** Events that mark a stop point (the run parked, asked, or ended). */
 const STOP_EVENTS = new Set(["awaiting_input", "interruption_pending", "done"]);
@@ -18,7 +19,7 @@ export function serveRunSubscriptions(server: McpServer, bridge: Bridge): () => 
     const m = RUN_URI.exec(uri);
     if (!m) return {}; // other resources change too often or never; nothing to notify
     const runId = decodeURIComponent(m[1]!);
-    if (!isId(runId)) throw new Error(mustMatch("run_id"));
+    if (!isId(runId)) throw badResourceUri(uri, mustMatch("run_id"));
     if (subs.has(uri)) return {};
     const run = bridge.tracker.getOrAttach(runId);
     const unhold = run.hold(); // a subscribed run keeps its stream: the host wants to hear of changes

@@ -7,7 +7,7 @@
 // Hosts without elicitation get the usual result plus one line saying so.
 import { z } from "zod";
 import { given } from "./fields.js";
-import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
+import { loopLostWhy } from "../bridge/runs/liveness.js";
 import { ElicitResultSchema, type ClientCapabilities, type ElicitRequestFormParams } from "@modelcontextprotocol/sdk/types.js";
 import type { Bridge } from "../bridge/bridge.js";
 import type { PendingInterrupt } from "../bridge/runs/run-state.js";
@@ -105,7 +105,7 @@ export class PersonAsker {
     this.seen.add(q.interrupt_id);
     // Nothing would read the person's answer to a run whose loop loomcycle lost.
     if (await run.loopGoneNow(callSignal(this.extra, { started: Date.now(), hardUntil: until }))) {
-      this.asked.push({ ...base(q), outcome: "not_asked", note: LOOP_LOST_REMEDY });
+      this.asked.push({ ...base(q), outcome: "not_asked", note: `${loopLostWhy(run.lostLoop!)} Start a new run to go on.` });
       return "stop";
     }
     const timeLeft = until - Date.now();
@@ -213,7 +213,7 @@ async function askPerson(
         { kind: "question", disposition: "declined", resolved_by: "mcp-elicitation" },
         { signal },
       );
-      run.answered.add(q.interrupt_id);
+      run.noteAnswered(q.interrupt_id);
       run.marks.noteAnswer(q.interrupt_id, { by: "elicitation", declined: true });
       return { ...base(q), outcome: "declined" };
     }
@@ -231,7 +231,7 @@ async function askPerson(
       { kind: "question", answer, resolved_by: "mcp-elicitation" },
       { signal },
     );
-    run.answered.add(q.interrupt_id);
+    run.noteAnswered(q.interrupt_id);
     run.marks.noteAnswer(q.interrupt_id, { by: "elicitation", answer });
     return { ...base(q), outcome: "answered", answer };
   } catch (err) {

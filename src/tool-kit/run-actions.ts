@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { LoomcycleError, NotFoundError, RateLimitedError, ToolError } from "../bridge/loomcycle/errors.js";
 import type { CancelAgentResult } from "../bridge/loomcycle/api-types.js";
-import { LOOP_LOST_REMEDY } from "../bridge/runs/run-info.js";
+import { loopLostRefusal } from "../bridge/runs/liveness.js";
 import type { Actor } from "../bridge/runs/run-marks.js";
 import { isTerminal, type PendingInterrupt } from "../bridge/runs/run-state.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
@@ -41,20 +41,29 @@ export async function deliverSteer(ctx: ActionContext, run: TrackedRun, runId: s
   const { bridge, extra, clock: c } = ctx;
   const before = run.state;
   if (isTerminal(before)) {
+    const why = run.stateDetail.error ? `; loomcycle recorded "${run.stateDetail.error}" as its reason` : "";
     throw new ToolError(
-      `Run ${runId} has ended (state ${before}); it cannot take more input. Start a new run with start_interactive_run.`,
+      `Run ${runId} has ended (state ${before})${why}; it cannot take more input. Start a new run with start_interactive_run.`,
     );
   }
+  // loomcycle would refuse it (404): say why without sending.
+  const lost = run.lostLoop;
+  if (lost) throw new ToolError(loopLostRefusal(runId, lost, "The message was NOT sent."));
+  const mark = run.events.length;
   let otherReplica = 0;
-  /** The replica loomcycle says runs it, once asked ("" = not a cluster's other replica). */
-  let owner: string | undefined;
+  /** The replica loomcycle says runs it, once asked (null: none named, not a cluster's other replica). */
+  let owner: { replica: string; reportedAgoMs?: number } | null | undefined;
   let rateRetried = false;
   // Its echo is `by`'s input; forgotten again if it was not sent.
   const forget = run.marks.expectInput(text, by);
   for (;;) {
     try {
       const res = await bridge.client.sendInput(runId, text, { signal: ctx.signal() });
-      if (res.delivered) return;
+      if (res.delivered) {
+        // Until its echo arrives the log still ends parked: the state says a turn is coming.
+        run.noteDelivered(text, mark);
+        return;
+      }
       throw new ToolError(
         `loomcycle did not accept the message for run ${runId} (delivered: false). Call read_run_events to check the run's state.`,
       );
@@ -79,8 +88,9 @@ export async function deliverSteer(ctx: ActionContext, run: TrackedRun, runId: s
         // Looked up once a call: between re-sends, an extra request would keep a
         // round-robin balancer sending each one to the same wrong replica.
         if (owner === undefined) {
-          owner = await run.loopOwner(extra.signal);
-          if (run.loopLost) err = new ToolError(`Run ${runId}: ${LOOP_LOST_REMEDY} The message was NOT delivered.`);
+          owner = (await run.loopOwner(extra.signal)) ?? null;
+          const gone = run.lostLoop;
+          if (gone) err = new ToolError(loopLostRefusal(runId, gone, "The message was NOT delivered."));
         }
         if (owner && !run.loopLost) {
           if (otherReplica++ < OTHER_REPLICA_TRIES && Date.now() < c.hardUntil - 1500) {
@@ -89,9 +99,7 @@ export async function deliverSteer(ctx: ActionContext, run: TrackedRun, runId: s
             await sleep(10 + Math.random() * 50, undefined, { signal: extra.signal }).catch(() => undefined);
             continue;
           }
-          err = new ToolError(
-            `The loomcycle replica that answered does not run ${runId} (it runs on replica ${owner}) and did not pass the message on, ${OTHER_REPLICA_TRIES + 1} times: it was NOT delivered. Send it again, or point LOOMCYCLE_BASE_URL at that replica (or a load balancer that routes by run).`,
-          );
+          err = new ToolError(otherReplicaRefusal(runId, owner));
         }
       }
       // Refused outright (not a lost answer): no echo will come.
@@ -99,6 +107,23 @@ export async function deliverSteer(ctx: ActionContext, run: TrackedRun, runId: s
       throw err;
     }
   }
+}
+
+/** A live replica reports to the cluster every 30 s; one silent longer has missed a report. */
+const MISSED_REPORT_MS = 45_000;
+
+/**
+ * Every try landed on a replica that does not run the run (loomcycle v1.59 does not pass an
+ * HTTP steer on). Whether sending again can help depends on the owner: loomcycle calls a
+ * replica dead 90 s after its last report, but one that has missed a report is likely down.
+ */
+function otherReplicaRefusal(runId: string, owner: { replica: string; reportedAgoMs?: number }): string {
+  const tries = OTHER_REPLICA_TRIES + 1;
+  const age = owner.reportedAgoMs;
+  if (age !== undefined && age > MISSED_REPORT_MS)
+    return `Run ${runId} runs on loomcycle replica ${owner.replica}, which has not reported to the cluster for ${Math.round(age / 1000)} s (a live replica reports every 30 s; loomcycle counts one dead after 90 s): it has likely stopped, and then the run cannot take input. The message was NOT delivered: the ${tries} replicas that answered do not run the run. Call read_run_events in a minute: state loop_lost means ${owner.replica} is dead (start a new run); send the message again only if it is not.`;
+  const reported = age !== undefined ? `, which last reported to the cluster ${Math.round(age / 1000)} s ago` : "";
+  return `The loomcycle replica that answered does not run ${runId} (it runs on replica ${owner.replica}${reported}) and did not pass the message on, ${tries} times: it was NOT delivered. Send it again, or point LOOMCYCLE_BASE_URL at that replica (or a load balancer that routes by run).`;
 }
 
 export interface AnswerArgs {
@@ -146,9 +171,17 @@ export async function answerQuestion(
       `The answer must be one of the question's options: ${q.options.map((o) => JSON.stringify(o)).join(", ")} (got ${JSON.stringify(answer)}). Or pass decline: true.`,
     );
   }
-  if (await run.loopGoneNow(ctx.signal())) {
-    throw new ToolError(`Run ${runId}: ${LOOP_LOST_REMEDY} The ${decline ? "decline" : "answer"} was NOT sent.`);
+  // loomcycle takes an answer for a run that ended, or whose loop it lost (it keeps such a
+  // run's question pending), and nothing reads it.
+  const notSent = `The ${decline ? "decline" : "answer"} was NOT sent.`;
+  const ended = run.state;
+  if (isTerminal(ended)) {
+    const why = run.stateDetail.error ? `; loomcycle recorded "${run.stateDetail.error}" as its reason` : "";
+    throw new ToolError(
+      `Run ${runId} has ended (state ${ended})${why}; nothing will read an answer to its question, though loomcycle may still list it pending. ${notSent} Start a new run to go on.`,
+    );
   }
+  if (await run.loopGoneNow(ctx.signal())) throw new ToolError(loopLostRefusal(runId, run.lostLoop!, notSent));
   const res = await bridge.client.resolveInterrupt(
     runId,
     interruptId,
@@ -157,7 +190,7 @@ export async function answerQuestion(
       : { kind: "question", answer, resolved_by: RESOLVED_BY[by] },
     { signal: ctx.signal() },
   );
-  run.answered.add(interruptId);
+  run.noteAnswered(interruptId);
   run.marks.noteAnswer(interruptId, decline ? { by, declined: true } : { by, answer });
   return res.status === "declined" || decline ? "declined" : "resolved";
 }
@@ -174,6 +207,8 @@ export async function stopTurn(
   by: Actor,
 ): Promise<number> {
   if (isTerminal(run.state)) throw new ToolError(`Run ${runId} has ended (state ${run.state}); there is no turn to stop.`);
+  const lost = run.lostLoop;
+  if (lost) throw new ToolError(loopLostRefusal(runId, lost, "Nothing was stopped."));
   const mark = run.events.length;
   const forget = run.marks.expectTurnCancel(mark, by);
   try {
@@ -184,7 +219,7 @@ export async function stopTurn(
     if (err instanceof LoomcycleError && err.status !== undefined && err.status < 500) forget();
     // "No in-flight run" for a run loomcycle still lists: its loop is gone (a restart).
     if (err instanceof NotFoundError && (await run.loopGoneNow(ctx.signal())))
-      throw new ToolError(`Run ${runId}: ${LOOP_LOST_REMEDY} Nothing was stopped.`);
+      throw new ToolError(loopLostRefusal(runId, run.lostLoop!, "Nothing was stopped."));
     throw err;
   }
   return mark;

@@ -51,6 +51,12 @@ export const cancelledBySchema = z
   .enum(["host", "person"])
   .optional()
   .describe("The run was cancelled through this bridge: by you (host) or by the person from the run console (person)");
+export const errorSchema = z
+  .string()
+  .optional()
+  .describe(
+    "Why the run failed, as loomcycle recorded it (e.g. heartbeat timeout: its sweeper ended the run, with no error event)",
+  );
 
 export const runOutputShape = {
   run_id: z.string(),
@@ -63,6 +69,7 @@ export const runOutputShape = {
   stuck: stuckSchema.optional(),
   state_as_of: stateAsOfSchema,
   cancelled_by: cancelledBySchema,
+  error: errorSchema,
   next_step: z.string().optional().describe("What to do next, given the state (the text block says the same)"),
 };
 
@@ -85,4 +92,5 @@ export const runSummarySchema = z.object({
   stuck: stuckSchema.optional(),
   state_as_of: stateAsOfSchema,
   cancelled_by: cancelledBySchema,
+  error: errorSchema,
 });

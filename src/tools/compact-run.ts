@@ -48,15 +48,24 @@ async function compact(args: { run_id: string }, { run, bridge, extra, clock, si
   const mark = run.events.length;
   const res = await bridge.client.compactRun(args.run_id, { signal: signal() });
   if (res.applied === "live") {
-    // In a loomcycle v1.59 cluster, a replica that does not run the run answers "live"
-    // without passing the request on: only a context_compaction frame proves it happened.
-    const seen = () => {
-      for (let i = mark; i < run.events.length; i++) if (run.events.at(i)?.type === "context_compaction") return true;
-      return false;
+    // In a loomcycle v1.59 cluster, a replica that does not run the run answers "live" and
+    // passes the compaction on to the owner as an ordinary steer whose text is the summary
+    // (findings item 19): the owner runs a turn on it and compacts nothing. Only a
+    // context_compaction frame proves a compaction; the summary arriving as a message instead
+    // is marked by the run layer (expectCompaction, armed before the request).
+    const outcome = (): "compacted" | { asMessage: number } | undefined => {
+      for (let i = mark; i < run.events.length; i++) if (run.events.typeAt(i) === "context_compaction") return "compacted";
+      for (const p of run.compactionInputs) if (p >= mark) return { asMessage: p };
+      return undefined;
     };
     const seenMs = bridge.timings.compactionSeenMs;
-    await waitOnRun(run, seen, Math.min(clock.waitUntil, Date.now() + seenMs), extra, bridge);
-    if (!seen() && !extra.signal.aborted) {
+    await waitOnRun(run, () => outcome() !== undefined, Math.min(clock.waitUntil, Date.now() + seenMs), extra, bridge);
+    const got = outcome();
+    if (got !== "compacted" && !extra.signal.aborted) {
+      if (got)
+        throw new ToolError(
+          `loomcycle answered that run ${args.run_id} was compacted (applied: live), but the replica that took the request does not run the run and passed the summary on to it as an ordinary message (log position ${got.asMessage}): the run is running a turn on it, and its context was not compacted (the summary was added to it). read_run_events shows that message (source "compaction") and the reply. Call compact_run again once the run is parked: through a round-robin balancer the next request may reach the replica that runs it (or point LOOMCYCLE_BASE_URL at that replica).`,
+        );
       throw new ToolError(
         `loomcycle answered that run ${args.run_id} was compacted, but no compaction reached the run's log within ${seenMs / 1000} s. In a loomcycle cluster this happens when the request lands on a replica that does not run the run. Call compact_run again (a second compaction only summarizes once more).`,
       );

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
 import { defineTool } from "../tool-kit/define-tool.js";
 import { interruptList } from "../render/interrupts.js";
+import { listedUserNote } from "../bridge/identity.js";
 import { runIdField, userIdField, given } from "../tool-kit/fields.js";
 
 /** loomcycle returns at most this many interrupts. */
@@ -40,6 +41,10 @@ export const listInterrupts = defineTool({
       ),
       count: z.number().int(),
       has_more: z.boolean().describe("loomcycle returned only part of the matching questions (narrow with status or run_id)"),
+      notes: z
+        .array(z.string())
+        .optional()
+        .describe("What the list cannot show by itself (the text's note lines): cut, or questions this token cannot answer"),
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
@@ -49,14 +54,18 @@ export const listInterrupts = defineTool({
   async logic(args, { bridge, signal: callSignal }) {
     const signal = callSignal();
     let res;
+    const notes: string[] = [];
     if (args.run_id) res = await bridge.client.listRunInterrupts(args.run_id, { status: args.status }, { signal });
     else {
       const userId = args.user_id ?? bridge.config.userId;
       if (!userId)
         throw new ToolError("Give run_id or user_id (or set LOOMCYCLE_USER_ID for the bridge) to say whose questions to list.");
+      const whose = listedUserNote(bridge, userId, "questions", signal);
       res = await bridge.client.listUserInterrupts(userId, { status: args.status }, { signal });
+      const note = await whose;
+      if (note) notes.push(note);
     }
     const hasMore = res.total > res.interrupts.length || res.interrupts.length >= INTERRUPTS_MAX;
-    return interruptList(res.interrupts, { total: res.total, hasMore, status: args.status });
+    return interruptList(res.interrupts, { total: res.total, hasMore, status: args.status, notes });
   },
 });

@@ -23,11 +23,15 @@ export const listRuns = defineTool({
       runs: z.array(runSummarySchema),
       count: z.number().int(),
       has_more: z.boolean().describe("loomcycle's list of the user's running runs was cut at its cap: more exist than shown"),
+      notes: z
+        .array(z.string())
+        .optional()
+        .describe("What the list cannot show by itself (the text's note lines): loomcycle's list unreadable or cut, runs gone"),
     },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   },
   async logic(args, { bridge, signal }) {
-    const { runs, remoteError, hasMore } = await collectRuns(bridge, signal());
-    return runList(runs, { remoteError, hasMore, state: args.state });
+    const { runs, notes, hasMore } = await collectRuns(bridge, signal());
+    return runList(runs, { notes, hasMore, state: args.state });
   },
 });

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
 import { readRun } from "../bridge/runs/run-reader.js";
-import { isTerminal, STOP_STATES } from "../bridge/runs/run-state.js";
+import { isFinal, STOP_STATES } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "../tool-kit/define-tool.js";
 import { askedOutputShape } from "../tool-kit/asked.js";
@@ -69,7 +69,7 @@ export const resolveInterrupt = defineTool({
     const asked: PersonQuestion[] = [];
     await waitAsking(
       run,
-      () => isTerminal(run.state) || (!run.pending.has(args.interrupt_id) && STOP_STATES.has(run.state)),
+      () => isFinal(run.state) || (!run.pending.has(args.interrupt_id) && STOP_STATES.has(run.state)),
       c.waitUntil,
       extra,
       bridge,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { readRun } from "../bridge/runs/run-reader.js";
-import { isTerminal, STOP_STATES, type PendingInterrupt } from "../bridge/runs/run-state.js";
+import { isFinal, STOP_STATES, type PendingInterrupt } from "../bridge/runs/run-state.js";
 import { renderResult } from "../render/run-result.js";
 import { defineTool } from "../tool-kit/define-tool.js";
 import { askedOutputShape } from "../tool-kit/asked.js";
@@ -75,7 +75,7 @@ export const sendSteer = defineTool({
     const asked: PersonQuestion[] = [];
     await waitAsking(
       run,
-      () => isTerminal(run.state) || run.state === "awaiting_answer" || (echoed() >= 0 && STOP_STATES.has(run.state)),
+      () => isFinal(run.state) || run.state === "awaiting_answer" || (echoed() >= 0 && STOP_STATES.has(run.state)),
       c.waitUntil,
       extra,
       bridge,

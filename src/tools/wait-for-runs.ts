@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ToolError } from "../bridge/loomcycle/errors.js";
 import { assessStuck, summarize } from "../bridge/runs/run-info.js";
 import { waitAttached } from "../bridge/runs/run-reader.js";
-import { isTerminal, STOP_STATES } from "../bridge/runs/run-state.js";
+import { isFinal, STOP_STATES } from "../bridge/runs/run-state.js";
 import type { TrackedRun } from "../bridge/runs/tracked-run.js";
 import type { Bridge } from "../bridge/bridge.js";
 import { renderSummary } from "../render/run-list.js";
@@ -14,12 +14,12 @@ import { idField, waitMsField, given } from "../tool-kit/fields.js";
 import { runSummarySchema } from "../tool-kit/schemas.js";
 
 /** A run is "ready" for the host: at a stop point with something unread, asking, or ended —
- * or one whose loop loomcycle lost, which will never move again (start a new one). */
+ * or one whose loop loomcycle lost (loop_lost), which will never move again (start a new one):
+ * like an ended run, it stays ready. */
 function isReady(run: TrackedRun): boolean {
   const st = run.state;
-  if (run.loopLost && !isTerminal(st)) return true;
   if (!STOP_STATES.has(st)) return false;
-  return run.events.length > run.readPos || isTerminal(st) || st === "awaiting_answer";
+  return run.events.length > run.readPos || isFinal(st) || st === "awaiting_answer";
 }
 
 async function waitAny(
@@ -75,25 +75,39 @@ export const waitForRuns = defineTool({
     const ids = [...new Set(args.run_ids)];
     const runs = ids.map((id) => bridge.tracker.getOrAttach(id));
     await Promise.all(runs.map((r) => waitAttached(r, c.attachUntil, waitOptions(r, extra, bridge)).catch(() => undefined)));
-    const failed = runs.filter((r) => r.attachFailure !== undefined);
-    if (failed.length > 0)
-      throw new ToolError(
-        `loomcycle has no run ${failed.map((r) => r.runId).join(", ")} visible to this token. Check the run_id (runs of another tenant look the same as unknown ones), or remove ${failed.length === 1 ? "it" : "them"} from run_ids.`,
-      );
+    const unknown = () => runs.filter((r) => r.attachFailure !== undefined && !r.gone).map((r) => r.runId);
+    const gone = () => runs.filter((r) => r.gone).map((r) => r.runId);
+    const refuse = (): void => {
+      const [u, g] = [unknown(), gone()];
+      if (u.length === 0 && g.length === 0) return;
+      const parts: string[] = [];
+      if (u.length > 0)
+        parts.push(
+          `loomcycle has no run ${u.join(", ")} visible to this token. Check the run_id (runs of another tenant look the same as unknown ones), or remove ${u.length === 1 ? "it" : "them"} from run_ids.`,
+        );
+      if (g.length > 0)
+        parts.push(
+          `${g.join(", ")} ${g.length === 1 ? "is" : "are"} gone: loomcycle has no such run any more (it was deleted, or loomcycle now uses another database). Remove ${g.length === 1 ? "it" : "them"} from run_ids.`,
+        );
+      throw new ToolError(parts.join(" "));
+    };
+    refuse();
+    // Whether each followed run's loop is still there (a reading older than the heartbeat cache is renewed).
+    const bound = AbortSignal.any([extra.signal, AbortSignal.timeout(Math.max(0, c.attachUntil - Date.now()))]);
+    await Promise.all(runs.map((r) => r.refreshLiveness(bound)));
     // Runs in questions: "human" mode have their questions put to the person here; a
     // question the person answered does not make its run ready.
     const asker = new PersonAsker(extra, bridge);
-    const isReadyNow = (r: TrackedRun): boolean => isReady(r) && !asker.answeredAll(r);
+    const isReadyNow = (r: TrackedRun): boolean => r.gone || (isReady(r) && !asker.answeredAll(r));
     for (;;) {
       await waitAny(runs, c.waitUntil, extra, bridge, isReadyNow);
       const toAsk = runs.find((r) => isReadyNow(r) && asker.hasOpen(r));
       if (!toAsk || (await asker.askNext(toAsk, c.waitUntil)) === "stop") break;
     }
+    refuse(); // a run that turned out gone while the call waited ends the wait
     const ready = runs.filter(isReadyNow).map((r) => r.runId ?? "");
-    // As list_runs: a run whose loop is lost (or a silent one) says so, with its remedy.
-    const summaries = await Promise.all(
-      runs.map(async (r) => summarize(r, await assessStuck(r, bridge.client, { signal: extra.signal }))),
-    );
+    // As list_runs: a silent running run says so, with its remedy (a lost loop is its state).
+    const summaries = await Promise.all(runs.map(async (r) => summarize(r, await assessStuck(r, { signal: extra.signal }))));
     const text = [
       ready.length ? `ready=${ready.join(",")}` : "ready=none (wait_ms ran out)",
       ...summaries.map(renderSummary),

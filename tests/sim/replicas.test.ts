@@ -97,7 +97,6 @@ describe("cluster mode: loomcycle's view of its replicas", () => {
     sim.startReplica("lc-2");
     expect((await healthz(sim)).replicas!.find((r) => r.id === "lc-2")!.started_at).toBe(row.started_at);
   });
-
 });
 
 describe("loomcycle's sweepers and restarts", () => {

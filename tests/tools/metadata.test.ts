@@ -80,6 +80,7 @@ describe("tools/list", () => {
       "failed",
       "cancelled",
       "unreachable",
+      "loop_lost",
       "starting",
     ])
       expect(instr).toContain(s);

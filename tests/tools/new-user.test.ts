@@ -202,12 +202,16 @@ describe("after a restart", () => {
         events: before.events,
         pending_interrupts: 1,
       });
-      // Followed again (the replay arrives now, nothing is read): the same values.
+      // Followed again (the replay arrives now, nothing is read): the same values, the last
+      // activity now as loomcycle recorded it (its transcript's time of the last event, which
+      // the first process saw up to a tail poll later).
       const w = await b.call("wait_for_runs", { run_ids: [runId], wait_ms: 0 });
       expect(w.isError, w.text).toBe(false);
       const after = ((await b.call("list_runs", {})).sc.runs as Array<Record<string, unknown>>).find((r) => r.run_id === runId)!;
+      const lastRow = h.sim.rowsOfRun(runId).at(-1)!;
+      expect(Date.parse(String(before.last_activity_at)) - Date.parse(String(after.last_activity_at))).toBeLessThan(1000);
       expect(after).toMatchObject({
-        last_activity_at: before.last_activity_at,
+        last_activity_at: new Date(Math.floor(lastRow.ts_ns / 1e6)).toISOString(),
         unread: before.unread,
         pending_interrupts: 1,
         state: "awaiting_answer",

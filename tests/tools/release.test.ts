@@ -113,11 +113,11 @@ describe("releasing idle parked runs", () => {
     await h.sim.waitForStopPoint(a, 20_000);
     const res = await h.client.readResource({ uri: `loomcycle://runs/${a}` });
     const json = JSON.parse(String((res.contents[1] as { text: string }).text)) as {
-      recent_events: Array<Record<string, unknown>>;
+      events: Array<Record<string, unknown>>;
       state: string;
     };
     expect(json.state).toBe("awaiting_input");
-    expect(json.recent_events.some((e) => e.kind === "input" && e.text === "a third")).toBe(true);
+    expect(json.events.some((e) => e.kind === "input" && e.text === "a third")).toBe(true);
   });
 
   it("a released run whose re-attach cannot be confirmed shows its state as of the release, within the call's bound", async () => {

@@ -178,7 +178,7 @@ describe("start_interactive_run / read_run_events / send_steer", () => {
     [
       "list_runs",
       { state: "parked" },
-      'state must be one of starting, running, awaiting_input, awaiting_answer, completed, failed, cancelled, unreachable, not the string "parked"',
+      'state must be one of starting, running, awaiting_input, awaiting_answer, completed, failed, cancelled, unreachable, loop_lost, not the string "parked"',
     ],
     [
       "wait_for_runs",

@@ -49,6 +49,8 @@ export class HttpCore {
   private readonly maxDelayMs: number;
   private readonly sleep: NonNullable<RetryOptions["sleep"]>;
   private readonly userAgent: string;
+  /** loomcycle's clock minus ours, from the latest response's Date header (0 until one came). */
+  private clockOffsetMs = 0;
 
   constructor(opts: LoomcycleClientOptions) {
     const u = new URL(opts.baseUrl); // throws on a malformed base URL: a config error, fail early
@@ -241,11 +243,27 @@ export class HttpCore {
       late.body?.cancel().catch(() => undefined);
     });
     attempt.disarm();
+    this.noteDate(res.headers.get("date"));
     this.log.debug(
       { method: spec.method, path: spec.path, status: res.status, ms: Date.now() - attempt.startedAt },
       "loomcycle request",
     );
     return res;
+  }
+
+  /**
+   * loomcycle's clock now, as its last Date header put it (whole seconds, so within about half
+   * a second). Ages of the times loomcycle reports (heartbeats) are judged against its clock,
+   * not ours, which may be set differently.
+   */
+  serverNow(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  private noteDate(date: string | null): void {
+    const t = date ? Date.parse(date) : NaN;
+    // The header drops the fraction of a second: the middle of that second is the best guess.
+    if (Number.isFinite(t)) this.clockOffsetMs = t + 500 - Date.now();
   }
 
   /** Read a body as text, at most `max` bytes: beyond that an error body is cut ("cut"), a JSON body refused ("refuse"). */

@@ -44,6 +44,24 @@ export function resumePoint(
 }
 
 /**
+ * When the run's last stored event happened, and how many frames a tail from 0 replays: the
+ * largest `ts_ns` among its transcript rows (Unix ns; µs precision on PostgreSQL), and its
+ * rows that stream (all but `system_prompt`, and `user_input` without text). No frame carries
+ * a time, so a replayed frame says nothing of when its event happened; this does.
+ */
+export function lastEventTime(rows: readonly TranscriptRowLike[], runId: string): { frames: number; at: number } | undefined {
+  let frames = 0;
+  let at = -Infinity;
+  for (const r of rows) {
+    if (r.run_id !== runId) continue;
+    if (typeof r.ts_ns === "number" && Number.isFinite(r.ts_ns)) at = Math.max(at, Math.floor(r.ts_ns / 1e6));
+    if (r.type === "system_prompt" || (r.type === "user_input" && segmentsText(r.payload) === "")) continue;
+    frames += 1;
+  }
+  return Number.isFinite(at) ? { frames, at } : undefined;
+}
+
+/**
  * Re-read log positions [from, from + count) from loomcycle (for positions evicted
  * from memory): a replay of the run, counting positions exactly as the live log
  * does, closed as soon as the range is read. Bounded by `signal`.

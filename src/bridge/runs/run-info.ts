@@ -2,9 +2,9 @@
 // last activity, the one next-step table, and stuck detection.
 import type { TrackedRun } from "./tracked-run.js";
 import type { RunState } from "./run-state.js";
-import type { RunStreamClient } from "./run-stream-client.js";
 import { REAPER_WINDOW_MS } from "../timings.js";
 import type { Actor } from "./run-marks.js";
+import { loopLostRemedy, type LoopLost } from "./liveness.js";
 
 export interface StuckInfo {
   verdict: "stuck" | "likely_dead";
@@ -24,51 +24,27 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
   });
 }
 
-export const LOOP_LOST_REMEDY =
-  "loomcycle no longer runs this run's loop (it restarted, or the replica that ran it is gone), so it cannot take a steer or an answer; loomcycle marks it failed about 10 minutes after its last heartbeat. Start a new run to go on.";
-
-const heartbeatCache = new WeakMap<TrackedRun, { at: number; heartbeat?: string }>();
-
 /**
  * Stuck verdict for a running run silent for its `stuckAfterMs` (timings.ts), else undefined. loomcycle
  * refreshes a live loop's heartbeat every 30 s and fails a run 10 minutes without one, so
  * a fresh heartbeat means "stuck" (a hung tool or model call), an older one "likely_dead".
+ * (A run whose loop loomcycle no longer runs is not stuck: its state says `loop_lost`.)
  */
 export async function assessStuck(
   run: TrackedRun,
-  client: Pick<RunStreamClient, "getAgent">,
   opts: { now?: number; signal?: AbortSignal } = {},
 ): Promise<StuckInfo | undefined> {
   const now = opts.now ?? Date.now();
   const { stuckAfterMs: after, heartbeatCacheMs } = run.stream.state.timings;
-  if (run.stream.state.loopCheck) await abortable(run.stream.state.loopCheck, opts.signal);
-  const lost = run.stream.state.loopLost;
-  if (lost && (run.state === "running" || run.state === "awaiting_input" || run.state === "awaiting_answer")) {
-    const hb = lost.heartbeatAt ? Date.parse(lost.heartbeatAt) : NaN;
-    return {
-      verdict: "likely_dead",
-      idle_seconds: Math.round((now - run.stream.state.lastActivityAt) / 1000),
-      ...(Number.isFinite(hb) ? { heartbeat_age_seconds: Math.round(Math.max(0, now - hb) / 1000) } : {}),
-      remedy: LOOP_LOST_REMEDY,
-    };
-  }
   if (run.state !== "running") return undefined;
   const idleMs = now - run.lastActivityAt;
   if (idleMs < after || !run.agentId) return undefined;
-  let cached = heartbeatCache.get(run);
   // Never trust a heartbeat reading older than the stuck window itself.
-  if (!cached || now - cached.at > Math.min(heartbeatCacheMs, after)) {
-    try {
-      const st = await client.getAgent(run.agentId, opts.signal ? { signal: opts.signal } : {});
-      cached = { at: now };
-      if (st.last_heartbeat_at) cached.heartbeat = st.last_heartbeat_at;
-      heartbeatCache.set(run, cached);
-    } catch {
-      cached = { at: now };
-    }
-  }
+  await abortable(run.stream.checkLoopIfStale(Math.min(heartbeatCacheMs, after), opts.signal), opts.signal);
+  if (run.state !== "running") return undefined; // the lookup found the loop gone
   const idle_seconds = Math.round(idleMs / 1000);
-  const hb = cached.heartbeat ? Date.parse(cached.heartbeat) : NaN;
+  const heartbeat = run.stream.state.lastStatus?.last_heartbeat_at;
+  const hb = heartbeat ? Date.parse(heartbeat) : NaN;
   if (Number.isFinite(hb)) {
     const age = Math.max(0, now - hb);
     const heartbeat_age_seconds = Math.round(age / 1000);
@@ -114,6 +90,9 @@ export interface RunSummary {
   state_as_of?: string;
   /** Cancelled through this bridge, by the host's model or the person. */
   cancelled_by?: Actor;
+  /** Why the run failed, as loomcycle recorded it (its `error` field: e.g. "heartbeat timeout"
+   * when its sweeper ended the run, which writes no event). */
+  error?: string;
 }
 
 /** The one table of what to do next in each state, for tool results, lists and resources. */
@@ -123,10 +102,27 @@ const NEXT_STEP: Record<RunState, string> = {
   awaiting_input: "send_steer to give it its next instruction, or leave it parked",
   awaiting_answer: "answer the pending question with resolve_interrupt",
   completed: "nothing: the run finished; its log stays readable",
-  failed: "read the error event; start a new run if needed",
+  failed: "the run failed (its error events say why); start a new run if needed",
   cancelled: "nothing: the run was cancelled",
   unreachable: "retry later: the bridge lost loomcycle and keeps trying to re-attach",
+  loop_lost: "start a new run to go on: loomcycle no longer runs this run's loop, so it cannot take a steer or an answer",
 };
+
+/** What is known of why a run is where it is, beyond its state: the next step says it. */
+export interface StateDetail {
+  /** loomcycle no longer runs the loop (state loop_lost). */
+  lost?: LoopLost | undefined;
+  /** loomcycle's own record of why the run ended (its `error` field), when it has one. */
+  error?: string | undefined;
+}
+
+/** The next step of a state, with what is known of why. */
+export function stateStep(state: RunState, detail: StateDetail = {}): string {
+  if (state === "loop_lost" && detail.lost) return loopLostRemedy(detail.lost);
+  if (state === "failed" && detail.error)
+    return `the run failed: loomcycle recorded "${detail.error}" as its reason (in error); start a new run if needed`;
+  return NEXT_STEP[state];
+}
 
 /**
  * What the host should do next after a read, from everything it has not seen yet: events
@@ -142,9 +138,9 @@ export function nextStep(
     stuck?: StuckInfo;
     /** The call's own next step, instead of the state's. */
     then?: string;
-  } = {},
+  } & StateDetail = {},
 ): string {
-  const then = unseen.stuck ? unseen.stuck.remedy : (unseen.then ?? NEXT_STEP[state]);
+  const then = unseen.stuck ? unseen.stuck.remedy : (unseen.then ?? stateStep(state, unseen));
   if (unseen.reread)
     return `this was a re-read of events you were already given; your read position stays at ${unseen.reread.readPos}: read_run_events without a cursor goes on from there (with cursor=next_cursor to re-read further); then: ${then}`;
   if (unseen.skipped) {
@@ -157,8 +153,8 @@ export function nextStep(
 }
 
 /** The next step in a run list: unread events come first. */
-export function nextStepFor(state: RunState, stuck?: StuckInfo, unread = 0): string {
-  const then = stuck ? stuck.remedy : NEXT_STEP[state];
+export function nextStepFor(state: RunState, stuck?: StuckInfo, unread = 0, detail: StateDetail = {}): string {
+  const then = stuck ? stuck.remedy : stateStep(state, detail);
   if (unread > 0 && state !== "running" && state !== "starting")
     return `read_run_events to read its ${unread} unread event${unread === 1 ? "" : "s"}; then ${then}`;
   return then;
@@ -176,10 +172,12 @@ export function summarize(run: TrackedRun, stuck?: StuckInfo): RunSummary {
     last_activity_at: new Date(run.lastActivityAt).toISOString(),
     events: run.knownLength,
     unread,
-    pending_interrupts: run.pending.size,
-    next_step: nextStepFor(state, stuck, unread),
+    pending_interrupts: run.openQuestions.length,
+    next_step: nextStepFor(state, stuck, unread, run.stateDetail),
   };
   if (run.agentName) s.agent = run.agentName;
+  const error = run.stateDetail.error;
+  if (error) s.error = error;
   if (stuck) s.stuck = stuck;
   const asOf = run.stateAsOf;
   if (asOf) s.state_as_of = asOf;

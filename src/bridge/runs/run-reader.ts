@@ -8,7 +8,7 @@ import { LoomcycleError, ToolError } from "../loomcycle/errors.js";
 import { STOP_STATES, type PendingInterrupt, type RunState } from "./run-state.js";
 import type { TrackedRun } from "./tracked-run.js";
 import type { Bridge } from "../bridge.js";
-import { assessStuck, nextStep, type StuckInfo } from "./run-info.js";
+import { assessStuck, nextStep, nextStepFor, type StuckInfo } from "./run-info.js";
 import type { Actor } from "./run-marks.js";
 
 /** The longest a tool call may wait on a run: hosts cut tool calls off around 60 s. */
@@ -26,15 +26,35 @@ export interface WaitOptions {
 
 export const atStopPoint = (run: TrackedRun) => (): boolean => STOP_STATES.has(run.state);
 
+/** A run the bridge knew that loomcycle has no record of any more (SPEC §2: shown as gone). */
+export class RunGoneError extends ToolError {
+  constructor(readonly runId: string) {
+    super(
+      `Run ${runId} is gone: loomcycle has no such run any more (it was deleted, or loomcycle now uses another database), so there is nothing to read or send. It has left list_runs; start a new run to go on.`,
+    );
+  }
+}
+
 /** For a run attached on this call: wait (bounded) until it is known and its replay settled. */
 export async function waitAttached(run: TrackedRun, until: number, opts: WaitOptions): Promise<void> {
+  if (run.gone) throw new RunGoneError(run.runId ?? "");
   // A released run re-attaches on use (tracker.getOrAttach): answer once it caught up.
   if (!run.confirmed) await run.waitUntil(() => run.confirmed, { deadline: until, ...opts });
+  if (run.gone) throw new RunGoneError(run.runId ?? "");
   if (run.settled) return;
   const stream = run.stream;
   await run.waitUntil(() => run.known, { deadline: until, ...opts });
+  if (run.gone) throw new RunGoneError(run.runId ?? "");
   const failed = run.attachFailure;
   if (failed) throw failed;
+  // First contact: whether a loop still drives the run (asked when its ids came) decides
+  // what the host is told it can do; wait for the answer within the same bound.
+  const s = run.stream.state;
+  if (s.loopCheck || (s.firstTranscript && !s.storedActivityKnown))
+    await run.waitUntil(() => s.loopCheck === undefined && (!s.firstTranscript || s.storedActivityKnown), {
+      deadline: until,
+      ...opts,
+    });
   // Let the replay of an existing run arrive before answering (frames come in bursts).
   while (Date.now() < until && !opts.signal.aborted && !stream.state.terminal) {
     const before = stream.state.frameCount;
@@ -81,6 +101,8 @@ export interface RunSnapshot {
   state_as_of?: string;
   /** The run was cancelled through this bridge, by the host's model or the person. */
   cancelled_by?: Actor;
+  /** Why the run failed, as loomcycle recorded it (its `error` field). */
+  error?: string;
 }
 
 /** A cursor past the end of the log (or from another run) is refused before anything
@@ -115,11 +137,14 @@ export async function readRun(
   signal: AbortSignal | undefined,
   bridge: Bridge,
 ): Promise<RunSnapshot> {
+  if (run.gone) throw new RunGoneError(run.runId ?? "");
   const length = run.events.length;
   if (opts.from !== undefined) assertCursor(run, opts.from);
   // A position restored from an earlier process may lie past what has been replayed so
   // far: read from the end of what is here (at worst a repeat, never a gap).
   const from = opts.from ?? Math.min(run.readPos, length);
+  // The state says what the host can do: a loop can be lost while the stream stays open.
+  await run.refreshLiveness(signal);
   const state = run.state;
   const maxEvents = opts.maxEvents ?? 200;
   const maxChars = opts.maxChars ?? 20_000;
@@ -157,17 +182,16 @@ export async function readRun(
     events: page.items,
     next_cursor: page.next,
     has_more: page.hasMore,
-    pending_interrupts: [...run.pending.values()].map((p) => ({ ...p })),
+    pending_interrupts: run.openQuestions,
     usage: { ...run.usage },
   };
   const asOf = run.stateAsOf;
   if (asOf) snap.state_as_of = asOf;
   const by = cancelledBy(run, state);
   if (by) snap.cancelled_by = by;
-  const stuck =
-    state === "running" || run.stream.state.loopLost || run.stream.state.loopCheck
-      ? await assessStuck(run, bridge.client, signal ? { signal } : {})
-      : undefined;
+  const detail = run.stateDetail;
+  if (detail.error) snap.error = detail.error;
+  const stuck = state === "running" ? await assessStuck(run, signal ? { signal } : {}) : undefined;
   if (stuck) snap.stuck = stuck;
   if (!host) return snap; // the console does not follow the host's next step
   // A read that started ahead of the read position left events before it unread.
@@ -181,6 +205,7 @@ export async function readRun(
     ...(reread ? { reread } : {}),
     ...(stuck ? { stuck } : {}),
     ...(opts.then ? { then: opts.then } : {}),
+    ...detail,
   });
   return snap;
 }
@@ -190,23 +215,56 @@ export function cancelledBy(run: TrackedRun, state: RunState = run.state): Actor
   return state === "cancelled" ? run.marks.cancelledBy : undefined;
 }
 
-/** A read-only view of the run's latest `count` events, for resources: the read position stays. */
-export function recentEvents(
+/**
+ * The run as a read of its latest `count` events would show it — the same fields, digest and
+ * next step as a tool's result — without moving the read position (resources). `from_cursor`
+ * says where the events start, `unread` how many events lie after the read position.
+ */
+export async function peekRun(
   run: TrackedRun,
   count: number,
-): { from: number; items: DigestItem[]; next: number; hasMore: boolean } {
+  signal: AbortSignal | undefined,
+): Promise<RunSnapshot & { from_cursor: number; unread: number }> {
+  if (run.gone) throw new RunGoneError(run.runId ?? "");
+  await run.refreshLiveness(signal);
+  const state = run.state;
   // A released run may hold none of its events: read_run_events re-fetches them, this view does not.
   const from = Math.max(run.events.firstHeld, run.events.length - count);
-  const opening = run.opening();
+  let opening = run.opening();
+  if (opening && opening.position >= from && !run.openingResolved) {
+    await run.resolveOpening(signal);
+    opening = run.opening();
+  }
   const page = buildDigest(run.events, {
     from,
     maxEvents: 200,
     maxChars: 20_000,
-    streaming: run.state === "running",
+    streaming: state === "running" || state === "unreachable",
     marks: run.marks,
     ...(opening ? { opening } : {}),
   });
-  return { from, ...page };
+  const unread = Math.max(0, run.knownLength - run.readPos);
+  const snap: RunSnapshot & { from_cursor: number; unread: number } = {
+    run_id: run.runId ?? "",
+    state,
+    events: page.items,
+    from_cursor: from,
+    next_cursor: page.next,
+    has_more: page.hasMore,
+    unread,
+    pending_interrupts: run.openQuestions,
+    usage: { ...run.usage },
+  };
+  const asOf = run.stateAsOf;
+  if (asOf) snap.state_as_of = asOf;
+  const by = cancelledBy(run, state);
+  if (by) snap.cancelled_by = by;
+  const detail = run.stateDetail;
+  if (detail.error) snap.error = detail.error;
+  const stuck = state === "running" ? await assessStuck(run, signal ? { signal } : {}) : undefined;
+  if (stuck) snap.stuck = stuck;
+  snap.next_step = nextStepFor(state, stuck, unread, detail);
+  return snap;
 }
 
 /**

@@ -2,7 +2,6 @@
 // and what loomcycle's answers and failures mean for a followed run.
 import { LoomcycleError, NotFoundError, UnauthorizedError, ForbiddenError } from "../loomcycle/errors.js";
 import type { StreamFrame } from "../loomcycle/events.js";
-import { HEARTBEAT_STALE_MS } from "../timings.js";
 
 export interface SseStreamLike {
   frames: AsyncIterable<StreamFrame>;
@@ -25,31 +24,11 @@ export interface AgentStatusLike {
   replica_id?: string | undefined;
 }
 
-/** A run loomcycle lists as `running` whose loop is gone (see RunStream.loopLost). */
-export interface LoopLost {
-  heartbeatAt?: string;
-}
-
-/**
- * Whether a status says the run's loop is gone while its row still reads `running`: after
- * loomcycle restarts, a run that was mid-turn or parked is not resumed (its row stays
- * `running`, `live: false`, until the heartbeat sweeper fails it ~10 minutes later) and a
- * steer to it is refused with 404. Single node: `live: false` says it. Cluster (the status
- * names a replica, and `live` speaks only for the replica that answered): a heartbeat older
- * than three refresh periods says it.
- */
-export function loopLostFrom(st: AgentStatusLike, now: number): LoopLost | undefined {
-  if (st.status !== "running") return undefined;
-  const hb = st.last_heartbeat_at ? Date.parse(st.last_heartbeat_at) : NaN;
-  const stale = Number.isFinite(hb) && now - hb > HEARTBEAT_STALE_MS;
-  const lost = st.replica_id ? stale : st.live === false;
-  if (!lost) return undefined;
-  return st.last_heartbeat_at ? { heartbeatAt: st.last_heartbeat_at } : {};
-}
-
 export interface TranscriptRowLike {
   seq: number;
   run_id: string;
+  /** Unix nanoseconds (µs precision on PostgreSQL); beyond 2^53, so approximate. */
+  ts_ns?: number | undefined;
   type: string;
   payload?: unknown;
 }
@@ -70,6 +49,10 @@ export interface RunStreamClient {
   streamRun(runId: string, fromSeq: number, opts?: { signal?: AbortSignal }): Promise<SseStreamLike>;
   getAgent(agentId: string, opts?: { signal?: AbortSignal }): Promise<AgentStatusLike>;
   transcript(sessionId: string, opts?: { signal?: AbortSignal }): Promise<{ events: TranscriptRowLike[] }>;
+  /** GET /healthz: in a cluster, loomcycle's view of its replicas (liveness.ts). */
+  healthz?(opts?: { signal?: AbortSignal }): Promise<{ replicas?: readonly unknown[] | null | undefined }>;
+  /** loomcycle's clock, from its Date header (HttpCore.serverNow). */
+  serverNow?(): number;
 }
 
 /** Transport failures that mean the request never reached loomcycle (see network-errors.ts networkError). */

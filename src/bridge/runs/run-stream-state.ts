@@ -8,7 +8,8 @@ import type { Logger } from "../../logger.js";
 import { EventLog } from "./event-log.js";
 import type { TerminalStatus } from "./run-state.js";
 import type { Timings } from "../timings.js";
-import type { AgentStatusLike, LoopLost } from "./run-stream-client.js";
+import type { AgentStatusLike, TranscriptRowLike } from "./run-stream-client.js";
+import type { ClusterWatch, LoopLost } from "./liveness.js";
 
 /** `released`: the run was parked and nobody needed it, so its stream was closed to save
  * loomcycle a connection and its database polls; the log, state and position are kept,
@@ -31,6 +32,8 @@ export interface RunStreamOptions {
   /** Events kept in memory per run (older ones are re-fetched on demand). */
   window?: number;
   now?: () => number;
+  /** loomcycle's view of its replicas, shared by every run (cluster liveness; liveness.ts). */
+  cluster?: ClusterWatch;
 }
 
 /** How many recent frame names we keep to check a transcript-based resume point. */
@@ -64,11 +67,25 @@ export class RunStreamState {
   lastActivityAt: number;
   /** loomcycle announced the run (its `agent` frame arrived, or a lost start was found by agent_id). */
   created = false;
-  /** Set when loomcycle reports the run `running` but no loop drives it (loopLostFrom);
-   * checked each time a GET stream goes live, and again when a steer is refused. */
+  /** Set when loomcycle reports the run `running` but no loop drives it (liveness.ts judgeLoop):
+   * checked on first contact, each time a GET stream goes live, when a read finds the last
+   * check older than the heartbeat cache, and when a steer is refused. */
   loopLost: LoopLost | undefined;
   /** The liveness lookup in flight, if any (a read waits for it before judging the run). */
   loopCheck: Promise<AgentStatusLike | undefined> | undefined;
+  /** When loomcycle's status of the run was last read (0: never), and what it said. */
+  loopCheckedAt = 0;
+  lastStatus: AgentStatusLike | undefined;
+  /** Whether the run is parked or asking as the bridge sees it (set by its TrackedRun): a
+   * parked loop's heartbeat is refreshed every 30 s, a working one's is not. */
+  isIdle: () => boolean = () => false;
+  /** Called once, when loomcycle announces the run (its `agent` frame), before listeners hear of it. */
+  onCreated: (() => void) | undefined;
+  /** First contact: the session transcript read once (the time of the stored events, and the
+   * opening prompt of a run started elsewhere); undefined when it could not be read. */
+  firstTranscript: Promise<readonly TranscriptRowLike[] | undefined> | undefined;
+  /** The first transcript has been read (or could not be): the last activity time is as known as it gets. */
+  storedActivityKnown = false;
 
   /** When the stream was last released; kept until a re-attach has caught up again. */
   releasedAt: number | undefined;
@@ -206,13 +223,33 @@ export class RunStreamState {
     return undefined;
   }
 
+  /** Frames a first replay holds (from the transcript, see noteStoredActivity): their
+   * arrival is not activity of the run. */
+  private storedFrames = 0;
+  /** The time of the last stored event when the bridge first met the run (the transcript's). */
+  storedAt: number | undefined;
+
+  /**
+   * What loomcycle stored before the bridge first met the run: `frames` replayed frames, the
+   * last of them at `at` (the transcript's `ts_ns`). While no newer frame has come, that is
+   * the run's last activity, not the time the bridge happened to replay it.
+   */
+  noteStoredActivity(frames: number, at: number): void {
+    this.storedFrames = frames;
+    this.storedAt = at;
+    if (this.framesSeen <= frames) {
+      this.lastActivityAt = at;
+      this.emit();
+    }
+  }
+
   /** Fold frames read together into the run; one change notification for all of them. */
   fold(frames: Iterable<StreamFrame>, at: FoldPosition): void {
     let changed = false;
     for (const f of frames) if (this.take(f, at)) changed = true;
     this.skipLeft = Math.max(0, at.skip - at.index);
     if (changed) {
-      this.lastActivityAt = this.now();
+      if (this.framesSeen > this.storedFrames) this.lastActivityAt = this.now();
       this.armQuietConfirm();
       this.emit();
     }
@@ -230,6 +267,7 @@ export class RunStreamState {
       this.sessionId ??= f.agent.session_id;
       if (this.created) return false;
       this.created = true;
+      this.onCreated?.();
       return true;
     }
     at.index += 1;

@@ -16,15 +16,15 @@ import { LoomcycleError, NotFoundError } from "../loomcycle/errors.js";
 import { isTerminal } from "./run-state.js";
 import { RunStreamState, type RunStreamOptions, type TerminalInfo } from "./run-stream-state.js";
 export type { RunStreamOptions };
-import { replayRange, resumePoint } from "./replay.js";
+import { lastEventTime, replayRange, resumePoint } from "./replay.js";
 import { Pause } from "./pause.js";
 import { timings } from "../timings.js";
 import type { Logger } from "../../logger.js";
+import { judgeLoop, type ClusterWatch } from "./liveness.js";
 import {
   asLoomError,
   errSummary,
   isFatalForStream,
-  loopLostFrom,
   startNotCreated,
   type AgentStatusLike,
   type RunStreamClient,
@@ -54,6 +54,8 @@ export class RunStream {
   private wanted = true;
   /** Parked after a release, until someone wants the stream again. */
   private readonly parked = new Pause();
+  /** loomcycle's view of its replicas (cluster liveness), shared by the tracker's runs. */
+  private readonly cluster: ClusterWatch | undefined;
 
   private constructor(
     private readonly client: RunStreamClient,
@@ -62,6 +64,7 @@ export class RunStream {
     this.log = opts.logger;
     this.now = opts.now ?? Date.now;
     this.useTranscript = opts.useTranscriptResume ?? true;
+    this.cluster = opts.cluster;
     this.state = new RunStreamState(opts.logger, timings(opts.timings), opts.window, this.now);
   }
 
@@ -70,6 +73,8 @@ export class RunStream {
   static start(client: RunStreamClient, body: StartBody, opts: RunStreamOptions): RunStream {
     const rs = new RunStream(client, opts);
     rs.state.agentId = body.agent_id;
+    // Its loop is the one just started: the first liveness reading is due a cache period from now.
+    rs.state.loopCheckedAt = rs.now();
     void rs.run(() => client.startInteractiveRun(body, { signal: rs.abort.signal }), true);
     return rs;
   }
@@ -78,6 +83,12 @@ export class RunStream {
   static attach(client: RunStreamClient, runId: string, opts: RunStreamOptions): RunStream {
     const rs = new RunStream(client, opts);
     rs.state.runId = runId;
+    // First contact: a stream replays whatever is stored, whether or not a loop still drives
+    // the run. Ask loomcycle as soon as the run's ids are known (its `agent` frame).
+    rs.state.onCreated = () => {
+      rs.startLoopCheck();
+      rs.readStoredActivity();
+    };
     void rs.run(() => client.streamRun(runId, 0, { signal: rs.abort.signal }), false);
     return rs;
   }
@@ -171,9 +182,10 @@ export class RunStream {
           if (this.state.confirming && this.state.catchUpTo !== undefined && this.state.framesSeen >= this.state.catchUpTo)
             this.state.confirm();
           this.state.setPhase("live");
-          // A GET stream (attach or re-attach) replays whatever is stored, whether or not a
-          // loop still drives the run: ask loomcycle, without holding up the replay.
-          if (!isStart) this.state.loopCheck = this.checkLoop().finally(() => (this.state.loopCheck = undefined));
+          // A GET stream (re-attach) replays whatever is stored, whether or not a loop still
+          // drives the run: ask loomcycle, without holding up the replay. (On first contact
+          // the ids are not known yet: the `agent` frame starts the check, see attach.)
+          if (!isStart && this.state.agentId) this.startLoopCheck();
           this.state.armQuietConfirm();
           await this.consume(stream, skip);
         } catch (err) {
@@ -282,26 +294,92 @@ export class RunStream {
     return false;
   }
 
+  /** First contact with a run stored before: read its session transcript once, for when its
+   * last event happened (and, for a run started elsewhere, its opening prompt). */
+  private readStoredActivity(): void {
+    const { sessionId, runId } = this.state;
+    if (!sessionId || !runId) {
+      this.state.storedActivityKnown = true;
+      return;
+    }
+    this.state.firstTranscript = this.client.transcript(sessionId, { signal: this.abort.signal }).then(
+      ({ events }) => {
+        const t = lastEventTime(events, runId);
+        if (t) this.state.noteStoredActivity(t.frames, t.at);
+        return events;
+      },
+      (err: unknown) => {
+        this.log.debug({ err: errSummary(err), runId }, "transcript unreadable: the last activity is the attach time");
+        return undefined;
+      },
+    );
+    void this.state.firstTranscript.finally(() => {
+      this.state.storedActivityKnown = true;
+      this.state.emit();
+    });
+  }
+
+  /** Start a liveness lookup that readers can wait for (state.loopCheck), unless one is in flight. */
+  startLoopCheck(signal?: AbortSignal): Promise<AgentStatusLike | undefined> {
+    this.state.loopCheck ??= this.checkLoop(signal).finally(() => {
+      this.state.loopCheck = undefined;
+      this.state.emit(); // a wait for the answer re-checks now
+    });
+    return this.state.loopCheck;
+  }
+
+  /** Read the run's status again when the last reading is older than `maxAgeMs` (or wait for
+   * the one in flight): a loop can be lost while the stream stays open (in a cluster, the
+   * replica that ran it dies while the stream goes through another). */
+  async checkLoopIfStale(maxAgeMs: number, signal?: AbortSignal): Promise<void> {
+    const s = this.state;
+    if (s.loopCheck) {
+      await s.loopCheck;
+      return;
+    }
+    if (!s.created || s.terminal || s.fatal || !s.agentId || this.closed) return;
+    if (this.now() - s.loopCheckedAt <= maxAgeMs) return;
+    await this.startLoopCheck(signal);
+  }
+
   /** Ask loomcycle whether a loop still drives this run (sets loopLost); the status read, or
    * undefined when loomcycle cannot say. */
   async checkLoop(signal?: AbortSignal): Promise<AgentStatusLike | undefined> {
     if (!this.state.agentId) return undefined;
+    const sig = signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal;
     try {
-      const st = await this.client.getAgent(this.state.agentId, {
-        signal: signal ? AbortSignal.any([signal, this.abort.signal]) : this.abort.signal,
-      });
-      this.state.loopLost = loopLostFrom(st, this.now());
-      if (this.state.loopLost)
-        this.log.info(
-          { runId: this.state.runId, heartbeatAt: this.state.loopLost.heartbeatAt },
-          "loomcycle lists the run as running but no loop drives it",
-        );
-      this.state.emit();
+      const st = await this.client.getAgent(this.state.agentId, { signal: sig });
+      await this.noteStatus(st, sig);
       return st;
     } catch (err) {
       this.log.debug({ err: errSummary(err), runId: this.state.runId }, "liveness lookup failed");
       return undefined;
     }
+  }
+
+  /** How long ago (by loomcycle's clock) a replica last reported to the cluster, when its view
+   * of its replicas can be read and lists it. */
+  async replicaReportAge(replica: string, signal?: AbortSignal): Promise<number | undefined> {
+    const view = await this.cluster?.view(signal);
+    const beat = view?.replicas.get(replica);
+    return view && beat !== undefined ? Math.max(0, view.at - beat) : undefined;
+  }
+
+  /** Judge the run's loop from a status loomcycle gave (GET /v1/agents/{id}, or its user's list). */
+  async noteStatus(st: AgentStatusLike, signal?: AbortSignal): Promise<void> {
+    const s = this.state;
+    // In a cluster `live` speaks only for the replica that answered: ask loomcycle's view of its replicas.
+    const view = st.status === "running" && st.replica_id && st.live !== true ? await this.cluster?.view(signal) : undefined;
+    const was = s.loopLost;
+    s.loopLost = judgeLoop(st, this.client.serverNow?.() ?? this.now(), { idle: s.isIdle(), cluster: view });
+    s.lastStatus = st;
+    s.loopCheckedAt = this.now();
+    if (s.loopLost && !was)
+      this.log.info(
+        { runId: s.runId, cause: s.loopLost.cause, replica: s.loopLost.replica, heartbeatAt: s.loopLost.heartbeatAt },
+        "loomcycle lists the run as running but no loop drives it",
+      );
+    s.emit();
   }
 
   /** EOF without `done`: ask loomcycle whether the run ended. Returns "terminal-drained"

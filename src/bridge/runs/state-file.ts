@@ -47,6 +47,8 @@ const Entry = z.object({
   cancelled_by: Actor.optional(),
   /** Who answers the run's questions, when a tool call chose it (questions: host | human). */
   questions: z.enum(["host", "human"]).optional(),
+  /** Why the run failed, as loomcycle recorded it (its `error` field). */
+  error: z.string().optional(),
   updated_at: z.string(),
 });
 export type SavedRun = z.infer<typeof Entry>;
@@ -163,6 +165,7 @@ export class StateFile {
       prev.session_id === e.session_id &&
       prev.events === e.events &&
       prev.pending === e.pending &&
+      prev.error === e.error &&
       marksKey(prev) === marksKey(e)
     )
       return;
@@ -171,6 +174,16 @@ export class StateFile {
       const oldest = [...this.runs.entries()].sort((a, b) => a[1].updated_at.localeCompare(b[1].updated_at))[0];
       if (oldest) this.runs.delete(oldest[0]);
     }
+    this.dirty = true;
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.debounceMs);
+      this.timer.unref?.();
+    }
+  }
+
+  /** Forget a run (loomcycle has no such run any more). */
+  delete(runId: string): void {
+    if (!this.runs.delete(runId)) return;
     this.dirty = true;
     if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.debounceMs);

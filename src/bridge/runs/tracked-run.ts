@@ -8,9 +8,11 @@ import { segmentsText } from "./replay.js";
 import type { RunStreamClient } from "./run-stream-client.js";
 import type { TerminalInfo } from "./run-stream-state.js";
 import type { Logger } from "../../logger.js";
-import type { LoomcycleError } from "../loomcycle/errors.js";
+import { NotFoundError, type LoomcycleError } from "../loomcycle/errors.js";
 import { pendingInterrupt, type PendingInterrupt, type RunState, type UsageTotals } from "./run-state.js";
 import { COMPACTION_SOURCE, RunMarks } from "./run-marks.js";
+import type { LoopLost } from "./liveness.js";
+import type { StateDetail } from "./run-info.js";
 
 /** A released run keeps a log of up to this many events in memory (re-fetching it would cost more than it holds). */
 export const DROP_LOG_ABOVE = 512;
@@ -42,10 +44,17 @@ export class TrackedRun {
   readonly marks = new RunMarks();
   /** This bridge started the run: its opening steer is the host's. */
   startedHere = false;
+  /** The bridge knew the run before this attach (a state file entry, or an earlier follow):
+   * loomcycle saying it has no such run means the run is gone, not mistyped. */
+  knownBefore = false;
   /** What an earlier process saw of this run (state file): its log length and the time of
    * its last event. Until the replay passes that length, the replayed events are not new
    * activity, and the run is known to have at least that many events. */
   saved: { events: number; lastActivityAt: number } | undefined;
+  /** Steers loomcycle accepted (their trimmed text) whose `steer` frame has not arrived yet: a
+   * turn is coming, though the log still ends parked (loomcycle's tail shows the steer 0–250 ms
+   * after the 200, usually with the whole turn). */
+  private readonly awaitingEcho: string[] = [];
   private base: Base = "running";
   private processed = 0;
   /** An event is being folded in (see catchUp). */
@@ -69,6 +78,10 @@ export class TrackedRun {
       if (position === this.processed) this.fold(e, position);
     });
     stream.state.onChange(() => this.catchUp());
+    stream.state.isIdle = () => {
+      const st = this.state;
+      return st === "awaiting_input" || st === "awaiting_answer" || st === "loop_lost";
+    };
   }
 
   get runId(): string | undefined {
@@ -89,17 +102,76 @@ export class TrackedRun {
     const s = this.stream.state;
     if (s.terminal) return s.terminal.status;
     if (s.fatal) return s.created ? "unreachable" : "failed";
+    // What loomcycle said of the loop stands while the stream is down: it will not come back.
+    if (s.created && s.loopLost) return "loop_lost";
     // After a release, a failed re-attach leaves the state as of the release (stateAsOf says so).
     if (s.phase === "reconnecting" && s.lastError && this.confirmed) return "unreachable";
     if (!s.created) return "starting";
-    if (this.pending.size > 0) return "awaiting_answer";
+    if (this.openQuestionIds().length > 0) return "awaiting_answer";
+    // Input this bridge delivered (an answer, a steer) whose turn the log does not show yet.
+    if (this.pending.size > 0 || this.awaitingEcho.length > 0) return "running";
     return this.base;
+  }
+
+  private openQuestionIds(): string[] {
+    return [...this.pending.keys()].filter((id) => !this.answered.has(id));
+  }
+
+  /** The questions that wait for an answer: none once the run ended or lost its loop (loomcycle
+   * lists a swept run's question as pending, and takes an answer nothing reads), nor one this
+   * bridge has answered (its result is on the way). */
+  get openQuestions(): PendingInterrupt[] {
+    const st = this.state;
+    if (st === "loop_lost" || st === "completed" || st === "failed" || st === "cancelled") return [];
+    return this.openQuestionIds().map((id) => ({ ...this.pending.get(id)! }));
+  }
+
+  /** loomcycle accepted an answer (or a decline) sent through this bridge: until the question's
+   * result arrives, the run's state says a turn is coming (`running`). */
+  noteAnswered(interruptId: string): void {
+    this.answered.add(interruptId);
+    this.stream.state.emit();
+  }
+
+  /**
+   * loomcycle accepted a steer (its 200): until its `steer` frame arrives, the run's state says
+   * a turn is coming (`running`), not the park the log still ends with. `since`: the log's
+   * length when the steer was sent (its echo may already be there).
+   */
+  noteDelivered(text: string, since: number): void {
+    const t = text.trim();
+    const ev = this.stream.state.events;
+    for (let i = Math.max(since, ev.firstHeld); i < ev.length; i++) {
+      const e = ev.at(i);
+      if (e?.type === "steer" && (e.user_input?.text ?? "").trim() === t) return;
+    }
+    this.awaitingEcho.push(t);
+    this.stream.state.emit();
+  }
+
+  /** Read loomcycle's status of the run again when the last reading is older than the
+   * heartbeat cache (a loop can be lost while the stream stays open), or wait for the one in
+   * flight. Runs that ended, or were never announced, are not asked about. */
+  async refreshLiveness(signal?: AbortSignal): Promise<void> {
+    await this.stream.checkLoopIfStale(this.stream.state.timings.heartbeatCacheMs, signal);
+  }
+
+  /** What is known of why the run is where it is: a lost loop's cause, loomcycle's reason for a failure. */
+  get stateDetail(): StateDetail {
+    const t = this.stream.state.terminal;
+    return { lost: this.lostLoop, error: t?.status === "failed" ? t.error : undefined };
+  }
+
+  /** Why loomcycle no longer runs the run's loop, when it does not. */
+  get lostLoop(): LoopLost | undefined {
+    return this.stream.state.created && !this.stream.state.terminal ? this.stream.state.loopLost : undefined;
   }
 
   /** When the run last produced an event (not when this process happened to replay it). */
   get lastActivityAt(): number {
     const s = this.saved;
-    if (s && this.stream.state.events.length <= s.events) return s.lastActivityAt;
+    // loomcycle's own record (the transcript's times) beats what an earlier process saw.
+    if (s && this.stream.state.events.length <= s.events && this.stream.state.storedAt === undefined) return s.lastActivityAt;
     return this.stream.state.lastActivityAt;
   }
 
@@ -122,6 +194,12 @@ export class TrackedRun {
     return (this.stream.state.created && this.confirmed) || this.stream.state.fatal !== undefined;
   }
 
+  /** loomcycle says it has no such run, though the bridge knew it (SPEC §2 "shown as gone"):
+   * it was deleted, or loomcycle now uses another database. It leaves the lists. */
+  get gone(): boolean {
+    return this.stream.state.fatal instanceof NotFoundError && (this.stream.state.created || this.knownBefore);
+  }
+
   /** Why following the run failed before loomcycle announced it (no such run, refused), if it did. */
   get attachFailure(): LoomcycleError | undefined {
     return this.stream.state.created ? undefined : this.stream.state.fatal;
@@ -134,7 +212,7 @@ export class TrackedRun {
 
   /** loomcycle no longer runs the run's loop (it restarted, or its replica is gone). */
   get loopLost(): boolean {
-    return this.stream.state.loopLost !== undefined;
+    return this.lostLoop !== undefined;
   }
 
   /** Ask loomcycle afresh whether the run's loop is gone. Before an answer: loomcycle accepts
@@ -144,10 +222,14 @@ export class TrackedRun {
     return this.loopLost;
   }
 
-  /** Ask loomcycle who runs the run: the replica id when another replica runs it, else "". */
-  async loopOwner(signal: AbortSignal): Promise<string> {
+  /** Ask loomcycle who runs the run: the replica loomcycle names (cluster), and how long ago
+   * that replica last reported to the cluster (GET /healthz replicas[]); undefined when no
+   * replica is named (a single node) or the run is not running. */
+  async loopOwner(signal: AbortSignal): Promise<{ replica: string; reportedAgoMs?: number } | undefined> {
     const st = await this.stream.checkLoop(signal);
-    return st?.status === "running" && st.replica_id ? st.replica_id : "";
+    if (st?.status !== "running" || !st.replica_id) return undefined;
+    const age = await this.stream.replicaReportAge(st.replica_id, signal);
+    return age === undefined ? { replica: st.replica_id } : { replica: st.replica_id, reportedAgoMs: age };
   }
 
   /** A run that was just ended, or one a call waits on: a lost stream re-attaches now. */
@@ -206,7 +288,7 @@ export class TrackedRun {
     // (shown "as of" an old release) until the next use, though loomcycle is reachable.
     if (!this.confirmed) return false;
     const st = this.state;
-    if (st !== "awaiting_input" && st !== "awaiting_answer") return false;
+    if (st !== "awaiting_input" && st !== "awaiting_answer" && st !== "loop_lost") return false;
     // A long log the host has read to its end is let go too (loomcycle keeps it; a read
     // of it re-fetches it): what a followed run costs the bridge then no longer grows with
     // its length. Unread events stay, so the next read or steer never waits on a re-fetch.
@@ -245,7 +327,12 @@ export class TrackedRun {
         this.openingPos = position;
         this.openingRaw = e.user_input?.text ?? "";
         if (this.startedHere) this.marks.sawOpening(position, "host");
-      } else this.marks.sawInput(position, e.user_input?.text ?? "");
+      } else {
+        const text = e.user_input?.text ?? "";
+        const echo = this.awaitingEcho.indexOf(text.trim());
+        if (echo >= 0) this.awaitingEcho.splice(echo, 1);
+        this.marks.sawInput(position, text);
+      }
     } else this.marks.sawFrame(e.type, position);
     switch (e.type) {
       case "usage":
@@ -350,7 +437,8 @@ export class TrackedRun {
     this.openingLookup ??= (async () => {
       try {
         const opts = signal ? { signal } : {};
-        const { events } = await this.client.transcript(this.sessionId!, opts);
+        // The transcript read when the bridge first met the run, when it could be read.
+        const events = (await this.stream.state.firstTranscript) ?? (await this.client.transcript(this.sessionId!, opts)).events;
         const row = events.find((r) => r.run_id === this.runId && r.type === "user_input");
         if (!row || !Array.isArray(row.payload)) return;
         const userSegs = row.payload.filter((s) => (s as { role?: unknown })?.role === "user");
@@ -374,6 +462,9 @@ export class TrackedRun {
     opts: { deadline: number; signal?: AbortSignal; onTick?: () => void; tickMs?: number; now?: () => number },
   ): Promise<"done" | "timeout" | "aborted"> {
     const now = opts.now ?? Date.now;
+    // A run that turned out gone will never change again: the caller finds out why.
+    const cond = done;
+    done = () => cond() || this.gone;
     if (done()) return Promise.resolve("done");
     if (opts.signal?.aborted) return Promise.resolve("aborted");
     if (now() >= opts.deadline) return Promise.resolve("timeout");

@@ -12,6 +12,7 @@ import { TrackedRun } from "./tracked-run.js";
 import { timings, type Timings } from "../timings.js";
 import { isTerminal, type RunState } from "./run-state.js";
 import type { SavedMarks } from "./run-marks.js";
+import { ClusterWatch } from "./liveness.js";
 
 export function newAgentId(): string {
   return "a_" + randomBytes(8).toString("hex");
@@ -35,6 +36,11 @@ export class RunTracker {
 
   private readonly sweeper: NodeJS.Timeout;
   private readonly timings: Timings;
+  /** loomcycle's view of its replicas (GET /healthz), shared by every run's liveness check. */
+  readonly cluster: ClusterWatch | undefined;
+  /** Runs loomcycle said it has no record of any more (gone), and those not yet told in a list. */
+  private readonly goneIds = new Set<string>();
+  private newlyGone: string[] = [];
   /** Read positions of dropped finished runs, when there is no state file to keep them. */
   private readonly droppedPositions = new Map<string, { readPos: number; marks: SavedMarks }>();
 
@@ -42,6 +48,11 @@ export class RunTracker {
     // A finished run is dropped `retain` after its last use (reading it again re-attaches
     // it; its read position is in the state file); a parked one releases its stream after `park`.
     this.timings = timings(opts.timings);
+    const health = opts.client.healthz?.bind(opts.client);
+    const serverNow = opts.client.serverNow?.bind(opts.client);
+    this.cluster = health
+      ? new ClusterWatch({ healthz: health, ...(serverNow ? { serverNow } : {}) }, this.timings.heartbeatCacheMs)
+      : undefined;
     const { retainFinishedMs: retain, parkReleaseMs: park } = this.timings;
     // A run releases between `park` and 1.25 × `park` after its last use.
     const every = Math.min(60_000, retain / 4, park > 0 ? park / 4 : Infinity);
@@ -92,20 +103,52 @@ export class RunTracker {
 
   /** Remember where the host read to (and the run's ids, state and marks) across restarts. */
   noteRead(run: TrackedRun): void {
-    if (!this.opts.stateFile || !run.runId) return;
+    if (!this.opts.stateFile || !run.runId || run.gone) return;
     const e: Parameters<StateFile["set"]>[1] = {
       read_pos: run.readPos,
       state: run.state,
       events: run.knownLength,
       last_activity_at: new Date(run.lastActivityAt).toISOString(),
-      pending: run.pending.size,
+      pending: run.openQuestions.length,
     };
     Object.assign(e, run.marks.toSaved());
     if (run.agentId) e.agent_id = run.agentId;
     if (run.sessionId) e.session_id = run.sessionId;
     if (run.agentName) e.agent = run.agentName;
     if (run.questions) e.questions = run.questions;
+    const error = run.stateDetail.error;
+    if (error) e.error = error;
     this.opts.stateFile.set(run.runId, e);
+  }
+
+  /** The runs found gone since the last call (a list says so once: they have left it). */
+  takeGone(): string[] {
+    const out = this.newlyGone;
+    this.newlyGone = [];
+    return out;
+  }
+
+  /** loomcycle has no such run any more (SPEC §2: shown as gone, it leaves the lists): forget it here and in the state file. */
+  forgetGone(run: TrackedRun | undefined, runId: string): void {
+    if (run && this.runs.get(runId) === run) this.runs.delete(runId);
+    this.opts.stateFile?.delete(runId);
+    this.droppedPositions.delete(runId);
+    if (!this.goneIds.has(runId)) {
+      this.goneIds.add(runId);
+      if (this.goneIds.size > 1000) this.goneIds.delete(this.goneIds.values().next().value!);
+      this.newlyGone.push(runId);
+      this.opts.logger.info({ runId }, "loomcycle has no such run any more: it is gone");
+    }
+  }
+
+  /** Forget a run as soon as it turns out gone (its re-attach, or its first attach, finds no such run). */
+  private watchGone(run: TrackedRun): void {
+    const off = run.stream.state.onChange(() => {
+      if (!run.stream.state.fatal) return;
+      off();
+      const id = run.runId;
+      if (id && run.gone) this.forgetGone(run, id);
+    });
   }
 
   /** Save a run's entry whenever its state changes (a park is its last activity until the
@@ -148,6 +191,7 @@ export class RunTracker {
 
   private streamOpts(): RunStreamOptions {
     const o: RunStreamOptions = { logger: this.opts.logger, timings: this.timings };
+    if (this.cluster) o.cluster = this.cluster;
     if (this.opts.eventWindow) o.window = this.opts.eventWindow;
     return o;
   }
@@ -167,6 +211,7 @@ export class RunTracker {
     run.startedHere = true;
     run.marks.onChange = () => this.noteRead(run);
     this.saveOnStateChange(run);
+    this.watchGone(run);
     run.agentName = body.agent;
     run.settled = true; // a new run has nothing to replay
     this.startingRuns.set(agentId, run);
@@ -207,6 +252,7 @@ export class RunTracker {
     const stream = RunStream.attach(this.opts.client, runId, this.streamOpts());
     const fresh = new TrackedRun(stream, this.opts.client, this.opts.logger);
     const saved = this.opts.stateFile?.get(runId);
+    fresh.knownBefore = saved !== undefined || this.goneIds.has(runId) || this.droppedPositions.has(runId);
     if (saved) {
       fresh.readPos = saved.read_pos;
       if (saved.agent) fresh.agentName = saved.agent;
@@ -221,6 +267,7 @@ export class RunTracker {
     }
     fresh.marks.onChange = () => this.noteRead(fresh);
     this.saveOnStateChange(fresh);
+    this.watchGone(fresh);
     this.runs.set(runId, fresh);
     // A run loomcycle does not know (or this token may not see) is not kept: random
     // or mistyped ids must not grow memory. The caller still gets the failure.
