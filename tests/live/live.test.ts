@@ -28,6 +28,8 @@ import {
 } from "./harness.js";
 
 const env = liveEnv();
+/** loomcycle's replicas sweeper stale limit in the cluster under test (LOOMCYCLE_REPLICAS_STALE_AFTER_MS; default 90 s). */
+const REPLICAS_STALE_MS = Number(process.env.LOOMCYCLE_LIVE_REPLICAS_STALE_AFTER_MS ?? 90_000);
 const live = "skip" in env ? undefined : env;
 const d = live ? describe : describe.skip;
 
@@ -448,9 +450,13 @@ d("live loomcycle", () => {
     const r = await start(peer, "lc-chat", "one");
     for (const t of ["two", "three"]) await call(peer, "send_steer", { run_id: r.runId, text: t, wait_ms: 20_000 });
     let c = await call(peer, "compact_run", { run_id: r.runId });
-    // In a cluster, a replica that does not run the run may answer without compacting; the
-    // bridge says so (docs/conformance.md), and calling again is what it advises.
-    if (c.isError && /no compaction reached the run's log/.test(c.text)) c = await call(peer, "compact_run", { run_id: r.runId });
+    // In a cluster, a replica that does not run the run passes the compaction on as a message
+    // (the run replies to it); the bridge says so (docs/conformance.md), and calling again
+    // once the run is parked is what it advises.
+    if (c.isError && /as an ordinary message/.test(c.text)) {
+      await call(peer, "read_run_events", { run_id: r.runId, wait_ms: 20_000 });
+      c = await call(peer, "compact_run", { run_id: r.runId });
+    }
     expect(c.isError, c.text).toBe(false);
     expect(c.sc).toMatchObject({ compacted: true, applied: "live" });
     const { frames } = await lc.tail(r.runId, (f) => count(f, "context_compaction") >= 1);
@@ -597,7 +603,90 @@ d("live loomcycle", () => {
     }
   });
 
+  it("send_steer {wait_ms: 0} to a parked run: the state says a turn is coming until loomcycle shows it (item 12)", async () => {
+    const r = await start(peer, "lc-chat", "steer me without waiting");
+    for (let i = 0; i < 5; i++) {
+      const s = await call(peer, "send_steer", { run_id: r.runId, text: `no wait ${i}`, wait_ms: 0 });
+      expect(s.isError, s.text).toBe(false);
+      expect(s.sc.delivered).toBe(true);
+      // loomcycle's tail shows the steer 7–256 ms after the 200: until then the turn is coming.
+      const echoed = items(s).some((e) => e.kind === "input" && e.text === `no wait ${i}`);
+      if (!echoed) expect(s.sc.state).toBe("running");
+      else expect(["running", "awaiting_input"]).toContain(s.sc.state);
+      const rr = await call(peer, "read_run_events", { run_id: r.runId, wait_ms: 20_000 });
+      expect(rr.sc.state).toBe("awaiting_input");
+      expect(digestText([...items(s), ...items(rr)])).toBe(`You said: no wait ${i}`);
+    }
+  });
+
+  it("a run attached by a bridge that never saw it: last_activity_at is loomcycle's time of its last event (item 16)", async () => {
+    const { runId } = await startOutside("lc-chat", "my last event is older than your attach", live!.userId);
+    const { frames } = await lc.tail(runId, parks(1));
+    expect(count(frames, "awaiting_input")).toBe(1);
+    await new Promise((res) => setTimeout(res, 1500)); // the attach comes well after the last event
+    const fresh = bridge().peer;
+    await fresh.initialize();
+    const a = await call(fresh, "attach_run", { run_id: runId });
+    expect(a.sc.state).toBe("awaiting_input");
+    const sessionId = String(a.sc.session_id);
+    const rows = await lc.transcript(sessionId, runId);
+    const lastMs = Math.max(...rows.map((x) => Math.floor(Number(x.ts_ns) / 1e6)));
+    const lr = await call(fresh, "list_runs", {});
+    const row = (lr.sc.runs as Array<Record<string, unknown>>).find((x) => x.run_id === runId)!;
+    expect(row.last_activity_at).toBe(new Date(lastMs).toISOString());
+    fresh.kill();
+  });
+
+  it.skipIf(!live?.userToken)(
+    "a non-admin token listing another user's runs and questions: the lists say why they are empty (item 17)",
+    async () => {
+      const u = bridge({ token: live!.userToken!, userId: "someone-else" }).peer;
+      await u.initialize();
+      const lr = await call(u, "list_runs", {});
+      expect(lr.isError, lr.text).toBe(false);
+      expect((lr.sc.notes as string[]).join("\n")).toContain(
+        `loomcycle lists only the runs of its own subject "${live!.userTokenSubject}"`,
+      );
+      expect(lr.text).toMatch(/note: this token is not an admin/);
+      const li = await call(u, "list_interrupts", {});
+      expect((li.sc.notes as string[]).join("\n")).toContain(`its subject is "${live!.userTokenSubject}"`);
+      const own = bridge({ token: live!.userToken!, userId: live!.userTokenSubject }).peer;
+      await own.initialize();
+      expect((await call(own, "list_runs", {})).sc.notes).toBeUndefined();
+    },
+  );
+
   describe.skipIf((live?.replicaUrls.length ?? 0) < 2)("a cluster behind a load balancer", () => {
+    /** loomcycle's status through the balancer, which answers 502 for a moment after a replica dies. */
+    const statusOf = (agentId: string): Promise<Record<string, unknown>> =>
+      until(
+        "a status through the balancer",
+        () => lc.status(agentId).catch(() => ({}) as Record<string, unknown>),
+        (x) => typeof x?.status === "string",
+        30_000,
+      );
+    /** After a replica restart, until every replica and the balancer answer again. */
+    const balancerReady = async (): Promise<void> => {
+      for (const url of live!.replicaUrls)
+        await until(
+          "the replica answers",
+          () =>
+            fetch(`${url}/healthz`).then(
+              (x) => x.status,
+              () => 0,
+            ),
+          (x) => x === 200,
+          60_000,
+        );
+      for (let ok = 0; ok < 4;)
+        ok =
+          (await fetch(`${live!.url}/healthz`).then(
+            (x) => x.status,
+            () => 0,
+          )) === 200
+            ? ok + 1
+            : 0;
+    };
     it("a run started through one replica is steered through the balancer and re-attached through the other replica", async () => {
       const r = await start(peer, "lc-chat", "cluster run");
       const owner = String((await lc.status(r.agentId)).replica_id);
@@ -673,7 +762,7 @@ d("live loomcycle", () => {
             "loomcycle marks the run failed",
             () => lc.status(r.agentId),
             (x) => x.status === "failed",
-            150_000,
+            REPLICAS_STALE_MS + 65_000,
           );
           const rr = await until(
             "the bridge reports it failed",
@@ -687,13 +776,119 @@ d("live loomcycle", () => {
           replicaCtl(live!, "start", owner);
         }
       },
-      240_000,
+      REPLICAS_STALE_MS + 150_000,
     );
+
+    it.skipIf(!live?.replicaCmd)(
+      "the owner replica of a parked run killed: attach, read, list and steer say what is true, and the run fails with loomcycle's reason (items 14, 18)",
+      async () => {
+        await balancerReady();
+        const r = await start(peer, "lc-chat", "parked, then my replica dies");
+        const owner = String((await lc.status(r.agentId)).replica_id);
+        let survivor = "";
+        for (const url of live!.replicaUrls) {
+          const h = (await (await fetch(`${url}/healthz`)).json()) as { replica_id?: string };
+          if (h.replica_id !== owner) survivor = url;
+        }
+        expect(survivor).not.toBe("");
+        /** How long ago the owner last reported, by loomcycle's clock (undefined: no row any more). */
+        const ownerAge = async (): Promise<number | undefined> => {
+          const res = await fetch(`${survivor}/healthz`);
+          const h = (await res.json()) as { replicas?: Array<{ id: string; last_heartbeat_at: string }> };
+          const row = h.replicas?.find((x) => x.id === owner);
+          return row ? Date.parse(res.headers.get("date")!) + 500 - Date.parse(row.last_heartbeat_at) : undefined;
+        };
+        replicaCtl(live!, "stop", owner);
+        let checkedSuspect = false;
+        let sawLost = false;
+        try {
+          for (;;) {
+            const age = await ownerAge();
+            const read = await call(peer, "read_run_events", { run_id: r.runId, wait_ms: 2000 });
+            const st = await statusOf(r.agentId);
+            if (st.status === "failed") break;
+            if (age !== undefined && age > 60_000 && age < 85_000 && !checkedSuspect) {
+              // Not dead by loomcycle's rule yet, but it has missed a report: no blind "send it again".
+              const steer = await call(peer, "send_steer", { run_id: r.runId, text: "anyone there?", wait_ms: 2000 });
+              expect(steer.isError).toBe(true);
+              expect(steer.text).toMatch(/NOT (delivered|sent)/);
+              expect(steer.text).not.toMatch(/Send it again, or point/);
+              checkedSuspect = true;
+            }
+            // loomcycle counts the owner dead 90 s after its last report; the bridge's readings
+            // may be up to two cache periods (2 × 10 s) older than this one.
+            if (age !== undefined && age > 115_000) {
+              expect(read.sc.state).toBe("loop_lost");
+              expect(String(read.sc.next_step)).toContain(`the replica that ran it, ${owner}, stopped reporting to the cluster`);
+              expect(String(read.sc.next_step)).toContain('"owner replica died"');
+              const lr = await call(peer, "list_runs", {});
+              expect((lr.sc.runs as Array<Record<string, unknown>>).find((x) => x.run_id === r.runId)?.state).toBe("loop_lost");
+              const fresh = bridge().peer;
+              await fresh.initialize();
+              const att = await call(fresh, "attach_run", { run_id: r.runId, wait_ms: 5000 });
+              fresh.kill();
+              if ((await statusOf(r.agentId)).status === "running") expect(att.sc.state).toBe("loop_lost");
+              const steer = await call(peer, "send_steer", { run_id: r.runId, text: "still?", wait_ms: 2000 });
+              expect(steer.isError).toBe(true);
+              expect(steer.text).toMatch(/cannot take input \(state loop_lost\)|has ended/);
+              sawLost = true;
+            }
+            await new Promise((res) => setTimeout(res, 2000));
+          }
+          const f = await until(
+            "the bridge reports it failed",
+            () => call(peer, "read_run_events", { run_id: r.runId, wait_ms: 3000 }),
+            (x) => x.sc.state === "failed",
+            30_000,
+          );
+          expect(f.sc).toMatchObject({ state: "failed", error: "owner replica died" });
+          expect(String(f.sc.next_step)).toContain('loomcycle recorded "owner replica died"');
+          expect((await call(peer, "list_runs", {})).sc.runs as Array<Record<string, unknown>>).toContainEqual(
+            expect.objectContaining({ run_id: r.runId, state: "failed", error: "owner replica died" }),
+          );
+          // With a reaper slower than loomcycle's 90 s rule, there is a window to see loop_lost in.
+          if (REPLICAS_STALE_MS >= 140_000) {
+            expect(sawLost).toBe(true);
+            expect(checkedSuspect).toBe(true);
+          }
+        } finally {
+          replicaCtl(live!, "start", owner);
+        }
+      },
+      REPLICAS_STALE_MS + 180_000,
+    );
+
+    it("compact_run through a replica that does not run the run: reported as a message delivered, not a compaction (item 19)", async () => {
+      await balancerReady();
+      const r = await start(peer, "lc-chat", "one");
+      for (const t of ["two", "three"]) await call(peer, "send_steer", { run_id: r.runId, text: t, wait_ms: 20_000 });
+      const owner = String((await lc.status(r.agentId)).replica_id);
+      let other = "";
+      for (const url of live!.replicaUrls) {
+        const h = (await (await fetch(`${url}/healthz`)).json()) as { replica_id?: string };
+        if (h.replica_id !== owner) other = url;
+      }
+      const b = bridge({ extraEnv: { LOOMCYCLE_BASE_URL: other } }).peer;
+      await b.initialize();
+      await call(b, "attach_run", { run_id: r.runId });
+      const c = await call(b, "compact_run", { run_id: r.runId });
+      expect(c.isError).toBe(true);
+      expect(c.text).toMatch(/passed the summary on to it as an ordinary message \(log position (\d+)\)/);
+      const pos = Number(/log position (\d+)/.exec(c.text)![1]);
+      const { frames } = await lc.tail(r.runId, parks(4));
+      expect(count(frames, "context_compaction")).toBe(0);
+      const raw = await rawAll(b, r.runId);
+      expect(raw[pos]!.event).toMatchObject({ type: "steer" });
+      b.kill();
+    }, 60_000);
   });
 
   describe.skipIf(!live?.restartCmd)("loomcycle restarted", () => {
-    it("while a run is parked and while one is mid-turn: each reported as loomcycle then has it", async () => {
+    it("while runs are parked, asking and mid-turn: loop_lost, for this bridge and a fresh one (attach, read, wait, list), nothing sent; failed with loomcycle's reason once its sweeper runs (items 14, 15)", async () => {
       const parked = await start(peer, "lc-chat", "parked across a restart");
+      const asking = await start(peer, "lc-asker", "asking across a restart");
+      const elsewhere = await startOutside("lc-chat", "started elsewhere, across a restart", live!.userId);
+      await lc.tail(elsewhere.runId, parks(1));
       const mid = await start(peer, "lc-longtalk", "mid-turn across a restart", 0);
       await until(
         "text mid-turn",
@@ -701,25 +896,91 @@ d("live loomcycle", () => {
         (x) => digestText(items(x)).length > 0,
       );
       restartLoomcycle(live!);
-      for (const run of [parked, mid]) {
+      for (const run of [parked, asking, mid]) {
         const st = await lc.status(run.agentId);
         expect(st).toMatchObject({ status: "running", live: false });
       }
-      // The bridge re-attaches; it must not offer a steer to a run no loop drives any more.
-      const p = await until(
-        "re-attached",
-        () => call(peer, "read_run_events", { run_id: parked.runId, wait_ms: 3000 }),
-        (x) => x.sc.state !== "unreachable",
-      );
-      expect(p.sc.state).toBe("awaiting_input");
-      expect(p.sc.stuck).toMatchObject({ verdict: "likely_dead" });
-      const m = await call(peer, "read_run_events", { run_id: mid.runId, wait_ms: 3000 });
-      expect(m.sc.state).toBe("running");
-      expect(m.sc.stuck).toMatchObject({ verdict: "likely_dead" });
+      // The bridge re-attaches; its state says no loop drives the runs any more.
+      for (const run of [parked, asking, mid]) {
+        const r = await until(
+          "re-attached",
+          () => call(peer, "read_run_events", { run_id: run.runId, wait_ms: 3000 }),
+          (x) => x.sc.state !== "unreachable",
+        );
+        expect(r.sc.state, run.runId).toBe("loop_lost");
+        expect(r.sc.stuck).toBeUndefined();
+        expect(String(r.sc.next_step)).toMatch(
+          /^start a new run to go on\. loomcycle no longer runs this run's loop: loomcycle restarted/,
+        );
+      }
       const steer = await call(peer, "send_steer", { run_id: parked.runId, text: "are you there?", wait_ms: 1000 });
       expect(steer.isError).toBe(true);
-      expect(steer.text).toMatch(/no longer runs|restart/i);
-    }, 120_000);
+      expect(steer.text).toMatch(/cannot take input \(state loop_lost\).*The message was NOT sent/);
+      expect((await lc.transcript(parked.sessionId, parked.runId)).filter((x) => x.type === "user_input")).toHaveLength(1);
+
+      // A bridge that first meets these runs: loop_lost at once, on every path.
+      const fresh = bridge().peer;
+      await fresh.initialize();
+      const att = await call(fresh, "attach_run", { run_id: parked.runId });
+      expect(att.sc.state).toBe("loop_lost");
+      const rd = await call(fresh, "read_run_events", { run_id: asking.runId });
+      expect(rd.sc).toMatchObject({ state: "loop_lost", pending_interrupts: [] });
+      const fresh2 = bridge().peer;
+      await fresh2.initialize();
+      const w = await call(fresh2, "wait_for_runs", { run_ids: [parked.runId, asking.runId], wait_ms: 20_000 });
+      expect(w.sc.timed_out).toBe(false);
+      for (const x of w.sc.runs as Array<Record<string, unknown>>) expect(x.state).toBe("loop_lost");
+      const fresh3 = bridge().peer;
+      await fresh3.initialize();
+      const lr = await call(fresh3, "list_runs", {});
+      const row = (lr.sc.runs as Array<Record<string, unknown>>).find((x) => x.run_id === elsewhere.runId);
+      expect(row).toMatchObject({ state: "loop_lost", followed: false });
+
+      // loomcycle's heartbeat sweeper fails them with no event; with a short stale limit
+      // (LOOMCYCLE_LIVE_HEARTBEAT_STALE_MS, the value loomcycle runs with) the tier waits for it.
+      const staleMs = Number(process.env.LOOMCYCLE_LIVE_HEARTBEAT_STALE_MS ?? 600_000);
+      const sweepMs = Number(process.env.LOOMCYCLE_LIVE_HEARTBEAT_SWEEP_MS ?? 60_000);
+      if (staleMs + sweepMs > 120_000) return;
+      const st = await until(
+        "loomcycle's sweep",
+        () => lc.status(parked.agentId),
+        (x) => x.status === "failed",
+        staleMs + sweepMs + 30_000,
+      );
+      expect(st).toMatchObject({ error: "heartbeat timeout", stop_reason: "heartbeat_timeout" });
+      for (const [p, run] of [
+        [peer, parked],
+        [peer, asking],
+        [fresh, parked],
+      ] as const) {
+        const f = await until(
+          "the bridge sees the sweep",
+          () => call(p, "read_run_events", { run_id: run.runId, wait_ms: 3000 }),
+          (x) => x.sc.state === "failed",
+          30_000,
+        );
+        expect(f.sc).toMatchObject({ state: "failed", error: "heartbeat timeout", pending_interrupts: [] });
+        expect(String(f.sc.next_step)).toMatch(/loomcycle recorded "heartbeat timeout"/);
+        expect(items(f).some((e) => e.kind === "error")).toBe(false);
+      }
+      const lr2 = await call(peer, "list_runs", {});
+      expect((lr2.sc.runs as Array<Record<string, unknown>>).find((x) => x.run_id === parked.runId)).toMatchObject({
+        state: "failed",
+        error: "heartbeat timeout",
+      });
+      const one = await peer.request("resources/read", { uri: `loomcycle://runs/${parked.runId}` });
+      const json = JSON.parse(
+        (one.result as { contents: Array<{ mimeType?: string; text: string }> }).contents.find(
+          (c) => c.mimeType === "application/json",
+        )!.text,
+      ) as Record<string, unknown>;
+      expect(json).toMatchObject({ state: "failed", error: "heartbeat timeout" });
+      // loomcycle keeps the question pending and would take an answer: the bridge sends none.
+      const iid = String((asking.sc.pending_interrupts as Array<{ interrupt_id: string }>)[0]!.interrupt_id);
+      const ans = await call(peer, "resolve_interrupt", { run_id: asking.runId, interrupt_id: iid, answer: "yes" });
+      expect(ans.isError).toBe(true);
+      expect(ans.text).toMatch(/has ended \(state failed\); loomcycle recorded "heartbeat timeout".*The answer was NOT sent/);
+    }, 300_000);
 
     it("with a question pending: loomcycle keeps it pending and would take an answer no loop reads; the bridge does not send one", async () => {
       const asked = await start(peer, "lc-asker", "asking across a restart");
