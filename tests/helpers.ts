@@ -3,11 +3,37 @@ import { spawn } from "node:child_process";
 import { Writable } from "node:stream";
 import { createLogger, type Logger } from "../src/logger.js";
 
-export async function waitFor(cond: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
+// Taken at import, so that a test's fake timers (vi.useFakeTimers) never stall a wait.
+const realSetTimeout = globalThis.setTimeout;
+const realNow = Date.now.bind(Date);
+
+export interface WaitOptions {
+  /** The bound, in ms (default 10 s): what only a real failure reaches, never a busy machine. */
+  timeoutMs?: number;
+  /** What is awaited, for the error; a function to show the state when the bound is reached. */
+  what?: string | (() => string);
+}
+
+type Truthy<T> = Exclude<T, false | 0 | 0n | "" | null | undefined>;
+
+/**
+ * The one bounded wait of the tests: re-checks `probe` every few ms until it returns a truthy
+ * value, and resolves with that value (a frame found, a run looked up…); rejects with an
+ * error naming `what` once `timeoutMs` has passed. Wait for the event itself where the code
+ * offers one (a run's onChange, a promise it resolves, a process's exit); never sleep a
+ * fixed time instead. `probe` may be async (it is awaited before the next check).
+ */
+export async function waitFor<T>(probe: () => T | Promise<T>, opts: WaitOptions = {}): Promise<Truthy<T>> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const until = realNow() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value as Truthy<T>;
+    if (realNow() > until) {
+      const what = typeof opts.what === "function" ? opts.what() : (opts.what ?? "a condition");
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((r) => realSetTimeout(r, 5));
   }
 }
 

@@ -69,11 +69,11 @@ describe("releasing and re-attaching a parked run's stream", () => {
       await Promise.all(
         streams.map(async (rs, i) => {
           for (let turn = 1; turn <= TURNS; turn++) {
-            await waitFor(() => parks(rs) >= turn, 60_000, `run ${i} park ${turn}`);
+            await waitFor(() => parks(rs) >= turn, { timeoutMs: 60_000, what: `run ${i} park ${turn}` });
             if (turn === TURNS) break;
             if (rand() < 0.7 && rs.release()) {
               releases += 1;
-              await waitFor(() => rs.state.phase === "released", 5_000, `run ${i} released`);
+              await waitFor(() => rs.state.phase === "released", { timeoutMs: 5_000, what: `run ${i} released` });
               expect(rs.confirmed).toBe(false);
               if (rand() < 0.6) {
                 // Someone else (the Web UI, another host) steers the run while we hold no stream.
@@ -110,7 +110,7 @@ describe("releasing and re-attaching a parked run's stream", () => {
       // Released, they hold no tail on loomcycle; closed, nothing is left.
       const openBefore = sim.tailStats().open;
       for (const rs of streams) expect(rs.release()).toBe(true);
-      await waitFor(() => sim.tailStats().open === openBefore - streams.length, 5_000, "tails closed");
+      await waitFor(() => sim.tailStats().open === openBefore - streams.length, { timeoutMs: 5_000, what: "tails closed" });
       for (const rs of streams) rs.close();
     },
     120_000,
@@ -122,21 +122,21 @@ describe("releasing and re-attaching a parked run's stream", () => {
       { agent: "echo", prompt: "end me", agent_id: newAgentId(), user_id: "u_rel" },
       { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF } },
     );
-    await waitFor(() => parks(rs) >= 1, 30_000, "parked");
+    await waitFor(() => parks(rs) >= 1, { timeoutMs: 30_000, what: "parked" });
     expect(rs.release()).toBe(true);
-    await waitFor(() => rs.state.phase === "released", 5_000, "released");
+    await waitFor(() => rs.state.phase === "released", { timeoutMs: 5_000, what: "released" });
     const before = rs.state.reattaches;
     rs.interest();
-    await waitFor(() => rs.state.phase === "live", 5_000, "live again");
+    await waitFor(() => rs.state.phase === "live", { timeoutMs: 5_000, what: "live again" });
     // Nothing happened meanwhile: the transcript's count says so, no quiet period needed.
     expect(rs.confirmed).toBe(true);
     expect(rs.state.reattaches).toBe(before + 1);
 
     expect(rs.release()).toBe(true);
-    await waitFor(() => rs.state.phase === "released", 5_000, "released again");
+    await waitFor(() => rs.state.phase === "released", { timeoutMs: 5_000, what: "released again" });
     await client.cancelAgent(rs.state.agentId!, "ended elsewhere");
     rs.interest();
-    await waitFor(() => rs.state.terminal !== undefined, 10_000, "terminal seen");
+    await waitFor(() => rs.state.terminal !== undefined, { timeoutMs: 10_000, what: "terminal seen" });
     expect(rs.state.terminal?.status).toBe("cancelled");
     expect(rs.confirmed).toBe(true);
     expect(rs.state.events.slice()).toEqual(expected(rs.state.runId!));
@@ -150,9 +150,9 @@ describe("releasing and re-attaching a parked run's stream", () => {
       { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF } },
     );
     expect(rs.release()).toBe(false); // still connecting: nothing to release
-    await waitFor(() => parks(rs) >= 1, 60_000, "parked");
+    await waitFor(() => parks(rs) >= 1, { timeoutMs: 60_000, what: "parked" });
     expect(rs.release()).toBe(true);
-    await waitFor(() => rs.state.phase === "released", 5_000, "released");
+    await waitFor(() => rs.state.phase === "released", { timeoutMs: 5_000, what: "released" });
     rs.close();
     expect(rs.state.phase).toBe("ended");
     rs.interest(); // a late interest after close re-attaches nothing

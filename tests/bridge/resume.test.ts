@@ -66,23 +66,24 @@ describe("exact resume under random stream cuts", () => {
       await Promise.all(
         streams.map(async (rs, i) => {
           for (let turn = 1; turn < TURNS; turn++) {
-            await waitFor(
-              () => parked(rs) && rs.state.events.slice().filter((e) => e.type === "awaiting_input").length >= turn,
-              60_000,
-              `run ${i} park ${turn}`,
-            );
+            await waitFor(() => parked(rs) && rs.state.events.slice().filter((e) => e.type === "awaiting_input").length >= turn, {
+              timeoutMs: 60_000,
+              what: `run ${i} park ${turn}`,
+            });
             await client.sendInput(rs.state.runId!, `turn ${turn} of run ${i}: ünïcödé 🎉`);
           }
-          await waitFor(
-            () => rs.state.events.slice().filter((e) => e.type === "awaiting_input").length >= TURNS,
-            60_000,
-            `run ${i} final park`,
-          );
+          await waitFor(() => rs.state.events.slice().filter((e) => e.type === "awaiting_input").length >= TURNS, {
+            timeoutMs: 60_000,
+            what: `run ${i} final park`,
+          });
         }),
       );
       // Cancel half of them: a bare EOF that the status lookup must turn into "cancelled".
       for (const rs of streams.slice(0, 3)) await client.cancelAgent(rs.state.agentId!, "test over");
-      await waitFor(() => streams.slice(0, 3).every((rs) => rs.state.terminal?.status === "cancelled"), 20_000, "cancelled runs");
+      await waitFor(() => streams.slice(0, 3).every((rs) => rs.state.terminal?.status === "cancelled"), {
+        timeoutMs: 20_000,
+        what: "cancelled runs",
+      });
 
       const reattaches = streams.reduce((n, rs) => n + rs.state.reattaches, 0);
       const fromSeq = streams.reduce((n, rs) => n + rs.state.reattachesFromSeq, 0);
@@ -105,7 +106,10 @@ describe("exact resume under random stream cuts", () => {
       sim.faults.clear();
       for (const rs of streams) {
         const fresh = RunStream.attach(client, rs.state.runId!, { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF } });
-        await waitFor(() => fresh.state.events.length >= rs.state.events.length, 10_000, "fresh attach replay");
+        await waitFor(() => fresh.state.events.length >= rs.state.events.length, {
+          timeoutMs: 10_000,
+          what: "fresh attach replay",
+        });
         expect(fresh.state.events.slice()).toEqual(rs.state.events.slice());
         fresh.close();
       }

@@ -17,6 +17,7 @@ import { LoomcycleError } from "../../src/bridge/loomcycle/errors.js";
 import type { StreamFrame } from "../../src/bridge/loomcycle/events.js";
 import { openStreamRequest, type StreamResponse } from "../../src/bridge/loomcycle/stream-request.js";
 import { silentLogger } from "../../src/logger.js";
+import { waitFor } from "../helpers.js";
 
 const FRAME = 'event: text\ndata: {"type":"text","text":"the first frame"}\n\n';
 const SECOND = 'event: text\ndata: {"type":"text","text":"the second frame"}\n\n';
@@ -238,7 +239,7 @@ describe("openStreamRequest: what the transport keeps doing", () => {
     const srv = await serve(() => undefined); // never answers
     const ac = new AbortController();
     const p = openStreamRequest(new URL(`http://127.0.0.1:${srv.port}/x`), { headers: {}, signal: ac.signal });
-    await waitUntil(() => srv.requests.length === 1);
+    await waitFor(() => srv.requests.length === 1);
     const closed = new Promise((r) => srv.conns[0]!.once("close", r));
     const reason = new Error("stop");
     ac.abort(reason);
@@ -286,15 +287,15 @@ describe("openStreamRequest: what the transport keeps doing", () => {
       },
     };
     res.body.start(sink);
-    await waitUntil(() => paused);
+    await waitFor(() => paused);
     const seen = got;
-    await waitUntil(() => backedUp);
+    await waitFor(() => backedUp);
     await new Promise((r) => setTimeout(r, 50));
     expect(written).toBeLessThan(TOTAL); // the server is blocked on our full socket
     expect(got - seen).toBeLessThan(1024 * 1024); // at most what was already read ahead
     paused = false;
     res.body.resume();
-    await waitUntil(() => ended, 10_000);
+    await waitFor(() => ended, { timeoutMs: 10_000 });
     expect(got).toBe(piece.length * TOTAL);
   });
 
@@ -306,11 +307,3 @@ describe("openStreamRequest: what the transport keeps doing", () => {
     await expect(client(port).streamRun("r_1", 0)).rejects.toMatchObject({ kind: "unreachable", code: "connect_refused" });
   });
 });
-
-async function waitUntil(cond: () => boolean, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}

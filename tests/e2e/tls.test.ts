@@ -175,7 +175,10 @@ describe(`the built binary against loomcycle behind TLS${SKIPPED}`, () => {
         expect(s.text).toMatch(/did not reach loomcycle|no run was created/i);
         // The bridge reached the proxy and broke off the handshake; nothing got through to the
         // simulator. The proxy's side of the handshake may be reported after the tool result.
-        await waitFor(() => refusedHandshakes > handshakesBefore, 5_000, "the proxy saw the refused handshake");
+        await waitFor(() => refusedHandshakes > handshakesBefore, {
+          timeoutMs: 5_000,
+          what: "the proxy saw the refused handshake",
+        });
         await new Promise((r) => setTimeout(r, 200));
         expect(refusedHandshakes - handshakesBefore).toBe(1);
         expect(sim!.requests.length).toBe(requestsBefore);

@@ -169,8 +169,7 @@ describe("scenario 1: stream cuts", () => {
             () =>
               (fb.bridge.tracker.get(id)?.events.length ?? 0) >= expected &&
               settledPhase(fb.bridge.tracker.get(id)?.stream.state.phase),
-            30_000,
-            `replay of ${id}`,
+            { timeoutMs: 30_000, what: `replay of ${id}` },
           );
         }),
       );

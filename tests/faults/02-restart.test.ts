@@ -90,8 +90,7 @@ describe("scenario 2: upstream restart", () => {
         }
         return Object.keys(recoveredAt).length === Object.keys(runs).length;
       },
-      30_000,
-      "recovery of every run",
+      { timeoutMs: 30_000, what: "recovery of every run" },
     );
     for (const id of Object.values(runs)) await env.sim.waitForStopPoint(id, 20_000);
     // The foreign run recovers on the next read.

@@ -139,11 +139,10 @@ describe("scenario 4: lost start response", () => {
     const failedLookups = env.proxy!.requests.filter((q) => q.method === "GET" && q.path === `/v1/agents/${agentId}`).length;
     // The bridge keeps following the start under that agent_id and finds the run.
     const t0 = Date.now();
-    await waitFor(
-      () => env.bridge.tracker.list().some((t) => t.agentId === agentId && t.runId !== undefined),
-      30_000,
-      "the lost run found",
-    );
+    await waitFor(() => env.bridge.tracker.list().some((t) => t.agentId === agentId && t.runId !== undefined), {
+      timeoutMs: 30_000,
+      what: "the lost run found",
+    });
     const foundAfterOutageMs = Date.now() - until;
     removeLookups();
     const tracked = env.bridge.tracker.list().find((t) => t.agentId === agentId)!;

@@ -128,7 +128,7 @@ describe("scenario 5: steer backpressure", () => {
     expect(s.isError, s.text).toBe(false);
     const id = String(s.sc.run_id);
     const run = env.bridge.tracker.get(id)!;
-    await waitFor(() => run.events.slice().some((e) => e.type === "text"), 10_000, "the slow turn to start");
+    await waitFor(() => run.events.slice().some((e) => e.type === "text"), { timeoutMs: 10_000, what: "the slow turn to start" });
     const queued = Array.from({ length: 16 }, (_, i) => `queued message ${i + 1}`);
     for (const t of queued) {
       const res = await env.bridge.client.sendInput(id, t);
@@ -139,11 +139,10 @@ describe("scenario 5: steer backpressure", () => {
     const attempts = env.sim.requests.filter(
       (q) => q.method === "POST" && q.path === `/v1/runs/${id}/input` && q.body.includes("one too many"),
     ).length;
-    await waitFor(
-      () => run.state === "awaiting_input" && deliveries(id, queued[15]!) === 1,
-      30_000,
-      "the queue to drain and the run to park",
-    );
+    await waitFor(() => run.state === "awaiting_input" && deliveries(id, queued[15]!) === 1, {
+      timeoutMs: 30_000,
+      what: "the queue to drain and the run to park",
+    });
     const counts = queued.map((t) => deliveries(id, t));
     const extra = deliveries(id, "one too many");
     Object.assign(rec.figures, {

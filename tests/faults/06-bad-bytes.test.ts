@@ -363,7 +363,7 @@ describe("scenario 6: bad upstream bytes", () => {
       expect(o.isError, o.text).toBe(false);
       const id = String(o.sc.run_id);
       const t = env.bridge.tracker.get(id)!;
-      await waitFor(() => t.terminal !== undefined, 10_000, "the one-shot run to end");
+      await waitFor(() => t.terminal !== undefined, { timeoutMs: 10_000, what: "the one-shot run to end" });
       rm();
       const evs = t.events.slice();
       const hasDone = evs.some((e) => e.type === "done");

@@ -2,7 +2,8 @@
 // delayed headers, nginx 502 pages, refused connections, clear, prompt close.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { SseReader, api, authHeaders, startInteractive, waitUntil } from "./sim-helpers.js";
+import { SseReader, api, authHeaders, startInteractive } from "./sim-helpers.js";
+import { waitFor } from "../helpers.js";
 
 let sim: Simulator;
 
@@ -18,7 +19,7 @@ async function finishedUnicodeRun(): Promise<{ runId: string; full: Buffer }> {
   await r.sse.waitFor((f) => f.event === "awaiting_input");
   await api(sim, "POST", `/v1/agents/${r.agentId}/cancel`);
   await r.sse.ended;
-  await waitUntil(() => sim.runStatus(r.runId) === "cancelled");
+  await waitFor(() => sim.runStatus(r.runId) === "cancelled");
   const res = await fetch(`${sim.url}/v1/runs/${r.runId}/stream`, { headers: authHeaders(sim) });
   return { runId: r.runId, full: Buffer.from(await res.arrayBuffer()) };
 }
@@ -87,7 +88,7 @@ describe("request faults", () => {
     const answered: string[] = [];
     const seen = sim.requests.length;
     const delayed = api(sim, "GET", "/v1/_me").then((r) => answered.push(`delayed ${r.status}`));
-    await waitUntil(() => sim.requests.length > seen);
+    await waitFor(() => sim.requests.length > seen);
     await api(sim, "GET", "/healthz").then((r) => answered.push(`healthz ${r.status}`));
     await api(sim, "GET", "/v1/_me").then((r) => answered.push(`next ${r.status}`));
     await delayed;
@@ -129,7 +130,7 @@ describe("refuseConnections", () => {
     expect((await fetch(sim.url + "/healthz")).status).toBe(200);
     expect(sim.runStatus(r.runId)).toBe("running");
     expect((await api(sim, "POST", `/v1/runs/${r.runId}/input`, { text: "still here" })).status).toBe(200);
-    await waitUntil(() => sim.rowsOfRun(r.runId).filter((x) => x.type === "awaiting_input").length === 2);
+    await waitFor(() => sim.rowsOfRun(r.runId).filter((x) => x.type === "awaiting_input").length === 2);
     await api(sim, "POST", `/v1/agents/${r.agentId}/cancel`);
   });
 });

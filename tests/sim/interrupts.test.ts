@@ -2,7 +2,8 @@
 // answered / declined / free-text / expired / cancelled outcomes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { api, startInteractive, waitUntil } from "./sim-helpers.js";
+import { api, startInteractive } from "./sim-helpers.js";
+import { waitFor } from "../helpers.js";
 
 let sim: Simulator;
 
@@ -182,7 +183,7 @@ describe("asker", () => {
     const id = await pending(r);
     await api(sim, "POST", `/v1/agents/${r.agentId}/cancel`);
     expect(await r.sse.ended).toEqual({ kind: "eof" });
-    await waitUntil(() => sim.runStatus(r.runId) === "cancelled");
+    await waitFor(() => sim.runStatus(r.runId) === "cancelled");
     const row = (
       (await api(sim, "GET", `/v1/runs/${r.runId}/interrupts`)).json() as { interrupts: Array<Record<string, unknown>> }
     ).interrupts[0];

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { UNICODE_REPLY } from "../../src/sim/agents.js";
-import { SseReader, api, authHeaders, startInteractive, waitUntil } from "./sim-helpers.js";
+import { SseReader, api, authHeaders, startInteractive } from "./sim-helpers.js";
+import { waitFor } from "../helpers.js";
 
 let sim: Simulator;
 
@@ -35,7 +36,7 @@ describe("re-attach", () => {
     const expected = sim
       .expectedTailFrames(r.runId)
       .slice(-rows.filter((x) => x.seq > cut.seq && x.type !== "system_prompt").length);
-    await waitUntil(() => sse.frames.length >= expected.length + 1);
+    await waitFor(() => sse.frames.length >= expected.length + 1);
     expect(sse.frames[0]?.raw).toBe(
       `event: agent\ndata: {"agent_id":"${r.agentId}","run_id":"${r.runId}","session_id":"${r.sessionId}"}`,
     );
@@ -46,7 +47,7 @@ describe("re-attach", () => {
     // bad / negative from_seq → 0 (the whole run, opening steer included)
     for (const q of ["-5", "abc", ""]) {
       const all = await SseReader.open(`${sim.url}/v1/runs/${r.runId}/stream?from_seq=${q}`, { headers: authHeaders(sim) });
-      await waitUntil(() => all.frames.length >= sim.expectedTailFrames(r.runId).length + 1);
+      await waitFor(() => all.frames.length >= sim.expectedTailFrames(r.runId).length + 1);
       expect(all.frames.slice(1).map((f) => [f.event, f.data])).toEqual(sim.expectedTailFrames(r.runId));
       all.abort();
     }
@@ -127,7 +128,7 @@ describe("transcript and status lists", () => {
     const two = await parkedEcho("two", "u_list");
     await api(sim, "POST", `/v1/agents/${one.agentId}/cancel`);
     await one.sse.ended;
-    await waitUntil(() => sim.runStatus(one.runId) === "cancelled");
+    await waitFor(() => sim.runStatus(one.runId) === "cancelled");
     const running = (await api(sim, "GET", "/v1/users/u_list/agents")).json() as { agents: Array<Record<string, unknown>> };
     expect(running.agents.map((a) => a.run_id)).toEqual([two.runId]);
     const all = (await api(sim, "GET", "/v1/users/u_list/agents?status=all")).json() as {

@@ -2,7 +2,8 @@
 // whole-run cancel, over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { SseReader, api, authHeaders, startInteractive, waitUntil } from "./sim-helpers.js";
+import { SseReader, api, authHeaders, startInteractive } from "./sim-helpers.js";
+import { waitFor } from "../helpers.js";
 
 let sim: Simulator; // speed 0: scripted delays vanish
 let timed: Simulator; // speed 1: the slow agents really are slow
@@ -354,7 +355,7 @@ describe("interactive run stream", () => {
     const r = await api(sim, "POST", `/v1/agents/${agentId}/cancel`);
     expect(r.text).toBe(`{"cancelled":true,"agent_id":"${agentId}"}\n`);
     await sse.ended;
-    await waitUntil(() => sim.runStatus(runId) === "cancelled");
+    await waitFor(() => sim.runStatus(runId) === "cancelled");
     expect((await api(sim, "GET", `/v1/agents/${agentId}`)).json()).toMatchObject({ stop_reason: "cancelled by api" });
   });
 
@@ -364,7 +365,7 @@ describe("interactive run stream", () => {
     await sim.waitForStopPoint(runId);
     expect(sim.runStatus(runId)).toBe("running");
     expect((await api(sim, "POST", `/v1/runs/${runId}/input`, { text: "yes" })).status).toBe(200);
-    await waitUntil(() => sim.rowsOfRun(runId).filter((r) => r.type === "awaiting_input").length === 2);
+    await waitFor(() => sim.rowsOfRun(runId).filter((r) => r.type === "awaiting_input").length === 2);
     const back = await SseReader.open(`${sim.url}/v1/runs/${runId}/stream`, { headers: authHeaders(sim) });
     await back.waitCount("awaiting_input", 2);
     expect(back.frames.slice(1).map((f) => [f.event, f.data])).toEqual(sim.expectedTailFrames(runId));
@@ -376,7 +377,7 @@ describe("interactive run stream", () => {
     try {
       const { sse, agentId } = await startInteractive(ka, { agent: "echo", prompt: "hi" });
       await sse.waitFor((f) => f.event === "awaiting_input");
-      await waitUntil(() => sse.comments.length >= 2, 2000, "keepalives");
+      await waitFor(() => sse.comments.length >= 2, { timeoutMs: 2000, what: "keepalives" });
       expect(sse.comments[0]).toBe(": keepalive");
       expect(sse.bytes.toString()).toContain("\n\n: keepalive\n\n");
       await api(ka, "POST", `/v1/agents/${agentId}/cancel`);
@@ -435,7 +436,7 @@ describe("non-interactive runs", () => {
     await sse.waitFor((f) => f.event === "text");
     sse.abort();
     const runId = String(agent.data.run_id);
-    await waitUntil(() => timed.runStatus(runId) === "cancelled", 3000);
+    await waitFor(() => timed.runStatus(runId) === "cancelled", { timeoutMs: 3000 });
     expect((await api(timed, "GET", `/v1/agents/${String(agent.data.agent_id)}`)).json()).toMatchObject({
       status: "cancelled",
       stop_reason: "client disconnected",

@@ -2,6 +2,7 @@
 // keeps raw bytes, comments and frames (the simulator is tested on the wire,
 // independently of the bridge's client code).
 import type { Simulator } from "../../src/sim/index.js";
+import { waitFor } from "../helpers.js";
 
 export interface Frame {
   event: string;
@@ -67,25 +68,19 @@ export class SseReader {
   }
 
   /** Resolves with the first frame (from index `from`) matching `pred`. */
-  async waitFor(pred: (f: Frame) => boolean, timeoutMs = 5000, from = 0): Promise<Frame> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const f = this.frames.slice(from).find(pred);
-      if (f) return f;
-      if (Date.now() > until)
-        throw new Error(`no matching frame within ${timeoutMs} ms; got ${this.frames.map((x) => x.event).join(",")}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  waitFor(pred: (f: Frame) => boolean, timeoutMs = 10_000, from = 0): Promise<Frame> {
+    return waitFor(() => this.frames.slice(from).find(pred), {
+      timeoutMs,
+      what: () => `a matching frame; got ${this.names().join(",")}`,
+    });
   }
 
   /** Wait until `n` frames named `event` arrived. */
-  async waitCount(event: string, n: number, timeoutMs = 5000): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (this.frames.filter((f) => f.event === event).length < n) {
-      if (Date.now() > until)
-        throw new Error(`expected ${n} ${event} frames within ${timeoutMs} ms; got ${this.frames.map((x) => x.event).join(",")}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  async waitCount(event: string, n: number, timeoutMs = 10_000): Promise<void> {
+    await waitFor(() => this.frames.filter((f) => f.event === event).length >= n, {
+      timeoutMs,
+      what: () => `${n} ${event} frames; got ${this.names().join(",")}`,
+    });
   }
 
   abort(): void {
@@ -135,12 +130,4 @@ export async function startInteractive(
     agentId: String(agent.data.agent_id),
     sessionId: String(agent.data.session_id),
   };
-}
-
-export async function waitUntil(cond: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

@@ -24,11 +24,10 @@ describe("loomcycle restarted under followed runs (conformance: restart)", () =>
     expect(h.sim.runStatus(midId)).toBe("running");
 
     // The bridge re-attaches both streams; each then reads as loomcycle has it.
-    await waitFor(
-      () => [parkedId, midId].every((id) => h.bridge.tracker.get(id)?.stream.state.loopLost !== undefined),
-      10_000,
-      "liveness checked after re-attach",
-    );
+    await waitFor(() => [parkedId, midId].every((id) => h.bridge.tracker.get(id)?.stream.state.loopLost !== undefined), {
+      timeoutMs: 10_000,
+      what: "liveness checked after re-attach",
+    });
     for (const id of [parkedId, midId]) {
       const r = await h.call("read_run_events", { run_id: id });
       expect(r.sc.state).toBe("loop_lost");

@@ -32,8 +32,8 @@ describe("releasing idle parked runs", () => {
     const runId = await startParked(h);
     const first = await h.call("read_run_events", { run_id: runId });
     const cursor = Number(first.sc.next_cursor);
-    await waitFor(released(h, runId), 5_000, "released");
-    await waitFor(() => h!.sim.tailStats().open === 0, 5_000, "no tail open on loomcycle");
+    await waitFor(released(h, runId), { timeoutMs: 5_000, what: "released" });
+    await waitFor(() => h!.sim.tailStats().open === 0, { timeoutMs: 5_000, what: "no tail open on loomcycle" });
 
     // Another host steers the run while this bridge holds no stream for it.
     const other = new LoomcycleClient({ baseUrl: h.sim.url, token: h.sim.token, logger: silentLogger() });
@@ -54,7 +54,7 @@ describe("releasing idle parked runs", () => {
     expect(h.bridge.tracker.get(runId)!.events.slice()).toEqual(h.sim.expectedTailFrames(runId).map(([, d]) => d));
 
     // Released again, a steer through this bridge re-attaches first and sees only its own turn.
-    await waitFor(released(h, runId), 5_000, "released again");
+    await waitFor(released(h, runId), { timeoutMs: 5_000, what: "released again" });
     const s = await h.call("send_steer", { run_id: runId, text: "mine", wait_ms: 20_000 });
     expect(s.isError, s.text).toBe(false);
     expect(s.sc.state).toBe("awaiting_input");
@@ -77,14 +77,14 @@ describe("releasing idle parked runs", () => {
     expect(run.stream.state.phase).toBe("live");
     expect(run.stream.state.releases).toBe(0);
     await h.client.unsubscribeResource({ uri: `loomcycle://runs/${runId}` });
-    await waitFor(released(h, runId), 5_000, "released after unsubscribe");
+    await waitFor(released(h, runId), { timeoutMs: 5_000, what: "released after unsubscribe" });
   });
 
   it("list_runs, wait_for_runs and a resource read re-attach released runs before answering", async () => {
     h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS } });
     const a = await startParked(h, "a");
     const b = await startParked(h, "b");
-    await waitFor(() => released(h!, a)() && released(h!, b)(), 5_000, "both released");
+    await waitFor(() => released(h!, a)() && released(h!, b)(), { timeoutMs: 5_000, what: "both released" });
     const other = new LoomcycleClient({ baseUrl: h.sim.url, token: h.sim.token, logger: silentLogger() });
     await other.sendInput(b, "b again");
     await h.sim.waitForStopPoint(b, 20_000);
@@ -99,7 +99,7 @@ describe("releasing idle parked runs", () => {
     expect(h.bridge.tracker.get(b)!.events.slice()).toEqual(h.sim.expectedTailFrames(b).map(([, d]) => d));
 
     await h.call("read_run_events", { run_id: b }); // nothing unread on b
-    await waitFor(() => released(h!, a)() && released(h!, b)(), 5_000, "both released again");
+    await waitFor(() => released(h!, a)() && released(h!, b)(), { timeoutMs: 5_000, what: "both released again" });
     await other.sendInput(a, "a again");
     await h.sim.waitForStopPoint(a, 20_000);
     // a has unread events the re-attach brings in: wait_for_runs names it at once.
@@ -108,7 +108,7 @@ describe("releasing idle parked runs", () => {
     expect(w.sc.ready).toEqual([a]);
     expect(w.sc.timed_out).toBe(false);
 
-    await waitFor(released(h, a), 5_000, "a released again");
+    await waitFor(released(h, a), { timeoutMs: 5_000, what: "a released again" });
     await other.sendInput(a, "a third");
     await h.sim.waitForStopPoint(a, 20_000);
     const res = await h.client.readResource({ uri: `loomcycle://runs/${a}` });
@@ -124,7 +124,7 @@ describe("releasing idle parked runs", () => {
     // The read waits 300 ms for the re-attach (3 s by default); loomcycle is away for longer.
     h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS, attachWithinMs: 300 } });
     const runId = await startParked(h);
-    await waitFor(released(h, runId), 5_000, "released");
+    await waitFor(released(h, runId), { timeoutMs: 5_000, what: "released" });
     const releasedAt = h.bridge.tracker.get(runId)!.stream.state.releasedAt!;
     await h.sim.faults.refuseConnections(3_000);
     const r = await h.call("read_run_events", { run_id: runId, wait_ms: 0 });
@@ -133,7 +133,10 @@ describe("releasing idle parked runs", () => {
     expect(r.sc.state_as_of).toBe(new Date(releasedAt).toISOString());
     expect(r.text).toContain(`state=awaiting_input (as of ${new Date(releasedAt).toISOString()}, not confirmed since)`);
     await h.sim.whenAccepting?.();
-    await waitFor(() => h!.bridge.tracker.get(runId)!.confirmed, 15_000, "confirmed once loomcycle is back").catch((e) => {
+    await waitFor(() => h!.bridge.tracker.get(runId)!.confirmed, {
+      timeoutMs: 15_000,
+      what: "confirmed once loomcycle is back",
+    }).catch((e) => {
       const st = h!.bridge.tracker.get(runId)!.stream as unknown as Record<string, unknown>;
       throw new Error(
         `${String(e)} (stream: phase=${String(st.phase)} err=${String((st.lastError as Error | undefined)?.message)} fails=${String(st.reconnectFailures)} re-attaches=${String(st.reattaches)})`,
@@ -154,12 +157,12 @@ describe("releasing idle parked runs", () => {
     expect(held).toBeGreaterThan(512);
     // Unread events keep the log in memory across a release (the next read must not wait on a re-fetch).
     run.readPos = held - 1;
-    await waitFor(released(h, runId), 5_000, "released with an unread event");
+    await waitFor(released(h, runId), { timeoutMs: 5_000, what: "released with an unread event" });
     expect(run.events.firstHeld).toBe(0);
     const unread = await h.call("read_run_events", { run_id: runId });
     expect(unread.sc.next_cursor).toBe(held);
     // Read to the end: the next release lets go of it.
-    await waitFor(() => run.stream.state.releases === 2, 5_000, "released again");
+    await waitFor(() => run.stream.state.releases === 2, { timeoutMs: 5_000, what: "released again" });
     expect(run.events.firstHeld).toBe(held); // nothing of it in memory
 
     const other = new LoomcycleClient({ baseUrl: h.sim.url, token: h.sim.token, logger: silentLogger() });
