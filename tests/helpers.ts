@@ -37,6 +37,15 @@ export async function waitFor<T>(probe: () => T | Promise<T>, opts: WaitOptions 
   }
 }
 
+/**
+ * Resolves on the event loop's next turn, once every promise callback queued so far has run:
+ * code that works in promise callbacks alone (an in-memory stream, a loop woken by a call)
+ * has then done all it would do by itself. Not a wait for I/O or for time.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
+
 /** A logger whose lines are kept in memory (to assert on what was logged). */
 export function memoryLogger(level: "debug" | "info" | "warn" = "warn"): { logger: Logger; lines: string[] } {
   const lines: string[] = [];

@@ -28,6 +28,7 @@ import {
 } from "../../src/bridge/loomcycle/errors.js";
 import type { StreamFrame } from "../../src/bridge/loomcycle/events.js";
 import { createLogger } from "../../src/logger.js";
+import { waitFor } from "../helpers.js";
 
 const TOKEN = "lc_tok_SECRET_0123456789abcdef";
 
@@ -390,18 +391,20 @@ describe("deadlines and transport failures", () => {
   });
 
   it("rejects promptly with the caller's abort reason", async () => {
-    // The header deadline is an hour away: only the abort can end these calls in time.
-    const { url } = await serve(() => undefined);
+    // The header deadline is an hour away and the server never answers: only the abort,
+    // sent once the request has reached the server, can end these calls in time.
+    let onRequest = (): void => undefined;
+    const { url } = await serve(() => onRequest());
     const c = client(url, { headersTimeoutMs: 3_600_000, runStartHeadersTimeoutMs: 3_600_000 });
     const ctl = new AbortController();
     const reason = new Error("host cancelled the call");
-    setTimeout(() => ctl.abort(reason), 100);
+    onRequest = () => ctl.abort(reason);
     const err = await failure(c.getAgent("a_1", { signal: ctl.signal }));
     expect(err).toBe(reason);
 
     // default reason: an AbortError
     const ctl2 = new AbortController();
-    setTimeout(() => ctl2.abort(), 50);
+    onRequest = () => ctl2.abort();
     const err2 = (await failure(c.startInteractiveRun({ agent: "echo", prompt: "x" }, { signal: ctl2.signal }))) as Error;
     expect(err2.name).toBe("AbortError");
 
@@ -522,8 +525,9 @@ describe("retries", () => {
     const paused: number[] = [];
     const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> => {
       paused.push(ms);
-      setTimeout(() => ctl.abort(), 20);
-      return backoffSleep(ms, signal);
+      const pause = backoffSleep(ms, signal);
+      ctl.abort(); // the pause has begun
+      return pause;
     };
     const err = (await failure(
       client(url, { retry: { attempts: 3, maxDelayMs: 3_600_000, sleep } }).getAgent("a_1", { signal: ctl.signal }),
@@ -575,8 +579,8 @@ describe("retries", () => {
       n += 1;
       if (n === 1) return void plain(res, 503, "run streaming requires a persistence backend");
       res.writeHead(200, { "Content-Type": "text/event-stream" });
-      res.write('event: agent\ndata: {"agent_id":"a_1","run_id":"r_1","session_id":"s_1"}\n\n');
-      setTimeout(() => res.socket?.destroy(), 30);
+      // Cut once the frame is on its way: the headers and a frame came, so no retry.
+      res.write('event: agent\ndata: {"agent_id":"a_1","run_id":"r_1","session_id":"s_1"}\n\n', () => res.socket?.destroy());
     });
     const s = await client(url).streamRun("r_1", 0);
     const got: StreamFrame[] = [];
@@ -676,11 +680,11 @@ describe("SSE streams", () => {
     // The server keeps the stream open for good: only close() ends this loop.
     for await (const f of s.frames) {
       got.push(f);
-      if (got.length === 2) setTimeout(() => s.close(), 50);
+      // Closed while the loop waits for a frame that never comes (once it is waiting: next turn).
+      if (got.length === 2) setImmediate(() => s.close());
     }
     expect(got).toHaveLength(2);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(closedConnections()).toBe(1);
+    await waitFor(() => closedConnections() === 1, { what: "the server to see the connection closed" });
   });
 
   it("the stream ends with the caller's abort reason when the caller's signal aborts", async () => {
@@ -691,11 +695,11 @@ describe("SSE streams", () => {
     const ctl = new AbortController();
     const s = await client(url).streamRun("r_1", 0, { signal: ctl.signal });
     const reason = new Error("tool call cancelled");
-    setTimeout(() => ctl.abort(reason), 50);
     const err = await (async () => {
       try {
         for await (const _f of s.frames) {
-          // keep reading
+          // Aborted while the loop waits for the next frame, which never comes.
+          setImmediate(() => ctl.abort(reason));
         }
       } catch (e) {
         return e;

@@ -3,13 +3,13 @@
 // stays exactly loomcycle's persisted events across any number of releases, turns steered
 // by someone else while the stream was released are all there once the re-attach is
 // confirmed, and a released run holds no tail on loomcycle.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { LoomcycleClient } from "../../src/bridge/loomcycle/http.js";
 import { RunStream } from "../../src/bridge/runs/run-stream.js";
 import { newAgentId } from "../../src/bridge/runs/tracker.js";
 import { silentLogger } from "../../src/logger.js";
-import { rng, waitFor } from "../helpers.js";
+import { nextTurn, rng, waitFor } from "../helpers.js";
 
 const FAST_BACKOFF = [0, 5, 10, 20, 40];
 
@@ -155,8 +155,28 @@ describe("releasing and re-attaching a parked run's stream", () => {
     await waitFor(() => rs.state.phase === "released", { timeoutMs: 5_000, what: "released" });
     rs.close();
     expect(rs.state.phase).toBe("ended");
-    rs.interest(); // a late interest after close re-attaches nothing
-    await new Promise((r) => setTimeout(r, 50));
+    // A late interest after close re-attaches nothing: the woken loop would ask loomcycle
+    // (the transcript, then the stream) before its first await returned, so by the next
+    // turn a re-attach would have made a request. None comes.
+    const requests = sim.requests.length;
+    const calls: string[] = [];
+    const refuse = (m: string) => (): Promise<never> => {
+      calls.push(m);
+      return Promise.reject(new Error("not expected after close"));
+    };
+    const spies = [
+      vi.spyOn(client, "transcript").mockImplementation(refuse("transcript")),
+      vi.spyOn(client, "streamRun").mockImplementation(refuse("streamRun")),
+      vi.spyOn(client, "getAgent").mockImplementation(refuse("getAgent")),
+    ];
+    try {
+      rs.interest();
+      await nextTurn();
+      expect(calls).toEqual([]);
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+    expect(sim.requests.length).toBe(requests);
     expect(rs.state.reattaches).toBe(0);
   });
 });

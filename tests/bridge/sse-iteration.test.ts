@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { readSseFrames, type PushBody, type PushSink } from "../../src/bridge/loomcycle/sse.js";
 import { UnreachableError } from "../../src/bridge/loomcycle/errors.js";
 import type { StreamFrame } from "../../src/bridge/loomcycle/events.js";
+import { nextTurn } from "../helpers.js";
 
 const enc = new TextEncoder();
 const text = (t: string) => `event: text\ndata: ${JSON.stringify({ type: "text", text: t })}\n\n`;
@@ -73,24 +74,28 @@ describe("readSseFrames: batches", () => {
   });
 
   it("pauses an endless body while the consumer holds back, and resumes it as frames are taken", async () => {
+    // The body and the reader work in promise callbacks alone: on the event loop's next turn,
+    // the reader has read all it would. A reader that never pauses would pull for ever (and
+    // starve that turn): the body ends it with an error past any sane read-ahead.
     let pulls = 0;
     const body = new ReadableStream<Uint8Array>({
       pull(c) {
         pulls++;
-        c.enqueue(enc.encode(text(`t${pulls}`)));
+        if (pulls > 20_000) c.error(new Error("read ahead without bound"));
+        else c.enqueue(enc.encode(text(`t${pulls}`)));
       },
     });
     const it = readSseFrames(body)[Symbol.asyncIterator]();
     await it.next();
-    await new Promise((r) => setTimeout(r, 50));
+    await nextTurn();
     const held = pulls;
     // Bounded read-ahead: the backlog stops at the pause mark (plus the stream's own queue).
     expect(held).toBeGreaterThan(100);
     expect(held).toBeLessThan(2100);
-    await new Promise((r) => setTimeout(r, 50));
+    await nextTurn();
     expect(pulls).toBe(held);
     for (let i = 0; i < held; i++) await it.next();
-    await new Promise((r) => setTimeout(r, 50));
+    await nextTurn();
     expect(pulls).toBeGreaterThan(held);
     await it.return?.();
   });

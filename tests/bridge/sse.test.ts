@@ -322,9 +322,9 @@ describe("readSseFrames: transport", () => {
     const it = readSseFrames(res.body!, { signal: ctl.signal, idleTimeoutMs: 0 });
     expect((await it.next()).value).toMatchObject({ kind: "event" });
     // No idle limit and a server that never writes again: only the abort can end the wait.
-    const pending = it.next();
+    const pending = it.next(); // waiting for the source now: no frame is buffered
     const reason = new Error("shutting down");
-    setTimeout(() => ctl.abort(reason), 50);
+    ctl.abort(reason);
     await expect(pending).rejects.toBe(reason);
     await closed; // the server saw the connection go
   });
@@ -343,8 +343,8 @@ describe("readSseFrames: transport", () => {
 
   it("throws UnreachableError when the connection is reset mid-stream", async () => {
     const { url } = await sseServer((_req, res) => {
-      res.write(STARTED + 'event: text\ndata: {"type":"te');
-      setTimeout(() => res.socket?.destroy(), 50);
+      // Cut once the bytes are on their way: a whole frame, then half of one.
+      res.write(STARTED + 'event: text\ndata: {"type":"te', () => res.socket?.destroy());
     });
     const res = await fetch(url);
     const got: StreamFrame[] = [];

@@ -183,7 +183,7 @@ describe("malformed responses at the transport boundary: no frame is lost silent
   it("a chunked body cut inside a chunk: the frames before the cut arrive, then an error (never a clean end)", async () => {
     const body = `${FRAME.length.toString(16)}\r\n${FRAME}\r\n${SECOND.length.toString(16)}\r\n${SECOND.slice(0, 10)}`;
     const { port } = await serve((s) => {
-      s.write(`${SSE_HEAD}Transfer-Encoding: chunked\r\n\r\n${body}`, () => setTimeout(() => s.destroy(), 20));
+      s.write(`${SSE_HEAD}Transfer-Encoding: chunked\r\n\r\n${body}`, () => s.destroy()); // cut once the bytes are on their way
     });
     const out = await readAll(port);
     expect(texts(out.frames)).toEqual(["the first frame"]);
@@ -251,14 +251,15 @@ describe("openStreamRequest: what the transport keeps doing", () => {
     const piece = Buffer.alloc(64 * 1024, "x");
     const TOTAL = 256; // 16 MiB: far more than the socket buffers hold
     let written = 0;
-    let backedUp = false;
+    let waitingForDrain = false;
     const srv = await serve(async (s) => {
       s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${piece.length * TOTAL}\r\n\r\n`);
       for (let i = 0; i < TOTAL; i++) {
         written += 1;
         if (!s.write(piece)) {
-          backedUp = true;
+          waitingForDrain = true;
           await new Promise((r) => s.once("drain", r));
+          waitingForDrain = false;
         }
       }
     });
@@ -289,8 +290,11 @@ describe("openStreamRequest: what the transport keeps doing", () => {
     res.body.start(sink);
     await waitFor(() => paused);
     const seen = got;
-    await waitFor(() => backedUp);
-    await new Promise((r) => setTimeout(r, 50));
+    // The server's writes back up: it waits for its socket to drain, over 1 MiB past what
+    // was delivered, which only the sockets' buffers now hold (nothing is read into memory).
+    await waitFor(() => waitingForDrain && written * piece.length - seen > 1024 * 1024, {
+      what: () => `the server's writes to back up (${written} pieces written, ${got} bytes delivered)`,
+    });
     expect(written).toBeLessThan(TOTAL); // the server is blocked on our full socket
     expect(got - seen).toBeLessThan(1024 * 1024); // at most what was already read ahead
     paused = false;
