@@ -392,10 +392,10 @@ describe("interactive run stream", () => {
     try {
       const { sse, agentId } = await startInteractive(hb, { agent: "echo", prompt: "hi" });
       await sse.waitFor((f) => f.event === "awaiting_input");
-      const first = ((await api(hb, "GET", `/v1/agents/${agentId}`)).json() as { last_heartbeat_at: string }).last_heartbeat_at;
-      await new Promise((r) => setTimeout(r, 150));
-      const later = ((await api(hb, "GET", `/v1/agents/${agentId}`)).json() as { last_heartbeat_at: string }).last_heartbeat_at;
-      expect(Date.parse(later)).toBeGreaterThan(Date.parse(first));
+      const heartbeat = async (): Promise<number> =>
+        Date.parse(((await api(hb, "GET", `/v1/agents/${agentId}`)).json() as { last_heartbeat_at: string }).last_heartbeat_at);
+      const first = await heartbeat();
+      await waitFor(async () => (await heartbeat()) > first, { what: "a later last_heartbeat_at while parked" });
       await api(hb, "POST", `/v1/agents/${agentId}/cancel`);
       await sse.ended;
     } finally {
