@@ -10,7 +10,7 @@ import { waitFor } from "../helpers.js";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({}, { userId: "u_test", timings: { stuckAfterMs: 400 } });
+  h = await startHarness({}, { userId: "u_test" });
 });
 afterAll(async () => {
   await h?.close();
@@ -151,25 +151,45 @@ describe("wait_for_runs", () => {
 
 describe("stuck detection", () => {
   it("reports a silent run with a fresh heartbeat as stuck, and one with an old heartbeat as likely dead", async () => {
-    const s = await h.call("start_interactive_run", { agent: "hang", prompt: "stall", wait_ms: 200 });
-    const runId = String(s.sc.run_id);
-    await new Promise((r) => setTimeout(r, 600));
-    const r = await h.call("read_run_events", { run_id: runId });
-    expect(r.sc.state).toBe("running");
-    expect(r.sc.stuck).toMatchObject({ verdict: "stuck" });
-    expect(String((r.sc.stuck as { remedy: string }).remedy)).toMatch(/cancel_turn/);
-    expect(r.text).toMatch(/stuck: stuck/);
-    const l = await h.call("list_runs", {});
-    expect((l.sc.runs as Array<Record<string, unknown>>).find((x) => x.run_id === runId)?.stuck).toMatchObject({
-      verdict: "stuck",
-    });
+    // Silent for 50 ms counts as stuck here; heartbeat readings are kept 10 s (the default),
+    // but never longer than that stuck window.
+    const q = await startHarness({}, { sim: h.sim, timings: { stuckAfterMs: 50 } });
+    try {
+      const s = await q.call("start_interactive_run", { agent: "hang", prompt: "stall", wait_ms: 200 });
+      const runId = String(s.sc.run_id);
+      expect(s.sc.state).toBe("running");
+      // Reading the run until its silence counts: the stall, not the start, makes it stuck.
+      const r = await waitFor(
+        async () => {
+          const read = await q.call("read_run_events", { run_id: runId });
+          return read.sc.stuck ? read : undefined;
+        },
+        { what: "the silent run to be reported stuck" },
+      );
+      expect(r.sc.state).toBe("running");
+      expect(r.sc.stuck).toMatchObject({ verdict: "stuck" });
+      expect(String((r.sc.stuck as { remedy: string }).remedy)).toMatch(/cancel_turn/);
+      expect(r.text).toMatch(/stuck: stuck/);
+      const l = await q.call("list_runs", {});
+      expect((l.sc.runs as Array<Record<string, unknown>>).find((x) => x.run_id === runId)?.stuck).toMatchObject({
+        verdict: "stuck",
+      });
 
-    h.sim.freezeHeartbeat(runId, 11 * 60_000);
-    await new Promise((r2) => setTimeout(r2, 500)); // heartbeat readings are cached for at most the stuck window
-    const d = await h.call("read_run_events", { run_id: runId });
-    expect(d.sc.stuck).toMatchObject({ verdict: "likely_dead" });
-    expect((d.sc.stuck as { heartbeat_age_seconds: number }).heartbeat_age_seconds).toBeGreaterThanOrEqual(600);
-    await h.call("cancel_run", { run_id: runId });
+      h.sim.freezeHeartbeat(runId, 11 * 60_000);
+      // A reading kept for heartbeatCacheMs (10 s) would miss this bound.
+      const d = await waitFor(
+        async () => {
+          const read = await q.call("read_run_events", { run_id: runId });
+          return (read.sc.stuck as { verdict?: string } | undefined)?.verdict === "likely_dead" ? read : undefined;
+        },
+        { timeoutMs: 5_000, what: "the run to be reported likely dead once its heartbeat reading expired (after 50 ms)" },
+      );
+      expect(d.sc.stuck).toMatchObject({ verdict: "likely_dead" });
+      expect((d.sc.stuck as { heartbeat_age_seconds: number }).heartbeat_age_seconds).toBeGreaterThanOrEqual(600);
+      await q.call("cancel_run", { run_id: runId });
+    } finally {
+      await q.close();
+    }
   });
 });
 
@@ -217,8 +237,11 @@ describe("resources", () => {
     expect(String((after.contents[0] as { text: string }).text)).toMatch(/You said: change state/);
     const n = updates.length;
     await h.client.unsubscribeResource({ uri: `loomcycle://runs/${runId}` });
-    await h.call("send_steer", { run_id: runId, text: "unobserved", wait_ms: 10_000 });
-    await new Promise((r) => setTimeout(r, 200));
+    const unobserved = await h.call("send_steer", { run_id: runId, text: "unobserved", wait_ms: 10_000 });
+    expect(unobserved.sc.state).toBe("awaiting_input");
+    // An update for that turn would have been sent before the steer's result (as the one
+    // above was), and the transport keeps order: a round trip after it brings anything sent.
+    await h.client.ping();
     expect(updates.length).toBe(n);
   });
 });

@@ -2,7 +2,7 @@
 // say when they were cut, the host's own inputs, error wording, and fields that keep
 // their meaning across a restart.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BadRequestError, NotFoundError, UnauthorizedError } from "../../src/bridge/loomcycle/errors.js";
@@ -192,7 +192,14 @@ describe("after a restart", () => {
     } finally {
       await a.close();
     }
-    await new Promise((r) => setTimeout(r, 1100));
+    // The file holds what the list showed; moved an hour back, it tells a restarted bridge's
+    // own clock (its re-attach, its replay) apart from the saved last activity.
+    const file = JSON.parse(readFileSync(path, "utf8")) as { runs: Record<string, { last_activity_at?: string }> };
+    expect(file.runs[runId]!.last_activity_at).toBe(before.last_activity_at);
+    const anHourBefore = new Date(Date.parse(String(before.last_activity_at)) - 3_600_000).toISOString();
+    file.runs[runId]!.last_activity_at = anHourBefore;
+    writeFileSync(path, JSON.stringify(file));
+    before.last_activity_at = anHourBefore;
     const b = await startHarness({}, { sim: h.sim, stateFilePath: path });
     try {
       const listed = ((await b.call("list_runs", {})).sc.runs as Array<Record<string, unknown>>).find((r) => r.run_id === runId)!;

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHarness, texts, type Harness } from "./harness.js";
 import { startSimulator } from "../../src/sim/index.js";
+import { waitFor } from "../helpers.js";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -105,20 +106,29 @@ describe("questions: human, host with form elicitation", () => {
     expect(s.sc.pending_interrupts).toHaveLength(1);
     expect(s.sc.questions_to_person).toEqual([expect.objectContaining({ outcome: "no_answer" })]);
     expect(String((s.sc.questions_to_person as Asked)[0]!.note)).toMatch(/no answer within this call's wait/);
-    await new Promise((res) => setTimeout(res, 100));
-    expect(aborted, "the host's elicitation was cancelled").toBe(true);
+    await waitFor(() => aborted, { what: "the host's elicitation to be cancelled" });
   });
 
   it("keeps sending progress while the person takes their time", async () => {
-    const r = recorder(
-      () => new Promise<ElicitResult>((res) => setTimeout(() => res({ action: "accept", content: { answer: "yes" } }), 300)),
-    );
+    // The person answers only once the host has been told the call waits for them: without
+    // that progress the call would return unanswered at the end of its wait.
+    let toldWaiting: () => void = () => undefined;
+    const waitingShown = new Promise<void>((res) => (toldWaiting = res));
+    const r = recorder(async () => {
+      await waitingShown;
+      return { action: "accept", content: { answer: "yes" } };
+    });
     h = await startHarness({}, { onElicit: r.onElicit, timings: { progressEveryMs: 50 } });
     const progress: string[] = [];
     const s = await h.call(
       "start_interactive_run",
-      { agent: "asker", prompt: "deploy", questions: "human" },
-      { onprogress: (p) => progress.push(String((p as { message?: string }).message)) },
+      { agent: "asker", prompt: "deploy", questions: "human", wait_ms: 10_000 },
+      {
+        onprogress: (p) => {
+          progress.push(String((p as { message?: string }).message));
+          if (/waiting for the person to answer intr_/.test(progress.at(-1)!)) toldWaiting();
+        },
+      },
     );
     expect(texts(s.sc.events)).toContain("Answer was yes");
     expect(

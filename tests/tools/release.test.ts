@@ -3,7 +3,7 @@
 // resource read re-attaches before answering, nothing is lost or repeated, a turn steered
 // elsewhere meanwhile is seen, waits and subscriptions keep the stream, and a state that
 // cannot be confirmed says it is as of the release.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { startHarness, texts, type Harness } from "./harness.js";
 import { LoomcycleClient } from "../../src/bridge/loomcycle/http.js";
 import { silentLogger } from "../../src/logger.js";
@@ -63,17 +63,31 @@ describe("releasing idle parked runs", () => {
   });
 
   it("keeps the stream while a read waits on the run and while the run's resource is subscribed", async () => {
-    h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS } });
+    h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS, progressEveryMs: 20 } });
     const runId = await startParked(h);
     const run = h.bridge.tracker.get(runId)!;
-    // A read that waits for any new event holds the stream for its whole wait.
-    const waiting = h.call("read_run_events", { run_id: runId, wait_for: "any", wait_ms: RELEASE_MS * 6 });
-    await new Promise((r) => setTimeout(r, RELEASE_MS * 4));
+    // However long nobody else needs it: a sweep an hour after its last use.
+    const sweepAnHourLater = (): number => h!.bridge.tracker.releaseIdle(RELEASE_MS, Date.now() + 3_600_000);
+    // A read that waits for any new event holds the stream for its whole wait (it is
+    // waiting once it sends progress); the turn another host steers ends the wait.
+    let waitingNow: () => void = () => undefined;
+    const isWaiting = new Promise<void>((r) => (waitingNow = r));
+    const waiting = h.call(
+      "read_run_events",
+      { run_id: runId, wait_for: "any", wait_ms: 20_000 },
+      { onprogress: () => waitingNow() },
+    );
+    await isWaiting;
+    expect(sweepAnHourLater()).toBe(0);
     expect(run.stream.state.phase).toBe("live");
-    await waiting;
+    const other = new LoomcycleClient({ baseUrl: h.sim.url, token: h.sim.token, logger: silentLogger() });
+    await other.sendInput(runId, "end the wait");
+    const woken = await waiting;
+    expect(woken.sc.events?.[0]).toMatchObject({ kind: "input", text: "end the wait" });
+    await waitFor(() => run.state === "awaiting_input", { what: "the bridge to see the run park again" });
 
     await h.client.subscribeResource({ uri: `loomcycle://runs/${runId}` });
-    await new Promise((r) => setTimeout(r, RELEASE_MS * 4));
+    expect(sweepAnHourLater()).toBe(0);
     expect(run.stream.state.phase).toBe("live");
     expect(run.stream.state.releases).toBe(0);
     await h.client.unsubscribeResource({ uri: `loomcycle://runs/${runId}` });
@@ -184,9 +198,16 @@ describe("releasing idle parked runs", () => {
   });
 
   it("never releases with LOOMCYCLE_MCP_PARK_RELEASE_MS=0", async () => {
-    h = await startHarness({}, { timings: { parkReleaseMs: 0 } });
+    // The sweeper runs every 50 ms here (a quarter of retainFinishedMs); three of its rounds.
+    h = await startHarness({}, { timings: { parkReleaseMs: 0, retainFinishedMs: 200 } });
     const runId = await startParked(h);
-    await new Promise((r) => setTimeout(r, 400));
+    const sweeps = vi.spyOn(h.bridge.tracker, "sweep");
+    try {
+      await waitFor(() => sweeps.mock.calls.length >= 3, { what: "three rounds of the tracker's sweeper" });
+    } finally {
+      sweeps.mockRestore();
+    }
+    expect(h.bridge.tracker.get(runId)!.stream.state.phase).toBe("live");
     expect(h.bridge.tracker.get(runId)!.stream.state.releases).toBe(0);
   });
 });

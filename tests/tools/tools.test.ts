@@ -362,9 +362,13 @@ describe("progress and cancellation", () => {
       expect(progress.length).toBeGreaterThanOrEqual(2);
       expect(progress[0]?.message).toMatch(new RegExp(`^run ${runId}: awaiting_input, \\d+ events$`));
 
+      // Cancelled while it waits (it is waiting once it sends progress).
       const ac = new AbortController();
-      const pending = p.call("read_run_events", { run_id: runId, wait_ms: 30_000, wait_for: "any" }, { signal: ac.signal });
-      setTimeout(() => ac.abort(), 100);
+      const pending = p.call(
+        "read_run_events",
+        { run_id: runId, wait_ms: 30_000, wait_for: "any" },
+        { signal: ac.signal, onprogress: () => ac.abort() },
+      );
       await expect(pending).rejects.toThrow();
       // The server is still answering.
       const after = await p.call("read_run_events", { run_id: runId });
