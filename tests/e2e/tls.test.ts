@@ -29,6 +29,8 @@ let handshakes = 0;
 let bytesToClient = 0;
 /** Handshakes the client broke off (it did not trust the certificate). */
 let refusedHandshakes = 0;
+/** TCP connections the proxy accepted (each one's handshake then completes or is refused). */
+let accepted = 0;
 const proxied = new Set<net.Socket>();
 const stateHome = mkdtempSync(join(tmpdir(), "lcb-e2e-tls-state-"));
 
@@ -84,6 +86,7 @@ beforeAll(async () => {
   });
   // A client that refuses the certificate aborts the handshake: not an error of the proxy's.
   proxy.on("tlsClientError", () => refusedHandshakes++);
+  proxy.on("connection", () => accepted++);
   await new Promise<void>((r) => proxy!.listen(0, "127.0.0.1", () => r()));
   proxyPort = (proxy.address() as net.AddressInfo).port;
 });
@@ -162,6 +165,7 @@ describe(`the built binary against loomcycle behind TLS${SKIPPED}`, () => {
         await p.initialize();
         const requestsBefore = sim!.requests.length;
         const handshakesBefore = refusedHandshakes;
+        const acceptedBefore = accepted;
         // The default wait: a refused handshake means the request was never sent, so the
         // answer comes at once, says no run was created and what to do (no lost-start hunt,
         // whose lookups would be more refused handshakes).
@@ -173,14 +177,14 @@ describe(`the built binary against loomcycle behind TLS${SKIPPED}`, () => {
         expect(s.text, s.text).toContain("NODE_EXTRA_CA_CERTS");
         expect(s.text).not.toMatch(/may still be created/i);
         expect(s.text).toMatch(/did not reach loomcycle|no run was created/i);
-        // The bridge reached the proxy and broke off the handshake; nothing got through to the
-        // simulator. The proxy's side of the handshake may be reported after the tool result.
-        await waitFor(() => refusedHandshakes > handshakesBefore, {
-          timeoutMs: 5_000,
-          what: "the proxy saw the refused handshake",
+        // One connection, its handshake broken off, and nothing got through to the simulator.
+        // A client refuses a certificate the proxy sent, so every connection the call made was
+        // accepted before its result came; the proxy may report a refusal after the result.
+        const connections = accepted - acceptedBefore;
+        expect(connections).toBe(1);
+        await waitFor(() => refusedHandshakes - handshakesBefore === connections, {
+          what: () => `the proxy to see the handshake refused (${refusedHandshakes - handshakesBefore} of ${connections})`,
         });
-        await new Promise((r) => setTimeout(r, 200));
-        expect(refusedHandshakes - handshakesBefore).toBe(1);
         expect(sim!.requests.length).toBe(requestsBefore);
         expect(p.nonJsonLines).toEqual([]);
         expect(p.stderr).not.toContain(TOKEN);
