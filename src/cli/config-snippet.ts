@@ -13,7 +13,7 @@ import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_BASE_URL, HOSTS, TOKEN_FILE_PLACEHOLDER, USER_ID_PLACEHOLDER, type BridgeConfig, type Host } from "../config.js";
 import { version } from "../version.js";
-import { printLine } from "./terminal.js";
+import { terminal, type CliIo } from "./terminal.js";
 
 export { DEFAULT_BASE_URL, HOSTS, TOKEN_FILE_PLACEHOLDER, USER_ID_PLACEHOLDER, type Host };
 export const PACKAGE_NAME = "loomcycle-mcp-bridge";
@@ -220,16 +220,17 @@ export function snippetValues(
   return v;
 }
 
-export function runConfig(cfg: BridgeConfig, env: NodeJS.ProcessEnv): number {
+/** Prints the entry to `io.out` and where to paste it to `io.err`; `main` is the bridge's script (default: the bin). */
+export function runConfig(cfg: BridgeConfig, env: NodeJS.ProcessEnv, io: CliIo = terminal, main?: string): number {
   const host = cfg.arg;
   if (!isHost(host)) {
     // parseConfig refuses these first; kept for callers that build a config by hand.
-    process.stderr.write(`loomcycle-mcp-bridge: config needs a host: use one of ${HOSTS.join(", ")}\n`);
+    io.err(`loomcycle-mcp-bridge: config needs a host: use one of ${HOSTS.join(", ")}`);
     return 2;
   }
-  const values = snippetValues(cfg, env);
+  const values = snippetValues(cfg, env, main);
   const sandbox = sandboxed(values);
-  printLine(JSON.stringify(snippetFor(host, values), null, 2));
+  io.out(JSON.stringify(snippetFor(host, values), null, 2));
   const notes: string[] = [];
   if (sandbox) notes.push(HINTS[host][0]!);
   else notes.push(...(values.tokenFileGiven && host !== "claude-desktop" ? [HINTS[host][0]!] : HINTS[host]));
@@ -259,6 +260,6 @@ export function runConfig(cfg: BridgeConfig, env: NodeJS.ProcessEnv): number {
     );
   if (!sandbox)
     notes.push(`Check the setup with: ${[...values.command, "doctor"].map(shellWord).join(" ")} (with the entry's environment)`);
-  for (const n of notes) process.stderr.write(`# ${n}\n`);
+  for (const n of notes) io.err(`# ${n}`);
   return 0;
 }

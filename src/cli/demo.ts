@@ -4,12 +4,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { startSimulator } from "../sim/index.js";
-import { printLine } from "./terminal.js";
+import { terminal, type CliIo } from "./terminal.js";
 
 type Structured = Record<string, unknown> & { events?: Array<Record<string, unknown>> };
 
@@ -18,7 +17,15 @@ function short(s: string, n = 110): string {
   return one.length <= n ? one : `${one.slice(0, n)}… (${one.length} chars)`;
 }
 
-function showEvents(sc: Structured): void {
+export interface DemoOptions {
+  /** The environment it runs in: none of its LOOMCYCLE_* settings reach the demo's bridge. */
+  env?: NodeJS.ProcessEnv;
+  io?: CliIo;
+  /** The bridge's script it starts over stdio (the bin). */
+  bin: string;
+}
+
+function showEvents(sc: Structured, printLine: (line: string) => void): void {
   for (const e of sc.events ?? []) {
     const k = String(e.kind);
     const body =
@@ -37,15 +44,16 @@ function showEvents(sc: Structured): void {
   }
 }
 
-export async function runDemo(): Promise<number> {
+export async function runDemo(opts: DemoOptions): Promise<number> {
+  const { bin } = opts;
+  const printLine = (line = ""): void => (opts.io ?? terminal).out(line);
   const sim = await startSimulator({ tailPollMs: 50, speed: 1 });
-  const bin = fileURLToPath(new URL("./main.js", import.meta.url));
   // The demo's bridge keeps its read positions in a directory of its own, removed at the
   // end: nothing it does touches the user's state (~/.local/state), and none of the
   // user's LOOMCYCLE_* settings (a token file, say) reach it.
   const stateHome = mkdtempSync(join(tmpdir(), "loomcycle-demo-"));
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("LOOMCYCLE_")) env[k] = v;
+  for (const [k, v] of Object.entries(opts.env ?? process.env)) if (v !== undefined && !k.startsWith("LOOMCYCLE_")) env[k] = v;
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [bin],
@@ -80,7 +88,7 @@ export async function runDemo(): Promise<number> {
       .map((k) => `${k}=${JSON.stringify(sc[k])}`)
       .join(" ");
     printLine(`   ← (${ms} ms) ${head}`);
-    showEvents(sc);
+    showEvents(sc, printLine);
     for (const snap of (sc.snapshots as Array<Record<string, unknown>> | undefined) ?? []) {
       printLine(
         `      ${String(snap.id)}  label=${JSON.stringify(snap.label)}  ${String(snap.byte_size)} bytes  ${String(snap.created_at)}`,

@@ -4,6 +4,17 @@
 // nothing else, because stdout is its channel.
 import type { Writable } from "node:stream";
 
+/**
+ * Where a human-facing command's lines go: `out` is its output (stdout: what a script or
+ * a redirect takes), `err` what is said to the person beside it (stderr: mistakes,
+ * notes). The bin gives the process's own (`terminal`); tests give sinks and run each
+ * command in process, as the bin would (src/cli/run.ts).
+ */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
 let piped = false;
 
 export function printLine(line = ""): void {
@@ -18,6 +29,12 @@ export function printLine(line = ""): void {
   }
   process.stdout.write(line + "\n");
 }
+
+/** The process's stdout and stderr, one line at a time. */
+export const terminal: CliIo = {
+  out: printLine,
+  err: (line) => void process.stderr.write(line + "\n"),
+};
 
 /** stdout as a stream, for the MCP transport only. */
 export function mcpChannel(): Writable {

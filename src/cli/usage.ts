@@ -1,6 +1,46 @@
-// Each command's own usage, printed by `loomcycle-mcp-bridge COMMAND --help` (or `help
-// COMMAND`). The global one is HELP in main.ts; sim's is in src/sim/cli.ts, which
-// `npm run sim` shares.
+// The global usage (`--help`) and each command's own, printed by `loomcycle-mcp-bridge
+// COMMAND --help` (or `help COMMAND`). sim's is in src/sim/cli.ts, which `npm run sim` shares.
+
+export const HELP = `loomcycle-mcp-bridge ${"{version}"} — drive interactive loomcycle runs from any MCP host
+
+Usage:
+  loomcycle-mcp-bridge              serve MCP over stdio (what hosts run)
+  loomcycle-mcp-bridge --sandbox    serve against a built-in loomcycle simulator (no loomcycle needed)
+  loomcycle-mcp-bridge doctor       check the setup: loomcycle reachable, token accepted (whoami), runnable agents,
+                                    user id; prints a fix under each problem; exit 0 = the bridge would work, 1 = not
+  loomcycle-mcp-bridge config HOST  print a ready-to-paste config entry for HOST (claude-desktop, claude-code or
+                                    opencode): absolute paths, current base URL / user id, never a token value;
+                                    the options below given to config go into the entry (--sandbox too)
+  loomcycle-mcp-bridge demo         run a scripted session against the simulator and print it (touches nothing of yours)
+  loomcycle-mcp-bridge sim [--port N] [--token T] …
+                                    run the built-in loomcycle simulator on its own and print its URL and token;
+                                    unlike --sandbox it outlives the bridge (for clients that start one process
+                                    per call, e.g. the Inspector CLI); sim --help lists its options
+  loomcycle-mcp-bridge state [list | prune [BASE_URL…]]
+                                    list the state files that keep read positions (one per base URL and user);
+                                    prune the stale ones, or those of the base URLs given
+  loomcycle-mcp-bridge COMMAND --help
+                                    that command's usage and options
+  loomcycle-mcp-bridge --help | --version
+
+Options (override the environment variables of the same meaning):
+  --base-url URL       LOOMCYCLE_BASE_URL       loomcycle's URL (default http://127.0.0.1:8787)
+  --token-file PATH    LOOMCYCLE_AUTH_TOKEN_FILE read the bearer token from a file
+                       LOOMCYCLE_AUTH_TOKEN     the bearer token (there is deliberately no --token flag:
+                                                command lines are visible to other users)
+  --user-id ID         LOOMCYCLE_USER_ID        user_id for new runs and user-scoped lists
+  --log-level LEVEL    LOOMCYCLE_MCP_LOG_LEVEL  fatal|error|warn|info|debug|trace|silent (default info)
+  --sandbox                                     serve a built-in simulator instead of loomcycle, as user "sandbox";
+                                                it reads none of loomcycle's settings (LOOMCYCLE_BASE_URL,
+                                                LOOMCYCLE_AUTH_TOKEN[_FILE], LOOMCYCLE_USER_ID; their flags are
+                                                refused), honours LOOMCYCLE_MCP_* and saves nothing
+                       LOOMCYCLE_MCP_QUESTIONS  who answers agents' questions by default: host (the host's model,
+                                                default) or human (the person, via MCP elicitation)
+                       LOOMCYCLE_MCP_PARK_RELEASE_MS  a parked run nobody reads, waits on or subscribes to
+                                                closes its stream to loomcycle after this long and
+                                                re-attaches on the next use (default 120000; 0 never)
+
+Logs go to stderr; stdout carries JSON-RPC only.`;
 
 const CONNECTION_OPTIONS = `Options (override the environment variables of the same meaning):
   --base-url URL       LOOMCYCLE_BASE_URL        loomcycle's URL (default http://127.0.0.1:8787)

@@ -2,7 +2,7 @@
 // from the installed package, or `npm run sim -- …` in a clone. Prints the URL and the
 // admin token to use, then serves until SIGINT/SIGTERM. Unlike `--sandbox`, whose
 // simulator lives as long as one bridge process, it outlives any number of bridges.
-import { printLine } from "../cli/terminal.js";
+import { terminal, type CliIo } from "../cli/terminal.js";
 import { forgetRuns } from "../cli/state.js";
 import { stateDir } from "../bridge/runs/state-file.js";
 import { didYouMean } from "../did-you-mean.js";
@@ -90,7 +90,11 @@ function parseArgs(argv: readonly string[]): SimOptions | "help" {
  * Run the simulator until SIGINT/SIGTERM. `command` is how the user invoked it (for the
  * usage line). Returns an exit code for --help and bad arguments, else undefined (serving).
  */
-export async function runSim(argv: readonly string[], command = "loomcycle-mcp-bridge sim"): Promise<number | undefined> {
+export async function runSim(
+  argv: readonly string[],
+  command = "loomcycle-mcp-bridge sim",
+  io: CliIo = terminal,
+): Promise<number | undefined> {
   const usage = `usage: ${command} ${FLAGS}`;
   const help = `${command} --help`;
   let opts: SimOptions | "help";
@@ -98,11 +102,11 @@ export async function runSim(argv: readonly string[], command = "loomcycle-mcp-b
     opts = parseArgs(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`loomcycle-mcp-bridge sim: ${err.message}; see ${help}\n`);
+    io.err(`loomcycle-mcp-bridge sim: ${err.message}; see ${help}`);
     return 2;
   }
   if (opts === "help") {
-    printLine(`${usage}\n\n${ABOUT}`);
+    io.out(`${usage}\n\n${ABOUT}`);
     return 0;
   }
   let sim;
@@ -118,11 +122,11 @@ export async function runSim(argv: readonly string[], command = "loomcycle-mcp-b
         : code === "EACCES"
           ? `this user may not listen on ${where}`
           : `${where} is not an address of this machine`;
-    process.stderr.write(`loomcycle-mcp-bridge sim: ${why}: choose another port with --port N, or --port 0 for a free one\n`);
+    io.err(`loomcycle-mcp-bridge sim: ${why}: choose another port with --port N, or --port 0 for a free one`);
     return 2;
   }
-  printLine(`loomcycle simulator listening on ${sim.url} token ${sim.token}`);
-  printLine(`point the bridge at it: LOOMCYCLE_BASE_URL=${sim.url} LOOMCYCLE_AUTH_TOKEN=${sim.token} (Ctrl-C stops it)`);
+  io.out(`loomcycle simulator listening on ${sim.url} token ${sim.token}`);
+  io.out(`point the bridge at it: LOOMCYCLE_BASE_URL=${sim.url} LOOMCYCLE_AUTH_TOKEN=${sim.token} (Ctrl-C stops it)`);
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
@@ -131,9 +135,7 @@ export async function runSim(argv: readonly string[], command = "loomcycle-mcp-b
     // (a state file that also holds another loomcycle's runs is left alone).
     const forgotten = forgetRuns(stateDir(process.env), (id) => sim.runStatus(id) !== undefined);
     if (forgotten.length > 0)
-      process.stderr.write(
-        `removed ${forgotten.length} state file${forgotten.length === 1 ? "" : "s"} of this simulator's runs\n`,
-      );
+      io.err(`removed ${forgotten.length} state file${forgotten.length === 1 ? "" : "s"} of this simulator's runs`);
     setTimeout(() => process.exit(0), 3000).unref();
     void sim.close().then(() => process.exit(0));
   };

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../src/config.js";
 import { runState } from "../../src/cli/state.js";
-import { BIN, runBin } from "./run-bin.js";
+import { BIN, runBin, runCommand } from "./run-bin.js";
 
 function mistake(argv: string[]): string {
   try {
@@ -31,15 +31,23 @@ describe("COMMAND --help is that command's usage", () => {
     expect(parseConfig(argv, {})).toMatchObject({ command: "help", arg: about });
   });
 
-  it.each(["doctor", "config", "demo", "sim", "state"])("%s --help, over the binary", async (command) => {
-    const r = await runBin([command, "--help"]);
+  it.each(["doctor", "config", "demo", "sim", "state"])("%s --help", async (command) => {
+    const r = await runCommand([command, "--help"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^usage: loomcycle-mcp-bridge ${command}\\b`));
     expect(r.stdout).not.toMatch(/serve MCP over stdio/); // not the global help
+    expect(r.stderr).toBe("");
+  });
+
+  it("over the built binary, COMMAND --help prints the same usage", async () => {
+    const [bin, inProcess] = await Promise.all([runBin(["state", "--help"]), runCommand(["state", "--help"])]);
+    expect(bin.code, bin.stderr).toBe(0);
+    expect(bin.stdout).toBe(inProcess.stdout);
+    expect(bin.stderr).toBe("");
   });
 
   it("sim --help describes every option it takes", async () => {
-    const r = await runBin(["sim", "--help"]);
+    const r = await runCommand(["sim", "--help"]);
     for (const o of ["--port", "--host", "--token", "--tail-poll-ms", "--keepalive-ms", "--speed", "--seed"])
       expect(r.stdout).toMatch(new RegExp(`^  ${o} \\S+ +\\S`, "m"));
   });

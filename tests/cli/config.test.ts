@@ -1,12 +1,13 @@
-// `loomcycle-mcp-bridge config <host>`: the built binary prints a ready-to-paste entry
-// whose structure is exactly mcp.json.example's entry for that host, with absolute
-// paths and the configured values filled in — and never a token.
+// `loomcycle-mcp-bridge config <host>` prints a ready-to-paste entry whose structure is
+// exactly mcp.json.example's entry for that host, with absolute paths and the configured
+// values filled in — and never a token. In process, as the bin runs it (runCommand); one
+// test checks that the built binary prints the very same bytes.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { BIN, runBin } from "./run-bin.js";
+import { BIN, runBin, runCommand } from "./run-bin.js";
 
 const HOSTS = ["claude-desktop", "claude-code", "opencode"] as const;
 const EXAMPLE_MAIN = "/path/to/loomcycle-mcp-bridge/dist/cli/main.js";
@@ -46,7 +47,7 @@ function commandOf(host: string, entry: Record<string, unknown>): string[] {
 describe("config <host>", () => {
   for (const host of HOSTS) {
     it(`${host}: prints JSON only on stdout, equal to mcp.json.example's entry modulo the paths`, async () => {
-      const r = await runBin(["config", host], { LOOMCYCLE_AUTH_TOKEN: "lc_tok_must_not_appear_123456" });
+      const r = await runCommand(["config", host], { LOOMCYCLE_AUTH_TOKEN: "lc_tok_must_not_appear_123456" });
       expect(r.code, r.stderr).toBe(0);
       const printed = JSON.parse(r.stdout) as Record<string, unknown>;
       const cmd = commandOf(host, printed);
@@ -58,7 +59,7 @@ describe("config <host>", () => {
     });
 
     it(`${host}: fills in the configured base URL and user id (env or flags), still the example's structure`, async () => {
-      const r = await runBin(["config", host, "--user-id", "u_flag"], {
+      const r = await runCommand(["config", host, "--user-id", "u_flag"], {
         LOOMCYCLE_BASE_URL: "https://loom.example.com:9443/",
         LOOMCYCLE_USER_ID: "u_env",
       });
@@ -78,20 +79,32 @@ describe("config <host>", () => {
     });
   }
 
+  it("the built binary prints the same entry and notes, naming itself (its own path, as the bundle resolves it)", async () => {
+    const env = { LOOMCYCLE_BASE_URL: "http://127.0.0.1:9", LOOMCYCLE_AUTH_TOKEN: "lc_tok_must_not_appear_123456" };
+    const [bin, inProcess] = await Promise.all([
+      runBin(["config", "claude-code"], env),
+      runCommand(["config", "claude-code"], env),
+    ]);
+    expect(bin.code, bin.stderr).toBe(0);
+    expect(commandOf("claude-code", JSON.parse(bin.stdout) as Record<string, unknown>)).toEqual([process.execPath, BIN]);
+    expect(bin.stdout).toBe(inProcess.stdout);
+    expect(bin.stderr).toBe(inProcess.stderr);
+  });
+
   it("passes the token by reference only: a token file path, ${…} or {env:…} expansion", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lc-config-"));
     const file = join(dir, "token");
     writeFileSync(file, "lc_tok_in_a_file_SECRET_987654\n", { mode: 0o600 });
     const env = { LOOMCYCLE_AUTH_TOKEN_FILE: file, LOOMCYCLE_AUTH_TOKEN: "lc_tok_env_SECRET_555" };
-    const desktop = await runBin(["config", "claude-desktop"], env);
+    const desktop = await runCommand(["config", "claude-desktop"], env);
     expect(envOf("claude-desktop", JSON.parse(desktop.stdout) as Record<string, unknown>)).toMatchObject({
       LOOMCYCLE_AUTH_TOKEN_FILE: file,
     });
-    const code = await runBin(["config", "claude-code"], env);
+    const code = await runCommand(["config", "claude-code"], env);
     expect(envOf("claude-code", JSON.parse(code.stdout) as Record<string, unknown>).LOOMCYCLE_AUTH_TOKEN).toBe(
       "${LOOMCYCLE_AUTH_TOKEN}",
     );
-    const oc = await runBin(["config", "opencode"], env);
+    const oc = await runCommand(["config", "opencode"], env);
     expect(envOf("opencode", JSON.parse(oc.stdout) as Record<string, unknown>).LOOMCYCLE_AUTH_TOKEN).toBe(
       "{env:LOOMCYCLE_AUTH_TOKEN}",
     );
@@ -102,7 +115,7 @@ describe("config <host>", () => {
   });
 
   it("opencode: per-server and experimental.mcp_timeout above the longest wait (55 s + 5 s)", async () => {
-    const r = await runBin(["config", "opencode"]);
+    const r = await runCommand(["config", "opencode"]);
     const cfg = JSON.parse(r.stdout) as {
       mcp: { loomcycle: { timeout: number; type: string; enabled: boolean } };
       experimental: { mcp_timeout: number };
@@ -115,7 +128,7 @@ describe("config <host>", () => {
 
   it("unknown or missing host: one clear stderr line, exit 2, nothing on stdout", async () => {
     for (const args of [["config", "vscode"], ["config"]]) {
-      const r = await runBin(args);
+      const r = await runCommand(args);
       expect(r.code).toBe(2);
       expect(r.stdout).toBe("");
       const lines = r.stderr.trim().split("\n");
@@ -129,7 +142,7 @@ describe("config <host>", () => {
     const file = join(dir, "token");
     writeFileSync(file, "lc_tok_SECRET_1\n", { mode: 0o600 });
     for (const host of HOSTS) {
-      const r = await runBin(["config", host, "--log-level", "debug", "--token-file", file]);
+      const r = await runCommand(["config", host, "--log-level", "debug", "--token-file", file]);
       expect(r.code, r.stderr).toBe(0);
       const printed = JSON.parse(r.stdout) as Record<string, unknown>;
       expect(commandOf(host, printed)).toEqual([process.execPath, BIN]);
@@ -141,7 +154,7 @@ describe("config <host>", () => {
 
   it("--sandbox: the entry passes --sandbox and --log-level, and none of loomcycle's settings (the sandbox reads none)", async () => {
     for (const host of HOSTS) {
-      const r = await runBin(["config", host, "--sandbox", "--log-level", "debug"], {
+      const r = await runCommand(["config", host, "--sandbox", "--log-level", "debug"], {
         LOOMCYCLE_BASE_URL: "https://loom.example.com",
         LOOMCYCLE_USER_ID: "u_env",
         LOOMCYCLE_AUTH_TOKEN: "lc_tok_SECRET_2",
@@ -154,7 +167,7 @@ describe("config <host>", () => {
       expect(r.stderr).not.toMatch(/doctor/); // doctor checks a real loomcycle
       expect(r.stdout + r.stderr).not.toMatch(/SECRET/);
     }
-    const bare = await runBin(["config", "claude-desktop", "--sandbox"]);
+    const bare = await runCommand(["config", "claude-desktop", "--sandbox"]);
     expect(JSON.parse(bare.stdout)).toEqual({
       mcpServers: { loomcycle: { command: process.execPath, args: [BIN, "--sandbox"] } },
     });
@@ -202,7 +215,7 @@ describe("config <host>", () => {
   });
 
   it("--help documents doctor and config", async () => {
-    const r = await runBin(["--help"]);
+    const r = await runCommand(["--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/loomcycle-mcp-bridge doctor/);
     expect(r.stdout).toMatch(/loomcycle-mcp-bridge config HOST .*claude-desktop, claude-code or/);

@@ -1,5 +1,6 @@
-// `loomcycle-mcp-bridge doctor`: the built binary against the simulator (and against
-// nothing, and against a server that never answers).
+// `loomcycle-mcp-bridge doctor` against the simulator (and against nothing, and against a
+// server that never answers): in process, as the bin runs it (runCommand); the good-token
+// case also over the built binary, the smoke test of the command's wiring.
 import { createServer as createHttpServer, type RequestListener } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -7,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { runBin } from "./run-bin.js";
+import { runBin, runCommand } from "./run-bin.js";
 import { parseConfig } from "../../src/config.js";
 import { runDoctor } from "../../src/cli/doctor.js";
 
@@ -63,7 +64,7 @@ function checkLines(out: string): string[] {
 
 describe("doctor", () => {
   it("reports a config snippet's placeholders as not configured (exit 1)", async () => {
-    const user = await runBin(["doctor"], {
+    const user = await runCommand(["doctor"], {
       LOOMCYCLE_BASE_URL: sim.url,
       LOOMCYCLE_AUTH_TOKEN: ADMIN,
       LOOMCYCLE_USER_ID: "your-user-id",
@@ -71,7 +72,7 @@ describe("doctor", () => {
     expect(user.code).toBe(1);
     expect(user.stdout).toMatch(/✗ config .*"your-user-id" is the config snippet's placeholder/);
     expect(user.stdout).toMatch(/fix: set LOOMCYCLE_USER_ID/);
-    const tok = await runBin(["doctor"], {
+    const tok = await runCommand(["doctor"], {
       LOOMCYCLE_BASE_URL: sim.url,
       LOOMCYCLE_AUTH_TOKEN: "${LOOMCYCLE_AUTH_TOKEN}",
       LOOMCYCLE_USER_ID: "u_1",
@@ -80,7 +81,7 @@ describe("doctor", () => {
     expect(tok.stdout).toMatch(/✗ config .*a reference the MCP host did not expand/);
   });
 
-  it("good admin token: exit 0, shows version, identity, scopes and agents, never the token", async () => {
+  it("good admin token: exit 0, shows version, identity, scopes and agents, never the token (over the built binary)", async () => {
     const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: ADMIN, LOOMCYCLE_USER_ID: "u_42" });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const lines = checkLines(r.stdout);
@@ -101,7 +102,7 @@ describe("doctor", () => {
     const dir = mkdtempSync(join(tmpdir(), "lc-doctor-"));
     const file = join(dir, "token");
     writeFileSync(file, ADMIN + "\n", { mode: 0o600 });
-    const r = await runBin(["doctor", "--token-file", file], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_USER_ID: "u_42" });
+    const r = await runCommand(["doctor", "--token-file", file], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_USER_ID: "u_42" });
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toContain(`token from --token-file ${file}`);
     expect(r.stdout + r.stderr).not.toContain(ADMIN);
@@ -109,7 +110,7 @@ describe("doctor", () => {
 
   it("bad token: exit 1, says it was refused and how to fix it", async () => {
     const bad = "lc_tok_wrong_SECRET_value_42";
-    const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: bad });
+    const r = await runCommand(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: bad });
     expect(r.code, r.stdout).toBe(1);
     expect(r.stdout).toMatch(/✓ reach/);
     expect(r.stdout).toMatch(/✗ auth .*the token was refused/);
@@ -120,7 +121,7 @@ describe("doctor", () => {
   });
 
   it("no token while loomcycle requires one: exit 1, says so", async () => {
-    const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: sim.url });
+    const r = await runCommand(["doctor"], { LOOMCYCLE_BASE_URL: sim.url });
     expect(r.code, r.stdout).toBe(1);
     expect(r.stdout).toMatch(/no token set/);
     expect(r.stdout).toMatch(/✗ auth .*requires a token and none is set/);
@@ -130,7 +131,7 @@ describe("doctor", () => {
   it("unreachable URL: exit 1, says it cannot reach loomcycle and how to fix it", async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: url, LOOMCYCLE_AUTH_TOKEN: ADMIN });
+    const r = await runCommand(["doctor"], { LOOMCYCLE_BASE_URL: url, LOOMCYCLE_AUTH_TOKEN: ADMIN });
     expect(r.code, r.stdout).toBe(1);
     expect(r.stdout).toContain(`✗ reach    cannot reach loomcycle at ${url} (connection refused`);
     expect(r.stdout).toMatch(/fix: start loomcycle, or set LOOMCYCLE_BASE_URL/);
@@ -152,7 +153,9 @@ describe("doctor", () => {
     });
     await new Promise<void>((resolve) => plainHttp.listen(0, "127.0.0.1", resolve));
     const url = `https://127.0.0.1:${(plainHttp.address() as AddressInfo).port}`;
-    const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: url, LOOMCYCLE_AUTH_TOKEN: ADMIN }).finally(() => plainHttp.close());
+    const r = await runCommand(["doctor"], { LOOMCYCLE_BASE_URL: url, LOOMCYCLE_AUTH_TOKEN: ADMIN }).finally(() =>
+      plainHttp.close(),
+    );
     expect(r.code, r.stdout).toBe(1);
     expect(connections).toBe(1);
     expect(r.stdout).toContain(
@@ -184,7 +187,11 @@ describe("doctor", () => {
   });
 
   it("non-admin token: works (exit 0), says it is not admin and that snapshots need admin", async () => {
-    const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: DEV, LOOMCYCLE_USER_ID: "u_dev" });
+    const r = await runCommand(["doctor"], {
+      LOOMCYCLE_BASE_URL: sim.url,
+      LOOMCYCLE_AUTH_TOKEN: DEV,
+      LOOMCYCLE_USER_ID: "u_dev",
+    });
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toMatch(/✓ auth .*tenant "acme", subject "u_dev", scopes runs:create runs:read, admin: no/);
     expect(r.stdout).toMatch(/note: not admin — list_snapshots .*substrate:admin/);
@@ -193,7 +200,7 @@ describe("doctor", () => {
   });
 
   it("non-legacy token with another LOOMCYCLE_USER_ID: exit 1, names the subject to use", async () => {
-    const r = await runBin(["doctor"], {
+    const r = await runCommand(["doctor"], {
       LOOMCYCLE_BASE_URL: sim.url,
       LOOMCYCLE_AUTH_TOKEN: DEV,
       LOOMCYCLE_USER_ID: "someone_else",
@@ -204,7 +211,7 @@ describe("doctor", () => {
   });
 
   it("a read-only token: exit 1, says it cannot start runs", async () => {
-    const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: READER });
+    const r = await runCommand(["doctor"], { LOOMCYCLE_BASE_URL: sim.url, LOOMCYCLE_AUTH_TOKEN: READER });
     expect(r.code, r.stdout).toBe(1);
     expect(r.stdout).toMatch(/✗ auth .*lacks runs:create.*cannot start or steer runs/);
     expect(r.stdout).toMatch(/fix: use a token with runs:create and runs:read/);
@@ -231,7 +238,7 @@ describe("doctor", () => {
       res.writeHead(404).end();
     });
     try {
-      const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: open.url, LOOMCYCLE_USER_ID: "u_1" });
+      const r = await runCommand(["doctor"], { LOOMCYCLE_BASE_URL: open.url, LOOMCYCLE_USER_ID: "u_1" });
       expect(r.code, r.stdout).toBe(0);
       expect(r.stdout).toMatch(/✓ reach .*loomcycle v1\.59\.0 \(commit 4292f357\)/);
       expect(r.stdout).toMatch(/✓ auth .*open mode: no token needed/);
@@ -247,7 +254,7 @@ describe("doctor", () => {
       res.end("<html><head><title>Not Found</title></head><body>nope</body></html>");
     });
     try {
-      const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: other.url, LOOMCYCLE_AUTH_TOKEN: ADMIN });
+      const r = await runCommand(["doctor"], { LOOMCYCLE_BASE_URL: other.url, LOOMCYCLE_AUTH_TOKEN: ADMIN });
       expect(r.code, r.stdout).toBe(1);
       expect(r.stdout).toMatch(/✗ reach .*something answers at .* but not like loomcycle/);
       expect(r.stdout).toMatch(/fix: point LOOMCYCLE_BASE_URL/);
@@ -257,7 +264,7 @@ describe("doctor", () => {
   });
 
   it("bad config still exits 2 with one stderr line", async () => {
-    const r = await runBin(["doctor"], { LOOMCYCLE_BASE_URL: "ftp://example" });
+    const r = await runCommand(["doctor"], { LOOMCYCLE_BASE_URL: "ftp://example" });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr.trim().split("\n")).toHaveLength(1);

@@ -5,7 +5,9 @@
 // args and env from the JSON (the `claude mcp add` line run through a shell, its argv parsed
 // the way the claude CLI parses it), with the host's own env expansion — after the
 // placeholders are replaced the way a user would (a --sandbox entry has none), and answers a
-// tool call against the simulator.
+// tool call against the simulator. `config` runs in process as the bin runs it (what the
+// binary prints is the same, byte for byte: config.test.ts); each entry is a process of its
+// own, started as printed, and the entries start side by side.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { StdioPeer } from "../stdio-peer.js";
-import { BIN, runBin } from "./run-bin.js";
+import { BIN, runCommand } from "./run-bin.js";
 
 const HOSTS = ["claude-desktop", "claude-code", "opencode"] as const;
 type Host = (typeof HOSTS)[number];
@@ -146,11 +148,11 @@ function parseClaudeMcpAdd(argv: string[]): Entry & { name: string } {
   return { name: name!, command: [...rest, ...(dash < 0 ? [] : argv.slice(dash + 1))], env };
 }
 
-describe("every entry `config` prints starts as printed", () => {
+describe.concurrent("every entry `config` prints starts as printed", () => {
   for (const host of HOSTS)
     for (const sandbox of [false, true]) {
       it(`${host}${sandbox ? " --sandbox" : ""}`, async () => {
-        const r = await runBin(["config", host, ...(sandbox ? ["--sandbox"] : [])], { LOOMCYCLE_BASE_URL: sim.url });
+        const r = await runCommand(["config", host, ...(sandbox ? ["--sandbox"] : [])], { LOOMCYCLE_BASE_URL: sim.url });
         expect(r.code, r.stderr).toBe(0);
         if (sandbox) {
           expect(r.stdout, "a --sandbox entry holds no placeholder").not.toMatch(/your-user-id|\/path\/to|LOOMCYCLE_/);
@@ -174,7 +176,7 @@ describe("every entry `config` prints starts as printed", () => {
     }
 });
 
-describe("the entries in mcp.json.example and the README start once their placeholders are filled in", () => {
+describe.concurrent("the entries in mcp.json.example and the README start once their placeholders are filled in", () => {
   const example = JSON.parse(readFileSync(join(ROOT, "mcp.json.example"), "utf8")) as Json;
   /** What a user does to the example: their paths, their loomcycle's URL, their user id and token file. */
   const fill = (s: string): string =>
