@@ -118,7 +118,7 @@ try {
     `the installed bin answers initialize and list_agents over stdio (--sandbox)${served.ok ? "" : `: ${served.why}`}`,
   );
 
-  const demo = execFileSync(bin, ["demo"], { encoding: "utf8", env, timeout: 90_000 });
+  const demo = execFileSync(bin, ["demo", "--speed", "0.05"], { encoding: "utf8", env, timeout: 90_000 });
   check(/Done\./.test(demo), "demo runs from the installed package");
   check(readdirSync(home).length === 0, `demo and --sandbox leave HOME empty (${readdirSync(home).join(", ") || "nothing"})`);
 

@@ -74,6 +74,8 @@ export interface BridgeConfig {
   questions: "host" | "human";
   /** LOOMCYCLE_MCP_PARK_RELEASE_MS: a parked run nobody needs releases its upstream stream after this long (0: never). */
   parkReleaseMs: number;
+  /** `demo --speed X`: multiplies the demo's simulated delays and its own short waits (default 1). */
+  speed?: number;
 }
 
 export class ConfigError extends Error {}
@@ -88,6 +90,7 @@ const OPTIONS = {
   "token-file": { type: "string" },
   "user-id": { type: "string" },
   "log-level": { type: "string" },
+  speed: { type: "string" },
 } as const;
 type OptionName = keyof typeof OPTIONS;
 
@@ -96,7 +99,7 @@ const TAKES: Record<Command, ReadonlySet<OptionName>> = {
   serve: new Set(["sandbox", "base-url", "token-file", "user-id", "log-level"]),
   doctor: new Set(["base-url", "token-file", "user-id", "log-level"]),
   config: new Set(["sandbox", "base-url", "token-file", "user-id", "log-level"]),
-  demo: new Set([]),
+  demo: new Set(["speed"]),
   sim: new Set([]),
   state: new Set([]),
   help: new Set(Object.keys(OPTIONS) as OptionName[]),
@@ -105,7 +108,7 @@ const TAKES: Record<Command, ReadonlySet<OptionName>> = {
 
 const WHY_NOT: Partial<Record<Command, string>> = {
   doctor: "doctor checks the configured loomcycle; to try the simulator, run `loomcycle-mcp-bridge demo`",
-  demo: "demo always runs against its own built-in simulator, with nothing to configure",
+  demo: "demo always runs against its own built-in simulator, with nothing to configure but its --speed",
   sim: "sim takes only its own options (--port, --token, …), written after the word sim",
   state: "state works on the state directory ($XDG_STATE_HOME or ~/.local/state) and nothing else",
 };
@@ -294,6 +297,16 @@ function readTokenFile(path: string, from: string): string {
   return token;
 }
 
+/** demo's --speed: a factor on its delays, 0 (as fast as possible) or more. */
+function parseSpeed(raw: string): number {
+  const n = Number(raw.trim());
+  if (!Number.isFinite(n) || n < 0 || raw.trim() === "")
+    throw new ConfigError(
+      `--speed ${q(raw)} is not a factor: give a number of 0 or more (1: the demo's own pace, 0.05: twenty times faster, 0: as fast as possible)`,
+    );
+  return n;
+}
+
 function checkBaseUrl(raw: string, from: string): string {
   const shown = `${from} ${q(raw)}`;
   let u: URL;
@@ -325,7 +338,9 @@ export function parseConfig(argv: readonly string[], processEnv: NodeJS.ProcessE
   const flags: GivenFlags = {};
   // These use none of the configuration: a mistake in it must not stop them.
   if (command === "demo" || command === "help" || command === "version" || command === "state") {
+    const speed = command === "demo" && typeof f.speed === "string" ? parseSpeed(f.speed) : undefined;
     return {
+      ...(speed !== undefined ? { speed } : {}),
       command,
       ...(arg !== undefined ? { arg } : {}),
       ...(targets ? { targets } : {}),

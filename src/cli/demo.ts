@@ -1,6 +1,7 @@
 // `loomcycle-mcp-bridge demo`: start the built-in loomcycle simulator, spawn this
 // bridge over stdio as a host would, and drive a short session with the MCP SDK
-// client, printing it as a transcript a newcomer can follow.
+// client, printing it as a transcript a newcomer can follow. `--speed X` runs it at X
+// times the pace of its agents (the tests use 0.05).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +19,8 @@ function short(s: string, n = 110): string {
 }
 
 export interface DemoOptions {
+  /** Multiplies the simulated agents' delays and the demo's own short waits (default 1). */
+  speed?: number;
   /** The environment it runs in: none of its LOOMCYCLE_* settings reach the demo's bridge. */
   env?: NodeJS.ProcessEnv;
   io?: CliIo;
@@ -46,8 +49,11 @@ function showEvents(sc: Structured, printLine: (line: string) => void): void {
 
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const { bin } = opts;
+  const speed = opts.speed ?? 1;
   const printLine = (line = ""): void => (opts.io ?? terminal).out(line);
-  const sim = await startSimulator({ tailPollMs: 50, speed: 1 });
+  // A wait that is meant to end mid-turn keeps that meaning at any speed.
+  const scaled = (ms: number): number => Math.round(ms * speed);
+  const sim = await startSimulator({ tailPollMs: Math.max(5, Math.min(50, scaled(50))), speed });
   // The demo's bridge keeps its read positions in a directory of its own, removed at the
   // end: nothing it does touches the user's state (~/.local/state), and none of the
   // user's LOOMCYCLE_* settings (a token file, say) reach it.
@@ -104,12 +110,12 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     printLine(`tools: ${tools.tools.map((t) => t.name).join(", ")}`);
 
     const started = await call(
-      "Start a run with the slow-talking agent; return after 1 s even though it is mid-turn",
+      `Start a run with the slow-talking agent; return after ${scaled(1000) / 1000} s even though it is mid-turn`,
       "start_interactive_run",
       {
         agent: "slow",
         prompt: "Tell me about the weather on Mars.",
-        wait_ms: 1000,
+        wait_ms: scaled(1000),
       },
     );
     const runId = String(started.run_id);

@@ -57,7 +57,7 @@ export async function runCli(
       return 0;
     case "demo": {
       const { runDemo } = await import("./demo.js");
-      return runDemo({ io, env, bin: bin() });
+      return runDemo({ io, env, bin: bin(), ...(cfg.speed !== undefined ? { speed: cfg.speed } : {}) });
     }
     case "doctor": {
       const { runDoctor } = await import("./doctor.js");

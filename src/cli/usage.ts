@@ -11,7 +11,8 @@ Usage:
   loomcycle-mcp-bridge config HOST  print a ready-to-paste config entry for HOST (claude-desktop, claude-code or
                                     opencode): absolute paths, current base URL / user id, never a token value;
                                     the options below given to config go into the entry (--sandbox too)
-  loomcycle-mcp-bridge demo         run a scripted session against the simulator and print it (touches nothing of yours)
+  loomcycle-mcp-bridge demo         run a scripted session against the simulator and print it (touches nothing of yours;
+                                    demo --speed X runs its agents X times their pace)
   loomcycle-mcp-bridge sim [--port N] [--token T] …
                                     run the built-in loomcycle simulator on its own and print its URL and token;
                                     unlike --sandbox it outlives the bridge (for clients that start one process
@@ -71,11 +72,14 @@ The options given go into the entry; --sandbox makes it serve the built-in simul
 ${CONNECTION_OPTIONS}
   --sandbox                                      an entry that serves the built-in simulator`,
 
-  demo: `usage: loomcycle-mcp-bridge demo
+  demo: `usage: loomcycle-mcp-bridge demo [--speed X]
 
 Runs a scripted MCP session (start a run, read it, steer it, answer its question) against
-the built-in loomcycle simulator, and prints it. Takes no options, needs no loomcycle and
-touches nothing of yours: no state files, none of your LOOMCYCLE_* settings.`,
+the built-in loomcycle simulator, and prints it. Needs no loomcycle and touches nothing of
+yours: no state files, none of your LOOMCYCLE_* settings.
+
+  --speed X   multiplies the simulated agents' delays and the demo's own short waits
+              (default 1, a readable pace; 0.05 runs twenty times faster, as the tests do)`,
 
   state: `usage: loomcycle-mcp-bridge state [list]
        loomcycle-mcp-bridge state prune [BASE_URL…]

@@ -46,6 +46,16 @@ describe("COMMAND --help is that command's usage", () => {
     expect(bin.stderr).toBe("");
   });
 
+  it("demo --help documents --speed; demo takes a factor of 0 or more", async () => {
+    expect((await runCommand(["demo", "--help"])).stdout).toMatch(/^ +--speed X +multiplies/m);
+    expect(parseConfig(["demo", "--speed", "0.05"], {}).speed).toBe(0.05);
+    expect(parseConfig(["demo"], {}).speed).toBeUndefined();
+    for (const bad of ["fast", "-1", "Infinity"])
+      expect(mistake(["demo", `--speed=${bad}`])).toBe(
+        `--speed "${bad}" is not a factor: give a number of 0 or more (1: the demo's own pace, 0.05: twenty times faster, 0: as fast as possible)`,
+      );
+  });
+
   it("sim --help describes every option it takes", async () => {
     const r = await runCommand(["sim", "--help"]);
     for (const o of ["--port", "--host", "--token", "--tail-poll-ms", "--keepalive-ms", "--speed", "--seed"])
@@ -77,7 +87,8 @@ describe("a wrong option names the command's options", () => {
       ["config", "claude-code", "--sandbx"],
       "unknown option --sandbx; did you mean --sandbox? (config takes --sandbox, --base-url, --token-file, --user-id, --log-level, --help; see config --help)",
     ],
-    [["demo", "--verbose"], "unknown option --verbose (demo takes no options but --help; see demo --help)"],
+    [["demo", "--verbose"], "unknown option --verbose (demo takes --speed, --help; see demo --help)"],
+    [["demo", "--sped", "0.1"], "unknown option --sped; did you mean --speed? (demo takes --speed, --help; see demo --help)"],
     [["state", "--all"], "unknown option --all (state takes no options but --help; see state --help)"],
     [
       ["--baseUrl", "http://h:1"],
@@ -91,7 +102,7 @@ describe("a wrong option names the command's options", () => {
     ],
     [
       ["demo", "--base-url", "http://h"],
-      expect.stringMatching(/^demo does not take --base-url: .* \(demo takes no options but --help\)$/),
+      expect.stringMatching(/^demo does not take --base-url: .* \(demo takes --speed, --help\)$/),
     ],
   ])("%j", (argv, line) => {
     expect(mistake(argv as string[])).toEqual(line);

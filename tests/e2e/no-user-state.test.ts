@@ -15,12 +15,19 @@ function tree(dir: string): string[] {
 describe("the user's state", () => {
   it("demo leaves HOME untouched, and ignores the user's LOOMCYCLE_* settings", { timeout: 90_000 }, async () => {
     const home = mkdtempSync(join(tmpdir(), "lcb-home-"));
-    const r = await runBin(["demo"], { HOME: home, LOOMCYCLE_AUTH_TOKEN_FILE: join(home, "no-such-token-file") }, 80_000);
+    // Twenty times its agents' pace: the same session, the same calls.
+    const r = await runBin(
+      ["demo", "--speed", "0.05"],
+      { HOME: home, LOOMCYCLE_AUTH_TOKEN_FILE: join(home, "no-such-token-file") },
+      80_000,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Done\./);
     // The one error is the scripted answer that is not one of the question's options.
     expect(r.stdout.match(/← error/g)).toHaveLength(1);
     expect(r.stdout).toMatch(/← error \(\d+ ms\): The answer must be one of the question's options/);
+    // Every step of the session ran, in order.
+    expect([...r.stdout.matchAll(/^(\d+)\. /gm)].map((m) => Number(m[1]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(tree(home)).toEqual([]);
   });
 
