@@ -57,7 +57,10 @@ async function started(agent: string, prompt: string): Promise<{ runId: string; 
 /** The run's log holds a frame of `type` after position `from` (the echo of an action arrived). */
 async function logged(runId: string, from: number, type: string): Promise<void> {
   const run = h.bridge.tracker.get(runId)!;
-  await waitFor(() => run.events.slice(from).some((e) => e.type === type), 10_000, `${type} in ${runId} after ${from}`);
+  await waitFor(() => run.events.slice(from).some((e) => e.type === type), {
+    timeoutMs: 10_000,
+    what: `${type} in ${runId} after ${from}`,
+  });
 }
 
 /** Parked again after position `from`. */
@@ -299,7 +302,10 @@ describe("console_read", () => {
     ac.abort();
     await expect(pending).rejects.toThrow();
     // Once the bridge stopped waiting, nothing holds the run any more.
-    await waitFor(() => run.releaseIfIdle(0, Date.now() + 1), 5000, "the cancelled wait to let go of the run");
+    await waitFor(() => run.releaseIfIdle(0, Date.now() + 1), {
+      timeoutMs: 5000,
+      what: "the cancelled wait to let go of the run",
+    });
   });
 
   it("refuses bad arguments with one line each, and a cursor past the log's end without touching the read position", async () => {
@@ -428,7 +434,7 @@ describe("console_act: what the person does reaches loomcycle and is shown as th
     const s = await h.call("start_interactive_run", { agent: "longtalk", prompt: "talk", wait_ms: 0 });
     const runId = String(s.sc.run_id);
     const run = h.bridge.tracker.get(runId)!;
-    await waitFor(() => run.events.length > 8, 10_000, "longtalk to talk");
+    await waitFor(() => run.events.length > 8, { timeoutMs: 10_000, what: "longtalk to talk" });
     const pos = readPos(runId);
     const before = h.sim.requests.length;
     const act = await h.call("console_act", { run_id: runId, action: "cancel_turn", reason: "enough" });
@@ -458,7 +464,7 @@ describe("console_act: what the person does reaches loomcycle and is shown as th
     expect(cancels.map((q) => JSON.parse(q.body) as unknown)).toEqual([
       { reason: "cancelled by the person from the run console (loomcycle-mcp-bridge)" },
     ]);
-    await waitFor(() => h.sim.runStatus(runId) === "cancelled", 10_000, "loomcycle to cancel the run");
+    await waitFor(() => h.sim.runStatus(runId) === "cancelled", { timeoutMs: 10_000, what: "loomcycle to cancel the run" });
     // The console's long-poll ends at once on a run that ended.
     const ended = await h.call("console_read", { run_id: runId, cursor: pos, wait_ms: 55_000, since_state: "awaiting_input" });
     expect(ended.sc).toMatchObject({ state: "cancelled", cancelled_by: "person" });
@@ -487,7 +493,7 @@ describe("console_act: what the person does reaches loomcycle and is shown as th
 
     const s = await h.call("start_interactive_run", { agent: "longtalk", prompt: "talk", wait_ms: 0 });
     const runId = String(s.sc.run_id);
-    await waitFor(() => h.bridge.tracker.get(runId)!.events.length > 8, 10_000, "longtalk to talk");
+    await waitFor(() => h.bridge.tracker.get(runId)!.events.length > 8, { timeoutMs: 10_000, what: "longtalk to talk" });
     const stopped = await h.call("cancel_turn", { run_id: runId });
     expect(events(stopped).find((e) => e.kind === "turn_cancelled")).toMatchObject({ source: "host" });
     const ended = await h.call("cancel_run", { run_id: runId });
@@ -634,15 +640,17 @@ describe("the person's marks across a restart of the bridge", () => {
       const iid = String(asker.sc.pending_interrupts![0]!.interrupt_id);
       await first.call("console_act", { run_id: askerId, action: "answer", interrupt_id: iid, answer: "no" });
       await first.call("console_act", { run_id: askerId, action: "cancel_run" });
-      await waitFor(() => first!.bridge.tracker.get(askerId)?.state === "cancelled", 10_000, "the asker run to end");
+      await waitFor(() => first!.bridge.tracker.get(askerId)?.state === "cancelled", {
+        timeoutMs: 10_000,
+        what: "the asker run to end",
+      });
       await waitFor(
         () =>
           first!.bridge.tracker
             .get(echoId)!
             .events.slice(Number(echo.sc.next_cursor))
             .some((e) => e.type === "awaiting_input"),
-        10_000,
-        "the echo run to park again",
+        { timeoutMs: 10_000, what: "the echo run to park again" },
       );
       await first.close();
       first = undefined;
@@ -687,7 +695,10 @@ describe("console_act goes through the model's tools' own checks (conformance)",
         const r = await c.call("console_act", { run_id: runId, action: "steer", text: `person ${i}` });
         expect(r.isError, r.text).toBe(false);
         const run = c.bridge.tracker.get(runId)!;
-        await waitFor(() => run.state === "awaiting_input" && run.marks.inputs.size === i + 2, 10_000, `steer ${i} to land`);
+        await waitFor(() => run.state === "awaiting_input" && run.marks.inputs.size === i + 2, {
+          timeoutMs: 10_000,
+          what: `steer ${i} to land`,
+        });
       }
       expect(c.sim.rowsOfRun(runId).filter((x) => x.type === "user_input")).toHaveLength(5);
       expect(c.sim.requests.filter((q) => q.path.endsWith("/input")).length).toBeGreaterThan(4);
