@@ -20,6 +20,7 @@ const SCENARIOS: Record<number, string> = {
   8: "Memory under a frame flood",
   9: "Concurrency and cancel",
   10: "Secrets",
+  11: "Read positions (property)",
 };
 
 interface Row {
