@@ -108,6 +108,7 @@ export interface SimFaults {
   /**
    * Refuse TCP connections for `ms` (listener closed, open sockets destroyed); state is kept; same port after.
    * Resolves once refusal is in effect; `Simulator.whenAccepting()` resolves when it listens again.
+   * A call while refusing replaces the window: `refuseConnections(0)` listens again now.
    */
   refuseConnections(ms: number): Promise<void>;
   /**

@@ -43,75 +43,24 @@ function logWhenConfirmed(rs: RunStream, timeoutMs = 10_000): Promise<Array<Reco
 }
 
 const parks = (rs: RunStream): number => rs.state.events.slice().filter((e) => e.type === "awaiting_input").length;
-const expected = (runId: string): Array<Record<string, unknown>> => sim.expectedTailFrames(runId).map(([, data]) => data);
+const expectedOn = (on: Simulator, runId: string): Array<Record<string, unknown>> =>
+  on.expectedTailFrames(runId).map(([, data]) => data);
+const expected = (runId: string): Array<Record<string, unknown>> => expectedOn(sim, runId);
 
 describe("releasing and re-attaching a parked run's stream", () => {
-  it.each([
+  // The two resume strategies side by side, each against a simulator of its own (its tail count is the test's).
+  it.concurrent.each([
     ["transcript from_seq", true],
     ["replay from 0 and skip", false],
   ] as const)(
     "keeps the log exact across random releases, with turns steered by someone else while released (%s)",
     async (_label, useTranscriptResume) => {
-      const seed = Number(process.env.RELEASE_SEED ?? 20261313) + (useTranscriptResume ? 0 : 1);
-      const rand = rng(seed);
-      const agents = ["echo", "unicode", "toolish", "longtalk", "echo"];
-      const TURNS = 6;
-      const posts = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length;
-      const streams = agents.map((agent, i) =>
-        RunStream.start(
-          client,
-          { agent, prompt: `prompt ${i} — héllo ✓`, agent_id: newAgentId(), user_id: "u_rel" },
-          { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF }, useTranscriptResume },
-        ),
-      );
-      let releases = 0;
-      let steeredWhileReleased = 0;
-      await Promise.all(
-        streams.map(async (rs, i) => {
-          for (let turn = 1; turn <= TURNS; turn++) {
-            await waitFor(() => parks(rs) >= turn, { timeoutMs: 60_000, what: `run ${i} park ${turn}` });
-            if (turn === TURNS) break;
-            if (rand() < 0.7 && rs.release()) {
-              releases += 1;
-              await waitFor(() => rs.state.phase === "released", { timeoutMs: 5_000, what: `run ${i} released` });
-              expect(rs.confirmed).toBe(false);
-              if (rand() < 0.6) {
-                // Someone else (the Web UI, another host) steers the run while we hold no stream.
-                steeredWhileReleased += 1;
-                await client.sendInput(rs.state.runId!, `turn ${turn} of run ${i}, steered elsewhere: ünï 🎉`);
-                const settled = rand() < 0.5;
-                if (settled) await sim.waitForStopPoint(rs.state.runId!, 30_000);
-                const atConfirm = logWhenConfirmed(rs);
-                rs.interest();
-                const log = await atConfirm;
-                // Confirmed: every frame loomcycle held when we re-attached is in the log, none
-                // twice (all of the turn when it had parked again before the interest).
-                const want = expected(rs.state.runId!);
-                if (settled) expect(log).toEqual(want);
-                else expect(want.slice(0, log.length)).toEqual(log);
-                continue;
-              }
-              const atConfirm = logWhenConfirmed(rs);
-              rs.interest();
-              expect(await atConfirm).toEqual(expected(rs.state.runId!));
-            }
-            await client.sendInput(rs.state.runId!, `turn ${turn} of run ${i}`);
-          }
-        }),
-      );
-      for (const rs of streams) expect(rs.state.events.slice()).toEqual(expected(rs.state.runId!));
-      expect(releases).toBeGreaterThanOrEqual(10);
-      expect(steeredWhileReleased).toBeGreaterThanOrEqual(5);
-      // Every release was followed by exactly one re-attach, and no start was ever repeated.
-      expect(streams.reduce((n, rs) => n + rs.state.reattaches, 0)).toBe(releases);
-      if (useTranscriptResume) expect(streams.reduce((n, rs) => n + rs.state.reattachesFromSeq, 0)).toBe(releases);
-      expect(sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length - posts).toBe(streams.length);
-
-      // Released, they hold no tail on loomcycle; closed, nothing is left.
-      const openBefore = sim.tailStats().open;
-      for (const rs of streams) expect(rs.release()).toBe(true);
-      await waitFor(() => sim.tailStats().open === openBefore - streams.length, { timeoutMs: 5_000, what: "tails closed" });
-      for (const rs of streams) rs.close();
+      const own = await startSimulator({ tailPollMs: 5, keepaliveMs: 0, speed: 0.02, seed: 13 });
+      try {
+        await randomReleases(own, useTranscriptResume);
+      } finally {
+        await own.close();
+      }
     },
     120_000,
   );
@@ -180,3 +129,69 @@ describe("releasing and re-attaching a parked run's stream", () => {
     expect(rs.state.reattaches).toBe(0);
   });
 });
+
+/** Five runs steered through six turns each, released at random, some steered elsewhere meanwhile. */
+async function randomReleases(sim: Simulator, useTranscriptResume: boolean): Promise<void> {
+  const client = new LoomcycleClient({ baseUrl: sim.url, token: sim.token, logger: silentLogger() });
+  const expected = (runId: string): Array<Record<string, unknown>> => expectedOn(sim, runId);
+  const seed = Number(process.env.RELEASE_SEED ?? 20261313) + (useTranscriptResume ? 0 : 1);
+  const rand = rng(seed);
+  const agents = ["echo", "unicode", "toolish", "longtalk", "echo"];
+  const TURNS = 6;
+  const posts = sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length;
+  const streams = agents.map((agent, i) =>
+    RunStream.start(
+      client,
+      { agent, prompt: `prompt ${i} — héllo ✓`, agent_id: newAgentId(), user_id: "u_rel" },
+      { logger: silentLogger(), timings: { backoffMs: FAST_BACKOFF }, useTranscriptResume },
+    ),
+  );
+  let releases = 0;
+  let steeredWhileReleased = 0;
+  await Promise.all(
+    streams.map(async (rs, i) => {
+      for (let turn = 1; turn <= TURNS; turn++) {
+        await waitFor(() => parks(rs) >= turn, { timeoutMs: 60_000, what: `run ${i} park ${turn}` });
+        if (turn === TURNS) break;
+        if (rand() < 0.7 && rs.release()) {
+          releases += 1;
+          await waitFor(() => rs.state.phase === "released", { timeoutMs: 5_000, what: `run ${i} released` });
+          expect(rs.confirmed).toBe(false);
+          if (rand() < 0.6) {
+            // Someone else (the Web UI, another host) steers the run while we hold no stream.
+            steeredWhileReleased += 1;
+            await client.sendInput(rs.state.runId!, `turn ${turn} of run ${i}, steered elsewhere: ünï 🎉`);
+            const settled = rand() < 0.5;
+            if (settled) await sim.waitForStopPoint(rs.state.runId!, 30_000);
+            const atConfirm = logWhenConfirmed(rs);
+            rs.interest();
+            const log = await atConfirm;
+            // Confirmed: every frame loomcycle held when we re-attached is in the log, none
+            // twice (all of the turn when it had parked again before the interest).
+            const want = expected(rs.state.runId!);
+            if (settled) expect(log).toEqual(want);
+            else expect(want.slice(0, log.length)).toEqual(log);
+            continue;
+          }
+          const atConfirm = logWhenConfirmed(rs);
+          rs.interest();
+          expect(await atConfirm).toEqual(expected(rs.state.runId!));
+        }
+        await client.sendInput(rs.state.runId!, `turn ${turn} of run ${i}`);
+      }
+    }),
+  );
+  for (const rs of streams) expect(rs.state.events.slice()).toEqual(expected(rs.state.runId!));
+  expect(releases).toBeGreaterThanOrEqual(10);
+  expect(steeredWhileReleased).toBeGreaterThanOrEqual(5);
+  // Every release was followed by exactly one re-attach, and no start was ever repeated.
+  expect(streams.reduce((n, rs) => n + rs.state.reattaches, 0)).toBe(releases);
+  if (useTranscriptResume) expect(streams.reduce((n, rs) => n + rs.state.reattachesFromSeq, 0)).toBe(releases);
+  expect(sim.requests.filter((r) => r.method === "POST" && r.path === "/v1/runs").length - posts).toBe(streams.length);
+
+  // Released, they hold no tail on loomcycle; closed, nothing is left.
+  const openBefore = sim.tailStats().open;
+  for (const rs of streams) expect(rs.release()).toBe(true);
+  await waitFor(() => sim.tailStats().open === openBefore - streams.length, { timeoutMs: 5_000, what: "tails closed" });
+  for (const rs of streams) rs.close();
+}

@@ -68,7 +68,8 @@ async function start(userConfig: Record<string, string>): Promise<StdioPeer> {
   return p;
 }
 
-describe("the .mcpb bundle", () => {
+// Each case starts bundles of its own: they run side by side.
+describe.concurrent("the .mcpb bundle", () => {
   it("is named for the version, and its manifest validates and says what package.json says", () => {
     expect(bundle.endsWith(`loomcycle-mcp-bridge-${pkg.version}.mcpb`)).toBe(true);
     const strict = v0_2.McpbManifestSchema.safeParse(manifest); // MCPB manifest 0.2, strict
@@ -114,17 +115,19 @@ describe("the .mcpb bundle", () => {
       { base_url: sim.url, auth_token: TOKEN },
       { base_url: sim.url, auth_token: TOKEN, user_id: "", questions: "" },
     ];
-    for (const uc of settings) {
-      const { env } = await desktopCommand(uc);
-      expect(Object.values(env).join(" "), "every variable is substituted").not.toMatch(/\$\{/);
-      const p = await start(uc);
-      try {
-        const agents = await p.callTool("list_agents", {});
-        expect(agents.isError, agents.text).toBe(false);
-      } finally {
-        p.kill();
-      }
-    }
+    await Promise.all(
+      settings.map(async (uc) => {
+        const { env } = await desktopCommand(uc);
+        expect(Object.values(env).join(" "), "every variable is substituted").not.toMatch(/\$\{/);
+        const p = await start(uc);
+        try {
+          const agents = await p.callTool("list_agents", {});
+          expect(agents.isError, agents.text).toBe(false);
+        } finally {
+          p.kill();
+        }
+      }),
+    );
   });
 
   it("without a token it still starts, and a call says the token is missing", async () => {

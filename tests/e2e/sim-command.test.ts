@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BIN, StdioPeer } from "../stdio-peer.js";
+import { runCommand } from "../cli/run-bin.js";
 
 function startSimCommand(
   args: string[],
@@ -39,7 +40,8 @@ function startSimCommand(
   });
 }
 
-describe("loomcycle-mcp-bridge sim", () => {
+// Each case has its simulator and state directory: they run side by side.
+describe.concurrent("loomcycle-mcp-bridge sim", () => {
   it("prints its URL and token, refuses other tokens, and carries a run across bridge processes", async () => {
     const sim = await startSimCommand(["--port", "0", "--token", "dev-token-e2e"]);
     try {
@@ -78,14 +80,12 @@ describe("loomcycle-mcp-bridge sim", () => {
     }
   });
 
-  it("names a bad option and exits 2", async () => {
-    const proc = spawn(process.execPath, [BIN, "sim", "--bogus"], { env: { PATH: process.env.PATH ?? "" } });
-    let err = "";
-    proc.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
-    const code = await new Promise<number | null>((res) => proc.on("exit", res));
-    expect(code).toBe(2);
-    expect(err).toMatch(/unknown option --bogus \(sim takes --port, --host, --token, /);
-    expect(err).toMatch(/see loomcycle-mcp-bridge sim --help/);
+  it("names a bad option and exits 2 (in process, as the bin runs it)", async () => {
+    const r = await runCommand(["sim", "--bogus"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/unknown option --bogus \(sim takes --port, --host, --token, /);
+    expect(r.stderr).toMatch(/see loomcycle-mcp-bridge sim --help/);
   });
 
   it("when it stops, removes the state files that hold only its runs, and no other", async () => {

@@ -1,11 +1,12 @@
-// Tier (c): the built binary, spawned over stdio as a host runs it.
-import { spawnSync } from "node:child_process";
+// Tier (c): the built binary, spawned over stdio as a host runs it. Each case has processes
+// (and a state directory) of its own: the cases run side by side.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { BIN, StdioPeer } from "../stdio-peer.js";
+import { StdioPeer } from "../stdio-peer.js";
+import { runBin } from "../cli/run-bin.js";
 
 let sim: Simulator;
 const TOKEN = "lc_tok_e2e_secret_ABCDEF0123456789";
@@ -16,8 +17,8 @@ afterAll(async () => {
   await sim?.close();
 });
 
-const stateHome = mkdtempSync(join(tmpdir(), "lcb-e2e-state-"));
-const env = () => ({
+const newStateHome = (): string => mkdtempSync(join(tmpdir(), "lcb-e2e-state-"));
+const env = (stateHome = newStateHome()) => ({
   XDG_STATE_HOME: stateHome,
   LOOMCYCLE_BASE_URL: sim.url,
   LOOMCYCLE_AUTH_TOKEN: TOKEN,
@@ -25,7 +26,7 @@ const env = () => ({
   LOOMCYCLE_MCP_LOG_LEVEL: "debug",
 });
 
-describe("the built binary over stdio", () => {
+describe.concurrent("the built binary over stdio", () => {
   it("serves a whole session with nothing but JSON-RPC on stdout and never shows the token", async () => {
     const p = new StdioPeer(env());
     try {
@@ -56,31 +57,27 @@ describe("the built binary over stdio", () => {
     }
   });
 
-  it("exits 2 with one clear stderr line on bad config", () => {
-    const r = spawnSync(process.execPath, [BIN], {
-      env: { PATH: process.env.PATH ?? "", LOOMCYCLE_BASE_URL: "ftp://example" },
-      encoding: "utf8",
-      input: "",
-    });
-    expect(r.status).toBe(2);
+  it("exits 2 with one clear stderr line on bad config", async () => {
+    const r = await runBin([], { LOOMCYCLE_BASE_URL: "ftp://example" });
+    expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/LOOMCYCLE_BASE_URL "ftp:\/\/example" must start with http:\/\/ or https:\/\//);
   });
 
-  it("prints --help and --version to stdout and exits 0", () => {
-    const h = spawnSync(process.execPath, [BIN, "--help"], { encoding: "utf8" });
-    expect(h.status).toBe(0);
+  it("prints --help and --version to stdout and exits 0", async () => {
+    const [h, v] = await Promise.all([runBin(["--help"]), runBin(["--version"])]);
+    expect(h.code).toBe(0);
     expect(h.stdout).toMatch(/LOOMCYCLE_BASE_URL/);
-    const v = spawnSync(process.execPath, [BIN, "--version"], { encoding: "utf8" });
-    expect(v.status).toBe(0);
+    expect(v.code).toBe(0);
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
   // How fast it exits is the fault suite's to bound (09: within 1 s, under load).
   it("exits when stdin closes, leaving the remote run alive; a second process reads it with the same cursors", async () => {
-    const p = new StdioPeer(env());
+    const stateHome = newStateHome();
+    const p = new StdioPeer(env(stateHome));
     await p.initialize();
     const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: "survive me" });
     const runId = String(s.sc.run_id);
@@ -90,7 +87,7 @@ describe("the built binary over stdio", () => {
     expect(exit.code).toBe(0);
     expect(sim.runStatus(runId)).toBe("running");
 
-    const q = new StdioPeer(env());
+    const q = new StdioPeer(env(stateHome));
     try {
       await q.initialize();
       const again = await q.callTool("read_run_events", { run_id: runId, cursor: 0 });
@@ -104,7 +101,7 @@ describe("the built binary over stdio", () => {
   });
 
   it("--sandbox serves against a built-in simulator and labels every result as such", async () => {
-    const p = new StdioPeer({ XDG_STATE_HOME: stateHome, LOOMCYCLE_MCP_LOG_LEVEL: "info" }, ["--sandbox"]);
+    const p = new StdioPeer({ XDG_STATE_HOME: newStateHome(), LOOMCYCLE_MCP_LOG_LEVEL: "info" }, ["--sandbox"]);
     try {
       await p.initialize();
       const s = await p.callTool("start_interactive_run", { agent: "echo", prompt: "sandboxed" });

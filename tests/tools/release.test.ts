@@ -135,17 +135,19 @@ describe("releasing idle parked runs", () => {
   });
 
   it("a released run whose re-attach cannot be confirmed shows its state as of the release, within the call's bound", async () => {
-    // The read waits 300 ms for the re-attach (3 s by default); loomcycle is away for longer.
+    // The read waits 300 ms for the re-attach (3 s by default); loomcycle is away until the
+    // read has answered (a minute at most: only a failure reaches that), then comes back.
     h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS, attachWithinMs: 300 } });
     const runId = await startParked(h);
     await waitFor(released(h, runId), { timeoutMs: 5_000, what: "released" });
     const releasedAt = h.bridge.tracker.get(runId)!.stream.state.releasedAt!;
-    await h.sim.faults.refuseConnections(3_000);
+    await h.sim.faults.refuseConnections(60_000);
     const r = await h.call("read_run_events", { run_id: runId, wait_ms: 0 });
     expect(r.isError, r.text).toBe(false);
     expect(r.sc.state).toBe("awaiting_input");
     expect(r.sc.state_as_of).toBe(new Date(releasedAt).toISOString());
     expect(r.text).toContain(`state=awaiting_input (as of ${new Date(releasedAt).toISOString()}, not confirmed since)`);
+    await h.sim.faults.refuseConnections(0); // a new window, of none: listening again now
     await h.sim.whenAccepting?.();
     await waitFor(() => h!.bridge.tracker.get(runId)!.confirmed, {
       timeoutMs: 15_000,
