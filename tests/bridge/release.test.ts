@@ -73,16 +73,16 @@ describe("releasing and re-attaching a parked run's stream", () => {
     );
     await waitFor(() => parks(rs) >= 1, { timeoutMs: 30_000, what: "parked" });
     expect(rs.release()).toBe(true);
-    await waitFor(() => rs.state.phase === "released", { timeoutMs: 5_000, what: "released" });
+    await waitFor(() => rs.state.phase === "released", { what: "released" });
     const before = rs.state.reattaches;
     rs.interest();
-    await waitFor(() => rs.state.phase === "live", { timeoutMs: 5_000, what: "live again" });
+    await waitFor(() => rs.state.phase === "live", { what: "live again" });
     // Nothing happened meanwhile: the transcript's count says so, no quiet period needed.
     expect(rs.confirmed).toBe(true);
     expect(rs.state.reattaches).toBe(before + 1);
 
     expect(rs.release()).toBe(true);
-    await waitFor(() => rs.state.phase === "released", { timeoutMs: 5_000, what: "released again" });
+    await waitFor(() => rs.state.phase === "released", { what: "released again" });
     await client.cancelAgent(rs.state.agentId!, "ended elsewhere");
     rs.interest();
     await waitFor(() => rs.state.terminal !== undefined, { timeoutMs: 10_000, what: "terminal seen" });
@@ -101,7 +101,7 @@ describe("releasing and re-attaching a parked run's stream", () => {
     expect(rs.release()).toBe(false); // still connecting: nothing to release
     await waitFor(() => parks(rs) >= 1, { timeoutMs: 60_000, what: "parked" });
     expect(rs.release()).toBe(true);
-    await waitFor(() => rs.state.phase === "released", { timeoutMs: 5_000, what: "released" });
+    await waitFor(() => rs.state.phase === "released", { what: "released" });
     rs.close();
     expect(rs.state.phase).toBe("ended");
     // A late interest after close re-attaches nothing: the woken loop would ask loomcycle
@@ -155,7 +155,7 @@ async function randomReleases(sim: Simulator, useTranscriptResume: boolean): Pro
         if (turn === TURNS) break;
         if (rand() < 0.7 && rs.release()) {
           releases += 1;
-          await waitFor(() => rs.state.phase === "released", { timeoutMs: 5_000, what: `run ${i} released` });
+          await waitFor(() => rs.state.phase === "released", { what: `run ${i} released` });
           expect(rs.confirmed).toBe(false);
           if (rand() < 0.6) {
             // Someone else (the Web UI, another host) steers the run while we hold no stream.
@@ -192,6 +192,6 @@ async function randomReleases(sim: Simulator, useTranscriptResume: boolean): Pro
   // Released, they hold no tail on loomcycle; closed, nothing is left.
   const openBefore = sim.tailStats().open;
   for (const rs of streams) expect(rs.release()).toBe(true);
-  await waitFor(() => sim.tailStats().open === openBefore - streams.length, { timeoutMs: 5_000, what: "tails closed" });
+  await waitFor(() => sim.tailStats().open === openBefore - streams.length, { what: "tails closed" });
   for (const rs of streams) rs.close();
 }

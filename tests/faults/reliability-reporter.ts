@@ -2,8 +2,9 @@
 // attach to their tasks (tests/faults/report.ts) and from the tests' own pass/fail
 // states. Full mode writes docs/reliability.md (the committed report); short mode
 // (FAULTS_SHORT=1, used by .ci/run) writes to the temp dir unless FAULTS_REPORT names
-// a path, so a quick local run never overwrites the full report.
-import { mkdirSync, writeFileSync } from "node:fs";
+// a path, so a quick local run never overwrites the full report. The `npm run test:busy`
+// block in the report is kept as it is.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Reporter, TestCase, TestModule } from "vitest/node";
@@ -32,6 +33,23 @@ interface Row {
   error: string | undefined;
 }
 
+/**
+ * What other tools write into the report and this one keeps as it is: the block between
+ * "<!-- test:busy" and "<!-- /test:busy -->" (`npm run test:busy`, scripts/test-busy.mjs).
+ */
+function kept(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+  const a = text.indexOf("<!-- test:busy");
+  const end = "<!-- /test:busy -->";
+  const b = text.indexOf(end, a);
+  return a >= 0 && b > a ? `\n${text.slice(a, b + end.length)}\n` : "";
+}
+
 function cell(s: string): string {
   return s.replace(/\|/g, "\\|").replace(/\r?\n/g, "<br>");
 }
@@ -55,7 +73,7 @@ export default class ReliabilityReporter implements Reporter {
         ? join(tmpdir(), "loomcycle-bridge-reliability-short.md")
         : resolve("docs/reliability.md");
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, this.render(rows, short));
+    writeFileSync(path, this.render(rows, short) + kept(path));
     process.stderr.write(`\nreliability report (${short ? "short" : "full"} mode) written to ${path}\n`);
   }
 

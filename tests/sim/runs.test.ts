@@ -377,7 +377,7 @@ describe("interactive run stream", () => {
     try {
       const { sse, agentId } = await startInteractive(ka, { agent: "echo", prompt: "hi" });
       await sse.waitFor((f) => f.event === "awaiting_input");
-      await waitFor(() => sse.comments.length >= 2, { timeoutMs: 2000, what: "keepalives" });
+      await waitFor(() => sse.comments.length >= 2, { what: "keepalives" });
       expect(sse.comments[0]).toBe(": keepalive");
       expect(sse.bytes.toString()).toContain("\n\n: keepalive\n\n");
       await api(ka, "POST", `/v1/agents/${agentId}/cancel`);
@@ -436,7 +436,7 @@ describe("non-interactive runs", () => {
     await sse.waitFor((f) => f.event === "text");
     sse.abort();
     const runId = String(agent.data.run_id);
-    await waitFor(() => timed.runStatus(runId) === "cancelled", { timeoutMs: 3000 });
+    await waitFor(() => timed.runStatus(runId) === "cancelled");
     expect((await api(timed, "GET", `/v1/agents/${String(agent.data.agent_id)}`)).json()).toMatchObject({
       status: "cancelled",
       stop_reason: "client disconnected",

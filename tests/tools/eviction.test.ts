@@ -59,10 +59,7 @@ describe("finished runs are not kept forever", () => {
       const c = await h.call("cancel_run", { run_id: runId });
       expect(c.sc.final_state).toBe("cancelled");
       const full = await h.call("read_run_events", { run_id: runId, cursor: 0 });
-      await waitFor(() => h.bridge.tracker.get(runId) === undefined, {
-        timeoutMs: 5000,
-        what: "the finished run dropped from memory",
-      });
+      await waitFor(() => h.bridge.tracker.get(runId) === undefined, { what: "the finished run dropped from memory" });
       const cont = await h.call("read_run_events", { run_id: runId });
       expect(cont.isError, cont.text).toBe(false);
       expect(cont.sc.state).toBe("cancelled");

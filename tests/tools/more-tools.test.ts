@@ -232,7 +232,7 @@ describe("resources", () => {
     // A whole turn may arrive in one batch (awaiting_input before and after): the
     // subscriber is still told, because a new stop point was reached.
     await h.call("send_steer", { run_id: runId, text: "change state", wait_ms: 10_000 });
-    await waitFor(() => updates.includes(`loomcycle://runs/${runId}`), { timeoutMs: 5000, what: "an update after the turn" });
+    await waitFor(() => updates.includes(`loomcycle://runs/${runId}`), { what: "an update after the turn" });
     const after = await h.client.readResource({ uri: `loomcycle://runs/${runId}` });
     expect(String((after.contents[0] as { text: string }).text)).toMatch(/You said: change state/);
     const n = updates.length;

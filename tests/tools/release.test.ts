@@ -32,8 +32,8 @@ describe("releasing idle parked runs", () => {
     const runId = await startParked(h);
     const first = await h.call("read_run_events", { run_id: runId });
     const cursor = Number(first.sc.next_cursor);
-    await waitFor(released(h, runId), { timeoutMs: 5_000, what: "released" });
-    await waitFor(() => h!.sim.tailStats().open === 0, { timeoutMs: 5_000, what: "no tail open on loomcycle" });
+    await waitFor(released(h, runId), { what: "released" });
+    await waitFor(() => h!.sim.tailStats().open === 0, { what: "no tail open on loomcycle" });
 
     // Another host steers the run while this bridge holds no stream for it.
     const other = new LoomcycleClient({ baseUrl: h.sim.url, token: h.sim.token, logger: silentLogger() });
@@ -54,7 +54,7 @@ describe("releasing idle parked runs", () => {
     expect(h.bridge.tracker.get(runId)!.events.slice()).toEqual(h.sim.expectedTailFrames(runId).map(([, d]) => d));
 
     // Released again, a steer through this bridge re-attaches first and sees only its own turn.
-    await waitFor(released(h, runId), { timeoutMs: 5_000, what: "released again" });
+    await waitFor(released(h, runId), { what: "released again" });
     const s = await h.call("send_steer", { run_id: runId, text: "mine", wait_ms: 20_000 });
     expect(s.isError, s.text).toBe(false);
     expect(s.sc.state).toBe("awaiting_input");
@@ -91,14 +91,14 @@ describe("releasing idle parked runs", () => {
     expect(run.stream.state.phase).toBe("live");
     expect(run.stream.state.releases).toBe(0);
     await h.client.unsubscribeResource({ uri: `loomcycle://runs/${runId}` });
-    await waitFor(released(h, runId), { timeoutMs: 5_000, what: "released after unsubscribe" });
+    await waitFor(released(h, runId), { what: "released after unsubscribe" });
   });
 
   it("list_runs, wait_for_runs and a resource read re-attach released runs before answering", async () => {
     h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS } });
     const a = await startParked(h, "a");
     const b = await startParked(h, "b");
-    await waitFor(() => released(h!, a)() && released(h!, b)(), { timeoutMs: 5_000, what: "both released" });
+    await waitFor(() => released(h!, a)() && released(h!, b)(), { what: "both released" });
     const other = new LoomcycleClient({ baseUrl: h.sim.url, token: h.sim.token, logger: silentLogger() });
     await other.sendInput(b, "b again");
     await h.sim.waitForStopPoint(b, 20_000);
@@ -113,7 +113,7 @@ describe("releasing idle parked runs", () => {
     expect(h.bridge.tracker.get(b)!.events.slice()).toEqual(h.sim.expectedTailFrames(b).map(([, d]) => d));
 
     await h.call("read_run_events", { run_id: b }); // nothing unread on b
-    await waitFor(() => released(h!, a)() && released(h!, b)(), { timeoutMs: 5_000, what: "both released again" });
+    await waitFor(() => released(h!, a)() && released(h!, b)(), { what: "both released again" });
     await other.sendInput(a, "a again");
     await h.sim.waitForStopPoint(a, 20_000);
     // a has unread events the re-attach brings in: wait_for_runs names it at once.
@@ -122,7 +122,7 @@ describe("releasing idle parked runs", () => {
     expect(w.sc.ready).toEqual([a]);
     expect(w.sc.timed_out).toBe(false);
 
-    await waitFor(released(h, a), { timeoutMs: 5_000, what: "a released again" });
+    await waitFor(released(h, a), { what: "a released again" });
     await other.sendInput(a, "a third");
     await h.sim.waitForStopPoint(a, 20_000);
     const res = await h.client.readResource({ uri: `loomcycle://runs/${a}` });
@@ -139,7 +139,7 @@ describe("releasing idle parked runs", () => {
     // read has answered (a minute at most: only a failure reaches that), then comes back.
     h = await startHarness({}, { timings: { parkReleaseMs: RELEASE_MS, attachWithinMs: 300 } });
     const runId = await startParked(h);
-    await waitFor(released(h, runId), { timeoutMs: 5_000, what: "released" });
+    await waitFor(released(h, runId), { what: "released" });
     const releasedAt = h.bridge.tracker.get(runId)!.stream.state.releasedAt!;
     await h.sim.faults.refuseConnections(60_000);
     const r = await h.call("read_run_events", { run_id: runId, wait_ms: 0 });
@@ -173,12 +173,12 @@ describe("releasing idle parked runs", () => {
     expect(held).toBeGreaterThan(512);
     // Unread events keep the log in memory across a release (the next read must not wait on a re-fetch).
     run.readPos = held - 1;
-    await waitFor(released(h, runId), { timeoutMs: 5_000, what: "released with an unread event" });
+    await waitFor(released(h, runId), { what: "released with an unread event" });
     expect(run.events.firstHeld).toBe(0);
     const unread = await h.call("read_run_events", { run_id: runId });
     expect(unread.sc.next_cursor).toBe(held);
     // Read to the end: the next release lets go of it.
-    await waitFor(() => run.stream.state.releases === 2, { timeoutMs: 5_000, what: "released again" });
+    await waitFor(() => run.stream.state.releases === 2, { what: "released again" });
     expect(run.events.firstHeld).toBe(held); // nothing of it in memory
 
     const other = new LoomcycleClient({ baseUrl: h.sim.url, token: h.sim.token, logger: silentLogger() });

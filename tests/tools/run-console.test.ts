@@ -302,10 +302,7 @@ describe("console_read", () => {
     ac.abort();
     await expect(pending).rejects.toThrow();
     // Once the bridge stopped waiting, nothing holds the run any more.
-    await waitFor(() => run.releaseIfIdle(0, Date.now() + 1), {
-      timeoutMs: 5000,
-      what: "the cancelled wait to let go of the run",
-    });
+    await waitFor(() => run.releaseIfIdle(0, Date.now() + 1), { what: "the cancelled wait to let go of the run" });
   });
 
   it("refuses bad arguments with one line each, and a cursor past the log's end without touching the read position", async () => {
