@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { AGENTS, UNICODE_REPLY } from "../../src/sim/agents.js";
-import { api, startInteractive, waitUntil, type Frame } from "./sim-helpers.js";
+import { api, startInteractive, type Frame } from "./sim-helpers.js";
+import { waitFor } from "../helpers.js";
 
 /** The agent names of the first markdown table whose header starts `| agent |` after `heading`. */
 function agentRows(file: string, heading: string): Map<string, string> {
@@ -247,7 +248,7 @@ const ROWS: Record<string, () => Promise<void>> = {
     // As fast as possible (speed 0), and still it stalls: no scripted delay ends it.
     const r = await startInteractive(sim, { agent: "hang", prompt: "think" });
     await r.sse.waitFor((f) => f.event === "text");
-    await waitUntil(() => texts(r.sse.frames) === "Let me think about that...", 5000, "its first words");
+    await waitFor(() => texts(r.sse.frames) === "Let me think about that...", { timeoutMs: 5000, what: "its first words" });
     const status = async (): Promise<{ last_heartbeat_at: string }> =>
       (await api(sim, "GET", `/v1/agents/${r.agentId}`)).json() as { last_heartbeat_at: string };
     const before = (await status()).last_heartbeat_at;

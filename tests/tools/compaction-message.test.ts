@@ -48,11 +48,10 @@ describe("a compaction delivered as a message (cluster)", () => {
       sim.faults.routeTo("lc-2", { pathPrefix: `/v1/runs/${runId}/compact` });
       await h.call("compact_run", { run_id: runId }); // what it reports is compact_run's own business
       const run = h.bridge.tracker.get(runId)!;
-      await waitFor(
-        () => run.events.slice(before).filter((e) => e.type === "awaiting_input").length === 1,
-        10_000,
-        "the run's reply to the summary",
-      );
+      await waitFor(() => run.events.slice(before).filter((e) => e.type === "awaiting_input").length === 1, {
+        timeoutMs: 10_000,
+        what: "the run's reply to the summary",
+      });
       const r = await h.call("read_run_events", { run_id: runId });
       expect(r.isError, r.text).toBe(false);
       const inputs = r.sc.events!.filter((e) => e.kind === "input");
@@ -78,11 +77,10 @@ describe("a compaction delivered as a message (cluster)", () => {
         headers: { authorization: `Bearer ${sim.token}`, "content-type": "application/json" },
         body: JSON.stringify({ text: "from someone else" }),
       });
-      await waitFor(
-        () => run.events.slice(0).some((e) => e.type === "steer" && e.user_input?.text === "from someone else"),
-        10_000,
-        "the other client's message",
-      );
+      await waitFor(() => run.events.slice(0).some((e) => e.type === "steer" && e.user_input?.text === "from someone else"), {
+        timeoutMs: 10_000,
+        what: "the other client's message",
+      });
       const later = await h.call("read_run_events", { run_id: runId });
       expect(later.sc.events!.find((e) => e.kind === "input")).toMatchObject({ text: "from someone else", source: "replay" });
     } finally {

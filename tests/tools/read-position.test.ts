@@ -56,7 +56,10 @@ describe("the read position", () => {
       body: JSON.stringify({ text: "from elsewhere" }),
     });
     const run = h.bridge.tracker.get(runId)!;
-    await waitFor(() => run.events.slice(0).filter((e) => e.type === "awaiting_input").length === 2, 10_000, "the second park");
+    await waitFor(() => run.events.slice(0).filter((e) => e.type === "awaiting_input").length === 2, {
+      timeoutMs: 10_000,
+      what: "the second park",
+    });
     const r = await h.call("read_run_events", { run_id: runId, cursor: 0 });
     expect(texts(r.sc.events)).toBe("You said: firstYou said: from elsewhere");
     expect(Number(r.sc.next_cursor)).toBeGreaterThan(pos);

@@ -100,8 +100,7 @@ async function runIn(state: State, tool: string): Promise<{ on: Harness; runId: 
           tracked(h, runId)
             .events.slice(0)
             .some((e) => e.type === "text"),
-        10_000,
-        "its turn to start",
+        { timeoutMs: 10_000, what: "its turn to start" },
       );
       await h.call("read_run_events", { run_id: runId });
       return { on: h, runId };
@@ -134,7 +133,7 @@ async function runIn(state: State, tool: string): Promise<{ on: Harness; runId: 
         method: "POST",
         headers: { authorization: `Bearer ${main.token}` },
       });
-      await waitFor(() => tracked(h, runId).state === "cancelled", 10_000, "the run to read cancelled");
+      await waitFor(() => tracked(h, runId).state === "cancelled", { timeoutMs: 10_000, what: "the run to read cancelled" });
       await h.call("read_run_events", { run_id: runId });
       return { on: h, runId };
     }
@@ -196,13 +195,15 @@ beforeAll(async () => {
     lostRuns.set(t.name, String((await start(hLost, t.name === "resolve_interrupt" ? "asker" : "echo")).sc.run_id));
   }
   await gone.faults.refuseConnections(24 * 3600_000);
-  await waitFor(
-    () => [...goneRuns.values()].every((id) => tracked(hGone, id).state === "unreachable"),
-    10_000,
-    "the runs to read unreachable",
-  );
+  await waitFor(() => [...goneRuns.values()].every((id) => tracked(hGone, id).state === "unreachable"), {
+    timeoutMs: 10_000,
+    what: "the runs to read unreachable",
+  });
   await restarted.restart(20);
-  await waitFor(() => [...lostRuns.values()].every((id) => tracked(hLost, id).loopLost), 10_000, "the runs' loops to read lost");
+  await waitFor(() => [...lostRuns.values()].every((id) => tracked(hLost, id).loopLost), {
+    timeoutMs: 10_000,
+    what: "the runs' loops to read lost",
+  });
 });
 
 afterAll(async () => {
