@@ -51,6 +51,7 @@ export class Bridge {
     const clientOpts: ConstructorParameters<typeof LoomcycleClient>[0] = {
       baseUrl: opts.config.baseUrl,
       logger: opts.logger.child({ module: "http" }),
+      retry: { baseDelayMs: this.timings.retryBaseMs },
     };
     if (opts.config.token) clientOpts.token = opts.config.token;
     if (opts.fetch) clientOpts.fetch = opts.fetch;

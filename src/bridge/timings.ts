@@ -20,6 +20,8 @@ export interface Timings {
   compactionSeenMs: number;
   /** Delays before re-attach attempts, the last one repeating: at once, then backing off to every 4 s. */
   backoffMs: readonly number[];
+  /** A GET that failed in a way worth trying again waits base·2^n (jittered, at most 5 s) before the next of its 3 attempts: a loomcycle restarting or briefly overloaded gets a moment, a call its answer soon. */
+  retryBaseMs: number;
   /** A replay after attaching counts as settled once no frame came for this long (frames come in bursts). */
   replayQuietMs: number;
   /** A re-attach after a release, without a catch-up count, is confirmed after this long without a frame. */
@@ -37,6 +39,7 @@ export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
   retainFinishedMs: 30 * 60_000,
   compactionSeenMs: 8_000,
   backoffMs: [0, 500, 1000, 2000, 4000],
+  retryBaseMs: 250,
   replayQuietMs: 120,
   quietConfirmMs: 150,
   quietConfirmCountedMs: 1_000,

@@ -23,7 +23,7 @@ export interface HarnessBridgeOptions {
   userId?: string;
   stateFilePath?: string;
   eventWindow?: number;
-  /** Delays over the harness's (fast re-attach backoff) and the bridge's defaults. */
+  /** Delays over the harness's (fast re-attach and retry backoff) and the bridge's defaults. */
   timings?: Partial<Timings>;
   /** Point the bridge here instead of the simulator's URL (e.g. a wrong path). */
   baseUrl?: string;
@@ -50,7 +50,8 @@ export async function startHarness(simOpts: SimOptions = {}, bridgeOpts: Harness
       ...(bridgeOpts.questions ? { questions: bridgeOpts.questions } : {}),
     },
     logger: silentLogger(),
-    timings: { backoffMs: [0, 20, 50, 100], ...bridgeOpts.timings },
+    // Re-attaches and GET retries back off in tens of ms, not seconds (src/bridge/timings.ts).
+    timings: { backoffMs: [0, 20, 50, 100], retryBaseMs: 10, ...bridgeOpts.timings },
     ...(bridgeOpts.sandbox ? { sandbox: true } : {}),
     ...(bridgeOpts.stateFilePath ? { stateFilePath: bridgeOpts.stateFilePath } : {}),
     ...(bridgeOpts.eventWindow ? { eventWindow: bridgeOpts.eventWindow } : {}),
