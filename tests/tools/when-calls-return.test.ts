@@ -219,7 +219,7 @@ describe("when a call returns", () => {
   const cells: Array<[string, State]> = [];
   for (const t of TOOLS) for (const s of STATES) cells.push([t.name, s]);
 
-  it.each(cells)("%s × %s", async (tool, state) => {
+  it.concurrent.each(cells)("%s × %s", async (tool, state) => {
     const expected = table.get(tool)?.get(state);
     expect(expected, `docs/architecture.md has no cell for ${tool} × ${state}`).toBeDefined();
     if (expected!.kind === "n/a") return;
