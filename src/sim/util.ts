@@ -163,12 +163,12 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * Sleeps scaled by `speed`. Timers have a 1 ms floor, so at a fast speed a pause shorter
  * than that is owed and taken with later ones (the event loop still turns): 1,000 deltas
  * of 20 ms at speed 0.02 take 400 ms, not the 1 s of a thousand 1 ms timers.
- * Speed 0 keeps one zero-length timer per pause.
+ * Speed 0 owes nothing: each pause only lets the event loop turn (a timer would cost 1 ms).
  */
 export function scaledSleep(speed: number): (ms: number, signal?: AbortSignal) => Promise<void> {
   let owed = 0;
   return (ms, signal) => {
-    if (speed <= 0) return sleep(0, signal);
+    if (speed <= 0) return new Promise((resolve) => setImmediate(resolve));
     owed += Math.max(0, ms) * speed;
     if (owed < 1) return new Promise((resolve) => setImmediate(resolve));
     const due = owed;
