@@ -27,7 +27,8 @@ function opening(r: { sc: { events?: Array<Record<string, unknown>> } }): Record
 }
 
 describe("the opening prompt with leading or trailing whitespace", () => {
-  it.each(PROMPTS)("%j is shown exactly as sent, in every view of the run", async (prompt) => {
+  // Each prompt has its runs, bridges and state file: they run side by side.
+  it.concurrent.each(PROMPTS)("%j is shown exactly as sent, in every view of the run", async (prompt) => {
     const path = join(dir, `state-${PROMPTS.indexOf(prompt)}.json`);
     const a = await startHarness({}, { sim: h.sim, stateFilePath: path });
     let runId: string;
