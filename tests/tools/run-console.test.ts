@@ -28,7 +28,7 @@ import {
   RUN_CONSOLE_URI,
   declaresApps,
 } from "../../src/tool-kit/mcp-apps.js";
-import { APPS_CAPABILITY } from "../mcp-client.js";
+import { APPS_CAPABILITY, sharedValidator } from "../mcp-client.js";
 import { waitFor } from "../helpers.js";
 import { startHarness, type Harness, type ToolOutcome } from "./harness.js";
 
@@ -70,7 +70,7 @@ const parkedAfter = (runId: string, from: number) => logged(runId, from, "awaiti
 async function clientWith(capabilities: ClientCapabilities): Promise<{ client: Client; close: () => Promise<void> }> {
   const { server, close } = createServer({ bridge: plain.bridge });
   const [a, b] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: "caps-host", version: "1" }, { capabilities });
+  const client = new Client({ name: "caps-host", version: "1" }, { capabilities, jsonSchemaValidator: sharedValidator });
   await Promise.all([server.connect(a), client.connect(b)]);
   return {
     client,
@@ -178,7 +178,10 @@ describe("ui://loomcycle/run-console.html", () => {
     const page = join(dir, "run-console.html");
     const { server, close } = createServer({ bridge: plain.bridge, consolePage: page });
     const [a, b] = InMemoryTransport.createLinkedPair();
-    const client = new Client({ name: "page-host", version: "1" }, { capabilities: { extensions: APPS_CAPABILITY } });
+    const client = new Client(
+      { name: "page-host", version: "1" },
+      { capabilities: { extensions: APPS_CAPABILITY }, jsonSchemaValidator: sharedValidator },
+    );
     try {
       // Nothing was read at start-up: the file does not exist yet and the server started.
       await Promise.all([server.connect(a), client.connect(b)]);
