@@ -3,11 +3,13 @@
 // document and the behaviour cannot drift apart.
 //
 // How a cell is judged, without a clock: each call gets a progress token and the bridge sends
-// progress every 10 ms while it waits on a run, never otherwise. "at once" and "refused": the
-// result arrives before any progress (a call that waited would send some first). "waits": a
-// progress notification arrives while the run stays as it is (the call is then cancelled by
-// the host). "→ state": the call does what it does and returns once loomcycle shows it, in
-// that state (progress allowed).
+// progress every 250 ms while it waits on a run, never otherwise. "at once" and "refused": the
+// result arrives before any progress (a call that waited would send some first; a quarter of a
+// second tells the two apart on a busy machine too, where a refused start once took longer
+// than the 10 ms this allowed). "waits": a progress notification arrives while the run stays
+// as it is (the call is then cancelled by the host). "→ state": the call does what it does and
+// returns once loomcycle shows it, in that state (progress allowed). Each cell has runs of
+// its own, so the cells run side by side.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
@@ -74,7 +76,7 @@ let hStuck: Harness; // the same simulator, a bridge that calls a run silent for
 let hGone: Harness;
 let hLost: Harness;
 
-const FAST = { progressEveryMs: 10 };
+const FAST = { progressEveryMs: 250 };
 /** Runs made before the simulator went away or restarted, by tool. */
 const goneRuns = new Map<string, string>();
 const lostRuns = new Map<string, string>();
