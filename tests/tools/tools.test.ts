@@ -352,15 +352,27 @@ describe("progress and cancellation", () => {
     try {
       const s = await p.call("start_interactive_run", { agent: "echo", prompt: "park" });
       const runId = String(s.sc.run_id);
+      // Progress keeps coming while it waits: after the second one, another host steers the
+      // run and the read returns with it.
       const progress: Array<{ message?: string }> = [];
+      let steered: Promise<unknown> | undefined;
       const r = await p.call(
         "read_run_events",
-        { run_id: runId, wait_ms: 400, wait_for: "any" },
-        { onprogress: (m) => progress.push(m as { message?: string }) },
+        { run_id: runId, wait_ms: 30_000, wait_for: "any" },
+        {
+          onprogress: (m) => {
+            progress.push(m as { message?: string });
+            if (progress.length === 2) steered = p.bridge.client.sendInput(runId, "enough waiting");
+          },
+        },
       );
+      await steered;
       expect(r.isError).toBe(false);
+      expect(r.sc.events?.[0]).toMatchObject({ kind: "input", text: "enough waiting" });
       expect(progress.length).toBeGreaterThanOrEqual(2);
       expect(progress[0]?.message).toMatch(new RegExp(`^run ${runId}: awaiting_input, \\d+ events$`));
+      // The rest of that turn, to its park: nothing unread before the next wait.
+      expect((await p.call("read_run_events", { run_id: runId, wait_ms: 10_000 })).sc.state).toBe("awaiting_input");
 
       // Cancelled while it waits (it is waiting once it sends progress).
       const ac = new AbortController();
