@@ -30,7 +30,7 @@ async function cluster(): Promise<Harness> {
 /** The bridge's stream of the run went through its owner: wait until it re-attached through the survivor. */
 async function reattached(h: Harness, runId: string): Promise<void> {
   const s = h.bridge.tracker.get(runId)!.stream.state;
-  await waitFor(() => s.reattaches >= 1 && s.phase === "live", 10_000, "the re-attach through the survivor");
+  await waitFor(() => s.reattaches >= 1 && s.phase === "live", { timeoutMs: 10_000, what: "the re-attach through the survivor" });
 }
 
 /** A parked echo run and the replica that runs it. */
@@ -71,7 +71,7 @@ describe("the owner replica of a parked run is killed (item 18)", () => {
     expect(c.sim.requests.filter((q) => q.path.endsWith("/input")).length).toBe(before);
     // loomcycle's replicas sweeper fails it, with its reason and no event.
     expect(c.sim.sweepReplicas()).toEqual([runId]);
-    await waitFor(() => c!.bridge.tracker.get(runId)?.state === "failed", 10_000, "the reap seen");
+    await waitFor(() => c!.bridge.tracker.get(runId)?.state === "failed", { timeoutMs: 10_000, what: "the reap seen" });
     const failed = await c.call("read_run_events", { run_id: runId });
     expect(failed.sc).toMatchObject({ state: "failed", error: "owner replica died" });
   });

@@ -166,7 +166,7 @@ describe("a run failed by loomcycle's heartbeat sweeper (item 15)", () => {
     h.sim.freezeHeartbeat(runId, 11 * 60_000);
     expect(h.sim.sweepHeartbeats()).toEqual([runId]);
     // No event says why: the tail just ends, and the bridge asks loomcycle.
-    await waitFor(() => h.bridge.tracker.get(runId)?.state === "failed", 10_000, "the sweep seen");
+    await waitFor(() => h.bridge.tracker.get(runId)?.state === "failed", { timeoutMs: 10_000, what: "the sweep seen" });
     const read = await h.call("read_run_events", { run_id: runId });
     expect(read.sc).toMatchObject({ state: "failed", error: "heartbeat timeout", pending_interrupts: [] });
     expect(read.sc.events!.some((e) => e.kind === "error")).toBe(false);
@@ -254,7 +254,10 @@ describe("runs loomcycle has no record of any more are shown as gone (item 9)", 
     open.splice(open.indexOf(a), 1);
     const b = await harness({}, { sim, stateFilePath: path });
     b.bridge.tracker.restore();
-    await waitFor(() => b.bridge.tracker.get(parked)?.state === "awaiting_input", 10_000, "the restored run followed again");
+    await waitFor(() => b.bridge.tracker.get(parked)?.state === "awaiting_input", {
+      timeoutMs: 10_000,
+      what: "the restored run followed again",
+    });
     expect(rowOf(await b.call("list_runs", {}), parked)).toMatchObject({ state: "awaiting_input" });
 
     await sim.restart(20, { wipe: true });
@@ -263,7 +266,10 @@ describe("runs loomcycle has no record of any more are shown as gone (item 9)", 
     // (its streams re-attach and find no such run).
     const c = await harness({}, { sim, stateFilePath: path });
     c.bridge.tracker.restore();
-    await waitFor(() => b.bridge.tracker.get(parked) === undefined, 10_000, "b's re-attach finding no such run");
+    await waitFor(() => b.bridge.tracker.get(parked) === undefined, {
+      timeoutMs: 10_000,
+      what: "b's re-attach finding no such run",
+    });
     for (const h of [b, c]) {
       const l = await h.call("list_runs", {});
       expect(rowOf(l, parked)).toBeUndefined();
