@@ -27,6 +27,7 @@ function matches(rule: { pathPrefix?: string; method?: string }, method: string,
 
 export class FaultRegistry implements SimFaults {
   private cuts: CutRule[] = [];
+  private held: { released: Promise<void>; release: () => void } | undefined;
   private delays: RequestRule[] = [];
   private html502s: RequestRule[] = [];
   private routes: Array<RequestRule & { replica: string }> = [];
@@ -52,6 +53,25 @@ export class FaultRegistry implements SimFaults {
 
   routeTo(replica: string, opts: { count?: number; pathPrefix?: string; method?: string } = {}): void {
     this.routes.push({ remaining: opts.count ?? 1, ms: 0, pathPrefix: opts.pathPrefix, method: opts.method, replica });
+  }
+
+  holdTails(): () => void {
+    if (!this.held) {
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      this.held = { released, release };
+    }
+    const hold = this.held;
+    return () => {
+      if (this.held !== hold) return;
+      this.held = undefined;
+      hold.release();
+    };
+  }
+
+  /** While tails are held: resolves when they are released (see holdTails). */
+  tailsReleased(): Promise<void> | undefined {
+    return this.held?.released;
   }
 
   clear(): void {

@@ -49,7 +49,7 @@ export interface SimContext {
   /** The cluster's replicas (cluster mode only). */
   cluster: Replicas | undefined;
   /** What serving run streams costs: tails open now, and run-event queries made (the database polls). */
-  tailStats: { open: number; polls: number };
+  tailStats: { open: number; polls: number; held: number };
 }
 
 export interface RequestCtx {

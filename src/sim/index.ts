@@ -152,7 +152,7 @@ export const startSimulator: StartSimulator = async (opts: SimOptions = {}) => {
     startedAt: Date.now(),
     shutdown: shutdown.signal,
     sessionLocks: new Set(),
-    tailStats: { open: 0, polls: 0 },
+    tailStats: { open: 0, polls: 0, held: 0 },
   };
   server.on("request", makeListener(sim, buildRouter(), requests));
 

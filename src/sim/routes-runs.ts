@@ -35,6 +35,18 @@ export async function tailRun(sim: SimContext, stream: SseStream, runId: string,
 async function tail(sim: SimContext, stream: SseStream, runId: string, fromSeq: number): Promise<void> {
   let cursor = fromSeq;
   for (;;) {
+    // A test holding the tails (faults.holdTails): nothing new goes out until it releases them.
+    const held = sim.faults.tailsReleased();
+    if (held) {
+      sim.tailStats.held += 1;
+      await new Promise<void>((resolve) => {
+        void held.then(resolve);
+        stream.onClientGone(resolve);
+        sim.shutdown.addEventListener("abort", () => resolve(), { once: true });
+      });
+      sim.tailStats.held -= 1;
+    }
+    if (stream.isClosed || sim.shutdown.aborted) return;
     // Drain everything past the cursor in pages of 500 rows (GetRunEventsSince),
     // waiting for the socket like a blocking Go write, before deciding to stop.
     for (;;) {

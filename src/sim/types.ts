@@ -117,6 +117,13 @@ export interface SimFaults {
    * talks to one replica directly does).
    */
   routeTo(replica: string, opts?: { count?: number; pathPrefix?: string; method?: string }): void;
+  /**
+   * Hold every run stream's tail: rows written meanwhile (a steer's echo, a reply) reach no
+   * stream until the returned `release()` is called; then they are sent in order, as after a
+   * slow poll. A test looks into the window between a row's write and its delivery this way,
+   * without a clock.
+   */
+  holdTails(): () => void;
   /** Remove every pending fault. */
   clear(): void;
   /** How many cut-stream connections are still pending (not yet applied). */
@@ -140,8 +147,9 @@ export interface Simulator {
    */
   expectedTailFrames(runId: string): Array<[string, Record<string, unknown>]>;
   /** Run-stream tails open now, and run-event queries made so far (loomcycle polls its database
-   * every tailPollMs per open tail: this is what a followed run costs it). */
-  tailStats(): { open: number; polls: number };
+   * every tailPollMs per open tail: this is what a followed run costs it); `held`: tails waiting
+   * on faults.holdTails. */
+  tailStats(): { open: number; polls: number; held: number };
   /** Test control: stop the run's heartbeat and backdate it by `ageMs` (its loop died elsewhere). */
   freezeHeartbeat(runId: string, ageMs: number): void;
   /** Test control: the run's events (transcript `ts_ns`), start and heartbeat happened `ageMs` earlier. */

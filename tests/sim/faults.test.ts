@@ -1,5 +1,5 @@
 // The fault hooks: stream cuts (frames / bytes, destroy / end, N connections),
-// delayed headers, nginx 502 pages, refused connections, clear, prompt close.
+// delayed headers, nginx 502 pages, refused connections, held tails, clear, prompt close.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { SseReader, api, authHeaders, startInteractive } from "./sim-helpers.js";
@@ -132,6 +132,31 @@ describe("refuseConnections", () => {
     expect((await api(sim, "POST", `/v1/runs/${r.runId}/input`, { text: "still here" })).status).toBe(200);
     await waitFor(() => sim.rowsOfRun(r.runId).filter((x) => x.type === "awaiting_input").length === 2);
     await api(sim, "POST", `/v1/agents/${r.agentId}/cancel`);
+  });
+});
+
+describe("holdTails", () => {
+  it("sends nothing written while held until release, then every row in order; the run goes on meanwhile", async () => {
+    const r = await startInteractive(sim, { agent: "echo", prompt: "hold on" });
+    await r.sse.waitFor((f) => f.event === "awaiting_input");
+    const before = r.sse.frames.length;
+    const release = sim.faults.holdTails();
+    // Every open tail (this run's) waits on the hold before its next query...
+    await waitFor(() => sim.tailStats().held === sim.tailStats().open && sim.tailStats().open > 0, {
+      what: () => `the tails to wait on the hold (${JSON.stringify(sim.tailStats())})`,
+    });
+    const polls = sim.tailStats().polls;
+    await api(sim, "POST", `/v1/runs/${r.runId}/input`, { text: "while held" });
+    await sim.waitForStopPoint(r.runId);
+    // ...so the whole turn is written and none of it is read or sent.
+    expect(sim.rowsOfRun(r.runId).filter((x) => x.type === "awaiting_input")).toHaveLength(2);
+    expect(sim.tailStats().polls).toBe(polls);
+    expect(r.sse.frames.length).toBe(before);
+    release();
+    await r.sse.waitCount("awaiting_input", 2);
+    expect(r.sse.frames.slice(2).map((f) => [f.event, f.data])).toEqual(sim.expectedTailFrames(r.runId)); // after session and agent
+    await api(sim, "POST", `/v1/agents/${r.agentId}/cancel`);
+    await r.sse.ended;
   });
 });
 

@@ -48,23 +48,24 @@ async function startElsewhere(sim: Simulator, agent: string, prompt: string, use
 }
 
 describe("a state that remembers the input the bridge delivered (item 12)", () => {
-  // loomcycle's tail polls every 250 ms: a steer's echo arrives up to a poll after its 200. A
-  // slow poll here makes the window wide enough to look into without a clock.
-  const SLOW_POLL = { tailPollMs: 800, speed: 0 };
+  // loomcycle's tail polls every 250 ms: a steer's echo arrives up to a poll after its 200.
+  // The simulator's tails are held (faults.holdTails) to look into that window without a clock.
 
   it("send_steer {wait_ms: 0} to a parked run says running until its turn shows; a read's wait and wait_for_runs wait for that turn", async () => {
-    const h = await harness(SLOW_POLL);
+    const h = await harness({}, { timings: { progressEveryMs: 20 } });
     const s = await h.call("start_interactive_run", { agent: "echo", prompt: "first" });
     expect(s.sc.state).toBe("awaiting_input");
     const runId = String(s.sc.run_id);
+    let release = h.sim.faults.holdTails();
     const steer = await h.call("send_steer", { run_id: runId, text: "second", wait_ms: 0 });
     expect(steer.isError, steer.text).toBe(false);
     expect(steer.sc.delivered).toBe(true);
-    // The echo is not in yet (the tail polls every 800 ms): the state says a turn is coming.
+    // The echo is not in yet (the tail has not sent it): the state says a turn is coming.
     expect(steer.sc.events).toEqual([]);
     expect(steer.sc.state).toBe("running");
     expect(steer.text).toMatch(/state=running/);
     expect(String(steer.sc.next_step)).toMatch(/read_run_events with wait_ms/);
+    release();
     // A wait for a stop point does not stop at the park before the turn: it returns the turn.
     const read = await h.call("read_run_events", { run_id: runId, wait_ms: 20_000 });
     expect(read.sc.state).toBe("awaiting_input");
@@ -73,25 +74,30 @@ describe("a state that remembers the input the bridge delivered (item 12)", () =
 
     // wait_for_runs: a run just steered is not "parked with nothing unread": it is waited on
     // until its turn parks with the reply unread.
+    release = h.sim.faults.holdTails();
     const again = await h.call("send_steer", { run_id: runId, text: "third", wait_ms: 0 });
     expect(again.sc.state).toBe("running");
-    const w = await h.call("wait_for_runs", { run_ids: [runId], wait_ms: 20_000 });
+    // Still held once the wait has begun (it sends progress): it must not take the park
+    // before the turn for a stop point; the turn comes once the tail is released.
+    const w = await h.call("wait_for_runs", { run_ids: [runId], wait_ms: 20_000 }, { onprogress: () => release() });
     expect(w.sc.ready).toEqual([runId]);
     expect(rowOf(w, runId)).toMatchObject({ state: "awaiting_input" });
     expect(Number(rowOf(w, runId)!.unread)).toBeGreaterThan(0);
   });
 
   it("resolve_interrupt {wait_ms: 0}: the answered question is no longer pending and the state says a turn is coming", async () => {
-    const h = await harness(SLOW_POLL);
+    const h = await harness();
     const s = await h.call("start_interactive_run", { agent: "asker", prompt: "may I?" });
     expect(s.sc.state).toBe("awaiting_answer");
     const runId = String(s.sc.run_id);
     const iid = String(s.sc.pending_interrupts![0]!.interrupt_id);
+    const release = h.sim.faults.holdTails();
     const r = await h.call("resolve_interrupt", { run_id: runId, interrupt_id: iid, answer: "yes", wait_ms: 0 });
     expect(r.isError, r.text).toBe(false);
     expect(r.sc).toMatchObject({ status: "resolved", state: "running", pending_interrupts: [] });
     const list = await h.call("list_runs", {});
     expect(rowOf(list, runId)).toMatchObject({ state: "running", pending_interrupts: 0 });
+    release();
     const read = await h.call("read_run_events", { run_id: runId, wait_ms: 20_000 });
     expect(read.sc.state).toBe("awaiting_input");
     expect(texts(read.sc.events)).toContain("Answer was yes");
