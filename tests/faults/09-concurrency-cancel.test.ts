@@ -41,7 +41,7 @@ describe("scenario 9: concurrency and cancel", () => {
     const rec = record(task, {
       scenario: 9,
       name: `cancel under load (${RUNS} runs, ${IN_FLIGHT} in flight)`,
-      injected: `${RUNS} tracked runs (parked, asking, hanging mid-turn, finished) + 10 runs started elsewhere; ${IN_FLIGHT} tool calls in flight for ${LOAD_MS / 1000} s (waiting reads, wait_for_runs, steers into a blocked run, hanging starts, first attaches, a steer sleeping out a 429 with Retry-After: 3); the host cancels ~half of them 20–800 ms in; then 8 cancels timed to land while a first attach waits for its replay to settle`,
+      injected: `${RUNS} tracked runs (parked, asking, hanging mid-turn, finished) + 10 runs started elsewhere; ${IN_FLIGHT} tool calls in flight for ${LOAD_MS / 1000} s (waiting reads, wait_for_runs, steers into a run hanging mid-turn, hanging starts, first attaches, a steer sleeping out a 429 with Retry-After: 3); the host cancels ~half of them 20–800 ms in; then 8 cancels timed to land while a first attach waits for its replay to settle`,
       expected: `cancel → handler returned: median ≤ ${CANCEL_MEDIAN_MS} ms, slowest ≤ ${CANCEL_MAX_MS} ms (stated slack for a noisy 2-core machine); every other call answered within wait_ms + 5 s`,
     });
     const proxy = new FaultProxy(sim.url);
@@ -138,6 +138,13 @@ describe("scenario 9: concurrency and cancel", () => {
         {
           name: "send_steer",
           kind: "steer-blocked",
+          // A steer to a run asking returns at once (it is queued behind the question); one to a run
+          // hanging mid-turn waits for a stop point that never comes, so the host has to cancel it.
+          args: () => ({ run_id: pick(hanging), text: `queued ${Math.floor(rand() * 1e6)}`, wait_ms: waitMs() }),
+        },
+        {
+          name: "send_steer",
+          kind: "steer-asking",
           args: () => ({ run_id: pick(asking), text: `queued ${Math.floor(rand() * 1e6)}`, wait_ms: waitMs() }),
         },
         {
