@@ -111,7 +111,8 @@ function renderControls(): void {
   const parked = !off && b.badge === "parked";
   ui.composer.hidden = !parked;
   for (const c of [ui.cancelRun, ui.cancelTurn, ui.send, ui.message]) c.disabled = busy || settling;
-  renderQuestions(off || !last ? [] : last.pending_interrupts);
+  // An ended run (a lost loop is still followed) takes no answer: its questions are not offered.
+  renderQuestions(off || b.badge === "ended" || !last ? [] : last.pending_interrupts);
 }
 
 let questionsKey = "";

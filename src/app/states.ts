@@ -17,6 +17,9 @@ const ENDED = new Set(["completed", "failed", "cancelled"]);
 
 export function badgeFor(state: string, stuck?: { verdict: string }): BadgeView {
   if (ENDED.has(state)) return { badge: "ended", detail: state, over: true };
+  // loomcycle no longer runs the loop: no input is taken again, but loomcycle fails the run later
+  // with its reason (heartbeat timeout, owner replica died), so the console keeps following it.
+  if (state === "loop_lost") return { badge: "ended", detail: "loomcycle lost its loop", over: false };
   if (/lost|gone|dead|orphan/.test(state)) return { badge: "ended", detail: state.replace(/_/g, " "), over: true };
   if (stuck)
     return { badge: "stuck", ...(stuck.verdict !== "stuck" ? { detail: stuck.verdict.replace(/_/g, " ") } : {}), over: false };

@@ -547,3 +547,26 @@ describe("the run console", () => {
     await shot("asker-dark-320");
   });
 });
+
+describe("a run whose loop loomcycle lost", () => {
+  it("shows as ended with the reason, offers no answer or message, and keeps following the run", async () => {
+    // Last in the file: the simulated restart drops every loop, as loomcycle's does.
+    const start = await modelWithConsole("start_interactive_run", { agent: "asker", prompt: "Deploy it.", wait_ms: 0 });
+    const runId = String(start.structuredContent?.run_id);
+    await waitBadge("asking");
+    await expect.poll(() => ui.app.getByRole("button", { name: "Answer yes" }).count()).toBe(1);
+    await ui.sim.restart(100);
+    // The console learns it from its next read (the model's read re-attaches the run now).
+    await model("read_run_events", { run_id: runId });
+    await waitBadge("ended");
+    expect(await ui.app.locator("#badge").textContent()).toContain("loomcycle lost its loop");
+    expect(await ui.app.getByRole("button", { name: "Answer yes" }).count()).toBe(0);
+    expect(await ui.app.getByRole("button", { name: "Decline the question" }).count()).toBe(0);
+    expect(await ui.app.locator("#composer").isHidden()).toBe(true);
+    // Nothing was sent to loomcycle for it, and the run is not closed: loomcycle fails it later, with
+    // its reason, and the console is still following it to show that.
+    expect(ui.sim.requests.filter((r) => r.method === "POST" && r.path.includes(`/v1/runs/${runId}/interrupts`))).toHaveLength(0);
+    expect(await ui.app.locator(".line.divider").count()).toBe(0);
+    await shot("asker-loop-lost");
+  });
+});

@@ -12,8 +12,9 @@ describe("the console's state badge", () => {
     ["failed", "ended", true],
     ["cancelled", "ended", true],
     ["unreachable", "unreachable", false],
-    // States the run layer may add (issue 19): a lost loop or a run loomcycle no longer has take no input again.
-    ["loop_lost", "ended", true],
+    // A lost loop takes no input again, but loomcycle fails the run later with its reason: followed on.
+    ["loop_lost", "ended", false],
+    // A state the run layer may add for a run loomcycle no longer has takes no input again.
     ["gone", "ended", true],
   ])("%s shows as %s", (state, badge, over) => {
     expect(badgeFor(state)).toMatchObject({ badge, over });
